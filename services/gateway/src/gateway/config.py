@@ -1,0 +1,67 @@
+"""Gateway settings: the common variables from shared plus `GATEWAY_*` ones."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+try:  # the shared library is the source of the common settings
+    from shared.settings import BaseServiceSettings
+except ImportError:  # pragma: no cover - only while shared is not there yet
+    from gateway._fallback import BaseServiceSettings  # type: ignore[assignment]
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+SERVICES = ("auth", "shows", "media", "social")
+
+
+class GatewaySettings(BaseServiceSettings):
+    """Settings of the gateway (env prefix `GATEWAY_`, plus the un-prefixed common ones)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("GATEWAY_HOST", "HOST"))
+    port: int = Field(5000, validation_alias=AliasChoices("GATEWAY_PORT", "PORT"))
+    workers: int = 1
+    cors_origins: str = "http://localhost:5173,http://localhost:3000"
+    web_dir: str = str(REPO_ROOT / "web" / "dist")
+    connect_timeout: float = 2.0
+    read_timeout: float = 60.0
+    pool_size: int = 256
+    balancer: str = "round_robin"
+    eject_seconds: float = 5.0
+    trusted_proxy_hops: int = 0
+    rate_limit_ip: int = 600
+    rate_limit_user: int = 1200
+    rate_limit_window: int = 60
+    health_timeout: float = 1.0
+    openapi_cache_seconds: float = 30.0
+    token_cache_size: int = 10000
+    jwks_refresh_seconds: float = 300.0
+    jwks_min_refetch_seconds: float = 1.0
+    access_log: bool = True
+    metrics_enabled: bool = True
+
+    def upstream_urls(self) -> dict[str, list[str]]:
+        """Base URLs of every upstream service (comma-separated settings split)."""
+        result: dict[str, list[str]] = {}
+        for name in SERVICES:
+            raw = str(getattr(self, f"{name}_url", "") or "")
+            result[name] = [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+        return result
+
+    def cors_origin_set(self) -> frozenset[str]:
+        """The configured CORS origins as a set."""
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
+
+    def jwks_url(self) -> str:
+        """Where auth publishes its public keys (first auth instance)."""
+        return f"{self.upstream_urls()['auth'][0]}/api/auth/.well-known/jwks.json"
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    """Settings read once from the environment."""
+    return GatewaySettings()

@@ -1,0 +1,313 @@
+"""Photo processing: safe decode, orientation, WebP thumbnails, a metadata-free display copy, a placeholder."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageCms, ImageFile, ImageOps
+
+from media.processing.errors import MediaRejected
+from media.processing.placeholder import blurhash_encode
+
+try:  # HEIC/HEIF support (registers the "HEIF" format with Pillow)
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    HEIF_AVAILABLE = False
+
+#: Pillow format names Image.open may use; everything else (EPS, PDF, FITS, SVG via plugins...) is refused.
+ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "GIF", "WEBP", *(("HEIF",) if HEIF_AVAILABLE else ()))
+MAX_SIDE = 30_000
+DEFAULT_SIZES: tuple[int, ...] = (320, 1024, 2048)
+WEBP_QUALITY = 80
+#: libwebp effort: 4 (Pillow's default) costs ~2.5x method 1 for a few % of bytes; see bench/thumbnails.py.
+WEBP_METHOD = 1
+DISPLAY_JPEG_QUALITY = 85
+PLACEHOLDER_SIZE = 32
+
+_TAG_MAKE = 0x010F
+_TAG_MODEL = 0x0110
+_TAG_DATETIME = 0x0132
+_TAG_EXIF_IFD = 0x8769
+_TAG_DATETIME_ORIGINAL = 0x9003
+_TAG_OFFSET_TIME_ORIGINAL = 0x9011
+_TAG_ORIENTATION = 0x0112
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProducedFile:
+    """One derivative written to out_dir."""
+
+    name: str
+    path: Path
+    width: int
+    height: int
+    size_bytes: int
+    mime: str
+    role: str  # "thumbnail" | "display"
+
+
+@dataclass(slots=True)
+class PhotoResult:
+    """Facts about a processed photo plus the derivatives written."""
+
+    width: int
+    height: int
+    format: str
+    taken_at: str | None
+    camera: str | None
+    placeholder: str
+    has_alpha: bool
+    files: list[ProducedFile] = field(default_factory=list)
+
+    def thumbnail(self, size: int) -> ProducedFile:
+        """The thumbnail produced for the requested long-edge size."""
+        return next(f for f in self.files if f.name == f"thumb_{size}.webp")
+
+    @property
+    def display(self) -> ProducedFile | None:
+        """The full-size, metadata-free display rendition (if produced)."""
+        return next((f for f in self.files if f.role == "display"), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (paths as strings)."""
+        data = asdict(self)
+        for f in data["files"]:
+            f["path"] = str(f["path"])
+        return data
+
+
+def _clean_text(value: object, limit: int = 64) -> str | None:
+    """Printable, trimmed text from an EXIF value, or None."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    text = "".join(ch for ch in value if ch.isprintable()).strip().strip("\x00").strip()
+    return text[:limit] or None
+
+
+def _parse_exif_datetime(value: object, offset: object = None) -> str | None:
+    """Turn an EXIF 'YYYY:MM:DD HH:MM:SS' (plus optional offset) into ISO 8601, or None if invalid."""
+    text = _clean_text(value, 32)
+    if not text:
+        return None
+    try:
+        dt = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    if not 1900 <= dt.year <= 2200:
+        return None
+    iso = dt.isoformat()
+    off = _clean_text(offset, 8)
+    if off and len(off) == 6 and off[0] in "+-" and off[3] == ":" and (off[1:3] + off[4:]).isdigit():
+        iso += off
+    return iso
+
+
+def _exif_facts(img: Image.Image) -> tuple[str | None, str | None, int]:
+    """Return (taken_at, camera, orientation) from EXIF, tolerating garbage."""
+    try:
+        exif = img.getexif()
+    except Exception:  # malformed EXIF never fails the photo
+        return None, None, 1
+    try:
+        sub = exif.get_ifd(_TAG_EXIF_IFD)
+    except Exception:
+        sub = {}
+    taken_at = _parse_exif_datetime(sub.get(_TAG_DATETIME_ORIGINAL), sub.get(_TAG_OFFSET_TIME_ORIGINAL))
+    if taken_at is None:
+        taken_at = _parse_exif_datetime(exif.get(_TAG_DATETIME))
+    make = _clean_text(exif.get(_TAG_MAKE))
+    model = _clean_text(exif.get(_TAG_MODEL))
+    if make and model:
+        camera = model if model.lower().startswith(make.lower()) else f"{make} {model}"
+    else:
+        camera = make or model
+    orientation = exif.get(_TAG_ORIENTATION, 1)
+    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        orientation = 1
+    return taken_at, camera, orientation
+
+
+def _to_rgb(img: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """Convert any decoded mode to RGB or RGBA (palette, CMYK, 16-bit, float...), returning the ICC to keep."""
+    mode = img.mode
+    if mode == "CMYK":
+        if icc:
+            try:
+                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                dst = ImageCms.createProfile("sRGB")
+                return ImageCms.profileToProfile(img, src, dst, outputMode="RGB"), None
+            except Exception:  # a broken CMYK profile: fall back to the naive conversion
+                pass
+        return img.convert("RGB"), None
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return img.convert("I").point(lambda v: v * (1 / 256)).convert("L").convert("RGB"), icc
+    if mode == "F":
+        return img.convert("L").convert("RGB"), icc
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in img.info
+        return img.convert("RGBA" if has_alpha else "RGB"), icc
+    if mode in ("LA", "La", "RGBa", "RGBA"):
+        img = img.convert("RGBA")
+        lo, _hi = img.getchannel("A").getextrema()
+        return (img.convert("RGB") if lo == 255 else img), icc
+    if mode == "RGB":
+        return img, icc
+    return img.convert("RGB"), icc
+
+
+def _fit(width: int, height: int, long_edge: int) -> tuple[int, int]:
+    """Size with the long edge at most `long_edge`, keeping aspect, never upscaling."""
+    long_side = max(width, height)
+    if long_side <= long_edge:
+        return width, height
+    scale = long_edge / long_side
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _open_checked(src_path: Path, max_pixels: int) -> Image.Image:
+    """Open with the format allowlist and refuse oversized images from the header, before any decode."""
+    try:
+        img = Image.open(src_path, formats=list(ALLOWED_FORMATS))
+    except Image.DecompressionBombError as exc:
+        raise MediaRejected(f"image is too large to process safely ({exc})") from None
+    except Image.DecompressionBombWarning:
+        raise MediaRejected("image is too large to process safely (decompression bomb)") from None
+    except Image.UnidentifiedImageError:
+        raise MediaRejected("not a supported image (JPEG, PNG, GIF, WebP or HEIC)") from None
+    except Exception as exc:
+        raise MediaRejected(f"unreadable image ({type(exc).__name__})") from None
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        img.close()
+        raise MediaRejected("image has no pixels")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > max_pixels:
+        img.close()
+        raise MediaRejected(f"image is too large: {width}x{height} pixels (limit {max_pixels:,} pixels)")
+    return img
+
+
+def _save_webp(img: Image.Image, path: Path, icc: bytes | None, quality: int, method: int) -> None:
+    """Write a WebP with no EXIF/XMP, ICC only."""
+    params: dict[str, Any] = {"quality": quality, "method": method, "exif": b"", "xmp": b""}
+    if icc:
+        params["icc_profile"] = icc
+    img.save(path, "WEBP", **params)
+
+
+def _save_display(img: Image.Image, out_dir: Path, icc: bytes | None, quality: int, method: int) -> Path:
+    """Write the full-size rendition: JPEG for opaque images, WebP when there is alpha; no metadata but ICC."""
+    if img.mode == "RGBA":
+        path = out_dir / "display.webp"
+        _save_webp(img, path, icc, quality, method)
+        return path
+    path = out_dir / "display.jpg"
+    params: dict[str, Any] = {"quality": DISPLAY_JPEG_QUALITY, "exif": b"", "comment": b"", "optimize": False}
+    if icc:
+        params["icc_profile"] = icc
+    img.save(path, "JPEG", **params)
+    return path
+
+
+def process_photo(
+    src_path: Path,
+    out_dir: Path,
+    *,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    max_pixels: int = 100_000_000,
+    display: bool = True,
+    webp_quality: int = WEBP_QUALITY,
+    webp_method: int = WEBP_METHOD,
+) -> PhotoResult:
+    """Validate and decode a photo, write thumb_<size>.webp for each size plus display.jpg|webp; raise MediaRejected."""
+    sizes = sorted({int(s) for s in sizes}, reverse=True)
+    if not sizes or sizes[-1] <= 0:
+        raise ValueError("sizes must be positive")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img = _open_checked(src_path, max_pixels)
+        try:
+            fmt = (img.format or "").upper()
+            if fmt not in ALLOWED_FORMATS:
+                raise MediaRejected("not a supported image format")
+            fmt = "JPEG" if fmt == "MPO" else fmt
+            taken_at, camera, orientation = _exif_facts(img)
+            raw_w, raw_h = img.size
+            width, height = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+            icc = img.info.get("icc_profile") or None
+            if fmt == "JPEG":
+                # Decode at the smallest DCT scale that still covers the largest output we need.
+                need = max(width, height) if display else sizes[0]
+                scale = min(1.0, need / max(raw_w, raw_h))
+                img.draft("RGB", (max(1, int(raw_w * scale + 0.999)), max(1, int(raw_h * scale + 0.999))))
+            if getattr(img, "is_animated", False):
+                img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img) if orientation != 1 else img
+            img, icc = _to_rgb(img, icc)
+        except MediaRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise MediaRejected("image is too large to process safely (decompression bomb)") from None
+        except MemoryError:
+            raise MediaRejected("image needs too much memory to decode") from None
+        except Exception as exc:  # corrupt/truncated data: Pillow raises OSError, SyntaxError, ValueError...
+            reason = "image file is truncated or corrupt"
+            if "truncated" not in str(exc).lower():
+                reason = f"image data is corrupt ({type(exc).__name__})"
+            raise MediaRejected(reason) from None
+    img.info = {}  # drop EXIF/XMP/comments/text chunks carried over from the source
+    has_alpha = img.mode == "RGBA"
+    files: list[ProducedFile] = []
+    if display:
+        if img.size != (width, height):  # draft decoded smaller than requested: should not happen for display
+            img = img.resize((width, height), Image.Resampling.BICUBIC)
+        path = _save_display(img, out_dir, icc, webp_quality, webp_method)
+        files.append(_produced(path, img.size, "display"))
+    current = img
+    smallest = img
+    for size in sizes:
+        target = _fit(width, height, size)
+        if current.size != target:
+            current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        path = out_dir / f"thumb_{size}.webp"
+        _save_webp(current, path, icc, webp_quality, webp_method)
+        files.append(_produced(path, current.size, "thumbnail"))
+        smallest = current
+    tiny = smallest.resize(_fit(*smallest.size, PLACEHOLDER_SIZE), Image.Resampling.BOX)
+    if tiny.mode == "RGBA":
+        bg = Image.new("RGB", tiny.size, (255, 255, 255))
+        bg.paste(tiny, mask=tiny.getchannel("A"))
+        tiny = bg
+    x_comp, y_comp = (4, 3) if width >= height else (3, 4)
+    placeholder = blurhash_encode(tiny, x_comp, y_comp)
+    files.sort(key=lambda f: (f.role != "thumbnail", f.width))
+    return PhotoResult(
+        width=width,
+        height=height,
+        format=fmt.lower(),
+        taken_at=taken_at,
+        camera=camera,
+        placeholder=placeholder,
+        has_alpha=has_alpha,
+        files=files,
+    )
+
+
+def _produced(path: Path, size: tuple[int, int], role: str) -> ProducedFile:
+    """Describe a written derivative."""
+    mime = "image/webp" if path.suffix == ".webp" else "image/jpeg"
+    return ProducedFile(path.name, path, size[0], size[1], path.stat().st_size, mime, role)

@@ -1,0 +1,1 @@
+"""ShareMyShows shared library: the pieces every service uses, written once."""

@@ -1,0 +1,115 @@
+"""Settings common to every service, read from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
+
+
+class Environment(enum.StrEnum):
+    """Where the process runs; production refuses development secrets."""
+
+    development = "development"
+    testing = "testing"
+    production = "production"
+
+
+def _common(name: str, default: object, **kw: object) -> object:
+    # Common variables are un-prefixed: an explicit alias disables the subclass env_prefix.
+    return Field(default, validation_alias=AliasChoices(name), **kw)  # type: ignore[arg-type]
+
+
+class BaseServiceSettings(BaseSettings):
+    """Common settings; subclasses set `service_name`, `default_port` and an env prefix."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    env: Environment = _common("ENV", Environment.development)  # type: ignore[assignment]
+    var_dir: Path = _common("VAR_DIR", Path("var"))  # type: ignore[assignment]
+    host: str = _common("HOST", "127.0.0.1")  # type: ignore[assignment]
+    port: int = _common("PORT", 0)  # type: ignore[assignment]
+    database_url: str = _common("DATABASE_URL", "")  # type: ignore[assignment]
+    broker_url: str = _common("BROKER_URL", "")  # type: ignore[assignment]
+    redis_url: str = _common("REDIS_URL", "")  # type: ignore[assignment]
+    auth_url: str = _common("AUTH_URL", "http://127.0.0.1:5001")  # type: ignore[assignment]
+    shows_url: str = _common("SHOWS_URL", "http://127.0.0.1:5002")  # type: ignore[assignment]
+    media_url: str = _common("MEDIA_URL", "http://127.0.0.1:5003")  # type: ignore[assignment]
+    social_url: str = _common("SOCIAL_URL", "http://127.0.0.1:5004")  # type: ignore[assignment]
+    public_base_url: str = _common("PUBLIC_BASE_URL", "http://localhost:5000")  # type: ignore[assignment]
+    log_level: str = _common("LOG_LEVEL", "INFO")  # type: ignore[assignment]
+    log_format: str = _common("LOG_FORMAT", "json")  # type: ignore[assignment]
+    jwt_issuer: str = _common("JWT_ISSUER", "sharemyshows-auth")  # type: ignore[assignment]
+    jwt_audience: str = _common("JWT_AUDIENCE", "sharemyshows")  # type: ignore[assignment]
+    jwks_url: str = _common("JWKS_URL", "")  # type: ignore[assignment]
+    internal_token: str = _common("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)  # type: ignore[assignment]
+    bus_relay_enabled: bool = _common("BUS_RELAY_ENABLED", True)  # type: ignore[assignment]
+    bus_consumer_enabled: bool = _common("BUS_CONSUMER_ENABLED", True)  # type: ignore[assignment]
+    bus_exchange: str = _common("BUS_EXCHANGE", "sms.events")  # type: ignore[assignment]
+    docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
+    internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> BaseServiceSettings:
+        if self.env is Environment.production and self.internal_token == DEV_INTERNAL_TOKEN:
+            raise ValueError("INTERNAL_TOKEN must be set to a real secret in production")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        """True in development and testing (relaxed cookies, generated keys)."""
+        return self.env is not Environment.production
+
+    @property
+    def listen_port(self) -> int:
+        """The port to bind: PORT, else the service's default."""
+        return self.port or self.default_port
+
+    @property
+    def db_url(self) -> str:
+        """DATABASE_URL, else a SQLite file under VAR_DIR."""
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.var_dir / f'{self.service_name}.db').resolve()}"
+
+    @property
+    def bus_url(self) -> str:
+        """BROKER_URL, else kombu's filesystem transport (folder under VAR_DIR)."""
+        return self.broker_url or "filesystem://"
+
+    @property
+    def bus_folder(self) -> Path:
+        """Folder used by the filesystem transport (shared by every local process)."""
+        folder = (self.var_dir / "bus").resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @property
+    def jwks_endpoint(self) -> str:
+        """Where to fetch the auth service's public keys."""
+        return self.jwks_url or f"{self.auth_url.split(',')[0].rstrip('/')}/api/auth/.well-known/jwks.json"
+
+    def kombu_transport_options(self) -> dict[str, object]:
+        """Transport options for kombu/Celery: folders for filesystem, confirms for AMQP."""
+        if self.bus_url.startswith("filesystem"):
+            folder = str(self.bus_folder)
+            processed = self.bus_folder / "processed"
+            processed.mkdir(exist_ok=True)
+            return {
+                "data_folder_in": folder,
+                "data_folder_out": folder,
+                "control_folder": folder,
+                "store_processed": False,
+            }
+        if self.bus_url.startswith(("amqp", "pyamqp")):
+            return {"confirm_publish": True}
+        return {}

@@ -1,0 +1,300 @@
+"""The local launcher behind `make run` and the end-to-end fixtures: migrate, start, watch, stop.
+
+`python -m shared.stack` runs every service that exists in this checkout as its own process, in the
+embedded default (SQLite, local objects, kombu filesystem bus) unless the environment names real
+servers (`<SVC>_DATABASE_URL`, `BROKER_URL`, `MEDIA_STORAGE=s3` ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One process of the system."""
+
+    name: str
+    package: str
+    port: int | None
+    entry: str  # module:function
+    migrate: bool = True
+
+
+SERVICES: list[ServiceSpec] = [
+    ServiceSpec("auth", "auth", 5001, "auth.main:main"),
+    ServiceSpec("shows", "shows", 5002, "shows.main:main"),
+    ServiceSpec("media", "media", 5003, "media.main:main"),
+    ServiceSpec("social", "social", 5004, "social.main:main"),
+    ServiceSpec("media-worker", "media", None, "media.worker:main", migrate=False),
+    ServiceSpec("gateway", "gateway", 5000, "gateway.main:main", migrate=False),
+]
+
+
+def available(spec: ServiceSpec) -> bool:
+    """True when this checkout contains the service's entry module."""
+    module = spec.entry.split(":")[0]
+    try:
+        found = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return False
+    if found is None or found.origin is None:
+        return False
+    return ("def " + spec.entry.split(":")[1]) in Path(found.origin).read_text()
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Proc:
+    """A running service process."""
+
+    spec: ServiceSpec
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+
+
+class Stack:
+    """Starts the system's processes with one consistent environment."""
+
+    def __init__(
+        self,
+        var_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        ports: Mapping[str, int] | None = None,
+        services: list[str] | None = None,
+        worker_count: int = 1,
+        quiet: bool = False,
+    ) -> None:
+        self.var_dir = var_dir.resolve()
+        self.base_env = dict(os.environ if env is None else env)
+        wanted = [s for s in SERVICES if available(s)]
+        if services is not None:
+            wanted = [s for s in wanted if s.name in services]
+        self.specs = wanted
+        self.ports = {s.name: (ports or {}).get(s.name, s.port) for s in self.specs if s.port}
+        self.worker_count = worker_count
+        self.quiet = quiet
+        self.procs: list[Proc] = []
+        (self.var_dir / "log").mkdir(parents=True, exist_ok=True)
+
+    def url(self, name: str) -> str:
+        """Base URL of a service."""
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def gateway_url(self) -> str:
+        """The public entry point."""
+        return self.url("gateway")
+
+    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+        """The environment of one process: shared settings plus its own port and database."""
+        env = dict(self.base_env)
+        env.setdefault("VAR_DIR", str(self.var_dir))
+        env.setdefault("LOG_FORMAT", "json")
+        for other, port in self.ports.items():
+            if other != "gateway":
+                env[f"{other.upper()}_URL"] = env.get(f"{other.upper()}_URL_OVERRIDE", f"http://127.0.0.1:{port}")
+        if spec.port:
+            env["PORT"] = str(self.ports[spec.name])
+        db_var = f"{spec.package.upper()}_DATABASE_URL"
+        if env.get(db_var):
+            env["DATABASE_URL"] = env[db_var]
+        else:
+            env.pop("DATABASE_URL", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _python_cmd(self, entry: str) -> list[str]:
+        module, func = entry.split(":")
+        return [sys.executable, "-c", f"import {module} as m; m.{func}()"]
+
+    def migrate(self) -> None:
+        """Run every service's migrations (each in its own process, against its own database)."""
+        for spec in self.specs:
+            if not spec.migrate:
+                continue
+            cmd = [sys.executable, "-c", f"import {spec.package}.main as m; m.migrate()"]
+            result = subprocess.run(cmd, env=self.env_for(spec), capture_output=True, text=True, timeout=300)
+            if result.returncode != 0:
+                raise RuntimeError(f"migrations of {spec.name} failed:\n{result.stderr[-4000:]}")
+
+    def _spawn(self, spec: ServiceSpec, index: int = 0) -> Proc:
+        suffix = f"-{index + 1}" if spec.port is None and self.worker_count > 1 else ""
+        log_path = self.var_dir / "log" / f"{spec.name}{suffix}.log"
+        log_file = log_path.open("ab")
+        env = self.env_for(spec)
+        if spec.port is None:
+            env.setdefault("MEDIA_WORKER_NAME", f"worker{index + 1}")
+        popen = subprocess.Popen(
+            self._python_cmd(spec.entry),
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO_ROOT),
+            start_new_session=True,
+        )
+        log_file.close()
+        return Proc(spec, popen, log_path)
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        """Migrate, start every process and wait until each HTTP service answers /health."""
+        self.migrate()
+        for spec in self.specs:
+            count = self.worker_count if spec.port is None else 1
+            for i in range(count):
+                self.procs.append(self._spawn(spec, i))
+        self.wait_healthy(timeout_s)
+
+    def wait_healthy(self, timeout_s: float = 90.0) -> None:
+        """Block until every HTTP service answers /health (raise with the log tail otherwise)."""
+        deadline = time.monotonic() + timeout_s
+        for proc in self.procs:
+            if proc.spec.port is None:
+                continue
+            url = self.url(proc.spec.name) + "/health"
+            while True:
+                if proc.popen.poll() is not None:
+                    raise RuntimeError(f"{proc.spec.name} exited early:\n{self.tail(proc)}")
+                try:
+                    if httpx.get(url, timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{proc.spec.name} did not become healthy:\n{self.tail(proc)}")
+                time.sleep(0.2)
+
+    def tail(self, proc: Proc, lines: int = 40) -> str:
+        """The last lines of a process's log."""
+        try:
+            return "\n".join(proc.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def find(self, name: str) -> list[Proc]:
+        """Running processes of one service."""
+        return [p for p in self.procs if p.spec.name == name]
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to every process of a service (and its children)."""
+        for proc in self.find(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.popen.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(10)
+
+    def restart(self, name: str) -> None:
+        """Start a service's processes again after a kill."""
+        for proc in self.find(name):
+            if proc.popen.poll() is None:
+                continue
+            fresh = self._spawn(proc.spec)
+            proc.popen, proc.log_path, proc.restarts = fresh.popen, fresh.log_path, proc.restarts + 1
+        self.wait_healthy()
+
+    def stop(self) -> None:
+        """SIGTERM everything, then SIGKILL what is left after a grace period."""
+        for proc in self.procs:
+            if proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.procs:
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                proc.popen.wait(remaining)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(5)
+
+    def supervise(self) -> None:
+        """Keep the system up until Ctrl-C: report and restart a process that dies."""
+        while True:
+            time.sleep(1)
+            for proc in self.procs:
+                code = proc.popen.poll()
+                if code is None:
+                    continue
+                print(f"! {proc.spec.name} exited with {code}; restarting (log: {proc.log_path})", flush=True)
+                print(self.tail(proc, 15), flush=True)
+                time.sleep(min(30, 2 ** min(proc.restarts, 5)))
+                fresh = self._spawn(proc.spec)
+                proc.popen, proc.restarts = fresh.popen, proc.restarts + 1
+
+
+def _describe(stack: Stack) -> None:
+    mode_db = "PostgreSQL" if any(k.endswith("_DATABASE_URL") for k in stack.base_env) else "SQLite"
+    mode_bus = "RabbitMQ" if stack.base_env.get("BROKER_URL", "").startswith("amqp") else "filesystem bus"
+    mode_store = "S3" if stack.base_env.get("MEDIA_STORAGE") == "s3" else "local objects"
+    print(f"ShareMyShows ({mode_db}, {mode_bus}, {mode_store}; state in {stack.var_dir})", flush=True)
+    for proc in stack.procs:
+        where = stack.url(proc.spec.name) if proc.spec.port else "celery worker"
+        print(f"  {proc.spec.name:<13} {where:<24} pid {proc.popen.pid:<7} log {proc.log_path}", flush=True)
+    missing = [s.name for s in SERVICES if s not in stack.specs]
+    if missing:
+        print(f"  (not in this checkout yet: {', '.join(missing)})", flush=True)
+    if "gateway" in stack.ports:
+        print(f"\nOpen {stack.base_env.get('PUBLIC_BASE_URL', 'http://localhost:5000')}  —  Ctrl-C stops everything.",
+              flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m shared.stack [run|migrate]`."""
+    parser = argparse.ArgumentParser(description="Run the ShareMyShows services locally")
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"])
+    parser.add_argument("--var-dir", default=os.environ.get("VAR_DIR", str(REPO_ROOT / "var")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("MEDIA_WORKERS", "1")))
+    args = parser.parse_args(argv)
+    stack = Stack(Path(args.var_dir), worker_count=args.workers)
+    if args.command == "migrate":
+        stack.migrate()
+        print("migrations applied", flush=True)
+        return
+
+    def _interrupt(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print("migrating and starting services ...", flush=True)
+        stack.start()
+        _describe(stack)
+        stack.supervise()
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    except RuntimeError as exc:
+        print(f"could not start: {exc}", file=sys.stderr, flush=True)
+        stack.stop()
+        sys.exit(1)
+    stack.stop()
+    print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

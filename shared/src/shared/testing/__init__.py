@@ -1,0 +1,1 @@
+"""Test helpers shared by every service (pytest plugin in shared.testing.plugin)."""

@@ -1,0 +1,340 @@
+"""pytest plugin (loaded for every test run): real servers per run, tokens, and the whole stack.
+
+Fixtures
+- `signer`, `jwks`, `token_verifier`, `token_factory`: mint and verify tokens in-process.
+- `pg_url_factory`: `factory(name) -> url` of a fresh PostgreSQL database (dropped after the run).
+- `rabbit_vhost`: a fresh RabbitMQ vhost for this run; `rabbit_url`.
+- `s3_server`: an S3 API server (moto) on a free port; `S3Server.endpoint`, `.bucket`.
+- `stack`: every service as a real process (PostgreSQL, RabbitMQ, S3, a Celery worker), once per run.
+- `api`: an httpx client on the gateway; `make_user`: register + log in a fresh user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.auth import TokenSigner, TokenVerifier
+from shared.stack import Stack, free_port
+
+RUN_ID = uuid.uuid4().hex[:8]
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1:5672")
+ISSUER = "sharemyshows-auth"
+AUDIENCE = "sharemyshows"
+
+HOW_TO_START = {
+    "postgres": "PostgreSQL is not reachable on 127.0.0.1:5432. Start it with:\n"
+    "  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
+    "(or set TEST_PG_ADMIN_URL to a server where you may create databases).",
+    "rabbitmq": "RabbitMQ is not reachable on 127.0.0.1:5672 (or rabbitmqctl is missing). Start it with:\n"
+    "  rabbitmq-server -detached\n"
+    "then wait for `rabbitmqctl await_startup`.",
+}
+
+
+# ---------------------------------------------------------------- tokens (in-process tests)
+
+
+@pytest.fixture(scope="session")
+def signer() -> TokenSigner:
+    """A test signing key (Ed25519) with the platform's issuer and audience."""
+    return TokenSigner(Ed25519PrivateKey.generate(), ISSUER, AUDIENCE)
+
+
+@pytest.fixture(scope="session")
+def jwks(signer: TokenSigner) -> dict[str, Any]:
+    """The public key set of the test signer."""
+    return signer.jwks()
+
+
+@pytest.fixture(scope="session")
+def token_verifier(jwks: dict[str, Any]) -> TokenVerifier:
+    """A verifier that trusts the test signer (no network)."""
+    return TokenVerifier(None, ISSUER, AUDIENCE, jwks=jwks)
+
+
+@pytest.fixture(scope="session")
+def token_factory(signer: TokenSigner) -> Callable[..., str]:
+    """`token_factory(user_id, username="u<id>", ttl_s=3600) -> bearer access token`."""
+
+    def make(user_id: int, username: str | None = None, ttl_s: int = 3600) -> str:
+        token, _ = signer.access_token(user_id, username or f"user{user_id}", ttl_s)
+        return token
+
+    return make
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_connect(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def pg_url_factory() -> Iterator[Callable[[str], str]]:
+    """`factory(name) -> url` of a fresh database for this run; all are dropped at the end."""
+    try:
+        _pg_connect(PG_ADMIN_URL).close()
+    except Exception as exc:
+        pytest.fail(f"{HOW_TO_START['postgres']}\n({exc})", pytrace=False)
+    created: list[str] = []
+
+    def make(name: str) -> str:
+        db = f"sms_{RUN_ID}_{name}".lower()
+        with _pg_connect(PG_ADMIN_URL) as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')
+        created.append(db)
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        return f"{base}/{db}"
+
+    yield make
+    with contextlib.suppress(Exception), _pg_connect(PG_ADMIN_URL) as conn:
+        for db in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------- RabbitMQ
+
+
+def _rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def rabbit_vhost() -> Iterator[str]:
+    """A fresh vhost for this run (deleted at the end)."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.fail(HOW_TO_START["rabbitmq"], pytrace=False)
+    vhost = f"sms_{RUN_ID}"
+    res = _rabbitmqctl("add_vhost", vhost)
+    if res.returncode != 0:
+        pytest.fail(f"{HOW_TO_START['rabbitmq']}\n{res.stderr.strip()}", pytrace=False)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield vhost
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def rabbit_url(rabbit_vhost: str) -> str:
+    """AMQP URL of this run's vhost."""
+    return f"amqp://guest:guest@{RABBIT_HOST}/{rabbit_vhost}"
+
+
+# ---------------------------------------------------------------- S3 (moto server)
+
+
+@dataclass
+class S3Server:
+    """A running S3 API server."""
+
+    endpoint: str
+    bucket: str
+    access_key: str = "testing"
+    secret_key: str = "testing"
+    region: str = "us-east-1"
+    process: subprocess.Popen[bytes] | None = None
+
+    def client(self) -> Any:
+        """A boto3 S3 client for this server."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every object key in the bucket (under a prefix)."""
+        out: list[str] = []
+        paginator = self.client().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            out.extend(o["Key"] for o in page.get("Contents", []))
+        return out
+
+    def stop(self) -> None:
+        """Stop the server (fault injection)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def start(self) -> None:
+        """(Re)start the server on the same port (state is lost: moto is in-memory)."""
+        port = int(self.endpoint.rsplit(":", 1)[1])
+        self.process = start_moto(port)
+
+
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    """Start moto's S3 server on `port` and wait until it answers."""
+    exe = Path(sys.executable).with_name("moto_server")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen(
+        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("moto S3 server did not start")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3 API server for this run, with an empty bucket."""
+    port = free_port()
+    server = S3Server(endpoint=f"http://127.0.0.1:{port}", bucket=f"sms-test-{RUN_ID}")
+    server.process = start_moto(port)
+    server.client().create_bucket(Bucket=server.bucket)
+    yield server
+    server.stop()
+
+
+# ---------------------------------------------------------------- the whole stack
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_url_factory: Callable[[str], str],
+    rabbit_url: str,
+    s3_server: S3Server,
+) -> dict[str, str]:
+    """The environment of a full-mode stack: PostgreSQL per service, RabbitMQ vhost, S3 bucket."""
+    env = dict(os.environ)
+    for key in list(env):
+        if key.endswith("_DATABASE_URL") or key in ("DATABASE_URL", "BROKER_URL"):
+            env.pop(key)
+    env.update(
+        {
+            "ENV": "testing",
+            "BROKER_URL": rabbit_url,
+            "MEDIA_STORAGE": "s3",
+            "S3_ENDPOINT_URL": s3_server.endpoint,
+            "S3_BUCKET": s3_server.bucket,
+            "S3_ACCESS_KEY_ID": s3_server.access_key,
+            "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+            "S3_REGION": s3_server.region,
+            "INTERNAL_TOKEN": secrets.token_urlsafe(24),
+            "LOG_LEVEL": "INFO",
+            # generous limits: the suites create many users from one IP
+            "GATEWAY_RATE_LIMIT_IP_PER_MIN": "100000",
+            "GATEWAY_RATE_LIMIT_USER_PER_MIN": "100000",
+            "AUTH_REGISTER_LIMIT_PER_IP": "100000",
+            "AUTH_LOGIN_LIMIT_PER_IP": "100000",
+        }
+    )
+    for svc in ("auth", "shows", "media", "social"):
+        env[f"{svc.upper()}_DATABASE_URL"] = pg_url_factory(svc)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, stack_env: dict[str, str]) -> Iterator[Stack]:
+    """Every service of this checkout as a real process, started once per test run."""
+    var_dir = tmp_path_factory.mktemp("stack-var")
+    ports = {name: free_port() for name in ("gateway", "auth", "shows", "media", "social")}
+    env = dict(stack_env)
+    env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['gateway']}"
+    s = Stack(var_dir, env=env, ports=ports, worker_count=int(os.environ.get("TEST_MEDIA_WORKERS", "1")))
+    try:
+        s.start(timeout_s=120)
+    except Exception:
+        s.stop()
+        raise
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    """An anonymous client on the gateway."""
+    with httpx.Client(base_url=stack.gateway_url, timeout=30.0) as client:
+        yield client
+
+
+@dataclass
+class TestUser:
+    """A registered, signed-in user and an httpx client that carries their bearer token."""
+
+    __test__ = False
+    id: int
+    username: str
+    email: str
+    password: str
+    access_token: str
+    client: httpx.Client
+
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of this user."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register_and_login(base_url: str, username: str | None = None, password: str | None = None) -> TestUser:
+    """Register a fresh user through the gateway and sign in (bearer token)."""
+    username = username or f"u{uuid.uuid4().hex[:12]}"
+    email = f"{username.lower()}@example.test"
+    password = password or f"stage lights {secrets.token_hex(6)} encore"
+    client = httpx.Client(base_url=base_url, timeout=30.0)
+    reg = client.post("/api/auth/register", json={"username": username, "email": email, "password": password})
+    assert reg.status_code == 201, reg.text
+    login = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert login.status_code == 200, login.text
+    body = login.json()
+    token = body["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    client.cookies.clear()  # bearer only: cookie-auth CSRF rules are tested separately
+    return TestUser(body["user"]["id"], username, email, password, token, client)
+
+
+@pytest.fixture
+def make_user(stack: Stack) -> Iterator[Callable[..., TestUser]]:
+    """`make_user(username=None, password=None) -> TestUser` (clients closed after the test)."""
+    users: list[TestUser] = []
+
+    def make(username: str | None = None, password: str | None = None) -> TestUser:
+        user = register_and_login(stack.gateway_url, username, password)
+        users.append(user)
+        return user
+
+    yield make
+    for u in users:
+        u.client.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.2, what: str = "") -> Any:
+    """Poll until `predicate()` is truthy; fail the test with `what` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s}s waiting for {what or predicate} (last: {last!r})")

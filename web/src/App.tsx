@@ -1,0 +1,143 @@
+import { useEffect, useState, type ComponentType } from 'react';
+import { AuthProvider, useAuth } from './auth';
+import { Loading } from './components/ui';
+import { guard, type Access } from './lib/guards';
+import { Link, matchPath, navigate, useLocation } from './lib/router';
+import { LoginPage } from './pages/auth/Login';
+import { MfaPage } from './pages/auth/Mfa';
+import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './pages/auth/Recovery';
+import { RegisterPage } from './pages/auth/Register';
+import { DashboardPage } from './pages/Dashboard';
+import { ExportPage } from './pages/Export';
+import { FeedPage } from './pages/Feed';
+import { FriendsPage } from './pages/Friends';
+import { NotFoundPage } from './pages/NotFound';
+import { SettingsPage } from './pages/Settings';
+import { ShowDetailPage } from './pages/show/ShowDetail';
+import { ShowEditPage, ShowNewPage } from './pages/ShowForm';
+import { ShowsPage } from './pages/Shows';
+
+export interface RouteDef {
+  path: string;
+  access: Access;
+  component: ComponentType<{ params: Record<string, string> }>;
+  title: string;
+  shell?: boolean;
+}
+
+export const routes: RouteDef[] = [
+  { path: '/', access: 'auth', component: DashboardPage, title: 'Dashboard', shell: true },
+  { path: '/dashboard', access: 'auth', component: DashboardPage, title: 'Dashboard', shell: true },
+  { path: '/login', access: 'guest', component: LoginPage, title: 'Log in' },
+  { path: '/login/mfa', access: 'guest', component: MfaPage, title: 'Two-step verification' },
+  { path: '/register', access: 'guest', component: RegisterPage, title: 'Sign up' },
+  { path: '/forgot-password', access: 'guest', component: ForgotPasswordPage, title: 'Forgot password' },
+  { path: '/reset-password', access: 'public', component: ResetPasswordPage, title: 'Reset password' },
+  { path: '/verify-email', access: 'public', component: VerifyEmailPage, title: 'Verify email' },
+  { path: '/shows', access: 'auth', component: ShowsPage, title: 'Shows', shell: true },
+  { path: '/shows/new', access: 'auth', component: ShowNewPage, title: 'Add a show', shell: true },
+  { path: '/shows/:id', access: 'auth', component: ShowDetailPage, title: 'Show', shell: true },
+  { path: '/shows/:id/edit', access: 'auth', component: ShowEditPage, title: 'Edit show', shell: true },
+  { path: '/friends', access: 'auth', component: FriendsPage, title: 'Friends', shell: true },
+  { path: '/feed', access: 'auth', component: FeedPage, title: 'Feed', shell: true },
+  { path: '/export', access: 'auth', component: ExportPage, title: 'Export', shell: true },
+  { path: '/settings', access: 'auth', component: SettingsPage, title: 'Settings', shell: true },
+];
+
+export function resolveRoute(pathname: string): { route: RouteDef | null; params: Record<string, string> } {
+  for (const r of routes) {
+    const params = matchPath(r.path, pathname);
+    if (params) return { route: r, params };
+  }
+  return { route: null, params: {} };
+}
+
+const NAV = [
+  { to: '/dashboard', label: 'Dashboard', icon: '◉', testid: 'nav-dashboard' },
+  { to: '/shows', label: 'Shows', icon: '♫', testid: 'nav-shows' },
+  { to: '/feed', label: 'Feed', icon: '≋', testid: 'nav-feed' },
+  { to: '/friends', label: 'Friends', icon: '☺', testid: 'nav-friends' },
+  { to: '/export', label: 'Export', icon: '⇩', testid: 'nav-export' },
+  { to: '/settings', label: 'Settings', icon: '⚙', testid: 'nav-settings' },
+];
+
+function Shell({ children }: { children: React.ReactNode }) {
+  const { user, logout } = useAuth();
+  const { pathname } = useLocation();
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [pathname]);
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">Skip to content</a>
+      <header className="topbar">
+        <button type="button" className="btn icon menu-toggle" aria-expanded={open} aria-controls="sidebar" onClick={() => setOpen((o) => !o)} data-testid="nav-toggle">
+          <span aria-hidden="true">☰</span>
+          <span className="sr-only">Menu</span>
+        </button>
+        <Link to="/dashboard" className="brand">
+          <span className="logo" aria-hidden="true">♪</span> ShareMyShows
+        </Link>
+        <div className="topbar-right">
+          <Link to="/shows/new" className="btn primary small" data-testid="nav-add-show">+ Add show</Link>
+          <span className="who" data-testid="current-user">{user?.username}</span>
+          <button type="button" className="btn ghost small" onClick={() => void logout()} data-testid="logout">Log out</button>
+        </div>
+      </header>
+      <nav id="sidebar" className={`sidebar${open ? ' open' : ''}`} aria-label="Main">
+        <ul>
+          {NAV.map((n) => {
+            const active = pathname === n.to || (n.to !== '/dashboard' && pathname.startsWith(n.to + '/')) || (n.to === '/dashboard' && pathname === '/');
+            return (
+              <li key={n.to}>
+                <Link to={n.to} className={active ? 'active' : ''} aria-current={active ? 'page' : undefined} data-testid={n.testid}>
+                  <span className="nav-icon" aria-hidden="true">{n.icon}</span> {n.label}
+                </Link>
+              </li>
+            );
+          })}
+        </ul>
+      </nav>
+      <main className="content" id="main" tabIndex={-1}>
+        {user && !user.email_verified ? (
+          <p className="banner" role="status" data-testid="verify-banner">Check your inbox to verify {user.email}.</p>
+        ) : null}
+        {children}
+      </main>
+    </div>
+  );
+}
+
+function Router() {
+  const { user, loading } = useAuth();
+  const { pathname, search } = useLocation();
+  const { route, params } = resolveRoute(pathname);
+  const decision = route ? guard({ access: route.access, loading, signedIn: !!user, pathname, search }) : { kind: 'render' as const };
+
+  useEffect(() => {
+    if (decision.kind === 'redirect') navigate(decision.to, { replace: true });
+  }, [decision.kind, decision.kind === 'redirect' ? decision.to : '']);
+
+  useEffect(() => {
+    document.title = route ? `${route.title} · ShareMyShows` : 'Not found · ShareMyShows';
+  }, [route]);
+
+  if (!route) return user ? <Shell><NotFoundPage /></Shell> : <NotFoundPage />;
+  if (decision.kind === 'wait') return <main className="center"><Loading /></main>;
+  if (decision.kind === 'redirect') return null;
+  const C = route.component;
+  return route.shell ? (
+    <Shell>
+      <C params={params} />
+    </Shell>
+  ) : (
+    <C params={params} />
+  );
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Router />
+    </AuthProvider>
+  );
+}

@@ -1,0 +1,161 @@
+// Typed functions over the client, one per operation the pages use.
+import { client, type UploadOptions } from './client';
+import type {
+  ActiveUsersResponse,
+  Artist,
+  ChatMessagesResponse,
+  CheckinResponse,
+  Comment,
+  CommentsEnvelope,
+  DashboardStats,
+  FeedItem,
+  FriendSearchUser,
+  Friendship,
+  Id,
+  LoginResponse,
+  MediaKind,
+  MediaRecord,
+  Me,
+  MessageResponse,
+  MfaEnableResponse,
+  MfaSetupResponse,
+  PhotosEnvelope,
+  RecordingsEnvelope,
+  RegisterRequest,
+  RegisterResponse,
+  SessionResponse,
+  SetlistSong,
+  SetlistSongInput,
+  Show,
+  ShowDetail,
+  ShowInput,
+  ShowListQuery,
+  TopArtist,
+  TopVenue,
+  Venue,
+} from './types';
+
+export { ApiError, client } from './client';
+export type * from './types';
+
+const p = (id: Id) => ({ id: String(id) });
+
+/** Lists may come as a bare array or inside an envelope; take the first array found. */
+export function listFrom<T>(data: unknown, ...keys: string[]): T[] {
+  if (Array.isArray(data)) return data as T[];
+  if (data && typeof data === 'object') {
+    const o = data as Record<string, unknown>;
+    for (const k of [...keys, 'items', 'results', 'data']) if (Array.isArray(o[k])) return o[k] as T[];
+  }
+  return [];
+}
+
+export const auth = {
+  register: (body: RegisterRequest) => client.call<RegisterResponse>('authRegister', { body }),
+  login: (login: string, password: string) => client.call<LoginResponse>('authLogin', { body: { login, username: login, password } }),
+  verifyMfa: (code: string, mfa_token?: string) => client.call<SessionResponse>('authVerifyMfa', { body: { code: code.replace(/\s+/g, ''), mfa_token } }),
+  resendMfa: (mfa_token?: string) => client.call<MessageResponse>('authResendMfa', { body: { mfa_token } }),
+  logout: () => client.call<MessageResponse>('authLogout', { body: {} }),
+  me: () => client.call<Me>('authMe'),
+  verifyEmail: (token: string) => client.call<MessageResponse>('authVerifyEmail', { body: { token } }),
+  forgotPassword: (email: string) => client.call<MessageResponse>('authForgotPassword', { body: { email } }),
+  resetPassword: (token: string, password: string) => client.call<MessageResponse>('authResetPassword', { body: { token, password } }),
+  changePassword: (current_password: string, new_password: string) =>
+    client.call<MessageResponse>('authChangePassword', { body: { current_password, new_password } }),
+  mfaSetup: (method: 'totp' | 'email') => client.call<MfaSetupResponse>('authMfaSetup', { body: { method } }),
+  mfaEnable: (code: string, method?: string) => client.call<MfaEnableResponse>('authMfaEnable', { body: { code: code.replace(/\s+/g, ''), method } }),
+  mfaDisable: (body: { password?: string; code?: string }) => client.call<MessageResponse>('authMfaDisable', { body }),
+  mfaRecoveryCodes: (body: { password?: string; code?: string }) => client.call<MfaEnableResponse>('authMfaRecoveryCodes', { body }),
+  deleteMe: (password: string) => client.call<void>('authDeleteMe', { body: { password } }),
+};
+
+export const shows = {
+  async list(query: ShowListQuery): Promise<{ shows: Show[]; total: number }> {
+    const res = await client.request<Show[]>('showsList', { query: { ...query } });
+    const items = listFrom<Show>(res.data, 'shows');
+    const header = res.headers.get('X-Total-Count');
+    const total = header !== null && header !== '' && Number.isFinite(Number(header)) ? Number(header) : items.length;
+    return { shows: items, total };
+  },
+  get: (id: Id) => client.call<ShowDetail>('showsGet', { params: p(id) }),
+  create: (body: ShowInput) => client.call<Show>('showsCreate', { body }),
+  update: (id: Id, body: ShowInput) => client.call<Show>('showsUpdate', { params: p(id), body }),
+  remove: (id: Id) => client.call<void>('showsDelete', { params: p(id) }),
+  setlist: async (id: Id) => listFrom<SetlistSong>(await client.call<unknown>('setlistList', { params: p(id) }), 'setlist', 'songs'),
+  addSong: (id: Id, body: SetlistSongInput) => client.call<SetlistSong>('setlistAdd', { params: p(id), body }),
+  updateSong: (id: Id, songId: Id, body: Partial<SetlistSongInput>) =>
+    client.call<SetlistSong>('setlistUpdate', { params: { id: String(id), song_id: String(songId) }, body }),
+  deleteSong: (id: Id, songId: Id) => client.call<void>('setlistDelete', { params: { id: String(id), song_id: String(songId) } }),
+  checkin: (id: Id) => client.call<CheckinResponse>('showsCheckin', { params: p(id), body: {} }),
+  checkout: (id: Id) => client.call<CheckinResponse>('showsCheckout', { params: p(id), body: {} }),
+  activeUsers: (id: Id) => client.call<ActiveUsersResponse>('showsActiveUsers', { params: p(id) }),
+  exportCsvUrl: () => client.url('showsExportCsv'),
+  calendarUrl: () => client.url('showsCalendarIcs'),
+  artists: async (q: string, signal?: AbortSignal) => listFrom<Artist>(await client.call<unknown>('artistsSearch', { query: { q, limit: 8 }, signal }), 'artists'),
+  venues: async (q: string, signal?: AbortSignal) => listFrom<Venue>(await client.call<unknown>('venuesSearch', { query: { q, limit: 8 }, signal }), 'venues'),
+};
+
+const uploadOp = { photo: 'photosUpload', audio: 'audioUpload', video: 'videosUpload' } as const;
+const getOp = { photo: 'photosGet', audio: 'audioGet', video: 'videosGet' } as const;
+const deleteOp = { photo: 'photosDelete', audio: 'audioDelete', video: 'videosDelete' } as const;
+const forShowOp = { photo: 'photosForShow', audio: 'audioForShow', video: 'videosForShow' } as const;
+
+export const media = {
+  upload(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: UploadOptions = {}) {
+    const form = new FormData();
+    form.append('show_id', String(showId));
+    for (const [k, v] of Object.entries(extra)) if (v) form.append(k, v);
+    form.append('file', file, file.name);
+    return client.upload<MediaRecord>(uploadOp[kind], form, opts);
+  },
+  meta: (kind: MediaKind, id: Id) => client.call<MediaRecord>(getOp[kind], { params: p(id), query: { meta: 1 } }),
+  remove: (kind: MediaKind, id: Id) => client.call<void>(deleteOp[kind], { params: p(id) }),
+  async forShow(kind: MediaKind, showId: Id): Promise<MediaRecord[]> {
+    const data = await client.call<PhotosEnvelope | RecordingsEnvelope>(forShowOp[kind], { params: { show_id: String(showId) }, query: { limit: 100 } });
+    return listFrom<MediaRecord>(data, 'photos', 'recordings', 'videos', 'audio');
+  },
+  updatePhoto: (id: Id, caption: string) => client.call<MediaRecord>('photosUpdate', { params: p(id), body: { caption } }),
+};
+
+export const comments = {
+  forShow: async (showId: Id) =>
+    listFrom<Comment>(await client.call<CommentsEnvelope>('commentsForShow', { params: { show_id: String(showId) }, query: { limit: 100 } }), 'comments'),
+  create: (showId: Id, text: string) => client.call<Comment>('commentsCreate', { body: { show_id: showId, text } }),
+  update: (id: Id, text: string) => client.call<Comment>('commentsUpdate', { params: p(id), body: { text } }),
+  remove: (id: Id) => client.call<void>('commentsDelete', { params: p(id) }),
+};
+
+export const friends = {
+  search: async (q: string) => listFrom<FriendSearchUser>(await client.call<unknown>('friendsSearch', { query: { q } }), 'users'),
+  request: (target: { friend_id?: Id; username?: string }) => client.call<Friendship>('friendsRequest', { body: target }),
+  accept: (id: Id) => client.call<Friendship>('friendsAccept', { params: p(id), body: {} }),
+  reject: (id: Id) => client.call<Friendship>('friendsReject', { params: p(id), body: {} }),
+  list: async () => listFrom<Friendship>(await client.call<unknown>('friendsList', { query: { limit: 100 } }), 'friends'),
+  requests: async (direction: 'incoming' | 'outgoing') =>
+    listFrom<Friendship>(await client.call<unknown>('friendsRequests', { query: { direction, limit: 100 } }), 'requests', 'friends'),
+  remove: (id: Id) => client.call<void>('friendsRemove', { params: p(id) }),
+  feed: async (limit = 20, offset = 0) => {
+    const res = await client.request<unknown>('feed', { query: { limit, offset } });
+    const items = listFrom<FeedItem>(res.data, 'items', 'feed', 'events', 'activities', 'shows');
+    const o = res.data as Record<string, unknown> | null;
+    const header = res.headers.get('X-Total-Count');
+    const total = o && typeof o === 'object' && typeof o.total === 'number' ? o.total : header ? Number(header) : items.length;
+    return { items, total };
+  },
+};
+
+export const chat = {
+  messages: (showId: Id, before?: Id) => client.call<ChatMessagesResponse>('chatMessages', { params: p(showId), query: { before, limit: 50 } }),
+  send: (showId: Id, message: string) => client.call<unknown>('chatSend', { params: p(showId), body: { message } }),
+  activeUsers: (showId: Id) => client.call<ActiveUsersResponse>('chatActiveUsers', { params: p(showId) }),
+  socketPath: (showId: Id) => client.url('chatSocket', { params: p(showId) }),
+};
+
+export const dashboard = {
+  stats: () => client.call<DashboardStats>('dashboardStats'),
+  artists: async (limit = 5) => listFrom<TopArtist>(await client.call<unknown>('dashboardArtists', { query: { limit } }), 'artists'),
+  venues: async (limit = 5) => listFrom<TopVenue>(await client.call<unknown>('dashboardVenues', { query: { limit } }), 'venues'),
+  recentPhotos: async (limit = 8) => listFrom<MediaRecord>(await client.call<unknown>('dashboardPhotosRecent', { query: { limit } }), 'photos'),
+  recentAudio: async (limit = 5) => listFrom<MediaRecord>(await client.call<unknown>('dashboardAudioRecent', { query: { limit } }), 'recordings', 'audio'),
+  recentVideos: async (limit = 5) => listFrom<MediaRecord>(await client.call<unknown>('dashboardVideosRecent', { query: { limit } }), 'recordings', 'videos'),
+};

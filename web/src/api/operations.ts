@@ -1,0 +1,104 @@
+// Every HTTP operation the web app calls, in one table.
+// scripts/check-openapi.mjs parses this file (one entry per line, as below) and checks each
+// method + path against the gateway's merged OpenAPI, so keep the one-line format.
+// `ws: true` marks WebSocket routes (OpenAPI does not list them; the check only warns).
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Operation {
+  method: HttpMethod;
+  path: string;
+  /** No refresh-and-retry on 401 (the credentials themselves are what failed). */
+  noRefresh?: boolean;
+  ws?: boolean;
+}
+
+export const operations = {
+  authRegister: { method: 'POST', path: '/api/auth/register', noRefresh: true },
+  authLogin: { method: 'POST', path: '/api/auth/login', noRefresh: true },
+  authVerifyMfa: { method: 'POST', path: '/api/auth/verify-mfa', noRefresh: true },
+  authResendMfa: { method: 'POST', path: '/api/auth/resend-mfa', noRefresh: true },
+  authLogout: { method: 'POST', path: '/api/auth/logout', noRefresh: true },
+  authMe: { method: 'GET', path: '/api/auth/me' },
+  authVerifyEmail: { method: 'POST', path: '/api/auth/verify-email', noRefresh: true },
+  authForgotPassword: { method: 'POST', path: '/api/auth/forgot-password', noRefresh: true },
+  authResetPassword: { method: 'POST', path: '/api/auth/reset-password', noRefresh: true },
+  authRefresh: { method: 'POST', path: '/api/auth/refresh', noRefresh: true },
+  authChangePassword: { method: 'POST', path: '/api/auth/change-password' },
+  authMfaSetup: { method: 'POST', path: '/api/auth/mfa/setup' },
+  authMfaEnable: { method: 'POST', path: '/api/auth/mfa/enable' },
+  authMfaDisable: { method: 'POST', path: '/api/auth/mfa/disable' },
+  authMfaRecoveryCodes: { method: 'POST', path: '/api/auth/mfa/recovery-codes' },
+  authDeleteMe: { method: 'DELETE', path: '/api/auth/me' },
+
+  showsList: { method: 'GET', path: '/api/shows' },
+  showsGet: { method: 'GET', path: '/api/shows/{id}' },
+  showsCreate: { method: 'POST', path: '/api/shows' },
+  showsUpdate: { method: 'PUT', path: '/api/shows/{id}' },
+  showsDelete: { method: 'DELETE', path: '/api/shows/{id}' },
+  setlistList: { method: 'GET', path: '/api/shows/{id}/setlist' },
+  setlistAdd: { method: 'POST', path: '/api/shows/{id}/setlist' },
+  setlistUpdate: { method: 'PUT', path: '/api/shows/{id}/setlist/{song_id}' },
+  setlistDelete: { method: 'DELETE', path: '/api/shows/{id}/setlist/{song_id}' },
+  showsCheckin: { method: 'POST', path: '/api/shows/{id}/checkin' },
+  showsCheckout: { method: 'POST', path: '/api/shows/{id}/checkout' },
+  showsActiveUsers: { method: 'GET', path: '/api/shows/{id}/active-users' },
+  showsExportCsv: { method: 'GET', path: '/api/shows/export.csv' },
+  showsCalendarIcs: { method: 'GET', path: '/api/shows/calendar.ics' },
+  artistsSearch: { method: 'GET', path: '/api/artists' },
+  venuesSearch: { method: 'GET', path: '/api/venues' },
+
+  photosUpload: { method: 'POST', path: '/api/photos' },
+  photosGet: { method: 'GET', path: '/api/photos/{id}' },
+  photosUpdate: { method: 'PUT', path: '/api/photos/{id}' },
+  photosDelete: { method: 'DELETE', path: '/api/photos/{id}' },
+  photosThumbnail: { method: 'GET', path: '/api/photos/{id}/thumbnail' },
+  photosForShow: { method: 'GET', path: '/api/photos/show/{show_id}' },
+  audioUpload: { method: 'POST', path: '/api/audio' },
+  audioGet: { method: 'GET', path: '/api/audio/{id}' },
+  audioDelete: { method: 'DELETE', path: '/api/audio/{id}' },
+  audioForShow: { method: 'GET', path: '/api/audio/show/{show_id}' },
+  videosUpload: { method: 'POST', path: '/api/videos' },
+  videosGet: { method: 'GET', path: '/api/videos/{id}' },
+  videosDelete: { method: 'DELETE', path: '/api/videos/{id}' },
+  videosThumbnail: { method: 'GET', path: '/api/videos/{id}/thumbnail' },
+  videosForShow: { method: 'GET', path: '/api/videos/show/{show_id}' },
+
+  commentsCreate: { method: 'POST', path: '/api/comments' },
+  commentsUpdate: { method: 'PUT', path: '/api/comments/{id}' },
+  commentsDelete: { method: 'DELETE', path: '/api/comments/{id}' },
+  commentsForShow: { method: 'GET', path: '/api/comments/show/{show_id}' },
+
+  friendsSearch: { method: 'GET', path: '/api/friends/search' },
+  friendsRequest: { method: 'POST', path: '/api/friends/request' },
+  friendsAccept: { method: 'POST', path: '/api/friends/request/{id}/accept' },
+  friendsReject: { method: 'POST', path: '/api/friends/request/{id}/reject' },
+  friendsList: { method: 'GET', path: '/api/friends' },
+  friendsRequests: { method: 'GET', path: '/api/friends/requests' },
+  friendsRemove: { method: 'DELETE', path: '/api/friends/{id}' },
+  feed: { method: 'GET', path: '/api/feed' },
+
+  chatMessages: { method: 'GET', path: '/api/chat/show/{id}/messages' },
+  chatSend: { method: 'POST', path: '/api/chat/show/{id}/messages' },
+  chatActiveUsers: { method: 'GET', path: '/api/chat/show/{id}/active-users' },
+  chatSocket: { method: 'GET', path: '/api/chat/show/{id}/ws', ws: true },
+
+  dashboardStats: { method: 'GET', path: '/api/dashboard/stats' },
+  dashboardArtists: { method: 'GET', path: '/api/dashboard/artists' },
+  dashboardVenues: { method: 'GET', path: '/api/dashboard/venues' },
+  dashboardPhotosRecent: { method: 'GET', path: '/api/dashboard/photos/recent' },
+  dashboardAudioRecent: { method: 'GET', path: '/api/dashboard/audio/recent' },
+  dashboardVideosRecent: { method: 'GET', path: '/api/dashboard/videos/recent' },
+} as const satisfies Record<string, Operation>;
+
+export type OperationId = keyof typeof operations;
+
+/** Fill `{name}` placeholders of an operation's path, URL-encoding each value. */
+export function buildPath(id: OperationId, params: Record<string, string | number> = {}): string {
+  const op: Operation = operations[id];
+  return op.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    const v = params[name];
+    if (v === undefined || v === null || v === '') throw new Error(`missing path parameter ${name} for ${id}`);
+    return encodeURIComponent(String(v));
+  });
+}

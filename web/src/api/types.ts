@@ -1,0 +1,355 @@
+// Hand-written from docs/api-contract.md (the public API through the gateway).
+// Ids are numbers today but may become opaque strings: treat them as `Id`.
+
+export type Id = number | string;
+
+export interface UserRef {
+  id: Id;
+  username: string;
+}
+
+export interface Me {
+  id: Id;
+  username: string;
+  email: string;
+  email_verified: boolean;
+  mfa_enabled: boolean;
+  mfa_method: 'totp' | 'email' | 'sms' | null;
+  created_at: string;
+}
+
+export interface FieldErrorDetail {
+  field: string | (string | number)[] | null;
+  message: string;
+}
+
+export interface ErrorBody {
+  error: string;
+  code?: string;
+  details?: FieldErrorDetail[];
+}
+
+export type MfaMethod = 'totp' | 'email';
+
+export interface RegisterRequest {
+  username: string;
+  email: string;
+  password: string;
+  mfa_method?: MfaMethod;
+}
+
+export interface RegisterResponse {
+  user: UserRef & { email?: string };
+  message: string;
+  totp_uri?: string;
+  totp_secret?: string;
+}
+
+export interface LoginRequest {
+  login: string;
+  password: string;
+}
+
+export interface SessionResponse {
+  user: Me | (UserRef & Partial<Me>);
+  access_token: string;
+  refresh_token: string;
+  mfa_required: false;
+}
+
+export interface MfaRequiredResponse {
+  mfa_required: true;
+  mfa_token: string;
+  methods: string[];
+  message: string;
+}
+
+export type LoginResponse = SessionResponse | MfaRequiredResponse;
+
+export interface MessageResponse {
+  message: string;
+}
+
+export interface MfaSetupResponse {
+  message?: string;
+  method?: string;
+  totp_uri?: string;
+  totp_secret?: string;
+  recovery_codes?: string[];
+}
+
+export interface MfaEnableResponse {
+  message?: string;
+  recovery_codes?: string[];
+  codes?: string[];
+}
+
+export type Visibility = 'private' | 'friends' | 'public';
+
+export interface Artist {
+  id: Id;
+  name: string;
+  mbid?: string | null;
+  image_url?: string | null;
+}
+
+export interface Venue {
+  id: Id;
+  name: string;
+  location?: string | null;
+  city?: string | null;
+  state?: string | null;
+  country?: string | null;
+  latitude?: number | null;
+  longitude?: number | null;
+}
+
+export interface SetlistSong {
+  id: Id;
+  show_id?: Id;
+  order: number;
+  title: string;
+  notes?: string | null;
+  is_cover?: boolean;
+  original_artist?: string | null;
+  duration?: string | null;
+  songwriter?: string | null;
+  with_artist?: string | null;
+}
+
+export interface SetlistSongInput {
+  title: string;
+  order?: number;
+  notes?: string;
+  is_cover?: boolean;
+  original_artist?: string;
+  duration?: string;
+  songwriter?: string;
+  with_artist?: string;
+}
+
+export type MediaKind = 'photo' | 'audio' | 'video';
+export type MediaStatus = 'processing' | 'ready' | 'failed';
+
+export interface MediaUrls {
+  thumbnail_small?: string | null;
+  thumbnail_medium?: string | null;
+  thumbnail_large?: string | null;
+  poster?: string | null;
+  rendition_720p?: string | null;
+  rendition_1080p?: string | null;
+  waveform?: string | null;
+}
+
+export interface MediaRecord {
+  id: Id;
+  show_id: Id;
+  user_id: Id;
+  kind: MediaKind;
+  status: MediaStatus;
+  error?: string | null;
+  progress?: number | null;
+  original_filename?: string | null;
+  content_type?: string | null;
+  file_size?: number | null;
+  width?: number | null;
+  height?: number | null;
+  duration?: number | null;
+  taken_at?: string | null;
+  placeholder?: string | null;
+  caption?: string | null;
+  title?: string | null;
+  description?: string | null;
+  url?: string | null;
+  thumbnail_url?: string | null;
+  urls?: MediaUrls | null;
+  comment_count?: number;
+  created_at: string;
+  show_name?: string;
+}
+
+export interface Comment {
+  id: Id;
+  show_id?: Id | null;
+  photo_id?: Id | null;
+  user: UserRef;
+  text: string;
+  created_at: string;
+  updated_at?: string | null;
+  show_name?: string;
+}
+
+export interface Show {
+  id: Id;
+  user_id: Id;
+  owner?: UserRef;
+  is_owner?: boolean;
+  concert_id?: Id;
+  artist?: Artist | null;
+  venue?: Venue | null;
+  artist_name: string;
+  venue_name: string;
+  venue_location?: string | null;
+  date: string;
+  time?: string | null;
+  notes?: string | null;
+  rating?: number | null;
+  visibility: Visibility;
+  visible_to?: Id[] | null;
+  created_at?: string;
+  updated_at?: string;
+  photo_count?: number;
+  audio_count?: number;
+  video_count?: number;
+  comment_count?: number;
+  song_count?: number;
+  attendee_count?: number;
+}
+
+export interface ShowDetail extends Show {
+  setlist?: SetlistSong[];
+  photos?: MediaRecord[];
+  audio?: MediaRecord[];
+  videos?: MediaRecord[];
+  comments?: Comment[];
+}
+
+export interface ShowInput {
+  artist_name?: string;
+  venue_name?: string;
+  venue_location?: string;
+  date?: string;
+  time?: string | null;
+  notes?: string | null;
+  rating?: number | null;
+  visibility?: Visibility;
+  visible_to?: Id[];
+}
+
+export interface ShowListQuery {
+  user_id?: string;
+  artist?: string;
+  artist_id?: string;
+  venue?: string;
+  venue_id?: string;
+  city?: string;
+  year?: string;
+  date_from?: string;
+  date_to?: string;
+  q?: string;
+  filter?: 'upcoming' | 'past' | 'all' | '';
+  sort?: 'date' | '-date' | '';
+  limit?: number;
+  offset?: number;
+}
+
+export interface CheckinResponse {
+  message: string;
+  checked_in_at?: string | null;
+}
+
+export interface ActiveUser {
+  user_id: Id;
+  username: string;
+  checked_in_at?: string;
+}
+
+export interface ActiveUsersResponse {
+  users: ActiveUser[];
+  total: number;
+}
+
+export interface PhotosEnvelope {
+  photos: MediaRecord[];
+  total: number;
+}
+
+export interface RecordingsEnvelope {
+  recordings: MediaRecord[];
+  total: number;
+}
+
+export interface CommentsEnvelope {
+  comments: Comment[];
+  total: number;
+}
+
+export type FriendshipStatus = 'none' | 'pending' | 'pending_incoming' | 'pending_outgoing' | 'accepted' | 'friends' | 'self' | string | null;
+
+export interface FriendSearchUser {
+  id: Id;
+  username: string;
+  friendship_status?: FriendshipStatus;
+}
+
+export interface Friendship {
+  id: Id;
+  user_id: Id;
+  friend_id: Id;
+  status: string;
+  created_at: string;
+  friend?: UserRef;
+  user?: UserRef;
+  requester?: UserRef;
+  addressee?: UserRef;
+}
+
+export interface ChatMessage {
+  id: Id;
+  concert_id?: Id;
+  user: UserRef;
+  message: string;
+  created_at: string;
+}
+
+export interface ChatMessagesResponse {
+  messages: ChatMessage[];
+  has_more: boolean;
+}
+
+export interface DashboardStats {
+  total_shows: number;
+  total_artists: number;
+  total_venues: number;
+  total_photos: number;
+  total_audio: number;
+  total_videos: number;
+  total_comments: number;
+  total_friends: number;
+  shows_per_year?: Record<string, number> | { year: number | string; count: number }[];
+}
+
+export interface TopArtist {
+  artist_id: Id;
+  artist_name: string;
+  show_count: number;
+  first_seen?: string;
+  last_seen?: string;
+  image_url?: string | null;
+}
+
+export interface TopVenue {
+  venue_id: Id;
+  venue_name: string;
+  city?: string | null;
+  state?: string | null;
+  show_count: number;
+  first_seen?: string;
+  last_seen?: string;
+}
+
+/** One entry of the friends' feed; the shape is loose on purpose (built from events). */
+export interface FeedItem {
+  id?: Id;
+  type?: string;
+  kind?: string;
+  created_at?: string;
+  occurred_at?: string;
+  user?: UserRef;
+  owner?: UserRef;
+  show?: Partial<Show> & { id: Id };
+  show_id?: Id;
+  show_name?: string;
+  media?: Partial<MediaRecord>;
+  [key: string]: unknown;
+}
