@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import jwt
+from shared import auth as shared_auth
+from shared.errors import ServiceError
 
 from gateway.responses import GatewayError
 
 log = logging.getLogger("gateway.auth")
 
-ACCESS_COOKIE = "access_token_cookie"
+ACCESS_COOKIE = shared_auth.ACCESS_COOKIE
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
@@ -68,28 +69,24 @@ def extract_token(authorization: str | None, cookie: str | None) -> tuple[str | 
     return None, False
 
 
-def check_csrf(
-    method: str,
-    origin: str | None,
-    sec_fetch_site: str | None,
-    csrf_header: str | None,
-    claims: dict[str, Any],
-    via_cookie: bool,
-) -> None:
-    """Refuse a cookie-authenticated unsafe browser request without the double-submit header."""
-    if not via_cookie or method in SAFE_METHODS:
-        return
-    if origin is None and sec_fetch_site is None:
-        return  # not a browser (curl, mobile): not subject to CSRF
-    if sec_fetch_site is not None and sec_fetch_site.lower() == "cross-site":
-        raise csrf_failed("Cross-site requests are not allowed.")
-    expected = claims.get("csrf")
-    if not expected or not csrf_header or not hmac.compare_digest(str(expected), csrf_header):
-        raise csrf_failed("Missing or wrong X-CSRF-TOKEN header: send the csrf_access_token cookie's value.")
+def from_service_error(exc: ServiceError) -> GatewayError:
+    """A shared ServiceError as the gateway's own error."""
+    extra = [(k.lower().encode(), str(v).encode()) for k, v in exc.headers.items()]
+    if exc.status_code == 401:
+        extra.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+    return GatewayError(exc.status_code, exc.message, exc.code, extra)
+
+
+def check_csrf(method: str, headers: Mapping[str, str], claims: Mapping[str, Any], via_cookie: bool) -> None:
+    """shared.auth.check_csrf, raising the gateway's 403 (code csrf_failed)."""
+    try:
+        shared_auth.check_csrf(method, headers, claims, via_cookie)
+    except ServiceError as exc:
+        raise from_service_error(exc) from exc
 
 
 class TokenVerifier:
-    """Verifies access tokens locally with the JWKS (EdDSA only) and caches verified tokens until exp."""
+    """shared.auth.TokenVerifier fed by an async JWKS fetch, behind a cache of verified tokens."""
 
     def __init__(
         self,
@@ -100,54 +97,42 @@ class TokenVerifier:
         cache_size: int = 10000,
         min_refetch_s: float = 1.0,
     ) -> None:
-        """Configure issuer/audience, the JWKS fetcher and the cache size."""
+        """Configure issuer/audience, the async JWKS fetcher and the cache size."""
         self._fetch = fetch_jwks
-        self.issuer = issuer
-        self.audience = audience
         self.cache_size = cache_size
         self.min_refetch_s = min_refetch_s
-        self.keys: dict[str, Any] = {}
+        self._jwks: Mapping[str, Any] = {"keys": []}
+        self.kids: frozenset[str] = frozenset()
+        # The shared verifier never does network I/O here: its provider returns the JWKS we fetched.
+        self.inner = shared_auth.TokenVerifier(
+            None, issuer, audience, jwks_provider=lambda: self._jwks, refetch_interval_s=0.0
+        )
         self._cache: dict[str, dict[str, Any]] = {}
-        self._last_fetch = 0.0
-        self._refetch: asyncio.Future[None] | None = None
+        self._last_fetch = float("-inf")
+        self._refetch: asyncio.Future[bool] | None = None
 
     async def refresh(self) -> bool:
         """Fetch the JWKS now (coalescing concurrent callers); False if auth is unreachable."""
         if self._refetch is not None:
-            await asyncio.shield(self._refetch)
-            return True
-        loop = asyncio.get_running_loop()
-        self._refetch = loop.create_future()
+            return await asyncio.shield(self._refetch)
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._refetch = fut
+        ok = False
         try:
             data = await self._fetch()
-            keys: dict[str, Any] = {}
-            for jwk in data.get("keys", []):
-                kid = jwk.get("kid")
-                if not kid or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-                    continue
-                try:
-                    keys[kid] = jwt.PyJWK(jwk, algorithm="EdDSA").key
-                except (jwt.PyJWKError, ValueError, TypeError):
-                    log.warning("ignoring an unusable JWK %s", kid)
-            self.keys = keys
-            return True
+            if not isinstance(data, Mapping) or not isinstance(data.get("keys"), list):
+                raise ValueError("not a JWKS")
+            self._jwks = data
+            self.inner.refresh(force=True)
+            self.kids = frozenset(k.get("kid") for k in data["keys"] if isinstance(k, Mapping))
+            ok = True
         except Exception as exc:
             log.warning("JWKS fetch failed: %s", exc)
-            return False
         finally:
             self._last_fetch = time.monotonic()
-            self._refetch.set_result(None)
             self._refetch = None
-
-    async def _key_for(self, kid: str) -> Any:
-        """The public key for a kid, refetching the JWKS once on an unknown kid."""
-        key = self.keys.get(kid)
-        if key is None and (
-            self._refetch is not None or time.monotonic() - self._last_fetch >= self.min_refetch_s
-        ):
-            await self.refresh()
-            key = self.keys.get(kid)
-        return key
+            fut.set_result(ok)
+        return ok
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token; GatewayError(401) otherwise."""
@@ -155,33 +140,21 @@ class TokenVerifier:
         if claims is not None:
             if claims["exp"] > time.time():
                 return claims
-            self._cache.pop(token, None)
-            raise invalid_token("Your session has expired, log in again.")
+            del self._cache[token]
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise invalid_token() from exc
-        kid = header.get("kid")
-        if header.get("alg") != "EdDSA" or not isinstance(kid, str) or not kid:
-            raise invalid_token()
-        key = await self._key_for(kid)
-        if key is None:
-            raise invalid_token("Your access token was signed by an unknown key, log in again.")
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            kid = None
+        if (
+            isinstance(kid, str)
+            and kid not in self.kids
+            and (self._refetch is not None or time.monotonic() - self._last_fetch >= self.min_refetch_s)
+        ):
+            await self.refresh()  # unknown kid: the keys may have rotated
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["EdDSA"],
-                issuer=self.issuer,
-                audience=self.audience,
-                options={"require": ["exp", "sub", "iat"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise invalid_token("Your session has expired, log in again.") from exc
-        except jwt.PyJWTError as exc:
-            raise invalid_token() from exc
-        if claims.get("typ") != "access" or not isinstance(claims.get("exp"), int | float):
-            raise invalid_token("Only access tokens are accepted here.")
+            claims = self.inner.verify(token, "access")
+        except ServiceError as exc:
+            raise from_service_error(exc) from exc
         cache = self._cache
         if len(cache) >= self.cache_size:
             now = time.time()

@@ -5,13 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import SettingsConfigDict
+from typing import ClassVar
 
-try:  # the shared library is the source of the common settings
-    from shared.settings import BaseServiceSettings
-except ImportError:  # pragma: no cover - only while shared is not there yet
-    from gateway._fallback import BaseServiceSettings  # type: ignore[assignment]
+from pydantic_settings import SettingsConfigDict
+from shared.settings import BaseServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SERVICES = ("auth", "shows", "media", "social")
@@ -22,8 +19,9 @@ class GatewaySettings(BaseServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    host: str = Field("127.0.0.1", validation_alias=AliasChoices("GATEWAY_HOST", "HOST"))
-    port: int = Field(5000, validation_alias=AliasChoices("GATEWAY_PORT", "PORT"))
+    service_name: ClassVar[str] = "gateway"
+    default_port: ClassVar[int] = 5000
+
     workers: int = 1
     cors_origins: str = "http://localhost:5173,http://localhost:3000"
     web_dir: str = str(REPO_ROOT / "web" / "dist")
@@ -55,10 +53,6 @@ class GatewaySettings(BaseServiceSettings):
     def cors_origin_set(self) -> frozenset[str]:
         """The configured CORS origins as a set."""
         return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
-
-    def jwks_url(self) -> str:
-        """Where auth publishes its public keys (first auth instance)."""
-        return f"{self.upstream_urls()['auth'][0]}/api/auth/.well-known/jwks.json"
 
 
 @lru_cache

@@ -10,7 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageCms, ImageFile, ImageOps
+from PIL import (  # importing the plugins registers exactly the formats we allow
+    GifImagePlugin,
+    Image,
+    ImageCms,
+    ImageFile,
+    ImageOps,
+    JpegImagePlugin,
+    MpoImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
 
 from media.processing.errors import MediaRejected
 from media.processing.placeholder import blurhash_encode
@@ -19,12 +29,14 @@ try:  # HEIC/HEIF support (registers the "HEIF" format with Pillow)
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
-    HEIF_AVAILABLE = True
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    HEIF_AVAILABLE = False
+    pass
 
 #: Pillow format names Image.open may use; everything else (EPS, PDF, FITS, SVG via plugins...) is refused.
-ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "GIF", "WEBP", *(("HEIF",) if HEIF_AVAILABLE else ()))
+_PLUGINS = (GifImagePlugin, JpegImagePlugin, MpoImagePlugin, PngImagePlugin, WebPImagePlugin)
+ALLOWED_FORMATS: tuple[str, ...] = tuple(
+    f for f in ("JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF") if f in Image.OPEN
+)
 MAX_SIDE = 30_000
 DEFAULT_SIZES: tuple[int, ...] = (320, 1024, 2048)
 WEBP_QUALITY = 80
@@ -140,17 +152,24 @@ def _exif_facts(img: Image.Image) -> tuple[str | None, str | None, int]:
     return taken_at, camera, orientation
 
 
+def _cmyk_via_icc(img: Image.Image, icc: bytes) -> Image.Image | None:
+    """Convert CMYK to sRGB through its embedded profile; None when the profile is unusable."""
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        result = ImageCms.profileToProfile(img, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+    except Exception:  # a broken CMYK profile: the caller falls back to the naive conversion
+        return None
+    return result if isinstance(result, Image.Image) else None
+
+
 def _to_rgb(img: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
     """Convert any decoded mode to RGB or RGBA (palette, CMYK, 16-bit, float...), returning the ICC to keep."""
     mode = img.mode
     if mode == "CMYK":
         if icc:
-            try:
-                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                dst = ImageCms.createProfile("sRGB")
-                return ImageCms.profileToProfile(img, src, dst, outputMode="RGB"), None
-            except Exception:  # a broken CMYK profile: fall back to the naive conversion
-                pass
+            converted = _cmyk_via_icc(img, icc)
+            if converted is not None:
+                return converted, None
         return img.convert("RGB"), None
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         return img.convert("I").point(lambda v: v * (1 / 256)).convert("L").convert("RGB"), icc

@@ -116,7 +116,7 @@ def _first_frame_rotation(container: av.container.InputContainer, stream: Any) -
     try:
         for packet_count, packet in enumerate(container.demux(stream)):
             for frame in packet.decode():
-                rotation = int(round(-float(getattr(frame, "rotation", 0) or 0))) % 360
+                rotation = round(-float(getattr(frame, "rotation", 0) or 0)) % 360
                 return (rotation if rotation in (0, 90, 180, 270) else 0), True
             if packet_count > 500:
                 break

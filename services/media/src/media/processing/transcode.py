@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +65,7 @@ class RenditionPlan:
 
 def _even(value: float) -> int:
     """Round to the nearest even integer (>= 2), as libx264 with yuv420p requires."""
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 def _scaled(width: int, height: int, short_target: int) -> tuple[int, int]:
@@ -279,10 +279,8 @@ def run_ffmpeg(
 
     def _kill() -> None:
         """Kill ffmpeg's whole process group."""
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def _on_timeout() -> None:
         """Timer callback."""
@@ -334,8 +332,3 @@ def run_ffmpeg(
     if rc != 0:
         tail = _sanitise(" | ".join(list(stderr_tail)[-5:]), cmd)[-500:]
         raise MediaRejected(f"media could not be converted: {tail or f'ffmpeg exited with {rc}'}")
-
-
-def wait_tick() -> float:
-    """Monotonic clock (seam for tests)."""
-    return time.monotonic()

@@ -1,0 +1,194 @@
+import { useState, type FormEvent } from 'react';
+import { auth, type MfaSetupResponse } from '../api';
+import { useAuth } from '../auth';
+import { RecoveryCodes, TotpSetup } from '../components/TotpSetup';
+import { FormError, Notice, TextField, fieldError, useAction } from '../components/ui';
+import { formatDate } from '../lib/format';
+import { navigate } from '../lib/router';
+import { PASSWORD_RULE } from './auth/AuthLayout';
+
+export function SettingsPage() {
+  const { user } = useAuth();
+  if (!user) return null;
+  return (
+    <section className="page narrow" data-testid="settings-page">
+      <h1>Settings</h1>
+      <div className="panel">
+        <h2>Account</h2>
+        <dl className="facts">
+          <dt>Username</dt>
+          <dd data-testid="settings-username">{user.username}</dd>
+          <dt>Email</dt>
+          <dd>
+            {user.email} {user.email_verified ? <span className="chip ok">verified</span> : <span className="chip warn">not verified</span>}
+          </dd>
+          <dt>Member since</dt>
+          <dd>{formatDate(user.created_at)}</dd>
+        </dl>
+      </div>
+      <MfaSection />
+      <ChangePassword />
+      <DeleteAccount />
+    </section>
+  );
+}
+
+function MfaSection() {
+  const { user, reload } = useAuth();
+  const [setup, setSetup] = useState<MfaSetupResponse & { method: 'totp' | 'email' } | null>(null);
+  const [codes, setCodes] = useState<string[] | null>(null);
+  const [emailCode, setEmailCode] = useState('');
+  const [pw, setPw] = useState('');
+  const [msg, setMsg] = useState<string | null>(null);
+
+  const start = useAction(async (method: 'totp' | 'email') => {
+    setCodes(null);
+    setMsg(null);
+    const r = await auth.mfaSetup(method);
+    setSetup({ ...r, method });
+  });
+  const confirmEmail = useAction(async () => {
+    const r = await auth.mfaEnable(emailCode, 'email');
+    setCodes(r?.recovery_codes ?? r?.codes ?? []);
+    setSetup(null);
+    await reload();
+  });
+  const disable = useAction(async () => {
+    const secret = pw.trim();
+    const r = await auth.mfaDisable(/^\d{6,8}$/.test(secret) ? { code: secret } : { password: secret });
+    setMsg(r?.message || 'Two-step verification is off.');
+    setPw('');
+    await reload();
+  });
+  const regenerate = useAction(async () => {
+    const r = await auth.mfaRecoveryCodes({ password: pw });
+    setCodes(r?.recovery_codes ?? r?.codes ?? []);
+    setPw('');
+  });
+
+  return (
+    <div className="panel" data-testid="mfa-section">
+      <h2>Two-step verification</h2>
+      <p data-testid="mfa-status">
+        {user?.mfa_enabled ? `On (${user.mfa_method === 'totp' ? 'authenticator app' : user.mfa_method === 'email' ? 'code by email' : user.mfa_method})` : 'Off'}
+      </p>
+      {msg ? <Notice testid="mfa-message">{msg}</Notice> : null}
+      {codes ? <RecoveryCodes codes={codes} /> : null}
+
+      {!user?.mfa_enabled && !setup ? (
+        <div className="row gap wrap">
+          <button type="button" className="btn primary" onClick={() => void start.run('totp')} disabled={start.pending} data-testid="mfa-setup-totp">Use an authenticator app</button>
+          <button type="button" className="btn ghost" onClick={() => void start.run('email')} disabled={start.pending} data-testid="mfa-setup-email">Use codes by email</button>
+        </div>
+      ) : null}
+      <FormError error={start.error} fields={[]} testid="mfa-setup-error" />
+
+      {setup?.method === 'totp' && setup.totp_uri ? (
+        <TotpSetup
+          uri={setup.totp_uri}
+          secret={setup.totp_secret}
+          onDone={(c) => {
+            setCodes(c);
+            setSetup(null);
+            void reload();
+          }}
+        />
+      ) : null}
+      {setup?.method === 'email' ? (
+        <form
+          noValidate
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            void confirmEmail.run();
+          }}
+        >
+          <Notice>{setup.message || 'We emailed you a code. Enter it to turn on two-step verification.'}</Notice>
+          <TextField label="Code from the email" name="code" testid="mfa-email-code" inputMode="numeric" autoComplete="one-time-code" value={emailCode} onChange={(e) => setEmailCode(e.target.value)} error={fieldError(confirmEmail.error, 'code')} />
+          <FormError error={confirmEmail.error} fields={['code']} testid="mfa-email-error" />
+          <button type="submit" className="btn primary" disabled={confirmEmail.pending} data-testid="mfa-email-submit">Turn on</button>
+        </form>
+      ) : null}
+
+      {user?.mfa_enabled ? (
+        <form
+          className="mt"
+          noValidate
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            void disable.run();
+          }}
+        >
+          <TextField label="Password (or a current code)" name="password" testid="mfa-disable-password" type="password" autoComplete="current-password" value={pw} onChange={(e) => setPw(e.target.value)} error={fieldError(disable.error ?? regenerate.error, 'password', 'code')} />
+          <FormError error={disable.error ?? regenerate.error} fields={['password', 'code']} testid="mfa-disable-error" />
+          <div className="row gap wrap">
+            <button type="button" className="btn ghost" onClick={() => void regenerate.run()} disabled={regenerate.pending || !pw} data-testid="mfa-new-codes">New recovery codes</button>
+            <button type="submit" className="btn danger" disabled={disable.pending || !pw} data-testid="mfa-disable">Turn off</button>
+          </div>
+        </form>
+      ) : null}
+    </div>
+  );
+}
+
+function ChangePassword() {
+  const [f, setF] = useState({ current: '', next: '', confirm: '' });
+  const [done, setDone] = useState<string | null>(null);
+  const a = useAction(async () => {
+    if (f.next !== f.confirm) throw new Error('The two new passwords differ.');
+    const r = await auth.changePassword(f.current, f.next);
+    setDone(r?.message || 'Password changed. Other sessions were signed out.');
+    setF({ current: '', next: '', confirm: '' });
+  });
+  const set = (k: keyof typeof f) => (e: { target: { value: string } }) => setF((x) => ({ ...x, [k]: e.target.value }));
+  return (
+    <form
+      className="panel"
+      noValidate
+      data-testid="change-password-form"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        setDone(null);
+        void a.run();
+      }}
+    >
+      <h2>Change password</h2>
+      <TextField label="Current password" name="current_password" testid="cp-current" type="password" autoComplete="current-password" value={f.current} onChange={set('current')} error={fieldError(a.error, 'current_password')} />
+      <TextField label="New password" name="new_password" testid="cp-new" type="password" autoComplete="new-password" hint={PASSWORD_RULE} value={f.next} onChange={set('next')} error={fieldError(a.error, 'new_password', 'password')} />
+      <TextField label="Confirm new password" name="confirm" testid="cp-confirm" type="password" autoComplete="new-password" value={f.confirm} onChange={set('confirm')} error={f.confirm && f.confirm !== f.next ? 'The two new passwords differ.' : undefined} />
+      <FormError error={a.error} fields={['current_password', 'new_password', 'password']} testid="cp-error" />
+      {done ? <Notice testid="cp-done">{done}</Notice> : null}
+      <button type="submit" className="btn primary" disabled={a.pending} data-testid="cp-submit">Change password</button>
+    </form>
+  );
+}
+
+function DeleteAccount() {
+  const { setUser } = useAuth();
+  const [pw, setPw] = useState('');
+  const [sure, setSure] = useState(false);
+  const a = useAction(async () => {
+    await auth.deleteMe(pw);
+    setUser(null);
+    navigate('/login', { replace: true });
+  });
+  return (
+    <form
+      className="panel danger-zone"
+      noValidate
+      data-testid="delete-account-form"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        void a.run();
+      }}
+    >
+      <h2>Delete account</h2>
+      <p>This deletes your account, your shows, setlists, photos, recordings, videos, comments and chat messages. It cannot be undone.</p>
+      <TextField label="Your password" name="password" testid="delete-password" type="password" autoComplete="current-password" value={pw} onChange={(e) => setPw(e.target.value)} error={fieldError(a.error, 'password')} />
+      <label className="check">
+        <input type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} data-testid="delete-confirm" /> I understand everything will be deleted
+      </label>
+      <FormError error={a.error} fields={['password']} testid="delete-error" />
+      <button type="submit" className="btn danger" disabled={!sure || !pw || a.pending} data-testid="delete-submit">Delete my account</button>
+    </form>
+  );
+}

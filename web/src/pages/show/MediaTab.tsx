@@ -1,0 +1,156 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { media, type MediaKind, type MediaRecord, type ShowDetail } from '../../api';
+import { useAuth } from '../../auth';
+import { AudioPlayer } from '../../components/AudioPlayer';
+import { BlurImage } from '../../components/BlurImage';
+import { Lightbox } from '../../components/Lightbox';
+import { UploadPanel } from '../../components/UploadPanel';
+import { Empty, ErrorText, Loading, errorMessage } from '../../components/ui';
+import { formatBytes, formatDuration, mediaUrl, thumbnailUrl } from '../../lib/format';
+
+const EMBEDDED: Record<MediaKind, keyof ShowDetail> = { photo: 'photos', audio: 'audio', video: 'videos' };
+const POLL_MS = 2000;
+
+/** Merge a record into a list by id (new ones first). */
+export function upsert(list: MediaRecord[], rec: MediaRecord): MediaRecord[] {
+  const i = list.findIndex((x) => String(x.id) === String(rec.id));
+  if (i < 0) return [rec, ...list];
+  const copy = [...list];
+  copy[i] = { ...copy[i], ...rec };
+  return copy;
+}
+
+export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowDetail; onCount: () => void }) {
+  const { user } = useAuth();
+  const [items, setItems] = useState<MediaRecord[]>(((show[EMBEDDED[kind]] as MediaRecord[] | undefined) ?? []).map((m) => ({ ...m, kind: m.kind ?? kind })));
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<unknown>(null);
+  const [rowErrors, setRowErrors] = useState<Record<string, string>>({});
+  const [open, setOpen] = useState<number | null>(null);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+
+  useEffect(() => {
+    let live = true;
+    media
+      .forShow(kind, show.id)
+      .then((list) => live && setItems(list.map((m) => ({ ...m, kind: m.kind ?? kind }))))
+      .catch((e) => live && setError(e))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+  }, [kind, show.id]);
+
+  // Poll every record still processing until it is ready or failed.
+  const processing = items.filter((m) => m.status === 'processing').map((m) => String(m.id)).join(',');
+  useEffect(() => {
+    if (!processing) return;
+    const t = setInterval(() => {
+      for (const id of processing.split(',')) {
+        media
+          .meta(kind, id)
+          .then((rec) => setItems((list) => upsert(list, { ...rec, kind: rec.kind ?? kind })))
+          .catch(() => undefined);
+      }
+    }, POLL_MS);
+    return () => clearInterval(t);
+  }, [processing, kind]);
+
+  const onUploaded = useCallback(
+    (rec: MediaRecord) => {
+      setItems((list) => upsert(list, { ...rec, kind: rec.kind ?? kind }));
+      onCount();
+    },
+    [kind, onCount],
+  );
+
+  const remove = async (m: MediaRecord) => {
+    try {
+      await media.remove(kind, m.id);
+      setItems((list) => list.filter((x) => x.id !== m.id));
+    } catch (e) {
+      setRowErrors((r) => ({ ...r, [String(m.id)]: errorMessage(e) }));
+    }
+  };
+  const canDelete = (m: MediaRecord) => show.is_owner !== false || (user && String(user.id) === String(m.user_id));
+  const readyPhotos = items.filter((m) => m.status === 'ready');
+
+  return (
+    <div className="panel">
+      <UploadPanel kind={kind} showId={show.id} onUploaded={onUploaded} />
+      <ErrorText error={error} />
+      {loading && !items.length ? <Loading /> : null}
+      {!loading && !items.length ? <Empty>Nothing here yet.</Empty> : null}
+      {kind === 'photo' ? (
+        <ul className="photo-grid" data-testid="photo-grid">
+          {items.map((m) => (
+            <li key={String(m.id)} className="photo-cell" data-testid="photo-item" data-status={m.status} data-media-id={String(m.id)}>
+              {m.status === 'ready' ? (
+                <button type="button" className="photo-btn" onClick={() => setOpen(readyPhotos.indexOf(m))} aria-label={`Open ${m.caption || m.original_filename || 'photo'}`} data-testid="photo-open">
+                  <BlurImage src={thumbnailUrl(m, 'small')} placeholder={m.placeholder} alt={m.caption || m.original_filename || 'Concert photo'} data-testid="photo-thumb" />
+                </button>
+              ) : (
+                <StatusBox m={m} />
+              )}
+              {m.caption ? <span className="photo-caption">{m.caption}</span> : null}
+              {canDelete(m) ? (
+                <button type="button" className="btn icon danger tiny" onClick={() => void remove(m)} aria-label={`Delete ${m.caption || m.original_filename || 'photo'}`} data-testid="media-delete">✕</button>
+              ) : null}
+              {rowErrors[String(m.id)] ? <p className="error-text" role="alert">{rowErrors[String(m.id)]}</p> : null}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <ul className="recordings" data-testid={`${kind}-list`}>
+          {items.map((m) => (
+            <li key={String(m.id)} className="recording" data-testid={`${kind}-item`} data-status={m.status} data-media-id={String(m.id)}>
+              <div className="recording-head">
+                <strong>{m.title || m.original_filename || (kind === 'audio' ? 'Recording' : 'Video')}</strong>
+                <span className="muted small">
+                  {[formatDuration(m.duration), formatBytes(m.file_size)].filter(Boolean).join(' · ')}
+                </span>
+                {canDelete(m) ? (
+                  <button type="button" className="btn ghost small" onClick={() => void remove(m)} data-testid="media-delete">Delete</button>
+                ) : null}
+              </div>
+              {m.description ? <p className="muted">{m.description}</p> : null}
+              {m.status !== 'ready' ? <StatusBox m={m} /> : kind === 'audio' ? <AudioPlayer rec={m} /> : <VideoPlayer rec={m} />}
+              {rowErrors[String(m.id)] ? <p className="error-text" role="alert">{rowErrors[String(m.id)]}</p> : null}
+            </li>
+          ))}
+        </ul>
+      )}
+      {open !== null && open >= 0 && readyPhotos[open] ? <Lightbox photos={readyPhotos} index={open} onIndex={setOpen} onClose={() => setOpen(null)} /> : null}
+    </div>
+  );
+}
+
+function StatusBox({ m }: { m: MediaRecord }) {
+  if (m.status === 'failed') {
+    return (
+      <div className="status-box failed" data-testid="media-failed">
+        <span className="badge danger">Failed</span>
+        <p className="error-text" role="alert">{m.error || 'Processing failed.'}</p>
+      </div>
+    );
+  }
+  const pct = typeof m.progress === 'number' ? Math.round(m.progress) : null;
+  return (
+    <div className="status-box processing" data-testid="media-processing">
+      <span className="badge">Processing</span>
+      {pct !== null ? <progress max={100} value={pct} aria-label="Processing progress" data-testid="processing-progress" /> : <span className="spinner" aria-hidden="true" />}
+      {pct !== null ? <span className="muted small">{pct}%</span> : null}
+    </div>
+  );
+}
+
+function VideoPlayer({ rec }: { rec: MediaRecord }) {
+  const poster = rec.urls?.poster || (rec.thumbnail_url ? thumbnailUrl(rec, 'medium') : undefined);
+  return (
+    // eslint-disable-next-line jsx-a11y/media-has-caption
+    <video className="video" controls preload="metadata" playsInline poster={poster ?? undefined} src={mediaUrl(rec)} data-testid="video-element">
+      Your browser cannot play this video. <a href={mediaUrl(rec)}>Download it</a>.
+    </video>
+  );
+}
