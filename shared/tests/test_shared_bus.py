@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
-
 from shared.db import make_base, make_engine, make_session_factory, session_scope
 from shared.events import EventEnvelope, UserDeletedV1, UserRegisteredV1, make_envelope
 from shared.messaging import EventBus, EventConsumer, OutboxRelay
 from shared.outbox import make_outbox_models
 from shared.settings import BaseServiceSettings
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 
 class _Settings(BaseServiceSettings):
@@ -35,7 +34,9 @@ def _world(tmp_path: Path, broker_url: str):
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine, outbox)
     # kombu keeps virtual-transport bindings per process, so each world gets its own exchange name
-    settings = _Settings(VAR_DIR=str(tmp_path / "var"), BROKER_URL=broker_url, BUS_EXCHANGE=f"sms.events.{tmp_path.name}")
+    settings = _Settings(
+        VAR_DIR=str(tmp_path / "var"), BROKER_URL=broker_url, BUS_EXCHANGE=f"sms.events.{tmp_path.name}"
+    )
     return outbox, Seen, factory, EventBus(settings)
 
 

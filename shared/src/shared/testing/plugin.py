@@ -14,14 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,21 +26,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.auth import TokenSigner, TokenVerifier
 from shared.stack import Stack, free_port
+from shared.testing import infra
+from shared.testing.infra import S3Server
 
 RUN_ID = uuid.uuid4().hex[:8]
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1:5672")
 ISSUER = "sharemyshows-auth"
 AUDIENCE = "sharemyshows"
 
-HOW_TO_START = {
-    "postgres": "PostgreSQL is not reachable on 127.0.0.1:5432. Start it with:\n"
-    "  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
-    "(or set TEST_PG_ADMIN_URL to a server where you may create databases).",
-    "rabbitmq": "RabbitMQ is not reachable on 127.0.0.1:5672 (or rabbitmqctl is missing). Start it with:\n"
-    "  rabbitmq-server -detached\n"
-    "then wait for `rabbitmqctl await_startup`.",
-}
 
 
 # ---------------------------------------------------------------- tokens (in-process tests)
@@ -79,139 +67,52 @@ def token_factory(signer: TokenSigner) -> Callable[..., str]:
     return make
 
 
-# ---------------------------------------------------------------- PostgreSQL
-
-
-def _pg_connect(url: str) -> Any:
-    import psycopg
-
-    return psycopg.connect(url, autocommit=True, connect_timeout=3)
+# ---------------------------------------------------------------- PostgreSQL, RabbitMQ, S3
 
 
 @pytest.fixture(scope="session")
 def pg_url_factory() -> Iterator[Callable[[str], str]]:
     """`factory(name) -> url` of a fresh database for this run; all are dropped at the end."""
     try:
-        _pg_connect(PG_ADMIN_URL).close()
-    except Exception as exc:
-        pytest.fail(f"{HOW_TO_START['postgres']}\n({exc})", pytrace=False)
+        infra.check_postgres()
+    except infra.ServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
     created: list[str] = []
 
     def make(name: str) -> str:
         db = f"sms_{RUN_ID}_{name}".lower()
-        with _pg_connect(PG_ADMIN_URL) as conn:
-            conn.execute(f'CREATE DATABASE "{db}"')
+        url = infra.create_database(db)
         created.append(db)
-        base = PG_ADMIN_URL.rsplit("/", 1)[0]
-        return f"{base}/{db}"
+        return url
 
     yield make
-    with contextlib.suppress(Exception), _pg_connect(PG_ADMIN_URL) as conn:
-        for db in created:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-
-
-# ---------------------------------------------------------------- RabbitMQ
-
-
-def _rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
+    for db in created:
+        with contextlib.suppress(Exception):
+            infra.drop_database(db)
 
 
 @pytest.fixture(scope="session")
 def rabbit_vhost() -> Iterator[str]:
     """A fresh vhost for this run (deleted at the end)."""
-    if shutil.which("rabbitmqctl") is None:
-        pytest.fail(HOW_TO_START["rabbitmq"], pytrace=False)
     vhost = f"sms_{RUN_ID}"
-    res = _rabbitmqctl("add_vhost", vhost)
-    if res.returncode != 0:
-        pytest.fail(f"{HOW_TO_START['rabbitmq']}\n{res.stderr.strip()}", pytrace=False)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        infra.create_vhost(vhost)
+    except infra.ServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
     yield vhost
-    _rabbitmqctl("delete_vhost", vhost)
+    infra.delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")
 def rabbit_url(rabbit_vhost: str) -> str:
     """AMQP URL of this run's vhost."""
-    return f"amqp://guest:guest@{RABBIT_HOST}/{rabbit_vhost}"
-
-
-# ---------------------------------------------------------------- S3 (moto server)
-
-
-@dataclass
-class S3Server:
-    """A running S3 API server."""
-
-    endpoint: str
-    bucket: str
-    access_key: str = "testing"
-    secret_key: str = "testing"
-    region: str = "us-east-1"
-    process: subprocess.Popen[bytes] | None = None
-
-    def client(self) -> Any:
-        """A boto3 S3 client for this server."""
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name=self.region,
-        )
-
-    def keys(self, prefix: str = "") -> list[str]:
-        """Every object key in the bucket (under a prefix)."""
-        out: list[str] = []
-        paginator = self.client().get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            out.extend(o["Key"] for o in page.get("Contents", []))
-        return out
-
-    def stop(self) -> None:
-        """Stop the server (fault injection)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-    def start(self) -> None:
-        """(Re)start the server on the same port (state is lost: moto is in-memory)."""
-        port = int(self.endpoint.rsplit(":", 1)[1])
-        self.process = start_moto(port)
-
-
-def start_moto(port: int) -> subprocess.Popen[bytes]:
-    """Start moto's S3 server on `port` and wait until it answers."""
-    exe = Path(sys.executable).with_name("moto_server")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen(
-        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("moto S3 server did not start")
+    return f"amqp://guest:guest@{infra.RABBIT_HOST}/{rabbit_vhost}"
 
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
-    """An S3 API server for this run, with an empty bucket."""
-    port = free_port()
-    server = S3Server(endpoint=f"http://127.0.0.1:{port}", bucket=f"sms-test-{RUN_ID}")
-    server.process = start_moto(port)
-    server.client().create_bucket(Bucket=server.bucket)
+    """An S3 API server (moto) for this run, with an empty bucket."""
+    server = S3Server.launch(f"sms-test-{RUN_ID}")
     yield server
     server.stop()
 
@@ -235,12 +136,7 @@ def stack_env(
         {
             "ENV": "testing",
             "BROKER_URL": rabbit_url,
-            "MEDIA_STORAGE": "s3",
-            "S3_ENDPOINT_URL": s3_server.endpoint,
-            "S3_BUCKET": s3_server.bucket,
-            "S3_ACCESS_KEY_ID": s3_server.access_key,
-            "S3_SECRET_ACCESS_KEY": s3_server.secret_key,
-            "S3_REGION": s3_server.region,
+            **s3_server.env(),
             "INTERNAL_TOKEN": secrets.token_urlsafe(24),
             "LOG_LEVEL": "INFO",
             # generous limits: the suites create many users from one IP
