@@ -73,6 +73,7 @@ class Proc:
     spec: ServiceSpec
     popen: subprocess.Popen[bytes]
     log_path: Path
+    index: int = 0
     started_at: float = field(default_factory=time.monotonic)
     restarts: int = 0
 
@@ -88,6 +89,8 @@ class Stack:
         ports: Mapping[str, int] | None = None,
         services: list[str] | None = None,
         worker_count: int = 1,
+        replicas: Mapping[str, int] | None = None,
+        separate_worker_dirs: bool = False,
         quiet: bool = False,
     ) -> None:
         self.var_dir = var_dir.resolve()
@@ -97,30 +100,45 @@ class Stack:
             wanted = [s for s in wanted if s.name in services]
         self.specs = wanted
         self.ports = {s.name: (ports or {}).get(s.name, s.port) for s in self.specs if s.port}
+        # extra replicas of an API service listen on free ports; others reach all of them (comma list)
+        self.replica_ports: dict[str, list[int]] = {
+            name: [port] + [free_port() for _ in range((replicas or {}).get(name, 1) - 1)]
+            for name, port in self.ports.items()
+        }
         self.worker_count = worker_count
+        self.separate_worker_dirs = separate_worker_dirs
         self.quiet = quiet
         self.procs: list[Proc] = []
         (self.var_dir / "log").mkdir(parents=True, exist_ok=True)
 
-    def url(self, name: str) -> str:
-        """Base URL of a service."""
-        return f"http://127.0.0.1:{self.ports[name]}"
+    def url(self, name: str, replica: int = 0) -> str:
+        """Base URL of a service (of one of its replicas)."""
+        return f"http://127.0.0.1:{self.replica_ports[name][replica]}"
+
+    def urls(self, name: str) -> str:
+        """Comma-separated base URLs of every replica of a service."""
+        return ",".join(f"http://127.0.0.1:{p}" for p in self.replica_ports[name])
 
     @property
     def gateway_url(self) -> str:
         """The public entry point."""
         return self.url("gateway")
 
-    def env_for(self, spec: ServiceSpec) -> dict[str, str]:
+    def env_for(self, spec: ServiceSpec, index: int = 0) -> dict[str, str]:
         """The environment of one process: shared settings plus its own port and database."""
         env = dict(self.base_env)
         env.setdefault("VAR_DIR", str(self.var_dir))
         env.setdefault("LOG_FORMAT", "json")
-        for other, port in self.ports.items():
+        for other in self.ports:
             if other != "gateway":
-                env[f"{other.upper()}_URL"] = env.get(f"{other.upper()}_URL_OVERRIDE", f"http://127.0.0.1:{port}")
+                env[f"{other.upper()}_URL"] = self.urls(other)
         if spec.port:
-            env["PORT"] = str(self.ports[spec.name])
+            env["PORT"] = str(self.replica_ports[spec.name][index])
+        elif self.separate_worker_dirs:
+            # a worker "host" of its own: only RabbitMQ, PostgreSQL and S3 are shared
+            host_dir = self.var_dir / f"host-{spec.name}-{index + 1}"
+            host_dir.mkdir(parents=True, exist_ok=True)
+            env["VAR_DIR"] = str(host_dir)
         db_var = f"{spec.package.upper()}_DATABASE_URL"
         if env.get(db_var):
             env["DATABASE_URL"] = env[db_var]
@@ -138,16 +156,16 @@ class Stack:
         for spec in self.specs:
             if not spec.migrate:
                 continue
-            cmd = [sys.executable, "-c", f"import {spec.package}.main as m; m.migrate()"]
+            cmd = self._python_cmd(f"{spec.package}.main:migrate")
             result = subprocess.run(cmd, env=self.env_for(spec), capture_output=True, text=True, timeout=300)
             if result.returncode != 0:
                 raise RuntimeError(f"migrations of {spec.name} failed:\n{result.stderr[-4000:]}")
 
     def _spawn(self, spec: ServiceSpec, index: int = 0) -> Proc:
-        suffix = f"-{index + 1}" if spec.port is None and self.worker_count > 1 else ""
+        suffix = f"-{index + 1}" if index or self.count_of(spec) > 1 else ""
         log_path = self.var_dir / "log" / f"{spec.name}{suffix}.log"
         log_file = log_path.open("ab")
-        env = self.env_for(spec)
+        env = self.env_for(spec, index)
         if spec.port is None:
             env.setdefault("MEDIA_WORKER_NAME", f"worker{index + 1}")
         popen = subprocess.Popen(
@@ -159,14 +177,17 @@ class Stack:
             start_new_session=True,
         )
         log_file.close()
-        return Proc(spec, popen, log_path)
+        return Proc(spec, popen, log_path, index=index)
+
+    def count_of(self, spec: ServiceSpec) -> int:
+        """How many processes of this spec run."""
+        return self.worker_count if spec.port is None else len(self.replica_ports[spec.name])
 
     def start(self, timeout_s: float = 90.0) -> None:
         """Migrate, start every process and wait until each HTTP service answers /health."""
         self.migrate()
         for spec in self.specs:
-            count = self.worker_count if spec.port is None else 1
-            for i in range(count):
+            for i in range(self.count_of(spec)):
                 self.procs.append(self._spawn(spec, i))
         self.wait_healthy(timeout_s)
 
@@ -176,7 +197,7 @@ class Stack:
         for proc in self.procs:
             if proc.spec.port is None:
                 continue
-            url = self.url(proc.spec.name) + "/health"
+            url = self.url(proc.spec.name, proc.index) + "/health"
             while True:
                 if proc.popen.poll() is not None:
                     raise RuntimeError(f"{proc.spec.name} exited early:\n{self.tail(proc)}")
@@ -200,9 +221,11 @@ class Stack:
         """Running processes of one service."""
         return [p for p in self.procs if p.spec.name == name]
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send a signal to every process of a service (and its children)."""
+    def kill(self, name: str, sig: int = signal.SIGKILL, index: int | None = None) -> None:
+        """Send a signal to every process of a service (or one replica) and its children."""
         for proc in self.find(name):
+            if index is not None and proc.index != index:
+                continue
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.popen.pid, sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -213,7 +236,7 @@ class Stack:
         for proc in self.find(name):
             if proc.popen.poll() is None:
                 continue
-            fresh = self._spawn(proc.spec)
+            fresh = self._spawn(proc.spec, proc.index)
             proc.popen, proc.log_path, proc.restarts = fresh.popen, fresh.log_path, proc.restarts + 1
         self.wait_healthy()
 
@@ -244,7 +267,7 @@ class Stack:
                 print(f"! {proc.spec.name} exited with {code}; restarting (log: {proc.log_path})", flush=True)
                 print(self.tail(proc, 15), flush=True)
                 time.sleep(min(30, 2 ** min(proc.restarts, 5)))
-                fresh = self._spawn(proc.spec)
+                fresh = self._spawn(proc.spec, proc.index)
                 proc.popen, proc.restarts = fresh.popen, proc.restarts + 1
 
 
@@ -254,7 +277,7 @@ def _describe(stack: Stack) -> None:
     mode_store = "S3" if stack.base_env.get("MEDIA_STORAGE") == "s3" else "local objects"
     print(f"ShareMyShows ({mode_db}, {mode_bus}, {mode_store}; state in {stack.var_dir})", flush=True)
     for proc in stack.procs:
-        where = stack.url(proc.spec.name) if proc.spec.port else "celery worker"
+        where = stack.url(proc.spec.name, proc.index) if proc.spec.port else "celery worker"
         print(f"  {proc.spec.name:<13} {where:<24} pid {proc.popen.pid:<7} log {proc.log_path}", flush=True)
     missing = [s.name for s in SERVICES if s not in stack.specs]
     if missing:
