@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 NPM    := $(shell command -v npm 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help install run web test test-unit test-e2e test-web test-faults lint fmt bench compose-config k8s-render clean
+.PHONY: help install run web test test-unit test-e2e test-web test-faults test-fuzz lint fmt bench compose-config k8s-render clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test-web: ## Web app unit tests and type check (skipped with a notice without No
 
 test-faults: install ## Fault-injection suite (worker kill, broker restart, storage down, service down)
 	$(PY) -m pytest tests/faults -p no:xdist $(PYTEST_ARGS)
+
+test-fuzz: install ## Schemathesis fuzzing of every operation of the merged OpenAPI (FUZZ_EXAMPLES=50)
+	$(PY) -m pytest tests/fuzz -p no:xdist $(PYTEST_ARGS)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from shared.stack import Stack
 
 pytestmark = pytest.mark.e2e

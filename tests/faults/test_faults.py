@@ -103,7 +103,7 @@ def test_storage_down_gives_503_and_recovers(fault_stack) -> None:
     assert after.status_code == 201
     assert wait_terminal(user, "photos", [after.json()["id"]], 120)[after.json()["id"]] == "ready"
     # every object left in the bucket belongs to one of the two stored items: nothing half-written stays
-    prefixes = {k.rsplit("/", 1)[0] for k in fs.env.s3.keys()}  # type: ignore[union-attr]  # noqa: SIM118
+    prefixes = {k.rsplit("/", 1)[0] for k in fs.env.s3.keys()}  # type: ignore[union-attr]
     assert len(prefixes) == 2, prefixes
     assert before_keys
     fs.counts.update(attempted=3, stored=2, ready=2, rejected=1, lost=0)
