@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from shared.stack import Stack
 from shared.testing.client import create_show, media_status, upload, wait_terminal
 from shared.testing.media import jpeg_bytes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from shared.stack import Stack
 
 pytestmark = pytest.mark.e2e

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from shared.stack import Stack, free_port
 from shared.testing.infra import FullModeEnv, ServerMissing
 from shared.testing.plugin import TestUser, register_and_login

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from shared.testing.client import create_show, media_status, upload, wait_terminal
 from shared.testing.media import jpeg_bytes, make_video
 from shared.testing.plugin import wait_for

@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from shared.stack import Stack
 from shared.testing.plugin import TestUser, register_and_login
