@@ -9,8 +9,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from media.processing.transcode import ffmpeg_exe
 from PIL import Image, ImageCms, ImageDraw
+
+from media.processing.transcode import ffmpeg_exe
 
 GPS_LAT = (52.0, 31.0, 12.0)
 XMP = (
@@ -168,10 +169,16 @@ def bad_photos(media_dir: Path, small_jpeg: Path) -> dict[str, Path]:
         "doc.pdf": b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
         "art.eps": b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n",
         "archive.zip": b"PK\x03\x04" + b"\x00" * 100,
-        "fits.fits": (b"SIMPLE  =                    T" + b" " * 50 + b"BITPIX  =                    8"
-                      + b" " * 50 + b"NAXIS   =                    0" + b" " * 50 + b"END" + b" " * 77).ljust(
-            2880, b" "
-        ),
+        "fits.fits": (
+            b"SIMPLE  =                    T"
+            + b" " * 50
+            + b"BITPIX  =                    8"
+            + b" " * 50
+            + b"NAXIS   =                    0"
+            + b" " * 50
+            + b"END"
+            + b" " * 77
+        ).ljust(2880, b" "),
     }
     out = {}
     for name, data in files.items():
@@ -206,24 +213,162 @@ def av_files(ffmpeg: str, media_dir: Path) -> dict[str, Path]:
     tsrc = "testsrc2=size={s}:rate={r}"
     sine = "sine=frequency=440:sample_rate=44100"
     meta = ["-metadata", "title=SECRET-TITLE", "-metadata", "location=+52.5200+013.4050/"]
-    make("1080p.mp4", "-f", "lavfi", "-i", tsrc.format(s="1920x1080", r=30), "-f", "lavfi", "-i", sine,
-         "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32", "-g", "30", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-b:a", "96k", *meta, "-shortest")
-    make("480p.mp4", "-f", "lavfi", "-i", tsrc.format(s="854x480", r=30), "-f", "lavfi", "-i", sine,
-         "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-b:a", "96k", "-shortest")
-    make("clip.webm", "-f", "lavfi", "-i", tsrc.format(s="320x240", r=25), "-f", "lavfi", "-i", sine,
-         "-t", "2", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
-         "-c:a", "libopus", "-b:a", "64k", "-shortest")
-    make("clip.mkv", "-f", "lavfi", "-i", tsrc.format(s="320x240", r=25), "-f", "lavfi", "-i", sine,
-         "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest")
-    make("clip.avi", "-f", "lavfi", "-i", tsrc.format(s="320x240", r=25), "-f", "lavfi", "-i", sine,
-         "-t", "2", "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-b:a", "96k", "-shortest")
+    make(
+        "1080p.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        tsrc.format(s="1920x1080", r=30),
+        "-f",
+        "lavfi",
+        "-i",
+        sine,
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "32",
+        "-g",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        *meta,
+        "-shortest",
+    )
+    make(
+        "480p.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        tsrc.format(s="854x480", r=30),
+        "-f",
+        "lavfi",
+        "-i",
+        sine,
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-crf",
+        "30",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-shortest",
+    )
+    make(
+        "clip.webm",
+        "-f",
+        "lavfi",
+        "-i",
+        tsrc.format(s="320x240", r=25),
+        "-f",
+        "lavfi",
+        "-i",
+        sine,
+        "-t",
+        "2",
+        "-c:v",
+        "libvpx",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "300k",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "64k",
+        "-shortest",
+    )
+    make(
+        "clip.mkv",
+        "-f",
+        "lavfi",
+        "-i",
+        tsrc.format(s="320x240", r=25),
+        "-f",
+        "lavfi",
+        "-i",
+        sine,
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+    )
+    make(
+        "clip.avi",
+        "-f",
+        "lavfi",
+        "-i",
+        tsrc.format(s="320x240", r=25),
+        "-f",
+        "lavfi",
+        "-i",
+        sine,
+        "-t",
+        "2",
+        "-c:v",
+        "mpeg4",
+        "-q:v",
+        "5",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "96k",
+        "-shortest",
+    )
     make("rotated.mp4", "-display_rotation", "90", "-i", str(out["clip.mkv"]), "-c", "copy")
-    make("fast240.mp4", "-f", "lavfi", "-i", tsrc.format(s="160x120", r=240), "-t", "0.5",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
-    make("huge.mp4", "-f", "lavfi", "-i", "color=c=blue:size=4096x2304:rate=25", "-frames:v", "1",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    make(
+        "fast240.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        tsrc.format(s="160x120", r=240),
+        "-t",
+        "0.5",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    )
+    make(
+        "huge.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=blue:size=4096x2304:rate=25",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    )
     make("audio_only.m4a", "-f", "lavfi", "-i", sine, "-t", "2", "-c:a", "aac", "-b:a", "96k")
     make("tone.wav", "-f", "lavfi", "-i", sine, "-t", "3", "-ac", "2")
     make("tone.mp3", "-f", "lavfi", "-i", sine, "-t", "3", "-c:a", "libmp3lame", "-b:a", "128k")
@@ -232,8 +377,7 @@ def av_files(ffmpeg: str, media_dir: Path) -> dict[str, Path]:
     make("tone_vorbis.ogg", "-f", "lavfi", "-i", sine, "-t", "3", "-c:a", "libvorbis", "-f", "ogg")
     make("lowrate.wav", "-f", "lavfi", "-i", "sine=frequency=200:sample_rate=4000", "-t", "1")
     make("tiny.wav", "-f", "lavfi", "-i", "sine=frequency=200:sample_rate=8000", "-t", "0.01")
-    make("half_silence.wav", "-f", "lavfi", "-i",
-         "aevalsrc='if(gt(t,1),0.8*sin(2*PI*440*t),0)':s=16000:d=2")
+    make("half_silence.wav", "-f", "lavfi", "-i", "aevalsrc='if(gt(t,1),0.8*sin(2*PI*440*t),0)':s=16000:d=2")
     raw = out["480p.mp4"].read_bytes()  # moov at the end: cutting it in half loses the index
     out["truncated.mp4"] = d / "truncated.mp4"
     out["truncated.mp4"].write_bytes(raw[: len(raw) // 2])

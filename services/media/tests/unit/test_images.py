@@ -60,7 +60,7 @@ def test_orientation_applied_to_pixels(big_result: PhotoResult) -> None:
     # The stored image has a red block at its top-left; orientation 6 moves it to the top-right.
     with Image.open(big_result.thumbnail(1024).path) as im:
         rgb = im.convert("RGB")
-        w, h = rgb.size
+        w, _h = rgb.size
         top_right = rgb.getpixel((w - 20, 20))
         top_left = rgb.getpixel((20, 20))
     assert top_right[0] > 200 and top_right[1] < 60 and top_right[2] < 60
@@ -94,8 +94,11 @@ def test_blurhash_matches_reference_implementation() -> None:
 
     img = Image.merge(
         "RGB",
-        [Image.linear_gradient("L").resize((32, 24)), Image.radial_gradient("L").resize((32, 24)),
-         Image.new("L", (32, 24), 90)],
+        [
+            Image.linear_gradient("L").resize((32, 24)),
+            Image.radial_gradient("L").resize((32, 24)),
+            Image.new("L", (32, 24), 90),
+        ],
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -152,11 +155,15 @@ def test_png_with_alpha_keeps_transparency(photo_files: dict[str, Path], tmp_pat
         ("cmyk", (300, 200), "jpeg", (255, 0, 0)),
         ("gif", (120, 90), "gif", (255, 0, 0)),  # first frame of the animation
         ("webp", (500, 400), "webp", None),
-        ("heic", (480, 640), "heif", None),  # orientation 6 applied
+        ("heic", (640, 480), "heif", None),  # HEIF: irot governs, EXIF orientation is ignored
     ],
 )
 def test_other_formats_convert_to_rgb(
-    photo_files: dict[str, Path], tmp_path: Path, key: str, size: tuple[int, int], fmt: str,
+    photo_files: dict[str, Path],
+    tmp_path: Path,
+    key: str,
+    size: tuple[int, int],
+    fmt: str,
     check: tuple[int, int, int] | None,
 ) -> None:
     if key not in photo_files:
@@ -183,8 +190,18 @@ def test_polyglot_tail_is_destroyed(small_jpeg: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "empty.jpg", "text.jpg", "script.svg", "page.html", "doc.pdf", "art.eps", "archive.zip", "fits.fits",
-        "truncated.jpg", "header_only.png", "bomb_30000.png", "bomb_90mp.png",
+        "empty.jpg",
+        "text.jpg",
+        "script.svg",
+        "page.html",
+        "doc.pdf",
+        "art.eps",
+        "archive.zip",
+        "fits.fits",
+        "truncated.jpg",
+        "header_only.png",
+        "bomb_30000.png",
+        "bomb_90mp.png",
     ],
 )
 def test_bad_inputs_raise_media_rejected(bad_photos: dict[str, Path], tmp_path: Path, name: str) -> None:
@@ -214,3 +231,57 @@ def test_result_to_dict_is_json_friendly(big_result: PhotoResult) -> None:
 
     data = json.loads(json.dumps(big_result.to_dict()))
     assert data["width"] == 3000 and len(data["files"]) == 4
+
+
+def test_grayscale_jpeg_with_draft(tmp_path: Path) -> None:
+    src = tmp_path / "gray.jpg"
+    Image.new("L", (3000, 2000), 128).save(src)
+    r = process_photo(src, tmp_path / "out", display=False)
+    assert (r.width, r.height) == (3000, 2000)
+    with Image.open(r.thumbnail(2048).path) as im:
+        assert im.size == (2048, 1365) and im.mode == "RGB"
+
+
+def test_very_wide_alpha_display_fits_webp_limits(tmp_path: Path) -> None:
+    src = tmp_path / "wide.png"
+    Image.new("RGBA", (17000, 20), (255, 0, 0, 128)).save(src)
+    r = process_photo(src, tmp_path / "out")
+    assert r.display is not None and r.display.name == "display.webp"
+    with Image.open(r.display.path) as im:
+        assert im.size == (r.display.width, r.display.height) and max(im.size) <= 16383
+    with Image.open(r.thumbnail(320).path) as im:
+        assert im.size == (320, 1)
+
+
+def test_sequential_mode_gives_the_same_files(small_jpeg: Path, tmp_path: Path) -> None:
+    a = process_photo(small_jpeg, tmp_path / "a", parallel=False)
+    b = process_photo(small_jpeg, tmp_path / "b")
+    assert [(f.name, f.width, f.height) for f in a.files] == [(f.name, f.width, f.height) for f in b.files]
+    assert a.placeholder == b.placeholder
+    with pytest.raises(ValueError):
+        process_photo(small_jpeg, tmp_path / "c", sizes=(0,))
+
+
+def test_bomb_rejected_without_memory_growth(bad_photos: dict[str, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, sys; from pathlib import Path\n"
+        "from media.processing import MediaRejected, process_photo\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    process_photo(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "except MediaRejected:\n"
+        "    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    for name in ("bomb_30000.png", "bomb_90mp.png"):
+        res = subprocess.run(
+            [sys.executable, "-c", code, str(bad_photos[name]), str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        assert int(res.stdout.strip()) < 20_000, res.stdout  # KiB: nothing was decoded

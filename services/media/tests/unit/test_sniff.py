@@ -89,7 +89,14 @@ def test_sniff_crafted_headers(head: bytes, expected: tuple[str, str]) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "empty.jpg", "text.jpg", "script.svg", "page.html", "doc.pdf", "art.eps", "archive.zip", "fits.fits",
+        "empty.jpg",
+        "text.jpg",
+        "script.svg",
+        "page.html",
+        "doc.pdf",
+        "art.eps",
+        "archive.zip",
+        "fits.fits",
     ],
 )
 def test_sniff_rejects_non_media(bad_photos: dict[str, Path], name: str) -> None:
@@ -151,7 +158,16 @@ def test_allowed_for(av_files: dict[str, Path], photo_files: dict[str, Path]) ->
 
 def test_demuxer_map() -> None:
     assert [demuxer_for(f) for f in ("mp4", "mov", "mkv", "webm", "avi", "mp3", "wav", "ogg", "flac", "m4a")] == [
-        "mov", "mov", "matroska", "matroska", "avi", "mp3", "wav", "ogg", "flac", "mov"
+        "mov",
+        "mov",
+        "matroska",
+        "matroska",
+        "avi",
+        "mp3",
+        "wav",
+        "ogg",
+        "flac",
+        "mov",
     ]
     assert demuxer_for("aac") == "aac" and demuxer_for("matroska") == "matroska"
     with pytest.raises(ValueError):

@@ -1,5 +1,9 @@
 """Pure media processing (no I/O beyond local files): sniffing, photos, probing, ffmpeg commands, waveforms.
 
+Typical worker flow: sniff -> probe(path, container_format=sniffed.format) -> validate_video/validate_audio ->
+plan_video -> run_ffmpeg(video_rendition_cmd(...)) per plan, make_poster(...); audio: needs_audio_transcode ->
+audio_rendition_cmd, waveform_peaks; photos: process_photo.
+
 Everything raises `MediaRejected(reason)` for bad input; other exceptions mean an infrastructure problem
 (disk full, missing binary) and are worth a retry.
 """
@@ -20,6 +24,7 @@ from media.processing.transcode import (
     RenditionPlan,
     audio_rendition_cmd,
     ffmpeg_exe,
+    make_poster,
     needs_audio_transcode,
     plan_video,
     poster_cmd,
@@ -46,6 +51,7 @@ __all__ = [
     "blurhash_encode",
     "demuxer_for",
     "ffmpeg_exe",
+    "make_poster",
     "needs_audio_transcode",
     "plan_video",
     "poster_cmd",

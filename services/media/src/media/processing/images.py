@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,7 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
 
 #: Pillow format names Image.open may use; everything else (EPS, PDF, FITS, SVG via plugins...) is refused.
 _PLUGINS = (GifImagePlugin, JpegImagePlugin, MpoImagePlugin, PngImagePlugin, WebPImagePlugin)
-ALLOWED_FORMATS: tuple[str, ...] = tuple(
-    f for f in ("JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF") if f in Image.OPEN
-)
+ALLOWED_FORMATS: tuple[str, ...] = tuple(f for f in ("JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF") if f in Image.OPEN)
 MAX_SIDE = 30_000
 DEFAULT_SIZES: tuple[int, ...] = (320, 1024, 2048)
 WEBP_QUALITY = 80
@@ -44,6 +44,9 @@ WEBP_QUALITY = 80
 WEBP_METHOD = 1
 DISPLAY_JPEG_QUALITY = 85
 PLACEHOLDER_SIZE = 32
+WEBP_MAX_SIDE = 16383
+#: Downscaling filter: Hamming (antialiased, support 1) costs ~2/3 of bicubic and ~1/2 of Lanczos on 12 MP.
+RESAMPLE = Image.Resampling.HAMMING
 
 _TAG_MAKE = 0x010F
 _TAG_MODEL = 0x0110
@@ -196,6 +199,13 @@ def _fit(width: int, height: int, long_edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _downscale(img: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """Shrink to target: a 2x2 box average for exact halvings, else an antialiased Hamming filter."""
+    if (img.width, img.height) == (target[0] * 2, target[1] * 2):
+        return img.reduce(2)
+    return img.resize(target, RESAMPLE, reducing_gap=2.0)
+
+
 def _open_checked(src_path: Path, max_pixels: int) -> Image.Image:
     """Open with the format allowlist and refuse oversized images from the header, before any decode."""
     try:
@@ -226,18 +236,20 @@ def _save_webp(img: Image.Image, path: Path, icc: bytes | None, quality: int, me
     img.save(path, "WEBP", **params)
 
 
-def _save_display(img: Image.Image, out_dir: Path, icc: bytes | None, quality: int, method: int) -> Path:
+def _save_display(img: Image.Image, out_dir: Path, icc: bytes | None, quality: int, method: int) -> ProducedFile:
     """Write the full-size rendition: JPEG for opaque images, WebP when there is alpha; no metadata but ICC."""
     if img.mode == "RGBA":
+        if max(img.size) > WEBP_MAX_SIDE:  # WebP cannot hold more than 16383 px a side
+            img = img.resize(_fit(img.width, img.height, WEBP_MAX_SIDE), RESAMPLE, reducing_gap=2.0)
         path = out_dir / "display.webp"
         _save_webp(img, path, icc, quality, method)
-        return path
+        return _produced(path, img.size, "display")
     path = out_dir / "display.jpg"
     params: dict[str, Any] = {"quality": DISPLAY_JPEG_QUALITY, "exif": b"", "comment": b"", "optimize": False}
     if icc:
         params["icc_profile"] = icc
     img.save(path, "JPEG", **params)
-    return path
+    return _produced(path, img.size, "display")
 
 
 def process_photo(
@@ -249,15 +261,17 @@ def process_photo(
     display: bool = True,
     webp_quality: int = WEBP_QUALITY,
     webp_method: int = WEBP_METHOD,
+    parallel: bool = True,
 ) -> PhotoResult:
     """Validate and decode a photo, write thumb_<size>.webp for each size plus display.jpg|webp; raise MediaRejected."""
     sizes = sorted({int(s) for s in sizes}, reverse=True)
-    if not sizes or sizes[-1] <= 0:
-        raise ValueError("sizes must be positive")
+    if not sizes or sizes[-1] <= 0 or sizes[0] > WEBP_MAX_SIDE:
+        raise ValueError(f"sizes must be between 1 and {WEBP_MAX_SIDE}")
     out_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         img = _open_checked(src_path, max_pixels)
+        source = img
         try:
             fmt = (img.format or "").upper()
             if fmt not in ALLOWED_FORMATS:
@@ -278,12 +292,16 @@ def process_photo(
             img = ImageOps.exif_transpose(img) if orientation != 1 else img
             img, icc = _to_rgb(img, icc)
         except MediaRejected:
+            source.close()
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            source.close()
             raise MediaRejected("image is too large to process safely (decompression bomb)") from None
         except MemoryError:
+            source.close()
             raise MediaRejected("image needs too much memory to decode") from None
         except Exception as exc:  # corrupt/truncated data: Pillow raises OSError, SyntaxError, ValueError...
+            source.close()
             reason = "image file is truncated or corrupt"
             if "truncated" not in str(exc).lower():
                 reason = f"image data is corrupt ({type(exc).__name__})"
@@ -291,21 +309,30 @@ def process_photo(
     img.info = {}  # drop EXIF/XMP/comments/text chunks carried over from the source
     has_alpha = img.mode == "RGBA"
     files: list[ProducedFile] = []
-    if display:
-        if img.size != (width, height):  # draft decoded smaller than requested: should not happen for display
-            img = img.resize((width, height), Image.Resampling.BICUBIC)
-        path = _save_display(img, out_dir, icc, webp_quality, webp_method)
-        files.append(_produced(path, img.size, "display"))
-    current = img
-    smallest = img
-    for size in sizes:
-        target = _fit(width, height, size)
-        if current.size != target:
-            current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
-        path = out_dir / f"thumb_{size}.webp"
-        _save_webp(current, path, icc, webp_quality, webp_method)
-        files.append(_produced(path, current.size, "thumbnail"))
-        smallest = current
+    # Encoders release the GIL: write each file on a helper thread while the next size is being resized.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: list[Future[ProducedFile]] = []
+
+        def write(job: Callable[[], ProducedFile]) -> None:
+            """Run an encode job in the background (or inline when parallel is off)."""
+            if parallel:
+                pending.append(pool.submit(job))
+            else:
+                files.append(job())
+
+        if display:
+            if img.size != (width, height):  # draft decoded smaller than requested: only if display is off
+                img = img.resize((width, height), Image.Resampling.BICUBIC)
+            write(partial(_save_display, img, out_dir, icc, webp_quality, webp_method))
+        current = img
+        smallest = img
+        for size in sizes:
+            target = _fit(width, height, size)
+            if current.size != target:
+                current = _downscale(current, target)
+            write(partial(_write_thumb, current, out_dir / f"thumb_{size}.webp", icc, webp_quality, webp_method))
+            smallest = current
+        files.extend(f.result() for f in pending)
     tiny = smallest.resize(_fit(*smallest.size, PLACEHOLDER_SIZE), Image.Resampling.BOX)
     if tiny.mode == "RGBA":
         bg = Image.new("RGB", tiny.size, (255, 255, 255))
@@ -324,6 +351,12 @@ def process_photo(
         has_alpha=has_alpha,
         files=files,
     )
+
+
+def _write_thumb(img: Image.Image, path: Path, icc: bytes | None, quality: int, method: int) -> ProducedFile:
+    """Encode one WebP thumbnail and describe it."""
+    _save_webp(img, path, icc, quality, method)
+    return _produced(path, img.size, "thumbnail")
 
 
 def _produced(path: Path, size: tuple[int, int], role: str) -> ProducedFile:

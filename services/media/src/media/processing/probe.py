@@ -10,7 +10,7 @@ from typing import Any
 import av
 
 from media.processing.errors import MediaRejected
-from media.processing.sniff import DEMUXERS
+from media.processing.sniff import DEMUXERS, sniff_file
 
 MAX_VIDEO_WIDTH = 3840
 MAX_VIDEO_HEIGHT = 2160
@@ -125,23 +125,36 @@ def _first_frame_rotation(container: av.container.InputContainer, stream: Any) -
     return 0, False
 
 
-def _to_demuxer(container_format: str | None) -> str | None:
-    """Accept a sniffed format name or a demuxer name."""
+def forced_demuxer(path: Path, container_format: str | None) -> str:
+    """The demuxer to force: from the given format (sniffed name or demuxer), else sniffed from the bytes.
+
+    Never lets FFmpeg auto-detect (which could pick HLS, concat, tty... and follow references).
+    """
     if container_format is None:
-        return None
-    return DEMUXERS.get(container_format, container_format)
+        try:
+            sniffed = sniff_file(path)
+        except OSError:
+            sniffed = None
+        if sniffed is None or sniffed.format not in DEMUXERS:
+            raise MediaRejected("not a supported audio or video format")
+        container_format = sniffed.format
+    demuxer = DEMUXERS.get(container_format, container_format)
+    if demuxer not in set(DEMUXERS.values()):
+        raise MediaRejected(f"unsupported container format: {container_format}")
+    return demuxer
 
 
 def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
-    """Read container and stream facts with PyAV (demuxer forced when given); raise MediaRejected if unreadable."""
+    """Read container/stream facts with PyAV, demuxer always forced (given or sniffed); MediaRejected if unreadable."""
     try:
         size = path.stat().st_size
     except OSError:
         raise MediaRejected("file is missing") from None
     if size == 0:
         raise MediaRejected("file is empty")
+    demuxer = forced_demuxer(path, container_format)
     try:
-        container = av.open(str(path), mode="r", format=_to_demuxer(container_format), options=_OPEN_OPTIONS)
+        container = av.open(str(path), mode="r", format=demuxer, options=_OPEN_OPTIONS)
     except Exception as exc:
         raise MediaRejected(f"media file is unreadable ({_short(exc)})") from None
     try:
@@ -156,7 +169,7 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
                 videos.append(
                     VideoStreamInfo(
                         index=stream.index,
-                        codec=ctx.name or "unknown",
+                        codec=_codec_name(ctx),
                         width=int(ctx.width or 0),
                         height=int(ctx.height or 0),
                         fps=_rate(stream.average_rate) or _rate(stream.guessed_rate),
@@ -174,7 +187,7 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
                 audios.append(
                     AudioStreamInfo(
                         index=stream.index,
-                        codec=ctx.name or "unknown",
+                        codec=_codec_name(ctx),
                         sample_rate=int(ctx.sample_rate or 0),
                         channels=int(ctx.channels or 0),
                         bit_rate=int(ctx.bit_rate) if ctx.bit_rate else None,
@@ -267,3 +280,11 @@ def validate_audio(
     if duration > max_duration_s:
         raise MediaRejected(f"audio is too long: {duration / 3600:.1f} h (limit {max_duration_s / 3600:g} h)")
     return a
+
+
+def _codec_name(ctx: Any) -> str:
+    """Canonical codec name (mp3, not the decoder's 'mp3float')."""
+    try:
+        return str(ctx.codec.canonical_name)
+    except Exception:
+        return str(ctx.name or "unknown")

@@ -30,6 +30,9 @@ VIDEO_CRF = 23
 VIDEO_PRESET = "veryfast"
 AUDIO_BITRATE = "128k"
 POSTER_MAX = 1280
+MAX_AAC_RATE = 48_000
+#: VBV cap on top of CRF so dark, noisy concert footage cannot balloon (bit/s, with a 2x buffer).
+VIDEO_MAXRATE: dict[str, int] = {"720p": 4_000_000, "1080p": 8_000_000}
 
 
 def ffmpeg_exe(configured: str | None = None) -> str:
@@ -173,6 +176,10 @@ def video_rendition_cmd(
             "yuv420p",
             "-profile:v",
             "high",
+            "-maxrate",
+            str(VIDEO_MAXRATE.get(plan.name, 8_000_000)),
+            "-bufsize",
+            str(2 * VIDEO_MAXRATE.get(plan.name, 8_000_000)),
             "-fpsmax",
             str(MAX_OUTPUT_FPS),
         ]
@@ -209,8 +216,7 @@ def poster_cmd(
     i = cmd.index("-i")
     cmd[i:i] = ["-ss", f"{max(0.0, at_seconds):.3f}"]
     scale = (
-        f"scale=w='min({max_size},iw)':h='min({max_size},ih)':force_original_aspect_ratio=decrease"
-        ":force_divisible_by=2"
+        f"scale=w='min({max_size},iw)':h='min({max_size},ih)':force_original_aspect_ratio=decrease:force_divisible_by=2"
     )
     cmd += ["-map", "0:v:0", "-map_metadata", "-1", "-an", "-sn", "-dn", "-vf", scale, "-frames:v", "1"]
     if dst.suffix.lower() == ".webp":
@@ -221,13 +227,41 @@ def poster_cmd(
     return cmd
 
 
+def make_poster(
+    src: Path,
+    dst: Path,
+    input_format: str,
+    duration_s: float | None,
+    *,
+    timeout_s: float = 60.0,
+    exe: str | None = None,
+) -> Path:
+    """Write a poster frame at poster_time(duration), falling back to the first frame; MediaRejected if none."""
+    for at in dict.fromkeys((poster_time(duration_s), 0.0)):
+        dst.unlink(missing_ok=True)
+        run_ffmpeg(
+            poster_cmd(src, dst, input_format, at, exe=exe), duration_s=None, on_progress=None, timeout_s=timeout_s
+        )
+        if dst.exists() and dst.stat().st_size > 0:
+            return dst
+    raise MediaRejected("no video frame could be decoded for the poster")
+
+
 def audio_rendition_cmd(
-    src: Path, dst: Path, input_format: str, *, bitrate: str = "192k", exe: str | None = None
+    src: Path,
+    dst: Path,
+    input_format: str,
+    *,
+    bitrate: str = "192k",
+    sample_rate: int | None = None,
+    exe: str | None = None,
 ) -> list[str]:
-    """argv producing an AAC .m4a (stereo at most) with +faststart and no metadata."""
+    """argv producing a stereo AAC .m4a with +faststart and no metadata (resampled to 48 kHz above that)."""
     cmd = _input_args(src, input_format, exe)
     cmd += ["-map", "0:a:0", "-vn", "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
     cmd += ["-c:a", "aac", "-b:a", bitrate, "-ac", "2"]
+    if sample_rate is not None and sample_rate > MAX_AAC_RATE:
+        cmd += ["-ar", str(MAX_AAC_RATE)]
     cmd += ["-movflags", "+faststart", *_progress_args(), "-f", "mp4", f"file:{dst}"]
     return cmd
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 
 from media.processing.errors import MediaRejected
-from media.processing.sniff import DEMUXERS
+from media.processing.probe import forced_demuxer
 
 _FULL_SCALE = 32768.0
 
@@ -63,7 +63,7 @@ def waveform_peaks(
     """Decode the first audio stream and return `points` peak values in 0..1 (relative to the loudest peak)."""
     if points <= 0:
         raise ValueError("points must be positive")
-    fmt = DEMUXERS.get(input_format, input_format) if input_format else None
+    fmt = forced_demuxer(path, input_format)
     try:
         container = av.open(str(path), mode="r", format=fmt, options={"protocol_whitelist": "file"})
     except Exception as exc:
