@@ -9,6 +9,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from shared.auth import TokenSigner, TokenVerifier, check_csrf, extract_token
 from shared.errors import Forbidden, Unauthorized
 

@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
 from shared.db import make_base, make_engine, make_session_factory, session_scope
 from shared.events import EventEnvelope, UserDeletedV1, UserRegisteredV1, make_envelope
 from shared.messaging import EventBus, EventConsumer, OutboxRelay
 from shared.outbox import make_outbox_models
 from shared.settings import BaseServiceSettings
-from sqlalchemy import Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
 
 
 class _Settings(BaseServiceSettings):

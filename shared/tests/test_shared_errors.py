@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+
 from shared.errors import NotFound, RateLimited, install_exception_handlers
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from shared.errors import RateLimited
 from shared.ratelimit import MemoryRateLimiter, RedisRateLimiter, enforce
 
