@@ -70,3 +70,101 @@ def entry_points() -> dict[str, set[str]]:
         data = tomllib.loads((REPO / "services" / svc / "pyproject.toml").read_text())
         result[svc] = set(data.get("project", {}).get("scripts", {}))
     return result
+
+
+# Variables that reach a container on purpose without any settings class reading them: the pieces that
+# Kubernetes composes into DATABASE_URL / BROKER_URL / REDIS_URL ($(VAR) expansion), and process-level ones.
+COMPOSITION_ONLY = {
+    "TMPDIR",
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "AUTH_DB_PASSWORD",
+    "SHOWS_DB_PASSWORD",
+    "MEDIA_DB_PASSWORD",
+    "SOCIAL_DB_PASSWORD",
+    "RABBITMQ_HOST",
+    "RABBITMQ_PORT",
+    "RABBITMQ_VHOST",
+    "RABBITMQ_USER",
+    "RABBITMQ_PASSWORD",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_PASSWORD",
+}
+
+
+def settings_env_groups(cls) -> list[set[str]]:
+    """Per field of a pydantic-settings class, the env names that set it (aliases are alternatives)."""
+    from pydantic import AliasChoices, AliasPath
+
+    prefix = (cls.model_config.get("env_prefix") or "").upper()
+    groups: list[set[str]] = []
+    for field_name, info in cls.model_fields.items():
+        alias = info.validation_alias or info.alias
+        if isinstance(alias, str):
+            groups.append({alias.upper()})
+        elif isinstance(alias, AliasChoices):
+            groups.append(
+                {c.upper() for c in alias.choices if isinstance(c, str)}
+                | {str(c.path[0]).upper() for c in alias.choices if isinstance(c, AliasPath)}
+            )
+        elif isinstance(alias, AliasPath):
+            groups.append({str(alias.path[0]).upper()})
+        else:
+            groups.append({f"{prefix}{field_name}".upper()})
+    return groups
+
+
+def settings_env_names(cls) -> set[str]:
+    """Every environment variable name a pydantic-settings class reads (upper-cased)."""
+    return set().union(*settings_env_groups(cls))
+
+
+@pytest.fixture(scope="session")
+def settings_classes() -> dict[str, type]:
+    """`shared` plus every service whose `<svc>.config` settings class exists already."""
+    import importlib
+    import inspect
+
+    from shared.settings import BaseServiceSettings
+
+    classes: dict[str, type] = {"shared": BaseServiceSettings}
+    for svc in ALL_SERVICES:
+        try:
+            module = importlib.import_module(f"{svc}.config")
+        except ModuleNotFoundError as exc:
+            if exc.name in (svc, f"{svc}.config"):
+                continue  # that service has not landed its settings yet
+            raise
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(obj, BaseServiceSettings)
+                and obj is not BaseServiceSettings
+                and obj.__module__ == module.__name__
+            ):
+                classes[svc] = obj
+    return classes
+
+
+@pytest.fixture(scope="session")
+def service_reads(settings_classes) -> dict[str, set[str] | None]:
+    """Per owner (`shared` and each service): the env names its settings read, None if not landed yet."""
+    return {
+        owner: settings_env_names(settings_classes[owner]) if owner in settings_classes else None
+        for owner in ("shared", *ALL_SERVICES)
+    }
+
+
+@pytest.fixture(scope="session")
+def service_setting_groups(settings_classes) -> dict[str, list[set[str]] | None]:
+    """Per owner: one set of alternative env names per setting, None if not landed yet."""
+    return {
+        owner: settings_env_groups(settings_classes[owner]) if owner in settings_classes else None
+        for owner in ("shared", *ALL_SERVICES)
+    }
+
+
+@pytest.fixture(scope="session")
+def composition_only() -> set[str]:
+    """Env names given to containers on purpose that no settings class reads."""
+    return set(COMPOSITION_ONLY)

@@ -84,9 +84,22 @@ def _env_file(tmp: Path, example, *, drop: str | None = None) -> tuple[Path, dic
 def _render(compose: list[str], env_file: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
     return subprocess.run(
-        [*compose, "--env-file", str(env_file), "--project-directory", str(REPO),
-         "-f", str(REPO / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=120,
+        [
+            *compose,
+            "--env-file",
+            str(env_file),
+            "--project-directory",
+            str(REPO),
+            "-f",
+            str(REPO / "docker-compose.yml"),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        check=False,
+        timeout=120,
     )
 
 
@@ -189,7 +202,8 @@ def test_gateway_is_the_only_published_api_port(services):
         if name == "gateway":
             continue
         for host_ip, published, target in _published(svc):
-            assert host_ip == "127.0.0.1", f"{name} publishes {published} on all interfaces (operator UIs: OPS_BIND_ADDR)"
+            # operator UIs bind OPS_BIND_ADDR (127.0.0.1 by default), never all interfaces
+            assert host_ip == "127.0.0.1", f"{name} publishes {published} on all interfaces"
             assert target not in PORTS.values(), f"{name} publishes an API port"
 
 
@@ -266,15 +280,55 @@ def test_env_names_are_documented(services, raw, env_example):
     assert not referenced - env_example.documented, sorted(referenced - env_example.documented)
 
 
+def test_env_given_to_containers_is_read_by_the_service(services, service_reads, composition_only):
+    """A variable passed to a container that its settings do not read is a typo or a stale name."""
+    for name in APP_CONTAINERS:
+        svc = name.split("-")[0]
+        reads = service_reads[svc]
+        if reads is None:
+            continue  # settings not landed yet
+        unread = set(_env(services[name])) - reads - composition_only
+        assert not unread, f"{name}: {sorted(unread)} are not read by {svc}'s settings"
+
+
 def test_env_example_lists_what_the_brief_requires(env_example):
     required = {
-        "ENV", "LOG_LEVEL", "PUBLIC_BASE_URL", "JWT_ISSUER", "JWT_AUDIENCE", "INTERNAL_TOKEN",
-        "BUS_RELAY_ENABLED", "BUS_CONSUMER_ENABLED", "DATABASE_URL", "BROKER_URL", "REDIS_URL", "AUTH_URL",
-        "SHOWS_URL", "MEDIA_URL", "SOCIAL_URL", "VAR_DIR", "MEDIA_STORAGE", "S3_ENDPOINT_URL", "S3_BUCKET",
-        "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_REGION", "S3_PUBLIC_ENDPOINT_URL", "SMTP_URL", "MAIL_FROM",
-        "AUTH_SMS_SINK", "GATEWAY_CORS_ORIGINS", "GATEWAY_WEB_DIR", "MEDIA_PHOTO_MAX_BYTES", "MEDIA_AUDIO_MAX_BYTES",
-        "MEDIA_VIDEO_MAX_BYTES", "MEDIA_WORKER_QUEUES", "MEDIA_TASK_HARD_LIMIT_S", "AUTH_JWT_PRIVATE_KEY",
-        "AUTH_TOTP_ENCRYPTION_KEY", *REQUIRED_SECRETS,
+        "ENV",
+        "LOG_LEVEL",
+        "PUBLIC_BASE_URL",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "INTERNAL_TOKEN",
+        "BUS_RELAY_ENABLED",
+        "BUS_CONSUMER_ENABLED",
+        "DATABASE_URL",
+        "BROKER_URL",
+        "REDIS_URL",
+        "AUTH_URL",
+        "SHOWS_URL",
+        "MEDIA_URL",
+        "SOCIAL_URL",
+        "VAR_DIR",
+        "MEDIA_STORAGE",
+        "S3_ENDPOINT_URL",
+        "S3_BUCKET",
+        "S3_ACCESS_KEY_ID",
+        "S3_SECRET_ACCESS_KEY",
+        "S3_REGION",
+        "S3_PUBLIC_ENDPOINT_URL",
+        "SMTP_URL",
+        "AUTH_MAIL_FROM",
+        "AUTH_SMS_SENDER",
+        "GATEWAY_CORS_ORIGINS",
+        "GATEWAY_WEB_DIR",
+        "MEDIA_PHOTO_MAX_BYTES",
+        "MEDIA_AUDIO_MAX_BYTES",
+        "MEDIA_VIDEO_MAX_BYTES",
+        "MEDIA_WORKER_QUEUES",
+        "MEDIA_TASK_HARD_LIMIT_S",
+        "AUTH_JWT_PRIVATE_KEY",
+        "AUTH_TOTP_ENCRYPTION_KEY",
+        *REQUIRED_SECRETS,
     }
     assert not required - env_example.documented, sorted(required - env_example.documented)
     assert any(n.startswith("GATEWAY_RATE_LIMIT") for n in env_example.documented)
@@ -319,6 +373,28 @@ def test_secrets_flow_from_the_env_file(rendered):
         assert value in text, f"{name} from the env file does not reach any container"
 
 
+def test_make_env_generates_usable_secrets(compose, tmp_path):
+    """deploy/scripts/make-env.py fills every placeholder with a fresh, well-formed value and the result renders."""
+    import sys
+
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    out = subprocess.run(
+        [sys.executable, str(REPO / "deploy/scripts/make-env.py")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "change-me" not in "\n".join(line for line in out.splitlines() if not line.startswith("#"))
+    env_file = tmp_path / ".env"
+    env_file.write_text(out)
+    proc = _render(compose, env_file)
+    assert proc.returncode == 0, proc.stderr
+    auth_env = _env(yaml.safe_load(proc.stdout)["services"]["auth"])
+    key = load_pem_private_key(auth_env["AUTH_JWT_PRIVATE_KEY"].encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    Fernet(auth_env["AUTH_TOTP_ENCRYPTION_KEY"].encode())
+
+
 @pytest.mark.parametrize("secret", REQUIRED_SECRETS)
 def test_required_secrets_are_enforced(compose, env_example, tmp_path, secret):
     env_file, _ = _env_file(tmp_path, env_example, drop=secret)
@@ -346,20 +422,30 @@ def test_rabbitmq_definitions_and_timeouts(env_example):
     defs = json.loads((REPO / "deploy/rabbitmq/definitions.json").read_text())
     assert not defs.get("users") and not defs.get("permissions"), "no users/password hashes in git"
     exchanges = {e["name"]: e for e in defs["exchanges"]}
+    # must equal what shared.messaging / shared.celery declare, or their declarations fail (inequivalent args)
+    from shared.messaging import DLX_NAME
+
     assert exchanges["sms.events"]["type"] == "topic" and exchanges["sms.events"]["durable"]
+    assert exchanges[DLX_NAME]["type"] == "direct" and exchanges[DLX_NAME]["durable"]
     policies = {p["name"]: p for p in defs["policies"]}
     media = next(p for p in policies.values() if all(re.match(p["pattern"], q) for q in WORKER_QUEUES))
     d = media["definition"]
     assert 1 <= d["delivery-limit"] <= 5
-    assert d["dead-letter-exchange"] in exchanges
     assert d["dead-letter-strategy"] == "at-least-once" and d["overflow"] == "reject-publish"
     assert d.get("consumer-timeout", timeout_ms) > hard_limit_s * 1000
+    bound = {(b["source"], b["routing_key"]): b["destination"] for b in defs["bindings"]}
     for policy in policies.values():
-        assert policy["definition"].get("delivery-limit", 1) > 0, "never an unlimited delivery-limit"
-        assert policy["definition"]["dead-letter-exchange"] in exchanges
-    dlq = {b["destination"] for b in defs["bindings"] if b["source"] == d["dead-letter-exchange"]}
-    assert dlq, "the dead-letter exchange has no queue"
-    assert not any(re.match(p["pattern"], q) for p in policies.values() for q in dlq), "DLQ must not dead-letter"
+        pd = policy["definition"]
+        assert pd.get("delivery-limit", 1) > 0, "never an unlimited delivery-limit"
+        assert pd["dead-letter-exchange"] in exchanges
+        assert (pd["dead-letter-exchange"], pd["dead-letter-routing-key"]) in bound, f"{policy['name']}: DLQ unbound"
+    # the dead-letter queues of the Celery media queues (shared.celery: routing key tasks.<queue>.dlq) exist
+    for q in WORKER_QUEUES:
+        assert (DLX_NAME, f"tasks.{q}.dlq") in bound, f"no dead-letter queue for {q}"
+    # dead-letter queues never dead-letter themselves
+    dlqs = {*bound.values(), "sms.auth.events.dlq"}
+    assert not any(re.match(p["pattern"], q) for p in policies.values() for q in dlqs), "a DLQ matches a policy"
+    assert re.match(policies["quorum-defaults"]["pattern"], "sms.auth.events")
 
 
 def test_minio_setup_creates_the_bucket(env_example):

@@ -59,8 +59,10 @@ class BaseServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> BaseServiceSettings:
-        if self.env is Environment.production and self.internal_token == DEV_INTERNAL_TOKEN:
-            raise ValueError("INTERNAL_TOKEN must be set to a real secret in production")
+        if self.env is Environment.production and (
+            self.internal_token == DEV_INTERNAL_TOKEN or "change-me" in self.internal_token or len(self.internal_token) < 16
+        ):
+            raise ValueError("INTERNAL_TOKEN must be set to a real secret (16+ chars) in production")
         return self
 
     @property
