@@ -59,8 +59,9 @@ class BaseServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> BaseServiceSettings:
+        token = self.internal_token
         if self.env is Environment.production and (
-            self.internal_token == DEV_INTERNAL_TOKEN or "change-me" in self.internal_token or len(self.internal_token) < 16
+            token == DEV_INTERNAL_TOKEN or "change-me" in token or len(token) < 16
         ):
             raise ValueError("INTERNAL_TOKEN must be set to a real secret (16+ chars) in production")
         return self
