@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -178,3 +179,218 @@ def table(rows: Iterable[LoadResult]) -> str:
 def scratch_dir(prefix: str) -> Path:
     """A temporary folder for a benchmark's state."""
     return Path(tempfile.mkdtemp(prefix=f"sms-bench-{prefix}-"))
+
+
+# ---------------------------------------------------------------- full-mode stacks (pipeline, scale, ...)
+
+SKIPPED_EXIT = 3  # a benchmark exits with this when a prerequisite (server, tool, service) is missing
+
+
+def prefer_installed_packages() -> None:
+    """Move bench/ behind site-packages on sys.path.
+
+    bench/gateway.py and bench/shows.py would otherwise shadow the service packages of the same name
+    (also for `shared.stack`, which probes `shows.main` with find_spec); `import _common` keeps working.
+    """
+    import sys
+
+    here = str(Path(__file__).resolve().parent)
+    kept = [p for p in sys.path if str(Path(p or ".").resolve()) != here]
+    sys.path[:] = [*kept, here]
+
+
+def skip(message: str) -> None:
+    """Print why a benchmark cannot run here and exit with SKIPPED_EXIT (run_all reports it as skipped)."""
+    import sys
+
+    print(f"SKIPPED: {message}", flush=True)
+    sys.exit(SKIPPED_EXIT)
+
+
+def bench_env(full: dict[str, str], **overrides: str) -> dict[str, str]:
+    """This shell's environment with the full-mode servers, benchmark-friendly limits and `overrides`."""
+    import secrets
+
+    env = {k: v for k, v in os.environ.items()
+           if not (k.endswith("_DATABASE_URL") or k in ("DATABASE_URL", "BROKER_URL", "VAR_DIR"))}
+    env.update(full)
+    env.update({
+        "ENV": "testing",
+        "INTERNAL_TOKEN": secrets.token_urlsafe(24),
+        "LOG_LEVEL": "INFO",
+        # one client IP and one user drive all the load: rate limits would measure themselves
+        "GATEWAY_RATE_LIMIT_IP": "10000000",
+        "GATEWAY_RATE_LIMIT_USER": "10000000",
+        "GATEWAY_RATE_LIMIT_IP_PER_MIN": "10000000",
+        "GATEWAY_RATE_LIMIT_USER_PER_MIN": "10000000",
+        "GATEWAY_ACCESS_LOG": "false",
+        **overrides,
+    })
+    return env
+
+
+class FullStack:
+    """`with FullStack("pipeline", worker_count=2) as fs:` fresh PostgreSQL/RabbitMQ/S3 + the real services.
+
+    Always tears down (stack.stop(), env.destroy()); the state folder is removed unless the run failed
+    (then its logs are kept and their path printed).
+    """
+
+    def __init__(self, name: str, *, env_overrides: dict[str, str] | None = None, start_timeout_s: float = 180.0,
+                 **stack_kwargs: Any) -> None:
+        self.name = name
+        self.env_overrides = env_overrides or {}
+        self.start_timeout_s = start_timeout_s
+        self.stack_kwargs = stack_kwargs
+        self.var_dir = scratch_dir(name)
+        self.infra: Any = None
+        self.stack: Any = None
+        self.env: dict[str, str] = {}
+
+    def __enter__(self) -> FullStack:
+        from shared.stack import Stack, free_port
+        from shared.testing.infra import FullModeEnv, ServerMissing
+
+        self.infra = FullModeEnv()
+        try:
+            self.env = bench_env(self.infra.create(), **self.env_overrides)
+        except ServerMissing as exc:
+            self.infra.destroy()
+            skip(str(exc))
+        ports = {n: free_port() for n in ("gateway", "auth", "shows", "media", "social")}
+        self.env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['gateway']}"
+        self.stack = Stack(self.var_dir, env=self.env, ports=ports, quiet=True, **self.stack_kwargs)
+        try:
+            self.stack.start(timeout_s=self.start_timeout_s)
+        except BaseException:
+            self.__exit__(RuntimeError, None, None)
+            raise
+        return self
+
+    @property
+    def vhost(self) -> str:
+        """The RabbitMQ vhost of this run."""
+        return str(self.infra.vhost)
+
+    def extra_stack(self, var_dir: Path, **stack_kwargs: Any) -> Any:
+        """Another Stack (e.g. worker "hosts") on the same servers, reaching this stack's services."""
+        from shared.stack import Stack
+
+        env = dict(self.env)
+        for svc in ("auth", "shows", "media", "social"):
+            if svc in self.stack.replica_ports:
+                env[f"{svc.upper()}_URL"] = self.stack.urls(svc)
+        return Stack(var_dir, env=env, quiet=True, **stack_kwargs)
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+        if self.infra is not None:
+            self.infra.destroy()
+        if exc_type is None:
+            shutil.rmtree(self.var_dir, ignore_errors=True)
+        else:
+            print(f"logs kept in {self.var_dir / 'log'}", flush=True)
+
+
+def stack_pids(*stacks: Any) -> dict[str, int]:
+    """`{process name: pid}` of every running process of some Stacks (`shows-2`, `media-worker-1` ...)."""
+    pids: dict[str, int] = {}
+    for stack in stacks:
+        for proc in stack.procs:
+            many = len(stack.find(proc.spec.name)) > 1 or proc.spec.port is None
+            name = f"{proc.spec.name}-{proc.index + 1}" if many else proc.spec.name
+            if proc.popen.poll() is None:
+                pids[name] = proc.popen.pid
+    return pids
+
+
+def merge_peaks(*peaks: dict[str, float]) -> dict[str, float]:
+    """Max per process name over several `RssSampler.peaks_mb` (rounded to 0.1 MB)."""
+    out: dict[str, float] = {}
+    for p in peaks:
+        for name, mb in p.items():
+            out[name] = round(max(out.get(name, 0.0), mb), 1)
+    return out
+
+
+class QueueSampler:
+    """Queue depth over time for one RabbitMQ vhost, in the background.
+
+    Every `interval_s` a passive queue.declare over AMQP gives the ready messages and consumers of each
+    queue (cheap); every `ctl_interval_s` `rabbitmqctl list_queues` adds messages_unacknowledged and finds
+    new queues. rabbitmqctl starts an Erlang VM (~0.5 CPU-s per call), so calling it every second would
+    take a quarter of a core away from what a 2-core machine is measuring.
+    """
+
+    def __init__(self, vhost: str, amqp_url: str, interval_s: float = 1.0, ctl_interval_s: float = 5.0) -> None:
+        self.vhost, self.amqp_url = vhost, amqp_url
+        self.interval_s, self.ctl_interval_s = interval_s, ctl_interval_s
+        self.samples: list[dict[str, Any]] = []
+        self.queues: set[str] = set()
+        self.has_ctl = shutil.which("rabbitmqctl") is not None
+        if not self.has_ctl:
+            print("note: rabbitmqctl not found: queue depth without messages_unacknowledged", flush=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._t0 = time.monotonic()
+
+    def list_queues(self) -> dict[str, dict[str, int]]:
+        """`{queue: {messages, ready, unacked, consumers}}` from rabbitmqctl ({} when it fails)."""
+        try:
+            out = subprocess.run(
+                ["rabbitmqctl", "list_queues", "-p", self.vhost, "name", "messages", "messages_ready",
+                 "messages_unacknowledged", "consumers", "--no-table-headers", "-q"],
+                capture_output=True, text=True, timeout=30,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return {}
+        rows: dict[str, dict[str, int]] = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 5 and all(p.isdigit() for p in parts[1:]):
+                rows[parts[0]] = dict(zip(("messages", "ready", "unacked", "consumers"), map(int, parts[1:]),
+                                          strict=True))
+        return rows
+
+    def _run(self) -> None:
+        import kombu
+
+        conn = kombu.Connection(self.amqp_url, connect_timeout=5)
+        channel: Any = None
+        last_ctl = -1e9
+        while not self._stop.is_set():
+            now = time.monotonic()
+            sample: dict[str, Any] = {"t": round(now - self._t0, 2), "queues": {}, "source": "amqp"}
+            if self.has_ctl and now - last_ctl >= self.ctl_interval_s:
+                last_ctl = now
+                rows = self.list_queues()
+                self.queues.update(rows)
+                sample.update(queues=rows, source="rabbitmqctl")
+            else:
+                for q in sorted(self.queues):
+                    try:
+                        channel = channel or conn.channel()
+                        _, ready, consumers = channel.queue_declare(queue=q, passive=True)
+                        sample["queues"][q] = {"ready": ready, "consumers": consumers}
+                    except Exception:  # queue gone or channel closed: reopen next time
+                        channel = None
+                        conn = kombu.Connection(self.amqp_url, connect_timeout=5)
+            sample["ready_total"] = sum(v.get("ready", 0) for v in sample["queues"].values())
+            self.samples.append(sample)
+            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - now)))
+        with contextlib.suppress(Exception):
+            conn.release()
+
+    def __enter__(self) -> QueueSampler:
+        self._t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(35)
+
+    def peak_ready(self) -> int:
+        """Largest number of ready messages seen across all queues."""
+        return max((s["ready_total"] for s in self.samples), default=0)

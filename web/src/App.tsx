@@ -1,4 +1,4 @@
-import { useEffect, useState, type ComponentType } from 'react';
+import { Suspense, lazy, useEffect, useState, type ComponentType } from 'react';
 import { AuthProvider, useAuth } from './auth';
 import { Loading } from './components/ui';
 import { guard, type Access } from './lib/guards';
@@ -7,15 +7,20 @@ import { LoginPage } from './pages/auth/Login';
 import { MfaPage } from './pages/auth/Mfa';
 import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './pages/auth/Recovery';
 import { RegisterPage } from './pages/auth/Register';
-import { DashboardPage } from './pages/Dashboard';
-import { ExportPage } from './pages/Export';
-import { FeedPage } from './pages/Feed';
-import { FriendsPage } from './pages/Friends';
 import { NotFoundPage } from './pages/NotFound';
-import { SettingsPage } from './pages/Settings';
-import { ShowDetailPage } from './pages/show/ShowDetail';
-import { ShowEditPage, ShowNewPage } from './pages/ShowForm';
-import { ShowsPage } from './pages/Shows';
+
+// Signed-in pages load on demand, so the login page ships only what it needs.
+type Page = ComponentType<{ params: Record<string, string> }>;
+const page = <K extends string>(load: () => Promise<Record<K, Page>>, name: K) => lazy(() => load().then((m) => ({ default: m[name] })));
+const DashboardPage = page(() => import('./pages/Dashboard'), 'DashboardPage');
+const ExportPage = page(() => import('./pages/Export'), 'ExportPage');
+const FeedPage = page(() => import('./pages/Feed'), 'FeedPage');
+const FriendsPage = page(() => import('./pages/Friends'), 'FriendsPage');
+const SettingsPage = page(() => import('./pages/Settings'), 'SettingsPage');
+const ShowDetailPage = page(() => import('./pages/show/ShowDetail'), 'ShowDetailPage');
+const ShowEditPage = page(() => import('./pages/ShowForm'), 'ShowEditPage');
+const ShowNewPage = page(() => import('./pages/ShowForm'), 'ShowNewPage');
+const ShowsPage = page(() => import('./pages/Shows'), 'ShowsPage');
 
 export interface RouteDef {
   path: string;
@@ -74,11 +79,13 @@ function Shell({ children }: { children: React.ReactNode }) {
           <span aria-hidden="true">☰</span>
           <span className="sr-only">Menu</span>
         </button>
-        <Link to="/dashboard" className="brand">
-          <span className="logo" aria-hidden="true">♪</span> ShareMyShows
+        <Link to="/dashboard" className="brand" aria-label="ShareMyShows dashboard">
+          <span className="logo" aria-hidden="true">♪</span> <span className="brand-name">ShareMyShows</span>
         </Link>
         <div className="topbar-right">
-          <Link to="/shows/new" className="btn primary small" data-testid="nav-add-show">+ Add show</Link>
+          <Link to="/shows/new" className="btn primary small" data-testid="nav-add-show" aria-label="Add show">
+            + <span className="long-label">Add show</span>
+          </Link>
           <span className="who" data-testid="current-user">{user?.username}</span>
           <button type="button" className="btn ghost small" onClick={() => void logout()} data-testid="logout">Log out</button>
         </div>
@@ -125,13 +132,12 @@ function Router() {
   if (decision.kind === 'wait') return <main className="center"><Loading /></main>;
   if (decision.kind === 'redirect') return null;
   const C = route.component;
-  return route.shell ? (
-    <Shell>
+  const body = (
+    <Suspense fallback={<Loading />}>
       <C params={params} />
-    </Shell>
-  ) : (
-    <C params={params} />
+    </Suspense>
   );
+  return route.shell ? <Shell>{body}</Shell> : body;
 }
 
 export function App() {

@@ -52,7 +52,7 @@ export function listFrom<T>(data: unknown, ...keys: string[]): T[] {
 
 export const auth = {
   register: (body: RegisterRequest) => client.call<RegisterResponse>('authRegister', { body }),
-  login: (login: string, password: string) => client.call<LoginResponse>('authLogin', { body: { login, username: login, password } }),
+  login: (login: string, password: string) => client.call<LoginResponse>('authLogin', { body: { login, password } }),
   verifyMfa: (code: string, mfa_token?: string) => client.call<SessionResponse>('authVerifyMfa', { body: { code: code.replace(/\s+/g, ''), mfa_token } }),
   resendMfa: (mfa_token?: string) => client.call<MessageResponse>('authResendMfa', { body: { mfa_token } }),
   logout: () => client.call<MessageResponse>('authLogout', { body: {} }),

@@ -350,6 +350,7 @@ export interface FeedItem {
   show?: Partial<Show> & { id: Id };
   show_id?: Id;
   show_name?: string;
+  date?: string | null;
   media?: Partial<MediaRecord>;
   [key: string]: unknown;
 }

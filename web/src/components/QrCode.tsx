@@ -1,13 +1,13 @@
 import { useEffect, useState } from 'react';
-import QRCode from 'qrcode';
 
-/** Renders an otpauth:// URI as a QR code entirely in the browser (the secret never leaves it). */
+/** Renders an otpauth:// URI as a QR code in the browser (qrcode is loaded on demand; the secret never leaves the page). */
 export function QrCode({ value, label = 'QR code for your authenticator app' }: { value: string; label?: string }) {
   const [svg, setSvg] = useState<string | null>(null);
   const [failed, setFailed] = useState(false);
   useEffect(() => {
     let live = true;
-    QRCode.toString(value, { type: 'svg', margin: 2, errorCorrectionLevel: 'M', color: { dark: '#000000', light: '#ffffff' } })
+    import('qrcode')
+      .then((m) => (m.default ?? m).toString(value, { type: 'svg', margin: 2, errorCorrectionLevel: 'M', color: { dark: '#000000', light: '#ffffff' } }))
       .then((s) => live && setSvg(s))
       .catch(() => live && setFailed(true));
     return () => {

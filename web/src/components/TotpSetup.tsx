@@ -4,7 +4,7 @@ import { QrCode } from './QrCode';
 import { FormError, TextField, fieldError, useAction } from './ui';
 
 /** Shows the QR code + secret, asks for the first code, calls /mfa/enable, then lists recovery codes. */
-export function TotpSetup({ uri, secret, onDone }: { uri: string; secret?: string; onDone: (codes: string[]) => void }) {
+export function TotpSetup({ uri, secret, onDone, canConfirm = true }: { uri: string; secret?: string; onDone: (codes: string[]) => void; canConfirm?: boolean }) {
   const [code, setCode] = useState('');
   const enable = useAction(async () => {
     const r = await auth.mfaEnable(code, 'totp');
@@ -18,19 +18,21 @@ export function TotpSetup({ uri, secret, onDone }: { uri: string; secret?: strin
       <p className="hint">
         Can’t scan? Enter this secret: <code data-testid="totp-secret">{secretText}</code>
       </p>
-      <form
-        onSubmit={(e: FormEvent) => {
-          e.preventDefault();
-          void enable.run();
-        }}
-        noValidate
-      >
-        <TextField label="6-digit code" name="code" testid="totp-confirm-code" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} error={fieldError(enable.error, 'code')} />
-        <FormError error={enable.error} fields={['code']} testid="totp-confirm-error" />
-        <button className="btn primary" type="submit" disabled={enable.pending || !code.trim()} data-testid="totp-confirm-submit">
-          {enable.pending ? 'Checking…' : 'Turn on two-step verification'}
-        </button>
-      </form>
+      {canConfirm ? (
+        <form
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            void enable.run();
+          }}
+          noValidate
+        >
+          <TextField label="6-digit code" name="code" testid="totp-confirm-code" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} error={fieldError(enable.error, 'code')} />
+          <FormError error={enable.error} fields={['code']} testid="totp-confirm-error" />
+          <button className="btn primary" type="submit" disabled={enable.pending || !code.trim()} data-testid="totp-confirm-submit">
+            {enable.pending ? 'Checking…' : 'Turn on two-step verification'}
+          </button>
+        </form>
+      ) : null}
     </div>
   );
 }

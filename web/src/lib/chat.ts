@@ -13,6 +13,8 @@ export interface ChatState {
   typing: string[];
   error: string | null;
   connected: boolean;
+  /** The socket dropped (or never opened) and a reconnect is scheduled. */
+  reconnecting?: boolean;
 }
 
 export type Frame = { type: string; [k: string]: unknown };
@@ -100,7 +102,13 @@ export interface ChatConnectionOptions {
   selfId?: Id;
   createSocket?: (url: string) => WebSocket;
   maxDelayMs?: number;
+  /** Called when the server closes with 4401 (session expired); resolve true to reconnect once. */
+  refreshSession?: () => Promise<boolean>;
 }
+
+/** Close codes of the chat socket (social service): 4401 unauthenticated, 4403 not allowed, 4404 no such show. */
+export const CLOSE_UNAUTHENTICATED = 4401;
+const PERMANENT = new Set([4403, 4404, 1008]);
 
 /** Owns one WebSocket, reconnecting with backoff and ?after= the last seen id. */
 export class ChatConnection {
@@ -108,6 +116,7 @@ export class ChatConnection {
   private ws: WebSocket | null = null;
   private closed = false;
   private attempt = 0;
+  private refreshed = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly opts: ChatConnectionOptions;
@@ -132,7 +141,8 @@ export class ChatConnection {
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
-      this.set({ ...this.state, connected: true, error: null });
+      this.refreshed = false;
+      this.set({ ...this.state, connected: true, reconnecting: false, error: null });
     };
     ws.onmessage = (ev: MessageEvent) => {
       let frame: Frame;
@@ -149,9 +159,19 @@ export class ChatConnection {
     ws.onclose = (ev: CloseEvent) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      const denied = ev.code === 4401 || ev.code === 4403 || ev.code === 1008;
+      if (ev.code === CLOSE_UNAUTHENTICATED && this.opts.refreshSession && !this.refreshed && !this.closed) {
+        this.refreshed = true;
+        this.set({ ...this.state, connected: false, reconnecting: true });
+        void this.opts.refreshSession().then((ok) => {
+          if (this.closed) return;
+          if (ok) this.open();
+          else this.set({ ...this.state, reconnecting: false, error: ev.reason || 'Your session has expired; log in again.' });
+        });
+        return;
+      }
+      const denied = PERMANENT.has(ev.code) || ev.code === CLOSE_UNAUTHENTICATED;
       const reason = ev.reason || (denied ? 'You cannot join this chat (log the show or check in first).' : null);
-      this.set({ ...this.state, connected: false, error: reason ?? this.state.error });
+      this.set({ ...this.state, connected: false, reconnecting: !this.closed && !denied, error: reason ?? this.state.error });
       if (!this.closed && !denied) this.scheduleReconnect();
     };
   }

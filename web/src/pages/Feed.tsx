@@ -47,8 +47,8 @@ export function FeedPage() {
                     </>
                   ) : null}
                 </p>
-                <p className="muted small">{it.show?.date ? `${formatDate(it.show.date)} · ` : ''}{formatDateTime(when)}</p>
-                {it.media && it.media.kind !== 'audio' && it.media.id !== undefined && it.media.status !== 'processing' ? (
+                <p className="muted small">{(it.show?.date ?? it.date) ? `${formatDate((it.show?.date ?? it.date) as string)} · ` : ''}{formatDateTime(when)}</p>
+                {it.media && it.media.kind !== 'audio' && it.media.id !== undefined && it.media.status !== 'processing' && (it.media.thumbnail_url || it.media.urls) ? (
                   <BlurImage className="feed-thumb" src={thumbnailUrl(it.media as never, 'small')} placeholder={it.media.placeholder} alt={d.title || 'media'} />
                 ) : null}
               </div>

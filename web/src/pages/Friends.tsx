@@ -138,7 +138,7 @@ function statusLabel(s: FriendSearchUser['friendship_status']): string | null {
   if (!s || s === 'none') return null;
   if (s === 'accepted' || s === 'friends') return 'Friends';
   if (s === 'self') return 'You';
-  if (String(s).includes('incoming')) return 'Asked you';
+  if (String(s).includes('incoming')) return null;
   if (String(s).includes('pending') || s === 'requested' || s === 'outgoing') return 'Request sent';
   return String(s);
 }
@@ -189,7 +189,9 @@ function FindFriends({ onChange }: { onChange: () => void }) {
               {label ? (
                 <span className="chip">{label}</span>
               ) : (
-                <button type="button" className="btn primary small" onClick={() => void add(u)} data-testid={`friend-add-${u.username}`}>Add friend</button>
+                <button type="button" className="btn primary small" onClick={() => void add(u)} data-testid={`friend-add-${u.username}`}>
+                  {String(u.friendship_status ?? '').includes('incoming') ? 'Accept request' : 'Add friend'}
+                </button>
               )}
               {rowError[String(u.id)] ? <p className="error-text" role="alert">{rowError[String(u.id)]}</p> : null}
             </li>

@@ -8,7 +8,7 @@ import { navigate } from '../lib/router';
 import { PASSWORD_RULE } from './auth/AuthLayout';
 
 export function SettingsPage() {
-  const { user } = useAuth();
+  const { user, logout } = useAuth();
   if (!user) return null;
   return (
     <section className="page narrow" data-testid="settings-page">
@@ -28,6 +28,10 @@ export function SettingsPage() {
       </div>
       <MfaSection />
       <ChangePassword />
+      <div className="panel row between wrap gap">
+        <span>Signed in as {user.username} on this device.</span>
+        <button type="button" className="btn ghost" onClick={() => void logout()} data-testid="settings-logout">Log out</button>
+      </div>
       <DeleteAccount />
     </section>
   );

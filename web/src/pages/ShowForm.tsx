@@ -44,13 +44,28 @@ export function inputFromDraft(d: Draft): ShowInput {
   };
 }
 
+/** Friendly messages for the required fields, before the API is asked. */
+export function requiredProblems(d: Pick<Draft, 'artist_name' | 'venue_name' | 'date'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!d.artist_name.trim()) out.artist_name = 'Enter the artist (or band).';
+  if (!d.venue_name.trim()) out.venue_name = 'Enter the venue.';
+  if (!d.date) out.date = 'Pick the date of the show.';
+  return out;
+}
+
 const FIELDS = ['artist_name', 'venue_name', 'venue_location', 'city', 'state', 'country', 'date', 'time', 'notes', 'rating', 'visibility'];
 
 function ShowFormView({ initial, onSubmit, submitLabel, cancelTo }: { initial: Draft; onSubmit: (input: ShowInput) => Promise<void>; submitLabel: string; cancelTo: string }) {
   const [d, setD] = useState<Draft>(initial);
+  const [local, setLocal] = useState<Record<string, string>>({});
   const a = useAction(async () => onSubmit(inputFromDraft(d)));
   const set = (k: keyof Draft) => (e: { target: { value: string } }) => setD((x) => ({ ...x, [k]: e.target.value }));
-  const err = (...n: string[]) => fieldError(a.error, ...n);
+  const err = (...n: string[]) => local[n[0]] ?? fieldError(a.error, ...n);
+  const submit = () => {
+    const problems = requiredProblems(d);
+    setLocal(problems);
+    if (!Object.keys(problems).length) void a.run();
+  };
   return (
     <form
       className="form-grid"
@@ -58,7 +73,7 @@ function ShowFormView({ initial, onSubmit, submitLabel, cancelTo }: { initial: D
       data-testid="show-form"
       onSubmit={(e: FormEvent) => {
         e.preventDefault();
-        void a.run();
+        submit();
       }}
     >
       <Autocomplete<Artist>

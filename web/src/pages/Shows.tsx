@@ -30,6 +30,7 @@ export function ShowsPage() {
   const current = queryFromSearch(search);
   const { page, ...filters } = current;
   const [draft, setDraft] = useState<Record<string, string>>({});
+  const [more, setMore] = useState(false);
   useEffect(() => {
     setDraft({ q: filters.q ?? '', artist: filters.artist ?? '', venue: filters.venue ?? '', city: filters.city ?? '', year: filters.year ?? '', filter: filters.filter ?? '', sort: filters.sort ?? '-date' });
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -59,7 +60,7 @@ export function ShowsPage() {
         </div>
       </div>
 
-      <form className="filters" onSubmit={apply} role="search" aria-label="Filter shows" data-testid="shows-filters">
+      <form className={`filters${more ? ' open' : ''}`} onSubmit={apply} role="search" aria-label="Filter shows" data-testid="shows-filters">
         <TextField label="Search" name="q" testid="filter-q" type="search" placeholder="Artist, venue, city, notes" value={draft.q ?? ''} onChange={set('q')} />
         <TextField label="Artist" name="artist" testid="filter-artist" value={draft.artist ?? ''} onChange={set('artist')} />
         <TextField label="Venue" name="venue" testid="filter-venue" value={draft.venue ?? ''} onChange={set('venue')} />
@@ -75,6 +76,9 @@ export function ShowsPage() {
           <option value="date">Oldest first</option>
         </SelectField>
         <div className="filter-actions">
+          <button type="button" className="btn ghost more-filters" aria-expanded={more} onClick={() => setMore((m) => !m)} data-testid="filter-more">
+            {more ? 'Fewer filters' : 'More filters'}
+          </button>
           <button type="submit" className="btn primary" data-testid="filter-apply">Apply</button>
           <button type="button" className="btn ghost" onClick={() => navigate(otherUser ? `/shows?user_id=${otherUser}` : '/shows')} data-testid="filter-clear">Clear</button>
         </div>

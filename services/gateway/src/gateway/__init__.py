@@ -1,0 +1,1 @@
+"""ShareMyShows API gateway: a lean streaming reverse proxy in front of every service."""

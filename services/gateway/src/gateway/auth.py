@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import jwt
-from shared import auth as shared_auth
-from shared.errors import ServiceError
 
 from gateway.responses import GatewayError
+from shared import auth as shared_auth
+from shared.errors import ServiceError
 
 log = logging.getLogger("gateway.auth")
 

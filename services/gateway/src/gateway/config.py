@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
 from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
+
 from shared.settings import BaseServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]

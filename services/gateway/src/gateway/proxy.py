@@ -32,6 +32,7 @@ HOP_BY_HOP = frozenset(
 DROP_RESPONSE = HOP_BY_HOP | {
     b"date",
     b"server",
+    b"x-request-id",
     b"access-control-allow-origin",
     b"access-control-allow-credentials",
     b"access-control-allow-methods",

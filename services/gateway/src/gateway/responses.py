@@ -31,8 +31,8 @@ class GatewayError(Exception):
 
 
 def error_body(message: str, code: str) -> bytes:
-    """The contract's error body."""
-    return json.dumps({"error": message, "code": code, "details": []}).encode()
+    """The contract's error body (details only for validation errors, as the services do)."""
+    return json.dumps({"error": message, "code": code}).encode()
 
 
 async def send_bytes(

@@ -17,8 +17,9 @@ NOT_BUILT = b"""<!doctype html>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
 code{background:#eee;padding:.1rem .3rem;border-radius:3px}</style></head>
 <body><h1>ShareMyShows</h1>
-<p>The web app is not built yet. Build it with <code>make web</code> (it runs <code>npm ci &amp;&amp; npm run build</code>
-in <code>web/</code>, producing <code>web/dist</code>), then reload this page.</p>
+<p>The web app is not built yet. Build it with <code>make web</code>
+(it runs <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>,
+producing <code>web/dist</code>), then reload this page.</p>
 <p>The API is up: see <a href="/docs">/docs</a> and <a href="/health">/health</a>.</p>
 </body></html>
 """

@@ -46,10 +46,13 @@ export function RegisterPage() {
   if (done) {
     return (
       <AuthLayout title="Welcome to ShareMyShows">
-        <Notice testid="register-success">{done.message || 'Account created. Check your email to verify your address.'}</Notice>
+        <Notice testid="register-success">{(done.message || 'Account created. Check your email to verify your address.').split(' Scan the QR')[0]}</Notice>
         {done.totp_uri && signedIn && codes === null ? <TotpSetup uri={done.totp_uri} secret={done.totp_secret} onDone={setCodes} /> : null}
         {done.totp_uri && !signedIn ? (
-          <p className="hint">Log in, then finish setting up your authenticator app under Settings → Two-step verification.</p>
+          <>
+            <TotpSetup uri={done.totp_uri} secret={done.totp_secret} onDone={setCodes} canConfirm={false} />
+            <p className="hint">Scan the code now, then log in. If the app asks for it, enter the code from your authenticator; otherwise finish under Settings → Two-step verification.</p>
+          </>
         ) : null}
         {codes ? <RecoveryCodes codes={codes} /> : null}
         <div className="row gap mt">

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { chat, type ShowDetail } from '../../api';
+import { chat, client, type ShowDetail } from '../../api';
 import { useAuth } from '../../auth';
 import { Empty, ErrorText, useAction } from '../../components/ui';
 import { ChatConnection, type ChatState } from '../../lib/chat';
@@ -15,7 +15,7 @@ export function LiveTab({ show }: { show: ShowDetail }) {
   const lastTyping = useRef(0);
 
   useEffect(() => {
-    const c = new ChatConnection({ path: chat.socketPath(show.id), onState: setState, selfId: user?.id });
+    const c = new ChatConnection({ path: chat.socketPath(show.id), onState: setState, selfId: user?.id, refreshSession: () => client.refresh() });
     conn.current = c;
     c.start();
     chat
@@ -71,7 +71,7 @@ export function LiveTab({ show }: { show: ShowDetail }) {
       <div className="panel chat-panel">
         <div className="row between">
           <h2>Live chat</h2>
-          <span className={`dot ${state.connected ? 'on' : 'off'}`} data-testid="chat-status">{state.connected ? 'Connected' : 'Connecting…'}</span>
+          <span className={`dot ${state.connected ? 'on' : 'off'}`} data-testid="chat-status">{state.connected ? 'Connected' : state.reconnecting ? 'Reconnecting…' : 'Connecting…'}</span>
         </div>
         <ol className="chat-messages" ref={listRef} aria-live="polite" aria-label="Chat messages" data-testid="chat-messages">
           {state.messages.map((m) => {

@@ -1,0 +1,314 @@
+"""Gateway overhead: the same GET straight to a service, through nginx and through the gateway.
+
+Run: `.venv/bin/python bench/gateway.py [--duration 10] [--connections 32]`. Needs `wrk` and `nginx`
+(Debian: `apt-get install -y nginx-light wrk`; the script installs them when run as root with apt).
+Without wrk it falls back to an asyncio client (aiohttp); without nginx that row is skipped.
+Writes bench/results/gateway.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.auth import TokenSigner
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "gateway.json"
+PATH = "/api/shows/ping"
+
+UPSTREAM_APP = textwrap.dedent(
+    '''
+    import json, os
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    JWKS = json.loads(open(os.environ["BENCH_JWKS"]).read())
+
+    @app.get("/api/shows/ping")
+    async def ping() -> dict:
+        return {"id": 1, "artist_name": "Radiohead", "venue_name": "Roundhouse", "date": "2026-11-25"}
+
+    @app.get("/api/auth/.well-known/jwks.json")
+    async def jwks() -> dict:
+        return JWKS
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+    '''
+)
+
+NGINX_CONF = """
+worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    """A free TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    """Wait until a URL answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def ensure_tools() -> tuple[str | None, str | None]:
+    """Paths of wrk and nginx, installing them with apt-get when possible."""
+    wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                                                 else None)
+    if (wrk is None or nginx is None) and shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing nginx-light and wrk with apt-get ...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"], check=False)
+        wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or (
+            "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if wrk is None:
+        print("wrk not found (apt-get install -y wrk): using the asyncio client instead", flush=True)
+    if nginx is None:
+        print("nginx not found (apt-get install -y nginx-light): skipping the nginx row", flush=True)
+    return wrk, nginx
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    """'1.23ms' -> 1.23."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def run_wrk(wrk: str, url: str, headers: dict[str, str], threads: int, conns: int, duration: int) -> dict[str, Any]:
+    """One wrk run: rps, p50, p99 (ms), errors."""
+    cmd = [wrk, f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(0) if errors else None}
+
+
+def run_async_client(url: str, headers: dict[str, str], conns: int, duration: int) -> dict[str, Any]:
+    """Fallback load generator: `conns` keep-alive connections hammering one URL."""
+    import aiohttp
+
+    async def main() -> dict[str, Any]:
+        lat: list[float] = []
+        bad = 0
+        stop = time.monotonic() + duration
+        conn = aiohttp.TCPConnector(limit=conns)
+        async with aiohttp.ClientSession(connector=conn, headers=headers) as s:
+            async def worker() -> None:
+                nonlocal bad
+                while time.monotonic() < stop:
+                    t = time.perf_counter()
+                    async with s.get(url) as r:
+                        await r.read()
+                        bad += r.status >= 400
+                    lat.append((time.perf_counter() - t) * 1000)
+            t0 = time.monotonic()
+            await asyncio.gather(*(worker() for _ in range(conns)))
+            elapsed = time.monotonic() - t0
+        lat.sort()
+        return {"rps": len(lat) / elapsed, "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99)],
+                "non_2xx": bad, "socket_errors": None}
+
+    return asyncio.run(main())
+
+
+def main() -> int:
+    """Run the three setups and print/save the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--nginx-workers", default="1")
+    ap.add_argument("--gateway-workers", default="1")
+    ap.add_argument("--gateway-env", action="append", default=[], help="extra KEY=VALUE for the gateway")
+    ap.add_argument("--output", default="", help="results file (default bench/results/gateway.json)")
+    ap.add_argument("--only", default="", help="comma list of setups to run (direct,nginx,gateway)")
+    args = ap.parse_args()
+
+    wrk, nginx = ensure_tools()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gw-"))
+    signer = TokenSigner(Ed25519PrivateKey.generate(), "sharemyshows-auth", "sharemyshows")
+    (tmp / "jwks.json").write_text(json.dumps(signer.jwks()))
+    (tmp / "bench_upstream.py").write_text(UPSTREAM_APP)
+    token, _ = signer.access_token(1, "bench")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    procs: list[subprocess.Popen[bytes]] = []
+    up_port, nginx_port, gw_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "BENCH_JWKS": str(tmp / "jwks.json")}
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench_upstream:app", "--app-dir", str(tmp), "--port", str(up_port),
+             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"],
+            env=env))
+        wait_http(f"http://127.0.0.1:{up_port}/health")
+        if nginx:
+            for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+                (tmp / d).mkdir()
+            (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, upstream=up_port, port=nginx_port,
+                                                              workers=args.nginx_workers))
+            procs.append(subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf")]))
+            wait_http(f"http://127.0.0.1:{nginx_port}/health")
+        up = f"http://127.0.0.1:{up_port}"
+        gw_env = {**env, "PORT": str(gw_port), "HOST": "127.0.0.1", "AUTH_URL": up, "SHOWS_URL": up,
+                  "MEDIA_URL": up, "SOCIAL_URL": up, "GATEWAY_WORKERS": args.gateway_workers, "REDIS_URL": "",
+                  "GATEWAY_RATE_LIMIT_IP": "100000000", "GATEWAY_RATE_LIMIT_USER": "100000000",
+                  **dict(kv.split("=", 1) for kv in args.gateway_env)}
+        gw_log = open(tmp / "gateway.log", "wb")  # noqa: SIM115 - closed with the process
+        procs.append(subprocess.Popen([sys.executable, "-c", "from gateway.main import main; main()"], env=gw_env,
+                                      stdout=gw_log, stderr=subprocess.STDOUT))
+        wait_http(f"http://127.0.0.1:{gw_port}/health")
+        r = httpx.get(f"http://127.0.0.1:{gw_port}{PATH}", headers=headers)
+        assert r.status_code == 200, f"gateway refused the bench token: {r.status_code} {r.text}"
+        bad = httpx.get(f"http://127.0.0.1:{gw_port}{PATH}", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401, "token verification is not on"
+
+        targets = {"direct": up_port, **({"nginx": nginx_port} if nginx else {}), "gateway": gw_port}
+        import psutil
+
+        owners = {"direct": procs[0].pid, "nginx": procs[1].pid if nginx else 0, "gateway": procs[-1].pid}
+
+        def cpu_of(pid: int) -> float:
+            """CPU seconds of a process and its children (nginx/uvicorn workers)."""
+            p = psutil.Process(pid)
+            return sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
+
+        if args.only:
+            targets = {k: v for k, v in targets.items() if k in args.only.split(",") or k == "direct"}
+        results: dict[str, Any] = {}
+        for name, port in targets.items():
+            url = f"http://127.0.0.1:{port}{PATH}"
+            print(f"{name:8s} {url} ...", flush=True)
+            load_before = os.getloadavg()[0]
+            if wrk:
+                run_wrk(wrk, url, headers, args.threads, args.connections, args.warmup)
+                c0 = cpu_of(owners[name])
+                results[name] = run_wrk(wrk, url, headers, args.threads, args.connections, args.duration)
+            else:
+                run_async_client(url, headers, args.connections, args.warmup)
+                c0 = cpu_of(owners[name])
+                results[name] = run_async_client(url, headers, args.connections, args.duration)
+            requests = results[name]["rps"] * args.duration
+            # CPU per request of the process that answers on that port (upstream, nginx or gateway)
+            results[name]["cpu_us_per_request"] = (cpu_of(owners[name]) - c0) / requests * 1e6
+            results[name]["loadavg_1m_before"] = load_before
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    d, g = results["direct"], results["gateway"]
+    summary: dict[str, Any] = {
+        "gateway_over_direct_rps": g["rps"] / d["rps"],
+        "gateway_added_p50_ms": g["p50_ms"] - d["p50_ms"],
+        "gateway_added_p99_ms": g["p99_ms"] - d["p99_ms"],
+    }
+    if "nginx" in results:
+        n = results["nginx"]
+        summary |= {
+            "gateway_over_nginx_rps": g["rps"] / n["rps"],
+            "nginx_over_direct_rps": n["rps"] / d["rps"],
+            "nginx_added_p50_ms": n["p50_ms"] - d["p50_ms"],
+            "gateway_added_p50_vs_nginx_ms": g["p50_ms"] - n["p50_ms"],
+        }
+    print()
+    print(f"{'setup':8s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'non-2xx':>8s} {'cpu us/req':>11s}"
+          f" {'load':>6s}")
+    for name, res in results.items():
+        print(f"{name:8s} {res['rps']:10.0f} {res['p50_ms']:8.2f} {res['p99_ms']:8.2f} {res['non_2xx']:8d}"
+              f" {res['cpu_us_per_request']:11.1f} {res['loadavg_1m_before']:6.2f}")
+    print("(cpu us/req: CPU time of the process answering on that port per request; load: 1-min load average"
+          " before the run, other work on this machine included)")
+    print()
+    for k, v in summary.items():
+        print(f"{k:32s} {v:8.3f}")
+    ok_rps = summary.get("gateway_over_nginx_rps", summary["gateway_over_direct_rps"]) >= 0.90
+    ok_p50 = summary["gateway_added_p50_ms"] <= 1.0
+    print(f"\ntarget >= 90% of nginx throughput: {'met' if ok_rps else 'MISSED'}; "
+          f"added p50 <= 1 ms: {'met' if ok_p50 else 'MISSED'}")
+    out = Path(args.output).resolve() if args.output else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": "gateway",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "request": f"GET {PATH} with a Bearer token (verified by the gateway)",
+        "load": {"tool": "wrk" if wrk else "asyncio", "connections": args.connections, "threads": args.threads,
+                 "duration_s": args.duration},
+        "workers": {"nginx": args.nginx_workers, "gateway": args.gateway_workers, "upstream": 1},
+        "cpus": os.cpu_count(),
+        "results": results,
+        "summary": summary,
+        "targets_met": {"rps_ge_90pct_nginx": ok_rps, "added_p50_le_1ms": ok_p50},
+    }, indent=2))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""FastAPI dependencies of the auth service: its context, the client IP, the signed-in caller."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from auth.context import AuthContext
+from shared.auth import CurrentUser
+
+
+def get_context(request: Request) -> AuthContext:
+    """The app's AuthContext."""
+    ctx: AuthContext = request.app.state.auth
+    return ctx
+
+
+def rate_key_for_ip(ip: str) -> str:
+    """The per-IP rate-limit key: the address, or its /64 for IPv6 (one subscriber's whole block)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if addr.version == 6:
+        return str(ipaddress.ip_network(f"{addr}/64", strict=False))
+    return str(addr)
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address key: the gateway's X-Forwarded-For (it replaces the client's) or the peer."""
+    ctx: AuthContext = request.app.state.auth
+    if ctx.settings.trust_forwarded_for:
+        xff = request.headers.get("x-forwarded-for", "")
+        first = xff.split(",")[0].strip()
+        if first:
+            return rate_key_for_ip(first)
+    return rate_key_for_ip(request.client.host if request.client else "unknown")
+
+
+Ctx = Annotated[AuthContext, Depends(get_context)]
+ClientIp = Annotated[str, Depends(client_ip)]
+
+__all__ = ["ClientIp", "Ctx", "CurrentUser"]

@@ -1,0 +1,465 @@
+"""The gateway as one raw ASGI app: routing, auth pre-check, CORS, rate limits, proxying, utilities."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from typing import Any
+
+import aiohttp
+
+from gateway import health
+from gateway.accesslog import AccessLog
+from gateway.auth import TokenVerifier, check_csrf, extract_token, not_authenticated
+from gateway.config import GatewaySettings, get_settings
+from gateway.cors import Cors
+from gateway.docs import DocsCache
+from gateway.metrics import Metrics
+from gateway.proxy import ClientGone, HttpProxy, ResponseAborted, make_session
+from gateway.ratelimit import make_limiter
+from gateway.responses import (
+    HTML_CT,
+    JSON_CT,
+    GatewayError,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    send_bytes,
+    send_error,
+    send_json,
+)
+from gateway.routes import PUBLIC_PATHS, Upstream, is_unsafe_path, match_route, route_label
+from gateway.static import StaticSite, prefers_html
+from gateway.websocket import handle_websocket
+from shared.logging import configure_logging, request_id_var
+
+log = logging.getLogger("gateway")
+
+RID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+# Request headers never forwarded: hop-by-hop, the ones the gateway sets itself, and internal secrets.
+DROP_REQUEST = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"forwarded",
+        b"x-real-ip",
+        b"x-request-id",
+        b"x-internal-token",
+        b"expect",
+    }
+)
+SMALL_BODY = 64 * 1024
+ROOT_INFO = {"message": "ShareMyShows API", "version": "1.0", "documentation": "/docs"}
+NOT_FOUND = GatewayError(404, "Not found.", "not_found")
+
+
+class Gateway:
+    """The ASGI application (see create_app)."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        """Build everything that needs no event loop; sessions are made at start-up."""
+        self.settings = settings
+        urls = settings.upstream_urls()
+        self.upstreams = {
+            name: Upstream(name, bases, settings.balancer, settings.eject_seconds) for name, bases in urls.items()
+        }
+        self.cors = Cors(settings.cors_origin_set())
+        self.static = StaticSite(settings.web_dir)
+        self.metrics = Metrics() if settings.metrics_enabled else None
+        self.limiter = make_limiter(settings.redis_url or None)
+        self.sessions: dict[str, aiohttp.ClientSession] = {}
+        self.proxy = HttpProxy(self.sessions, settings.read_timeout)
+        self.docs = DocsCache(self.sessions, self.upstreams, settings.openapi_cache_seconds)
+        self.verifier = TokenVerifier(
+            self._fetch_jwks,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            cache_size=settings.token_cache_size,
+            min_refetch_s=settings.jwks_min_refetch_seconds,
+        )
+        self.started = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._hops = settings.trusted_proxy_hops
+        self._ip_limit = settings.rate_limit_ip
+        self._user_limit = settings.rate_limit_user
+        self._window = settings.rate_limit_window
+        self.access_log = AccessLog("gateway") if settings.access_log else None
+        # Request ids: a random per-process prefix and a counter (unique, and far cheaper than uuid4).
+        self._rid_prefix = os.urandom(6).hex()
+        self._rid_counter = itertools.count(1)
+
+    # ---- ASGI entry -------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch by scope type."""
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "websocket":
+            started = time.perf_counter()
+            status = await handle_websocket(self, scope, receive, send)
+            self._done("WS", scope["path"], status, started, "ws")
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    async def startup(self) -> None:
+        """Create one pooled session per upstream, load the JWKS, start background tasks."""
+        s = self.settings
+        for name in self.upstreams:
+            self.sessions[name] = make_session(s.pool_size, s.connect_timeout, s.read_timeout)
+        await self.verifier.refresh()
+        self._tasks.append(asyncio.create_task(self._refresh_jwks_forever()))
+        await self.limiter.start()
+        if self.access_log is not None:
+            self.access_log.start()
+        self.started = True
+
+    async def shutdown(self) -> None:
+        """Stop background tasks and close the sessions."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await self.limiter.stop()
+        if self.access_log is not None:
+            await self.access_log.stop()
+        for session in self.sessions.values():
+            await session.close()
+        self.sessions.clear()
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        """ASGI lifespan protocol."""
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("gateway start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _fetch_jwks(self) -> dict[str, Any]:
+        """The JWKS from JWKS_URL or the first auth instance that answers."""
+        session = self.sessions.get("auth")
+        if session is None:
+            raise RuntimeError("not started")
+        urls = [self.settings.jwks_url] if self.settings.jwks_url else [
+            f"{i.base}/api/auth/.well-known/jwks.json" for i in self.upstreams["auth"].instances
+        ]
+        last: Exception | None = None
+        for url in urls:
+            try:
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=2.0)) as resp:
+                    resp.raise_for_status()
+                    data: dict[str, Any] = await resp.json(content_type=None)
+                    return data
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                last = exc
+        raise RuntimeError(f"JWKS unavailable: {last}")
+
+    async def _refresh_jwks_forever(self) -> None:
+        """Refresh the keys periodically (sooner while auth has not answered yet)."""
+        while True:
+            await asyncio.sleep(self.settings.jwks_refresh_seconds if self.verifier.kids else 5.0)
+            await self.verifier.refresh()
+
+    # ---- helpers used by the HTTP and WebSocket paths ----------------------------------------
+    def request_id(self, incoming: str | None) -> str:
+        """A sane incoming X-Request-ID, or a new one (32 hex chars)."""
+        if incoming and len(incoming) <= 128 and RID_CHARS.issuperset(incoming):
+            rid = incoming
+        else:
+            rid = f"{self._rid_prefix}{next(self._rid_counter):020x}"
+        request_id_var.set(rid)
+        return rid
+
+    def client_ip(self, scope: Scope, xff: str | None) -> str:
+        """The client address, trusting X-Forwarded-For only for the configured number of proxy hops."""
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        if not self._hops or not xff:
+            return peer
+        chain = [p.strip() for p in xff.split(",") if p.strip()]
+        chain.append(peer)
+        return chain[max(0, len(chain) - 1 - self._hops)]
+
+    def forwarded_for(self, scope: Scope, xff: str | None) -> str:
+        """X-Forwarded-For for the upstream: the trusted part of the chain, starting at the client."""
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        if not self._hops or not xff:
+            return peer
+        chain = [p.strip() for p in xff.split(",") if p.strip()]
+        chain.append(peer)
+        return ", ".join(chain[max(0, len(chain) - 1 - self._hops) :])
+
+    def check_rate(self, key: str, limit: int) -> None:
+        """Count a hit; GatewayError(429) with Retry-After when over the limit."""
+        if limit <= 0:
+            return
+        allowed, retry = self.limiter.hit(key, limit, self._window)
+        if not allowed:
+            raise GatewayError(
+                429,
+                "Too many requests; slow down and try again shortly.",
+                "rate_limited",
+                [(b"retry-after", str(retry).encode())],
+            )
+
+    @staticmethod
+    def not_authenticated() -> GatewayError:
+        """The 401 for a protected route without a token."""
+        return not_authenticated()
+
+    @staticmethod
+    def same_origin(origin: str, host: str | None) -> bool:
+        """Whether an Origin points at the host the request was sent to."""
+        if not host:
+            return False
+        return origin.split("://", 1)[-1].rstrip("/") == host
+
+    def _done(
+        self, method: str, path: str, status: int, started: float, upstream: str | None = None
+    ) -> None:
+        """Access log line and metrics for a finished request."""
+        elapsed = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.observe(method, route_label(path), status, elapsed)
+        if self.access_log is not None and self.access_log.enabled:
+            self.access_log.write(method, path, status, elapsed * 1000, upstream, request_id_var.get() or "-")
+
+    # ---- HTTP -------------------------------------------------------------------------------
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request."""
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        service = match_route(path)
+        authorization = cookie = origin = rid_in = xff = None
+        h: dict[bytes, str] = {}
+        fwd: list[tuple[str, str]] = []
+        content_length: str | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = value.decode("latin-1") if cookie is None else f"{cookie}; {value.decode('latin-1')}"
+                continue  # re-added joined below
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"x-request-id":
+                rid_in = value.decode("latin-1")
+                continue
+            elif name == b"x-forwarded-for":
+                xff = value.decode("latin-1")
+                continue
+            elif name == b"content-length":
+                content_length = value.decode("latin-1")
+            elif name == b"transfer-encoding":
+                chunked = True
+                continue
+            elif name in DROP_REQUEST:
+                h[name] = value.decode("latin-1")
+                continue
+            else:
+                h[name] = value.decode("latin-1")
+            if service is not None:
+                fwd.append((name.decode("latin-1"), value.decode("latin-1")))
+        rid = self.request_id(rid_in)
+        rid_b = rid.encode()
+        extra: Headers = [(b"x-request-id", rid_b)]
+        if origin is not None:
+            extra.extend(self.cors.response_headers(origin))
+        status = 500
+        try:
+            if method == "OPTIONS" and origin is not None and b"access-control-request-method" in h:
+                status = await self._preflight(send, origin, h, rid_b)
+            elif service is not None:
+                status = await self._proxy(
+                    scope, receive, send, service, method, path, fwd, h, authorization, cookie, origin, xff,
+                    content_length, chunked, rid, extra,
+                )
+                self._done(method, path, status, started, service)
+                return
+            else:
+                status = await self._local(scope, receive, send, method, path, h, extra)
+        except GatewayError as err:
+            status = err.status
+            await send_error(send, err, extra)
+        except ClientGone:
+            status = 499
+        except ResponseAborted as exc:
+            # Let uvicorn cut the connection: the body is incomplete and must not look complete.
+            self._done(method, path, exc.status, started, service)
+            raise
+        except Exception:
+            log.exception("unexpected error on %s %s", method, path)
+            status = 500
+            err = GatewayError(500, "Something went wrong on our side.", "internal_error")
+            try:
+                await send_error(send, err, extra)
+            except RuntimeError:  # the response had started: uvicorn closes the connection
+                self._done(method, path, status, started, service)
+                raise
+        self._done(method, path, status, started, service)
+
+    async def _preflight(self, send: Send, origin: str, h: dict[bytes, str], rid: bytes) -> int:
+        """Answer a CORS preflight (only for configured origins)."""
+        if not self.cors.allowed(origin):
+            raise GatewayError(403, "This origin is not allowed.", "origin_not_allowed")
+        headers = self.cors.preflight_headers(origin, h.get(b"access-control-request-headers"))
+        headers.append((b"x-request-id", rid))
+        await send_bytes(send, 204, b"", headers)
+        return 204
+
+    async def _proxy(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        service: str,
+        method: str,
+        path: str,
+        fwd: list[tuple[str, str]],
+        h: dict[bytes, str],
+        authorization: str | None,
+        cookie: str | None,
+        origin: str | None,
+        xff: str | None,
+        content_length: str | None,
+        chunked: bool,
+        rid: str,
+        extra: Headers,
+    ) -> int:
+        """Auth pre-check, CSRF, rate limits, then forward to the service."""
+        if is_unsafe_path(path):
+            raise GatewayError(400, "The path is not valid.", "bad_path")
+        self.check_rate(f"ip:{self.client_ip(scope, xff)}", self._ip_limit)
+        token, via_cookie = extract_token(authorization, cookie)
+        public = path in PUBLIC_PATHS or path.rstrip("/") in PUBLIC_PATHS
+        if token is not None:
+            try:
+                claims = await self.verifier.verify(token)
+            except GatewayError:
+                if not public:
+                    raise
+                claims = None  # a stale cookie must not block login, refresh or reset
+            if claims is not None:
+                if via_cookie and method not in ("GET", "HEAD", "OPTIONS"):
+                    check_csrf(method, {k.decode(): v for k, v in h.items()} | _origin(origin), claims,
+                               via_cookie)
+                self.check_rate(f"user:{claims['sub']}", self._user_limit)
+        elif not public:
+            raise not_authenticated()
+
+        if cookie is not None:
+            fwd.append(("cookie", cookie))
+        fwd.append(("x-request-id", rid))
+        fwd.append(("x-forwarded-for", self.forwarded_for(scope, xff)))
+        proto = h.get(b"x-forwarded-proto") if self._hops else None
+        fwd.append(("x-forwarded-proto", proto or scope.get("scheme", "http")))
+        host = h.get(b"host")
+        if host:
+            fwd.append(("x-forwarded-host", host))
+        if chunked:
+            body_kind = 2
+            if content_length is not None:
+                fwd = [(k, v) for k, v in fwd if k != "content-length"]
+        elif content_length is not None and content_length != "0":
+            try:
+                n = int(content_length)
+            except ValueError:
+                raise GatewayError(400, "Content-Length is not a number.", "bad_request") from None
+            body_kind = 1 if n <= SMALL_BODY else 2
+        else:
+            body_kind = 0
+        upstream = self.upstreams[service]
+        status, _ = await self.proxy.forward(scope, receive, send, upstream, fwd, body_kind, extra)
+        return status
+
+    async def _local(
+        self, scope: Scope, receive: Receive, send: Send, method: str, path: str, h: dict[bytes, str],
+        extra: Headers,
+    ) -> int:
+        """Paths the gateway answers itself: /, /health, /ready, /docs, /openapi.json, /metrics, files."""
+        head = method == "HEAD"
+        if method not in ("GET", "HEAD"):
+            if path.startswith(("/api", "/internal")):
+                raise NOT_FOUND
+            raise GatewayError(405, "Method not allowed.", "method_not_allowed", [(b"allow", b"GET, HEAD")])
+        if path == "/health":
+            data = await health.aggregate(self.sessions, self.upstreams, self.settings.health_timeout)
+            await send_json(send, 200, data, [*extra, (b"cache-control", b"no-store")], head=head)
+            return 200
+        if path == "/ready":
+            data = await health.aggregate(self.sessions, self.upstreams, self.settings.health_timeout)
+            data["status"] = "ready" if self.started else "starting"
+            status = 200 if self.started else 503
+            await send_json(send, status, data, [*extra, (b"cache-control", b"no-store")], head=head)
+            return status
+        if path == "/openapi.json":
+            await send_json(send, 200, await self.docs.spec(), extra, head=head)
+            return 200
+        if path == "/docs":
+            await send_bytes(send, 200, await self.docs.html(), [HTML_CT, *extra], head=head)
+            return 200
+        if path == "/metrics":
+            body, ctype = self.metrics.exposition() if self.metrics else (b"", b"text/plain")
+            await send_bytes(send, 200, body, [(b"content-type", ctype), *extra], head=head)
+            return 200
+        if path.startswith(("/api/", "/internal")) or path in ("/api", "/internal"):
+            raise NOT_FOUND
+        html = prefers_html(h.get(b"accept"))
+        if path == "/":
+            if html:
+                return await self.static.send_index(send, extra, head=head)
+            await send_json(send, 200, ROOT_INFO, extra, head=head)
+            return 200
+        if not is_unsafe_path(path):
+            file = self.static.find(path)
+            if file is not None:
+                return await self.static.send_file(
+                    send, file, extra, head=head, if_none_match=h.get(b"if-none-match")
+                )
+            if html:
+                return await self.static.send_index(send, extra, head=head)
+        raise NOT_FOUND
+
+
+def _origin(origin: str | None) -> dict[str, str]:
+    """The Origin header as a mapping entry (it is parsed apart from the others)."""
+    return {"origin": origin} if origin is not None else {}
+
+
+def create_app(settings: GatewaySettings | None = None) -> Gateway:
+    """The gateway ASGI app (sessions are created by the lifespan)."""
+    settings = settings or get_settings()
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    return Gateway(settings)
+
+
+__all__ = ["JSON_CT", "Gateway", "create_app"]

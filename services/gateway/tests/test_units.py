@@ -1,0 +1,98 @@
+"""Unit tests of the gateway's pure pieces: routing, balancing, OpenAPI merge, Accept, cookies."""
+
+from __future__ import annotations
+
+import time
+
+from gateway.auth import cookie_value, extract_token
+from gateway.docs import merge_specs, render_docs
+from gateway.routes import Upstream, is_unsafe_path, match_route, route_label
+from gateway.static import cache_control, prefers_html
+
+
+def test_match_route() -> None:
+    assert match_route("/api/shows") == "shows"
+    assert match_route("/api/dashboard/photos/recent") == "media"
+    assert match_route("/api/dashboard/comments") == "social"
+    assert match_route("/api/dashboard") is None
+    assert match_route("/internal/shows/1/access") is None
+    assert match_route("/api/shows-evil") is None
+    assert route_label("/api/shows/12/setlist") == "/api/shows"
+    assert route_label("/api/dashboard/stats") == "/api/dashboard/stats"
+    assert route_label("/assets/x.js") == "static"
+
+
+def test_unsafe_paths() -> None:
+    assert is_unsafe_path("/api/shows/../internal")
+    assert is_unsafe_path("/api/shows/./x")
+    assert is_unsafe_path("/api/shows/a\x00")
+    assert not is_unsafe_path("/api/shows/1.json")
+    assert not is_unsafe_path("/api/auth/.well-known/jwks.json")
+
+
+def test_round_robin_and_ejection() -> None:
+    up = Upstream("shows", ["http://a", "http://b"], eject_s=0.2)
+    picks = [up.pick().base for _ in range(4)]  # type: ignore[union-attr]
+    assert picks == ["http://a", "http://b", "http://a", "http://b"]
+    up.eject(up.instances[0])
+    assert {up.pick().base for _ in range(4)} == {"http://b"}  # type: ignore[union-attr]
+    assert up.pick(exclude=up.instances[1]).base == "http://a"  # type: ignore[union-attr]
+    time.sleep(0.25)
+    assert {up.pick().base for _ in range(4)} == {"http://a", "http://b"}  # type: ignore[union-attr]
+
+
+def test_least_connections() -> None:
+    up = Upstream("media", ["http://a", "http://b"], mode="least_conn")
+    up.instances[0].active = 3
+    assert up.pick().base == "http://b"  # type: ignore[union-attr]
+
+
+def test_merge_collisions_rewrite_nested_refs() -> None:
+    def spec(field: str) -> dict:
+        return {
+            "paths": {
+                "/api/shows/x": {"get": {"operationId": "op", "responses": {"200": {"content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Wrapper"}}}}}}},
+                "/internal/x": {"get": {}},
+            },
+            "components": {"schemas": {
+                "Wrapper": {"properties": {"item": {"$ref": "#/components/schemas/Item"}}},
+                "Item": {"properties": {field: {"type": "string"}}},
+                "Same": {"type": "string"},
+            }},
+        }
+
+    a = spec("a")
+    b = spec("b")
+    b["paths"] = {"/api/photos/x": b["paths"]["/api/shows/x"], "/api/shows/not-mine": {"get": {}}}
+    merged = merge_specs({"shows": a, "media": b})
+    schemas = merged["components"]["schemas"]
+    # Item differs, so Wrapper (identical text, but pointing at different Items) must be split too
+    assert {"shows_Item", "media_Item", "shows_Wrapper", "media_Wrapper", "Same"} <= set(schemas)
+    assert schemas["media_Wrapper"]["properties"]["item"]["$ref"] == "#/components/schemas/media_Item"
+    assert set(merged["paths"]) == {"/api/shows/x", "/api/photos/x", "/health"}
+    ops = [merged["paths"][p]["get"]["operationId"] for p in ("/api/shows/x", "/api/photos/x")]
+    assert len(set(ops)) == 2
+    assert b"/api/photos/x" in render_docs(merged)
+
+
+def test_prefers_html() -> None:
+    assert prefers_html("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+    assert not prefers_html("*/*")
+    assert not prefers_html("application/json")
+    assert not prefers_html("application/json, text/html;q=0.5")
+    assert not prefers_html(None)
+
+
+def test_cache_control() -> None:
+    assert b"immutable" in cache_control("assets/index-4f3a2b1c.js")
+    assert cache_control("index.html") == b"no-cache"
+    assert cache_control("favicon.ico") == b"public, max-age=3600"
+
+
+def test_tokens_from_headers() -> None:
+    assert cookie_value("a=1; access_token_cookie=tok; b=2", "access_token_cookie") == "tok"
+    assert cookie_value("xaccess_token_cookie=no", "access_token_cookie") is None
+    assert extract_token("Bearer abc", "access_token_cookie=c") == ("abc", False)
+    assert extract_token(None, "access_token_cookie=c") == ("c", True)
+    assert extract_token("Basic xyz", None) == (None, False)

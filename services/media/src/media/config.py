@@ -1,0 +1,89 @@
+"""Media service settings: the common variables from shared plus `MEDIA_*` and `S3_*` ones."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import BaseServiceSettings
+
+MB = 1024 * 1024
+
+
+def _s3(name: str, default: object) -> object:
+    # S3_* variables are shared with other tools (compose, moto helpers), so they carry no MEDIA_ prefix.
+    return Field(default, validation_alias=AliasChoices(name))
+
+
+class MediaSettings(BaseServiceSettings):
+    """Settings of the media service and its worker (env prefix `MEDIA_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIA_", extra="ignore", populate_by_name=True)
+
+    service_name: ClassVar[str] = "media"
+    default_port: ClassVar[int] = 5003
+
+    storage: Literal["local", "s3"] = "local"
+    storage_dir: Path | None = None  # local storage root; default {VAR_DIR}/objects
+    s3_endpoint_url: str = _s3("S3_ENDPOINT_URL", "")  # type: ignore[assignment]
+    s3_bucket: str = _s3("S3_BUCKET", "sharemyshows-media")  # type: ignore[assignment]
+    s3_access_key_id: str = _s3("S3_ACCESS_KEY_ID", "")  # type: ignore[assignment]
+    s3_secret_access_key: str = _s3("S3_SECRET_ACCESS_KEY", "")  # type: ignore[assignment]
+    s3_region: str = _s3("S3_REGION", "us-east-1")  # type: ignore[assignment]
+    s3_part_size: int = 8 * MB
+    s3_connect_timeout_s: float = 3.0
+    s3_read_timeout_s: float = 20.0
+    s3_max_attempts: int = 3
+    presign_expires_s: int = 300
+
+    photo_max_bytes: int = 50 * 1000 * 1000
+    audio_max_bytes: int = 1000 * 1000 * 1000
+    video_max_bytes: int = 4000 * 1000 * 1000
+    upload_chunk_bytes: int = 1 * MB
+    max_form_fields: int = 10
+    max_field_bytes: int = 16 * 1024
+    max_filename_bytes: int = 255
+
+    photo_max_pixels: int = 100_000_000
+    cache_max_age_s: int = 3600
+    list_default_limit: int = 20
+    list_max_limit: int = 100
+    recent_default_limit: int = 10
+    recent_max_limit: int = 50
+
+    worker_queues: str = "images,video,audio"
+    worker_concurrency: int = 1
+    worker_name: str = ""
+    task_hard_limit_s: int = 1500  # below RabbitMQ 3.10's 30 min consumer timeout
+    photo_hard_limit_s: int = 180
+    transcode_s_per_media_s: float = 4.0  # ffmpeg budget = 60 s + this x duration (capped by the hard limit)
+    max_attempts: int = 4
+    worker_lease_s: float = 45.0  # a working row whose heartbeat is older than this was abandoned
+    requeue_after_s: float = 120.0  # a queued row not picked up for this long is queued again
+    sweep_interval_s: float = 30.0
+    sweep_enabled: bool = True
+    ffmpeg_binary: str = ""
+
+    def max_bytes(self, kind: str) -> int:
+        """The upload size limit of a media kind."""
+        return {"photo": self.photo_max_bytes, "audio": self.audio_max_bytes, "video": self.video_max_bytes}[kind]
+
+    @property
+    def objects_dir(self) -> Path:
+        """Root folder of LocalStorage."""
+        return (self.storage_dir or (self.var_dir / "objects")).resolve()
+
+    @property
+    def queues(self) -> list[str]:
+        """Celery queues this worker consumes."""
+        return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+
+
+@lru_cache
+def get_settings() -> MediaSettings:
+    """Settings read once from the environment."""
+    return MediaSettings()

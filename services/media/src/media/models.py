@@ -1,0 +1,109 @@
+"""SQLAlchemy models: media items, their renditions and the local copy of show facts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from media.db import Base
+from shared.db import utcnow
+
+# Row status: `processing` (stored, queued), `working` (a worker holds it), `ready`, `failed`.
+# The API shows `working` as `processing`.
+PROCESSING = "processing"
+WORKING = "working"
+READY = "ready"
+FAILED = "failed"
+TERMINAL = (READY, FAILED)
+
+
+class MediaItem(Base):
+    """One uploaded photo, audio recording or video, with its processing state and facts."""
+
+    __tablename__ = "media_item"
+    __table_args__ = (
+        UniqueConstraint("user_id", "show_id", "kind", "sha256", name="uq_media_item_dedup"),
+        Index("ix_media_item_status_queued_at", "status", "queued_at"),
+        Index("ix_media_item_user_kind_created", "user_id", "kind", "created_at"),
+        Index("ix_media_item_show_kind_created", "show_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    show_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=PROCESSING)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    original_filename: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(200), unique=True)
+    original_key: Mapped[str] = mapped_column(String(255))
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    video_codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    audio_codec: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    taken_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    camera: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    placeholder: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    caption: Mapped[str | None] = mapped_column(Text, nullable=True)
+    title: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    renditions: Mapped[list[Rendition]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", lazy="selectin", order_by="Rendition.name"
+    )
+
+    def rendition(self, name: str) -> Rendition | None:
+        """The rendition called `name`, if produced."""
+        return next((r for r in self.renditions if r.name == name), None)
+
+    @property
+    def public_status(self) -> str:
+        """The status the API shows (`working` is still `processing`)."""
+        return PROCESSING if self.status == WORKING else self.status
+
+
+class Rendition(Base):
+    """A derivative object of a media item (thumbnail, display copy, poster, MP4/M4A rendition, waveform)."""
+
+    __tablename__ = "rendition"
+    __table_args__ = (UniqueConstraint("media_id", "name", name="uq_rendition_media_id_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_item.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[MediaItem] = relationship(back_populates="renditions", lazy="raise")
+
+
+class ShowRef(Base):
+    """What media knows about a show from `show.*` events (owner, name for dashboards, visibility)."""
+
+    __tablename__ = "show_ref"
+
+    show_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    show_name: Mapped[str] = mapped_column(String(300), default="")
+    visibility: Mapped[str] = mapped_column(String(16), default="friends")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

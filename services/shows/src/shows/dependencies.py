@@ -1,0 +1,38 @@
+"""Annotated dependencies of the shows routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from shared.auth import CurrentUser
+from shows.clients import Peers
+from shows.config import ShowsSettings
+from shows.service import Viewer
+
+MAX_ID = 2_147_483_647  # PostgreSQL integer; larger ids cannot exist
+
+
+def get_viewer(principal: CurrentUser) -> Viewer:
+    """The signed-in caller as the domain sees them."""
+    return Viewer(id=principal.user_id, username=principal.username)
+
+
+def get_settings_dep(request: Request) -> ShowsSettings:
+    """This app's settings."""
+    settings: ShowsSettings = request.app.state.settings
+    return settings
+
+
+def get_peers(request: Request) -> Peers:
+    """Clients of media and social."""
+    peers: Peers = request.app.state.peers
+    return peers
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+SettingsDep = Annotated[ShowsSettings, Depends(get_settings_dep)]
+PeersDep = Annotated[Peers, Depends(get_peers)]
+ShowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Show id")]
+SongId = Annotated[int, Path(ge=1, le=MAX_ID, description="Setlist song id")]

@@ -1,0 +1,58 @@
+"""The shows service app factory and its command-line entry points."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.app import create_service_app, run_uvicorn
+from shared.auth import TokenVerifier
+from shared.db import make_engine, make_session_factory, run_migrations
+from shows.clients import HttpPeers, Peers
+from shows.config import ShowsSettings, get_settings
+from shows.consumers import HANDLERS
+from shows.db import outbox
+from shows.router import router
+from shows.router_extra import catalogue_router, dashboard_router, internal_router
+
+
+def create_app(
+    settings: ShowsSettings | None = None,
+    *,
+    token_verifier: TokenVerifier | None = None,
+    peers: Peers | None = None,
+) -> FastAPI:
+    """Build the shows app (routes, session factory, outbox relay and event consumer)."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.db_url)
+    session_factory = make_session_factory(engine, outbox)
+    http_peers = HttpPeers(settings) if peers is None else None
+
+    def _close(_: FastAPI) -> None:
+        if http_peers is not None:
+            http_peers.close()
+        engine.dispose()
+
+    app = create_service_app(
+        settings,
+        title="ShareMyShows shows",
+        description="Artists, venues, concerts, a person's shows, setlists, check-ins and the dashboard.",
+        routers=[router, dashboard_router, catalogue_router, internal_router],
+        session_factory=session_factory,
+        outbox=outbox,
+        handlers=HANDLERS,
+        token_verifier=token_verifier,
+        on_shutdown=[_close],
+    )
+    app.state.engine = engine
+    app.state.peers = peers if peers is not None else http_peers
+    return app
+
+
+def main() -> None:
+    """Run the service with uvicorn (HOST/PORT)."""
+    run_uvicorn("shows.main:create_app", get_settings())
+
+
+def migrate() -> None:
+    """`alembic upgrade head` on DATABASE_URL."""
+    run_migrations("shows", get_settings().db_url)

@@ -1,0 +1,162 @@
+"""SQLAlchemy models of the shows service (catalogue, shows, setlists, check-ins, local copies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import utcnow
+from shows.db import Base
+
+
+class Artist(Base):
+    """A performer; `name_norm` makes names unique case- and accent-insensitively."""
+
+    __tablename__ = "artist"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200), unique=True)
+    mbid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    spotify_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    image_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Venue(Base):
+    """A place where concerts happen; unique by normalised name + normalised city."""
+
+    __tablename__ = "venue"
+    __table_args__ = (UniqueConstraint("name_norm", "city_norm", name="uq_venue_name_city"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(String(200), index=True)
+    city: Mapped[str] = mapped_column(String(120), default="")
+    city_norm: Mapped[str] = mapped_column(String(120), default="", index=True)
+    state: Mapped[str] = mapped_column(String(120), default="")
+    country: Mapped[str] = mapped_column(String(120), default="")
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    place_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Concert(Base):
+    """The real-world event: one artist at one venue on one date."""
+
+    __tablename__ = "concert"
+    __table_args__ = (UniqueConstraint("artist_id", "venue_id", "date", name="uq_concert_artist_venue_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artist_id: Mapped[int] = mapped_column(ForeignKey("artist.id"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Show(Base):
+    """One person's attendance of a concert."""
+
+    __tablename__ = "show"
+    __table_args__ = (
+        UniqueConstraint("user_id", "concert_id", name="uq_show_user_concert"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
+        CheckConstraint("visibility IN ('private', 'friends', 'public')", name="visibility_values"),
+        Index("ix_show_user_date", "user_id", "show_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)  # indexed by ix_show_user_date
+    concert_id: Mapped[int] = mapped_column(ForeignKey("concert.id"), index=True)
+    # copy of concert.date so a person's list sorts and filters on one index
+    show_date: Mapped[dt.date] = mapped_column(Date)
+    time: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    notes_norm: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    visibility: Mapped[str] = mapped_column(String(16), default="friends")
+    visible_to: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ShowAudience(Base):
+    """Index of `Show.visible_to` (friend ids allowed to see a friends-only show), for SQL filtering."""
+
+    __tablename__ = "show_audience"
+    show_id: Mapped[int] = mapped_column(ForeignKey("show.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class SetlistSong(Base):
+    """A song of a show's setlist at a dense 1-based position (`order` in the API)."""
+
+    __tablename__ = "setlist_song"
+    __table_args__ = (UniqueConstraint("show_id", "position", name="uq_setlist_song_show_position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("show.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(String(500), default="")
+    is_cover: Mapped[bool] = mapped_column(default=False)
+    original_artist: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    duration: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    songwriter: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    with_artist: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class CheckIn(Base):
+    """Someone at a concert now (through their show); ended by check-out or by age."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (Index("ix_checkin_concert_active", "concert_id", "checked_out_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    concert_id: Mapped[int] = mapped_column(ForeignKey("concert.id"))
+    show_id: Mapped[int] = mapped_column(ForeignKey("show.id", ondelete="CASCADE"), index=True)
+    checked_in_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    checked_out_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class User(Base):
+    """Local copy of a user (from `user.registered`): only what responses need."""
+
+    __tablename__ = "user_copy"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(64))
+
+
+class Friendship(Base):
+    """An accepted friendship (from social's events), stored once per pair with user_a < user_b."""
+
+    __tablename__ = "friendship"
+    __table_args__ = (CheckConstraint("user_a < user_b", name="ordered_pair"),)
+    user_a: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_b: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+
+
+class ShowCounter(Base):
+    """Per-show media and comment counts kept from media's and social's events."""
+
+    __tablename__ = "show_counter"
+    show_id: Mapped[int] = mapped_column(ForeignKey("show.id", ondelete="CASCADE"), primary_key=True)
+    photos: Mapped[int] = mapped_column(Integer, default=0)
+    audio: Mapped[int] = mapped_column(Integer, default=0)
+    videos: Mapped[int] = mapped_column(Integer, default=0)
+    comments: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """Column values of a model instance (for tests and debugging)."""
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}

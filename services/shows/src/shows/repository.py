@@ -1,0 +1,451 @@
+"""Every query of the shows service. Functions flush, never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from shows.models import (
+    Artist,
+    CheckIn,
+    Concert,
+    Friendship,
+    SetlistSong,
+    Show,
+    ShowAudience,
+    ShowCounter,
+    User,
+    Venue,
+)
+from shows.normalize import like_escape
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+# ---------------------------------------------------------------- catalogue (find or create)
+
+
+def _insert_or_get(session: Session, obj: Any, refetch: Select[Any]) -> Any:
+    """Insert `obj` in a savepoint; on a unique-key race, return the row the other writer created."""
+    try:
+        with session.begin_nested():
+            session.add(obj)
+    except IntegrityError:
+        found = session.scalars(refetch).first()
+        if found is None:
+            raise
+        return found
+    return obj
+
+
+def find_or_create_artist(session: Session, name: str, name_norm: str, mbid: str | None) -> Artist:
+    """The artist with this normalised name (created if missing; mbid filled in if it was empty)."""
+    stmt = select(Artist).where(Artist.name_norm == name_norm)
+    artist = session.scalars(stmt).first()
+    if artist is None:
+        artist = _insert_or_get(session, Artist(name=name, name_norm=name_norm, mbid=mbid), stmt)
+    if mbid and not artist.mbid:
+        artist.mbid = mbid
+    return artist
+
+
+def find_or_create_venue(
+    session: Session, *, name: str, name_norm: str, city: str, city_norm: str, state: str, country: str
+) -> Venue:
+    """The venue with this normalised name and city (created if missing; region filled in if empty)."""
+    stmt = select(Venue).where(Venue.name_norm == name_norm, Venue.city_norm == city_norm)
+    venue = session.scalars(stmt).first()
+    if venue is None and not city_norm:
+        # no city given: the venue of that name people already use (so both land on one concert)
+        venue = session.scalars(select(Venue).where(Venue.name_norm == name_norm).order_by(Venue.id)).first()
+    elif venue is None:
+        # a city given for a venue first logged without one: complete that venue instead of splitting it
+        venue = session.scalars(
+            select(Venue).where(Venue.name_norm == name_norm, Venue.city_norm == "").order_by(Venue.id)
+        ).first()
+        if venue is not None:
+            venue.city, venue.city_norm = city, city_norm
+    if venue is None:
+        venue = _insert_or_get(
+            session,
+            Venue(name=name, name_norm=name_norm, city=city, city_norm=city_norm, state=state, country=country),
+            stmt,
+        )
+    if state and not venue.state:
+        venue.state = state
+    if country and not venue.country:
+        venue.country = country
+    return venue
+
+
+def find_or_create_concert(session: Session, artist_id: int, venue_id: int, date: dt.date) -> Concert:
+    """The concert of this artist at this venue on this date (created if missing)."""
+    stmt = select(Concert).where(Concert.artist_id == artist_id, Concert.venue_id == venue_id, Concert.date == date)
+    concert = session.scalars(stmt).first()
+    if concert is None:
+        concert = _insert_or_get(session, Concert(artist_id=artist_id, venue_id=venue_id, date=date), stmt)
+    return concert
+
+
+# ---------------------------------------------------------------- shows
+
+
+def get_show(session: Session, show_id: int, *, for_update: bool = False) -> Show | None:
+    """A show by id; `for_update` locks its row on PostgreSQL (SQLite serialises writers anyway)."""
+    stmt = select(Show).where(Show.id == show_id)
+    if for_update and _is_pg(session):
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def get_user_show_for_concert(session: Session, user_id: int, concert_id: int) -> Show | None:
+    """The show a user logged for a concert, if any."""
+    return session.scalars(select(Show).where(Show.user_id == user_id, Show.concert_id == concert_id)).first()
+
+
+def count_concert_shows(session: Session, concert_id: int, *, excluding_user: int | None = None) -> int:
+    """How many shows (people) logged a concert."""
+    stmt = select(func.count(Show.id)).where(Show.concert_id == concert_id)
+    if excluding_user is not None:
+        stmt = stmt.where(Show.user_id != excluding_user)
+    return int(session.scalar(stmt) or 0)
+
+
+def user_show_ids(session: Session, user_id: int) -> list[int]:
+    """Ids of a user's shows."""
+    return list(session.scalars(select(Show.id).where(Show.user_id == user_id).order_by(Show.id)))
+
+
+def set_audience(session: Session, show_id: int, user_ids: Iterable[int] | None) -> None:
+    """Replace the indexed copy of a show's `visible_to`."""
+    session.execute(delete(ShowAudience).where(ShowAudience.show_id == show_id))
+    if user_ids:
+        session.add_all(ShowAudience(show_id=show_id, user_id=uid) for uid in user_ids)
+    session.flush()
+
+
+def delete_show(session: Session, show: Show) -> None:
+    """Delete a show and everything that hangs off it in this service."""
+    sid = show.id
+    for model in (SetlistSong, CheckIn, ShowAudience, ShowCounter):
+        session.execute(delete(model).where(model.show_id == sid))
+    session.delete(show)
+    session.flush()
+
+
+@dataclass
+class ShowFilters:
+    """Filters of GET /api/shows (strings already normalised)."""
+
+    artist: str | None = None
+    artist_id: int | None = None
+    venue: str | None = None
+    venue_id: int | None = None
+    city: str | None = None
+    year: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    when: str = "all"
+    q: str | None = None
+    today: dt.date | None = None
+
+
+@dataclass
+class ShowRow:
+    """A show with everything its JSON needs, from one query."""
+
+    show: Show
+    concert: Concert
+    artist: Artist
+    venue: Venue
+    counter: ShowCounter | None
+    owner_username: str | None
+    song_count: int
+    attendee_count: int
+
+
+def _show_select() -> Select[Any]:
+    # correlated counts: an index lookup per row of the page, instead of aggregating whole tables
+    song_count = (
+        select(func.count(SetlistSong.id)).where(SetlistSong.show_id == Show.id).correlate(Show).scalar_subquery()
+    )
+    other = aliased(Show)
+    attendees = (
+        select(func.count(other.id)).where(other.concert_id == Show.concert_id).correlate(Show).scalar_subquery()
+    )
+    return (
+        select(Show, Concert, Artist, Venue, ShowCounter, User.username, song_count, attendees)
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Artist, Artist.id == Concert.artist_id)
+        .join(Venue, Venue.id == Concert.venue_id)
+        .outerjoin(ShowCounter, ShowCounter.show_id == Show.id)
+        .outerjoin(User, User.id == Show.user_id)
+    )
+
+
+def _rows(result: Iterable[Sequence[Any]]) -> list[ShowRow]:
+    return [ShowRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6] or 0), int(r[7] or 0)) for r in result]
+
+
+def show_row(session: Session, show_id: int) -> ShowRow | None:
+    """One show with its catalogue data and counts."""
+    rows = _rows(session.execute(_show_select().where(Show.id == show_id)))
+    return rows[0] if rows else None
+
+
+def visible_clause(viewer_id: int, is_friend: bool) -> Any:
+    """SQL condition: a show (of someone else) that `viewer_id` may see."""
+    allowed = [Show.visibility == "public"]
+    if is_friend:
+        in_audience = exists(
+            select(ShowAudience.show_id).where(ShowAudience.show_id == Show.id, ShowAudience.user_id == viewer_id)
+        )
+        allowed.append(and_(Show.visibility == "friends", or_(Show.visible_to.is_(None), in_audience)))
+    return or_(*allowed)
+
+
+def _contains(column: Any, needle: str) -> Any:
+    return column.like(f"%{like_escape(needle)}%", escape="\\")
+
+
+def _filter_conditions(f: ShowFilters) -> list[Any]:
+    conds: list[Any] = []
+    if f.artist_id is not None:
+        conds.append(Concert.artist_id == f.artist_id)
+    elif f.artist:
+        conds.append(_contains(Artist.name_norm, f.artist))
+    if f.venue_id is not None:
+        conds.append(Concert.venue_id == f.venue_id)
+    elif f.venue:
+        conds.append(_contains(Venue.name_norm, f.venue))
+    if f.city:
+        conds.append(_contains(Venue.city_norm, f.city))
+    if f.year is not None:
+        conds.append(Show.show_date.between(dt.date(f.year, 1, 1), dt.date(f.year, 12, 31)))
+    if f.date_from is not None:
+        conds.append(Show.show_date >= f.date_from)
+    if f.date_to is not None:
+        conds.append(Show.show_date <= f.date_to)
+    today = f.today or dt.date.today()
+    if f.when == "upcoming":
+        conds.append(Show.show_date >= today)
+    elif f.when == "past":
+        conds.append(Show.show_date < today)
+    if f.q:
+        conds.append(
+            or_(
+                _contains(Artist.name_norm, f.q),
+                _contains(Venue.name_norm, f.q),
+                _contains(Venue.city_norm, f.q),
+                _contains(Show.notes_norm, f.q),
+            )
+        )
+    return conds
+
+
+def list_shows(
+    session: Session,
+    *,
+    owner_id: int,
+    visibility: Any | None,
+    filters: ShowFilters,
+    ascending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[ShowRow], int]:
+    """One page of a person's shows (one query) and the total (one count query)."""
+    conds = [Show.user_id == owner_id, *_filter_conditions(filters)]
+    if visibility is not None:
+        conds.append(visibility)
+    order = (
+        [Show.show_date.asc(), Show.time.asc(), Show.id.asc()]
+        if ascending
+        else [Show.show_date.desc(), Show.time.desc(), Show.id.desc()]
+    )
+    page = _rows(session.execute(_show_select().where(*conds).order_by(*order).limit(limit).offset(offset)))
+    count_stmt = (
+        select(func.count(Show.id))
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Artist, Artist.id == Concert.artist_id)
+        .join(Venue, Venue.id == Concert.venue_id)
+        .where(*conds)
+    )
+    return page, int(session.scalar(count_stmt) or 0)
+
+
+def all_user_shows(session: Session, user_id: int) -> list[ShowRow]:
+    """Every show of a user, oldest first (exports)."""
+    stmt = _show_select().where(Show.user_id == user_id).order_by(Show.show_date, Show.time, Show.id)
+    return _rows(session.execute(stmt))
+
+
+# ---------------------------------------------------------------- setlists
+
+
+def list_songs(session: Session, show_id: int) -> list[SetlistSong]:
+    """A show's setlist in order."""
+    stmt = select(SetlistSong).where(SetlistSong.show_id == show_id).order_by(SetlistSong.position)
+    return list(session.scalars(stmt))
+
+
+def get_song(session: Session, show_id: int, song_id: int) -> SetlistSong | None:
+    """A song, only if it belongs to that show."""
+    return session.scalars(select(SetlistSong).where(SetlistSong.id == song_id, SetlistSong.show_id == show_id)).first()
+
+
+def apply_positions(session: Session, show_id: int, ordered_ids: list[int]) -> None:
+    """Give the songs of a show positions 1..n in this order without ever breaking (show_id, position).
+
+    Two steps: the songs that move first go to negative positions (distinct, so never colliding), then to
+    their final ones, which nobody else holds by then. Works with a plain unique constraint everywhere.
+    """
+    stmt = select(SetlistSong.id, SetlistSong.position).where(SetlistSong.show_id == show_id)
+    current: dict[int, int] = {sid: pos for sid, pos in session.execute(stmt)}
+    moves = [(sid, pos) for pos, sid in enumerate(ordered_ids, start=1) if current.get(sid) != pos]
+    if not moves:
+        return
+    table = SetlistSong.__table__
+    session.flush()
+    session.execute(
+        update(table).where(table.c.id.in_([sid for sid, _ in moves])).values(position=-table.c.position - 1)
+    )
+    for sid, pos in moves:
+        session.execute(update(table).where(table.c.id == sid).values(position=pos))
+    # the ORM copies loaded earlier are stale now
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, SetlistSong) and obj.show_id == show_id:
+            session.expire(obj, ["position"])
+
+
+def max_position(session: Session, show_id: int) -> int:
+    """The last position in a setlist (0 when empty)."""
+    return int(session.scalar(select(func.max(SetlistSong.position)).where(SetlistSong.show_id == show_id)) or 0)
+
+
+def count_songs(session: Session, show_id: int) -> int:
+    """Songs in a setlist."""
+    return int(session.scalar(select(func.count(SetlistSong.id)).where(SetlistSong.show_id == show_id)) or 0)
+
+
+# ---------------------------------------------------------------- check-ins
+
+
+def active_checkin(session: Session, user_id: int, concert_id: int, since: dt.datetime) -> CheckIn | None:
+    """The user's check-in at a concert that has not ended (checked out or older than `since`)."""
+    stmt = (
+        select(CheckIn)
+        .where(
+            CheckIn.user_id == user_id,
+            CheckIn.concert_id == concert_id,
+            CheckIn.checked_out_at.is_(None),
+            CheckIn.checked_in_at >= since,
+        )
+        .order_by(CheckIn.checked_in_at.desc())
+    )
+    return session.scalars(stmt).first()
+
+
+def active_at_concert(session: Session, concert_id: int, since: dt.datetime) -> list[tuple[CheckIn, Show, str | None]]:
+    """Active check-ins at a concert with each person's show and username."""
+    stmt = (
+        select(CheckIn, Show, User.username)
+        .join(Show, Show.id == CheckIn.show_id)
+        .outerjoin(User, User.id == CheckIn.user_id)
+        .where(CheckIn.concert_id == concert_id, CheckIn.checked_out_at.is_(None), CheckIn.checked_in_at >= since)
+        .order_by(CheckIn.checked_in_at)
+    )
+    return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+
+
+def delete_user_checkins(session: Session, user_id: int) -> None:
+    """Remove every check-in of a user."""
+    session.execute(delete(CheckIn).where(CheckIn.user_id == user_id))
+
+
+# ---------------------------------------------------------------- users and friendships (local copies)
+
+
+def upsert_user(session: Session, user_id: int, username: str) -> None:
+    """Create or rename the local copy of a user."""
+    user = session.get(User, user_id)
+    if user is None:
+        session.add(User(id=user_id, username=username))
+    elif username and user.username != username:
+        user.username = username
+    session.flush()
+
+
+def delete_user(session: Session, user_id: int) -> None:
+    """Forget a user and their friendships."""
+    session.execute(delete(Friendship).where(or_(Friendship.user_a == user_id, Friendship.user_b == user_id)))
+    session.execute(delete(User).where(User.id == user_id))
+
+
+def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """Usernames of the given users (those the service knows)."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    return {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def is_friend(session: Session, a: int, b: int) -> bool:
+    """True when a and b have an accepted friendship."""
+    if a == b:
+        return False
+    ua, ub = _pair(a, b)
+    return session.get(Friendship, (ua, ub)) is not None
+
+
+def add_friendship(session: Session, a: int, b: int) -> None:
+    """Record an accepted friendship (no-op if known)."""
+    if a == b or is_friend(session, a, b):
+        return
+    ua, ub = _pair(a, b)
+    session.add(Friendship(user_a=ua, user_b=ub))
+    session.flush()
+
+
+def remove_friendship(session: Session, a: int, b: int) -> None:
+    """Forget a friendship (no-op if unknown)."""
+    ua, ub = _pair(a, b)
+    session.execute(delete(Friendship).where(Friendship.user_a == ua, Friendship.user_b == ub))
+
+
+# ---------------------------------------------------------------- counters
+
+
+COUNTER_FIELDS = {"photo": "photos", "audio": "audio", "video": "videos", "comment": "comments"}
+
+
+def bump_counter(session: Session, show_id: int, kind: str, delta: int) -> bool:
+    """Add `delta` to a show's counter of `kind` (never below zero); False if the show is gone."""
+    if session.get(Show, show_id) is None:
+        return False
+    column = COUNTER_FIELDS[kind]
+    counter = session.get(ShowCounter, show_id)
+    if counter is None:
+        counter = ShowCounter(show_id=show_id, photos=0, audio=0, videos=0, comments=0)
+        session.add(counter)
+        session.flush()
+    table = ShowCounter.__table__
+    col = table.c[column]
+    # scalar max() on SQLite, greatest() on PostgreSQL: the counter never goes below zero
+    floor = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
+    new_value = floor(col + delta, 0)
+    session.execute(update(table).where(table.c.show_id == show_id).values({column: new_value}))
+    session.expire(counter)
+    return True

@@ -1,0 +1,112 @@
+"""Read-only aggregate queries: the dashboard and autocomplete (flush/commit free)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shows.models import Artist, Concert, Show, Venue
+from shows.normalize import like_escape
+
+
+def user_totals(session: Session, user_id: int, today: dt.date) -> dict[str, int]:
+    """A person's show, artist, venue and upcoming counts."""
+    stmt = (
+        select(
+            func.count(Show.id),
+            func.count(func.distinct(Concert.artist_id)),
+            func.count(func.distinct(Concert.venue_id)),
+        )
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .where(Show.user_id == user_id)
+    )
+    shows, artists, venues = session.execute(stmt).one()
+    upcoming = session.scalar(select(func.count(Show.id)).where(Show.user_id == user_id, Show.show_date >= today))
+    return {"shows": shows, "artists": artists, "venues": venues, "upcoming": int(upcoming or 0)}
+
+
+def shows_per_year(session: Session, user_id: int) -> list[tuple[int, int]]:
+    """(year, count) of a person's shows, oldest year first."""
+    dates = session.scalars(select(Show.show_date).where(Show.user_id == user_id))
+    counts: dict[int, int] = {}
+    for d in dates:  # portable: no dialect-specific date functions
+        counts[d.year] = counts.get(d.year, 0) + 1
+    return sorted(counts.items())
+
+
+def dashboard_artists(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:
+    """The artists a person has seen, most seen first, and how many distinct ones."""
+    n = func.count(Show.id).label("n")
+    stmt = (
+        select(Artist, n, func.min(Show.show_date), func.max(Show.show_date))
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Artist, Artist.id == Concert.artist_id)
+        .where(Show.user_id == user_id)
+        .group_by(Artist.id)
+        .order_by(n.desc(), Artist.name_norm)
+        .limit(limit)
+    )
+    total = session.scalar(
+        select(func.count(func.distinct(Concert.artist_id)))
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .where(Show.user_id == user_id)
+    )
+    return list(session.execute(stmt).all()), int(total or 0)
+
+
+def dashboard_venues(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:
+    """The venues a person has been to, most visited first, and how many distinct ones."""
+    n = func.count(Show.id).label("n")
+    stmt = (
+        select(Venue, n, func.min(Show.show_date), func.max(Show.show_date))
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Venue, Venue.id == Concert.venue_id)
+        .where(Show.user_id == user_id)
+        .group_by(Venue.id)
+        .order_by(n.desc(), Venue.name_norm)
+        .limit(limit)
+    )
+    total = session.scalar(
+        select(func.count(func.distinct(Concert.venue_id)))
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .where(Show.user_id == user_id)
+    )
+    return list(session.execute(stmt).all()), int(total or 0)
+
+
+def suggest_artists(session: Session, prefix: str, limit: int) -> list[tuple[Artist, int]]:
+    """Artists whose normalised name starts with `prefix`, most used first."""
+    n = func.count(Show.id).label("n")
+    stmt = (
+        select(Artist, n)
+        .outerjoin(Concert, Concert.artist_id == Artist.id)
+        .outerjoin(Show, Show.concert_id == Concert.id)
+        .where(Artist.name_norm.like(f"{like_escape(prefix)}%", escape="\\"))
+        .group_by(Artist.id)
+        .order_by(n.desc(), Artist.name_norm)
+        .limit(limit)
+    )
+    return [(r[0], int(r[1])) for r in session.execute(stmt)]
+
+
+def suggest_venues(session: Session, prefix: str, limit: int) -> list[tuple[Venue, int]]:
+    """Venues whose normalised name starts with `prefix`, most used first."""
+    n = func.count(Show.id).label("n")
+    stmt = (
+        select(Venue, n)
+        .outerjoin(Concert, Concert.venue_id == Venue.id)
+        .outerjoin(Show, Show.concert_id == Concert.id)
+        .where(Venue.name_norm.like(f"{like_escape(prefix)}%", escape="\\"))
+        .group_by(Venue.id)
+        .order_by(n.desc(), Venue.name_norm)
+        .limit(limit)
+    )
+    return [(r[0], int(r[1])) for r in session.execute(stmt)]

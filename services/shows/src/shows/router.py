@@ -1,0 +1,203 @@
+"""Public shows routes (thin: parse, call the service, shape the HTTP answer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from shared.db import SessionDep
+from shows import dashboard, live, service
+from shows import repository as repo
+from shows import setlist as setlist_service
+from shows.clients import fetch_show_extras
+from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, SongId, ViewerDep
+from shows.exceptions import ShowNotFound
+from shows.exports import shows_csv, shows_ics
+from shows.normalize import normalize
+from shows.schemas import (
+    ActiveUsers,
+    CheckinResult,
+    ShowCreate,
+    ShowCreated,
+    ShowDetail,
+    ShowRead,
+    ShowUpdate,
+    SongCreate,
+    SongRead,
+    SongUpdate,
+)
+
+router = APIRouter(prefix="/api/shows", tags=["shows"])
+NOT_FOUND = {404: ShowNotFound.schema()}
+
+
+def _link_header(request: Request, offset: int, limit: int, total: int) -> str | None:
+    """RFC 8288 next/prev links for an offset page (relative, so they stay right behind the gateway)."""
+
+    def ref(new_offset: int) -> str:
+        url = request.url.include_query_params(offset=new_offset, limit=limit)
+        return f"{url.path}?{url.query}"
+
+    links = []
+    if offset + limit < total:
+        links.append(f'<{ref(offset + limit)}>; rel="next"')
+    if offset > 0:
+        links.append(f'<{ref(max(offset - limit, 0))}>; rel="prev"')
+    return ", ".join(links) or None
+
+
+@router.get("", response_model=list[ShowRead])
+def list_shows(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    artist: Annotated[str | None, Query(max_length=200)] = None,
+    artist_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    venue: Annotated[str | None, Query(max_length=200)] = None,
+    venue_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    city: Annotated[str | None, Query(max_length=120)] = None,
+    year: Annotated[int | None, Query(ge=1, le=9999)] = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    filter: Literal["upcoming", "past", "all"] = "all",
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Literal["date", "-date"] | None = None,
+    limit: int | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """The caller's shows (or `user_id`'s, as far as the caller may see them), newest first."""
+    size = settings.list_default_limit if limit is None else min(max(limit, 1), settings.list_max_limit)
+    filters = repo.ShowFilters(
+        artist=normalize(artist) or None,
+        artist_id=artist_id,
+        venue=normalize(venue) or None,
+        venue_id=venue_id,
+        city=normalize(city) or None,
+        year=year,
+        date_from=date_from,
+        date_to=date_to,
+        when=filter,
+        q=normalize(q) or None,
+    )
+    shows, total = service.list_shows(
+        session, viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset
+    )
+    response.headers["X-Total-Count"] = str(total)
+    link = _link_header(request, offset, size, total)
+    if link:
+        response.headers["Link"] = link
+    return shows
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated)
+def create_show(body: ShowCreate, session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
+    """Log a show (finds or creates artist, venue and concert); says how many others logged it."""
+    return service.create_show(session, viewer=viewer, data=body)
+
+
+@router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_csv(session: SessionDep, viewer: ViewerDep) -> Response:
+    """The caller's shows as a CSV file."""
+    body = shows_csv(dashboard.export_rows(session, user_id=viewer.id))
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="sharemyshows-shows.csv"'},
+    )
+
+
+@router.get("/calendar.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
+def export_ics(session: SessionDep, viewer: ViewerDep) -> Response:
+    """The caller's shows as an iCalendar file."""
+    body = shows_ics(dashboard.export_rows(session, user_id=viewer.id))
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="sharemyshows-shows.ics"'},
+    )
+
+
+@router.get("/{show_id}", response_model=ShowDetail, response_model_exclude_none=False, responses=NOT_FOUND)
+def get_show(
+    show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep, peers: PeersDep
+) -> dict[str, Any]:
+    """A show with its setlist, photos, audio, videos and comments."""
+    body = service.read_show(session, viewer=viewer, show_id=show_id)
+    extras, degraded = fetch_show_extras(peers, show_id, viewer.id, settings.internal_timeout_s)
+    body.update(extras)
+    if degraded:
+        body["degraded"] = degraded
+    return body
+
+
+@router.put("/{show_id}", response_model=ShowRead, responses=NOT_FOUND)
+def update_show(show_id: ShowId, body: ShowUpdate, session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
+    """Change a show (owner only; partial)."""
+    return service.update_show(session, viewer=viewer, show_id=show_id, data=body)
+
+
+@router.delete("/{show_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_show(show_id: ShowId, session: SessionDep, viewer: ViewerDep) -> Response:
+    """Delete a show (owner only); setlist, check-ins, media, comments and chat go with it."""
+    service.delete_show(session, viewer=viewer, show_id=show_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{show_id}/setlist", response_model=list[SongRead], responses=NOT_FOUND)
+def get_setlist(show_id: ShowId, session: SessionDep, viewer: ViewerDep) -> list[dict[str, Any]]:
+    """The setlist in order (anyone who may see the show)."""
+    return setlist_service.list_setlist(session, viewer=viewer, show_id=show_id)
+
+
+@router.post("/{show_id}/setlist", status_code=status.HTTP_201_CREATED, response_model=SongRead, responses=NOT_FOUND)
+def add_song(
+    show_id: ShowId, body: SongCreate, session: SessionDep, viewer: ViewerDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Add a song (at `order`, default last)."""
+    return setlist_service.add_song(
+        session, viewer=viewer, show_id=show_id, data=body, max_songs=settings.setlist_max_songs
+    )
+
+
+@router.put("/{show_id}/setlist/{song_id}", response_model=SongRead, responses=NOT_FOUND)
+def update_song(
+    show_id: ShowId, song_id: SongId, body: SongUpdate, session: SessionDep, viewer: ViewerDep
+) -> dict[str, Any]:
+    """Change a song of this show; `order` moves it and renumbers the rest."""
+    return setlist_service.update_song(session, viewer=viewer, show_id=show_id, song_id=song_id, data=body)
+
+
+@router.delete("/{show_id}/setlist/{song_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_song(show_id: ShowId, song_id: SongId, session: SessionDep, viewer: ViewerDep) -> Response:
+    """Remove a song of this show and close the gap."""
+    setlist_service.remove_song(session, viewer=viewer, show_id=show_id, song_id=song_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{show_id}/checkin", response_model=CheckinResult, responses=NOT_FOUND)
+def checkin(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
+    """Check in at the concert of your show (around its date; idempotent)."""
+    return live.check_in(
+        session,
+        viewer=viewer,
+        show_id=show_id,
+        window_hours=settings.checkin_window_hours,
+        ttl_hours=settings.checkin_ttl_hours,
+    )
+
+
+@router.post("/{show_id}/checkout", response_model=CheckinResult, responses=NOT_FOUND)
+def checkout(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
+    """End your check-in (idempotent)."""
+    return live.check_out(session, viewer=viewer, show_id=show_id, ttl_hours=settings.checkin_ttl_hours)
+
+
+@router.get("/{show_id}/active-users", response_model=ActiveUsers, responses=NOT_FOUND)
+def active_users(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
+    """Who is checked in at this show's concert now (usernames only)."""
+    return live.active_users(session, viewer=viewer, show_id=show_id, ttl_hours=settings.checkin_ttl_hours)

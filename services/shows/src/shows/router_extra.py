@@ -1,0 +1,88 @@
+"""Dashboard, autocomplete and internal routes of the shows service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from shared.db import SessionDep
+from shared.internal import require_internal
+from shows import dashboard, service
+from shows import repository as repo
+from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, ViewerDep
+from shows.schemas import (
+    ArtistSuggestions,
+    DashboardArtists,
+    DashboardStats,
+    DashboardVenues,
+    ShowAccess,
+    ShowInfo,
+    VenueSuggestions,
+)
+
+dashboard_router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+catalogue_router = APIRouter(prefix="/api", tags=["catalogue"])
+internal_router = APIRouter(prefix="/internal", dependencies=[Depends(require_internal)], include_in_schema=False)
+Limit = Annotated[int | None, Query()]
+
+
+def _clamp(limit: int | None, default: int, maximum: int) -> int:
+    return default if limit is None else min(max(limit, 1), maximum)
+
+
+@dashboard_router.get("/stats", response_model=DashboardStats)
+def stats(session: SessionDep, viewer: ViewerDep, settings: SettingsDep, peers: PeersDep) -> dict[str, Any]:
+    """The caller's totals (fresh; media and social counts degrade to 0 if those services are down)."""
+    return dashboard.stats(session, user_id=viewer.id, peers=peers, timeout_s=settings.internal_timeout_s)
+
+
+@dashboard_router.get("/artists", response_model=DashboardArtists)
+def top_artists(session: SessionDep, viewer: ViewerDep, settings: SettingsDep, limit: Limit = None) -> dict[str, Any]:
+    """The caller's artists with show counts and first/last seen dates."""
+    size = _clamp(limit, settings.dashboard_default_limit, settings.dashboard_max_limit)
+    return dashboard.artists(session, user_id=viewer.id, limit=size)
+
+
+@dashboard_router.get("/venues", response_model=DashboardVenues)
+def top_venues(session: SessionDep, viewer: ViewerDep, settings: SettingsDep, limit: Limit = None) -> dict[str, Any]:
+    """The caller's venues with show counts and first/last dates."""
+    size = _clamp(limit, settings.dashboard_default_limit, settings.dashboard_max_limit)
+    return dashboard.venues(session, user_id=viewer.id, limit=size)
+
+
+@catalogue_router.get("/artists", response_model=ArtistSuggestions)
+def suggest_artists(
+    session: SessionDep, viewer: ViewerDep, q: Annotated[str, Query(max_length=200)] = "", limit: Limit = None
+) -> dict[str, Any]:
+    """Artist autocomplete: prefix, case/accent-insensitive, most used first."""
+    return dashboard.suggest_artists(session, q=q, limit=_clamp(limit, 10, 10))
+
+
+@catalogue_router.get("/venues", response_model=VenueSuggestions)
+def suggest_venues(
+    session: SessionDep, viewer: ViewerDep, q: Annotated[str, Query(max_length=200)] = "", limit: Limit = None
+) -> dict[str, Any]:
+    """Venue autocomplete: prefix, case/accent-insensitive, most used first."""
+    return dashboard.suggest_venues(session, q=q, limit=_clamp(limit, 10, 10))
+
+
+@internal_router.get("/shows/{show_id}/access", response_model=ShowAccess)
+def show_access(
+    show_id: ShowId, session: SessionDep, settings: SettingsDep, user_id: Annotated[int, Query(ge=0, le=MAX_ID)]
+) -> dict[str, Any]:
+    """What `user_id` may do with a show (404 if the show does not exist)."""
+    return service.show_access(session, show_id=show_id, user_id=user_id, ttl_hours=settings.checkin_ttl_hours)
+
+
+@internal_router.get("/shows/{show_id}", response_model=ShowInfo)
+def show_info(show_id: ShowId, session: SessionDep) -> dict[str, Any]:
+    """Minimal facts of a show (owner, visibility, name, date)."""
+    return service.show_info(session, show_id=show_id)
+
+
+@internal_router.get("/users/{user_id}/shows")
+def user_shows(user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> dict[str, Any]:
+    """The ids of a user's shows."""
+    ids = repo.user_show_ids(session, user_id)
+    return {"show_ids": ids, "total": len(ids)}

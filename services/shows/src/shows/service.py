@@ -1,0 +1,331 @@
+"""Shows domain logic: creating, reading, changing and deleting shows, and who may see them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shared.db import utcnow
+from shared.events import ShowCreatedV1, ShowDeletedV1, ShowUpdatedV1
+from shared.outbox import emit
+from shows import repository as repo
+from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
+from shows.models import Show
+from shows.normalize import normalize, parse_location
+from shows.schemas import ShowCreate, ShowUpdate
+from shows.serialize import show_json, show_name, song_json
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking (id and the username from their token)."""
+
+    id: int
+    username: str = ""
+
+
+def can_view(session: Session, show: Show, viewer_id: int | None) -> bool:
+    """Owner always; public for any signed-in user; friends-only for accepted friends (narrowed by visible_to)."""
+    if viewer_id is None:
+        return False
+    if show.user_id == viewer_id:
+        return True
+    if show.visibility == "public":
+        return True
+    if show.visibility == "friends" and repo.is_friend(session, show.user_id, viewer_id):
+        return show.visible_to is None or viewer_id in show.visible_to
+    return False
+
+
+def get_viewable_show(session: Session, show_id: int, viewer_id: int, *, for_update: bool = False) -> Show:
+    """The show if the viewer may see it; 404 otherwise (never reveal others' private shows)."""
+    show = repo.get_show(session, show_id, for_update=for_update)
+    if show is None or not can_view(session, show, viewer_id):
+        raise ShowNotFound()
+    return show
+
+
+def get_owned_show(session: Session, show_id: int, viewer_id: int, *, for_update: bool = False) -> Show:
+    """The show if the viewer owns it; 404 if they cannot see it, 403 if they can but do not own it."""
+    show = get_viewable_show(session, show_id, viewer_id, for_update=for_update)
+    if show.user_id != viewer_id:
+        raise NotShowOwner()
+    return show
+
+
+def _resolve_concert(
+    session: Session,
+    *,
+    artist_name: str,
+    artist_mbid: str | None,
+    venue_name: str,
+    city: str,
+    state: str,
+    country: str,
+    date: dt.date,
+) -> int:
+    artist = repo.find_or_create_artist(session, artist_name, normalize(artist_name), artist_mbid or None)
+    venue = repo.find_or_create_venue(
+        session,
+        name=venue_name,
+        name_norm=normalize(venue_name),
+        city=city,
+        city_norm=normalize(city),
+        state=state,
+        country=country,
+    )
+    return repo.find_or_create_concert(session, artist.id, venue.id, date).id
+
+
+def _place(data: ShowCreate | ShowUpdate, fields: set[str]) -> tuple[str, str, str]:
+    """City/state/country from `venue_location` and/or the explicit fields (explicit ones win)."""
+    city, state, country = parse_location(data.venue_location) if "venue_location" in fields else ("", "", "")
+    if "city" in fields and data.city is not None:
+        city = data.city
+    if "state" in fields and data.state is not None:
+        state = data.state
+    if "country" in fields and data.country is not None:
+        country = data.country
+    return city.strip()[:120], state.strip()[:120], country.strip()[:120]
+
+
+def _facts(row: repo.ShowRow) -> dict[str, Any]:
+    s = row.show
+    return {
+        "show_id": s.id,
+        "user_id": s.user_id,
+        "concert_id": s.concert_id,
+        "visibility": s.visibility,
+        "visible_to": s.visible_to,
+        "artist_name": row.artist.name,
+        "venue_name": row.venue.name,
+        "date": row.concert.date,
+        "show_name": show_name(row.artist.name, row.venue.name),
+    }
+
+
+def _row(session: Session, show_id: int) -> repo.ShowRow:
+    row = repo.show_row(session, show_id)
+    if row is None:  # pragma: no cover - only if deleted inside our own transaction
+        raise ShowNotFound()
+    return row
+
+
+def create_show(session: Session, *, viewer: Viewer, data: ShowCreate) -> dict[str, Any]:
+    """Log a show: find or create artist, venue and concert; one show per person per concert."""
+    if viewer.username:
+        repo.upsert_user(session, viewer.id, viewer.username)
+    fields = set(data.model_fields_set)
+    city, state, country = _place(data, fields)
+    concert_id = _resolve_concert(
+        session,
+        artist_name=data.artist_name,
+        artist_mbid=data.artist_mbid,
+        venue_name=data.venue_name,
+        city=city,
+        state=state,
+        country=country,
+        date=data.date,
+    )
+    existing = repo.get_user_show_for_concert(session, viewer.id, concert_id)
+    if existing is not None:
+        raise DuplicateShow(details=[{"field": "show_id", "message": str(existing.id)}])
+    notes = data.notes or ""
+    show = Show(
+        user_id=viewer.id,
+        concert_id=concert_id,
+        show_date=data.date,
+        time=data.time,
+        notes=notes,
+        notes_norm=normalize(notes),
+        rating=data.rating,
+        visibility=data.visibility or "friends",
+        visible_to=data.visible_to,
+    )
+    try:
+        with session.begin_nested():
+            session.add(show)
+    except IntegrityError as exc:  # the same person logged it concurrently
+        raise DuplicateShow() from exc
+    repo.set_audience(session, show.id, data.visible_to)
+    row = _row(session, show.id)
+    emit(session, ShowCreatedV1(**_facts(row)))
+    body = show_json(row, viewer.id)
+    body["others_count"] = repo.count_concert_shows(session, concert_id, excluding_user=viewer.id)
+    return body
+
+
+def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpdate) -> dict[str, Any]:
+    """Change any of a show's fields (owner only); moving it to another concert re-resolves the concert."""
+    show = get_owned_show(session, show_id, viewer.id, for_update=True)
+    fields = set(data.model_fields_set)
+    row = _row(session, show_id)
+    if fields & {"artist_name", "venue_name", "venue_location", "city", "state", "country", "date", "artist_mbid"}:
+        v = row.venue
+        if fields & {"venue_location", "city", "state", "country"}:
+            city, state, country = _place(data, fields)
+        else:
+            city, state, country = v.city, v.state, v.country
+        date = data.date if "date" in fields and data.date else row.concert.date
+        concert_id = _resolve_concert(
+            session,
+            artist_name=data.artist_name if data.artist_name else row.artist.name,
+            artist_mbid=data.artist_mbid,
+            venue_name=data.venue_name if data.venue_name else v.name,
+            city=city,
+            state=state,
+            country=country,
+            date=date,
+        )
+        if concert_id != show.concert_id:
+            clash = repo.get_user_show_for_concert(session, viewer.id, concert_id)
+            if clash is not None:
+                raise DuplicateShow(details=[{"field": "show_id", "message": str(clash.id)}])
+            show.concert_id = concert_id
+        show.show_date = date
+    if "time" in fields:
+        show.time = data.time
+    if "notes" in fields:
+        show.notes = data.notes or ""
+        show.notes_norm = normalize(show.notes)
+    if "rating" in fields:
+        show.rating = data.rating
+    if "visibility" in fields and data.visibility is not None:
+        show.visibility = data.visibility
+    if "visible_to" in fields:
+        show.visible_to = data.visible_to
+        repo.set_audience(session, show.id, data.visible_to)
+    show.updated_at = utcnow()
+    session.flush()
+    session.expire_all()
+    row = _row(session, show_id)
+    emit(session, ShowUpdatedV1(**_facts(row)))
+    return show_json(row, viewer.id)
+
+
+def delete_show_and_emit(session: Session, show: Show) -> None:
+    """Delete a show here and tell media and social (show.deleted) in the same transaction."""
+    concert_id, owner_id, sid = show.concert_id, show.user_id, show.id
+    repo.delete_show(session, show)
+    others = repo.count_concert_shows(session, concert_id) > 0
+    emit(session, ShowDeletedV1(show_id=sid, user_id=owner_id, concert_id=concert_id, concert_has_other_shows=others))
+
+
+def delete_show(session: Session, *, viewer: Viewer, show_id: int) -> None:
+    """Delete a show (owner only); its setlist and check-ins go with it."""
+    delete_show_and_emit(session, get_owned_show(session, show_id, viewer.id, for_update=True))
+
+
+def read_show(session: Session, *, viewer: Viewer, show_id: int) -> dict[str, Any]:
+    """The show JSON plus its setlist (media and comments are added by the caller)."""
+    get_viewable_show(session, show_id, viewer.id)
+    body = show_json(_row(session, show_id), viewer.id)
+    body["setlist"] = [song_json(s) for s in repo.list_songs(session, show_id)]
+    return body
+
+
+def list_shows(
+    session: Session,
+    *,
+    viewer: Viewer,
+    owner_id: int | None,
+    filters: repo.ShowFilters,
+    sort: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the caller's (or someone else's visible) shows and the total."""
+    owner = owner_id if owner_id is not None else viewer.id
+    visibility = None
+    if owner != viewer.id:
+        visibility = repo.visible_clause(viewer.id, repo.is_friend(session, owner, viewer.id))
+    ascending = sort == "date" if sort else filters.when == "upcoming"
+    rows, total = repo.list_shows(
+        session,
+        owner_id=owner,
+        visibility=visibility,
+        filters=filters,
+        ascending=ascending,
+        limit=limit,
+        offset=offset,
+    )
+    return [show_json(r, viewer.id) for r in rows], total
+
+
+def show_access(
+    session: Session, *, show_id: int, user_id: int, now: dt.datetime | None = None, ttl_hours: float = 6.0
+) -> dict[str, Any]:
+    """What a user may do with a show (the internal access answer media and social rely on)."""
+    row = repo.show_row(session, show_id)
+    if row is None:
+        raise ShowNotFound()
+    show = row.show
+    mine = repo.get_user_show_for_concert(session, user_id, show.concert_id)
+    since = (now or utcnow()) - dt.timedelta(hours=ttl_hours)
+    return {
+        "show_id": show.id,
+        "owner_id": show.user_id,
+        "concert_id": show.concert_id,
+        "visibility": show.visibility,
+        "can_view": can_view(session, show, user_id),
+        "can_edit": show.user_id == user_id,
+        "logged_concert": mine is not None,
+        "checked_in": repo.active_checkin(session, user_id, show.concert_id, since) is not None,
+        "show_name": show_name(row.artist.name, row.venue.name),
+        "date": row.concert.date,
+    }
+
+
+def show_info(session: Session, *, show_id: int) -> dict[str, Any]:
+    """Minimal facts of a show for other services."""
+    row = repo.show_row(session, show_id)
+    if row is None:
+        raise ShowNotFound()
+    facts = _facts(row)
+    return {
+        "show_id": facts["show_id"],
+        "owner_id": facts["user_id"],
+        "concert_id": facts["concert_id"],
+        "visibility": facts["visibility"],
+        "visible_to": facts["visible_to"],
+        "show_name": facts["show_name"],
+        "artist_name": facts["artist_name"],
+        "venue_name": facts["venue_name"],
+        "date": facts["date"],
+    }
+
+
+# ---------------------------------------------------------------- reactions to other services' events
+
+
+def on_user_registered(session: Session, *, user_id: int, username: str) -> None:
+    """Keep a local copy of the user's name."""
+    repo.upsert_user(session, user_id, username)
+
+
+def on_user_deleted(session: Session, *, user_id: int) -> None:
+    """Delete the user's shows (each emitting show.deleted), check-ins and local copies."""
+    for sid in repo.user_show_ids(session, user_id):
+        show = repo.get_show(session, sid, for_update=True)
+        if show is not None:
+            delete_show_and_emit(session, show)
+    repo.delete_user_checkins(session, user_id)
+    repo.delete_user(session, user_id)
+
+
+def on_friendship(session: Session, *, user_id: int, friend_id: int, accepted: bool) -> None:
+    """Record or forget an accepted friendship."""
+    if accepted:
+        repo.add_friendship(session, user_id, friend_id)
+    else:
+        repo.remove_friendship(session, user_id, friend_id)
+
+
+def on_counter(session: Session, *, show_id: int, kind: str, delta: int) -> None:
+    """Adjust a show's media/comment counter (ignored for unknown shows)."""
+    if kind in repo.COUNTER_FIELDS:
+        repo.bump_counter(session, show_id, kind, delta)

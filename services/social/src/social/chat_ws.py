@@ -1,0 +1,260 @@
+"""The chat WebSocket: authenticate, authorise, send history, then relay frames both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import WebSocket
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from shared.auth import Principal, authenticate_websocket
+from shared.db import after_commit, session_scope, utcnow
+from shared.errors import ServiceError, ServiceUnavailable
+from shared.ratelimit import MemoryRateLimiter, RateLimiter
+from social import service
+from social.chat import ChatConnection, ChatHub
+from social.clients import ShowsClient
+from social.config import SocialSettings
+from social.exceptions import ChatNotAllowed, ShowNotFound
+from social.schemas import CHAT_MAX
+
+log = logging.getLogger("social.ws")
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN = 1013
+RECHECK_ACCESS_S = 30.0
+TYPING_MIN_INTERVAL_S = 1.0
+MAX_FRAME_CHARS = 16 * 1024  # a 1000-character message in JSON fits easily
+
+
+def _error(code: str, message: str, **extra: Any) -> str:
+    return json.dumps({"type": "error", "code": code, "error": message, **extra})
+
+
+def origin_allowed(websocket: WebSocket, settings: SocialSettings) -> bool:
+    """Refuse cross-site sockets riding on the cookie (CSWSH); non-browser clients send no Origin."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True
+    allowed = {o.strip().rstrip("/") for o in settings.ws_allowed_origins.split(",") if o.strip()}
+    allowed.add(settings.public_base_url.rstrip("/"))
+    if origin.rstrip("/") in allowed:
+        return True
+    host = urlsplit(origin).netloc
+    return host in {websocket.headers.get("host", ""), websocket.headers.get("x-forwarded-host", "")}
+
+
+class ChatSocket:
+    """One client's chat session."""
+
+    def __init__(self, websocket: WebSocket, show_id: int, after: int | None) -> None:
+        state = websocket.app.state
+        self.ws = websocket
+        self.show_id = show_id
+        self.after = after
+        self.settings: SocialSettings = state.settings
+        self.hub: ChatHub = state.chat_hub
+        self.shows: ShowsClient = state.shows_client
+        self.limiter: RateLimiter = state.chat_limiter
+        self.session_factory: sessionmaker[Session] = state.session_factory
+        self.principal: Principal | None = None
+        self.conn: ChatConnection | None = None
+        self.checked_at = 0.0
+        self.last_typing = 0.0
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the socket with an application code (after accepting, so the code reaches the client)."""
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason)
+
+    async def _authorise(self) -> int | None:
+        """The concert id, or None after closing the socket with the reason."""
+        try:
+            self.principal = authenticate_websocket(self.ws)
+        except ServiceError as exc:
+            await self.close(CLOSE_UNAUTHENTICATED, exc.message)
+            return None
+        if self.principal.via_cookie and not origin_allowed(self.ws, self.settings):
+            await self.close(CLOSE_FORBIDDEN, "Cross-site socket refused.")
+            return None
+        try:
+            access = await asyncio.to_thread(
+                service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
+                show_id=self.show_id, user_id=self.principal.user_id,
+            )
+        except ShowNotFound:
+            await self.close(CLOSE_NOT_FOUND, "Show not found.")
+            return None
+        except ChatNotAllowed as exc:
+            await self.close(CLOSE_FORBIDDEN, exc.message)
+            return None
+        except ServiceError as exc:
+            await self.close(CLOSE_TRY_AGAIN, exc.message)
+            return None
+        self.checked_at = time.monotonic()
+        return access.concert_id
+
+    def _username(self) -> str:
+        assert self.principal is not None
+        with session_scope(self.session_factory) as session:
+            return service.ensure_user(session=session, principal=self.principal).username
+
+    def _replay(self, concert_id: int) -> list[dict[str, Any]]:
+        with session_scope(self.session_factory) as session:
+            return service.chat_replay(session=session, concert_id=concert_id, after=self.after,
+                                       history=self.settings.chat_history_size,
+                                       replay_max=self.settings.chat_replay_max)
+
+    async def run(self) -> None:
+        """Serve the socket until the client leaves."""
+        await self.ws.accept()
+        concert_id = await self._authorise()
+        if concert_id is None:
+            return
+        assert self.principal is not None
+        username = await asyncio.to_thread(self._username)  # the local name, as in stored messages
+        conn = self.conn = ChatConnection(self.principal.user_id, username, concert_id)
+        self.hub.register(conn)  # from here on new messages queue up (deduplicated against the history)
+        writer: asyncio.Task[None] | None = None
+        try:
+            history = await asyncio.to_thread(self._replay, concert_id)
+            for m in history:
+                conn.mark_seen(int(m["id"]))
+            await self.ws.send_text(json.dumps({"type": "history", "messages": history}))
+            writer = asyncio.create_task(self._writer())
+            self.hub.join(conn, utcnow().isoformat().replace("+00:00", "Z"))
+            await self._reader()
+        except WebSocketDisconnect:
+            pass
+        except ServiceUnavailable as exc:
+            await self.close(CLOSE_TRY_AGAIN, exc.message)
+        finally:
+            self.hub.unregister(conn)
+            self.hub.leave(conn)
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
+
+    async def _writer(self) -> None:
+        assert self.conn is not None
+        while True:
+            frame = await self.conn.queue.get()
+            if frame is None:
+                await self.close(CLOSE_TRY_AGAIN, "Too slow to keep up; reconnect with ?after=<last id>.")
+                return
+            await self.ws.send_text(frame)
+
+    async def _reader(self) -> None:
+        while True:
+            event = await self.ws.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            raw = event.get("text")
+            if raw is None and event.get("bytes") is not None:
+                raw = event["bytes"].decode("utf-8", "replace")
+            if not await self._handle(raw or ""):
+                return
+            if self.ws.client_state != WebSocketState.CONNECTED:
+                return
+
+    async def _send_error(self, code: str, message: str, **extra: Any) -> None:
+        assert self.conn is not None
+        self.conn.offer(_error(code, message, **extra))
+
+    async def _handle(self, raw: str) -> bool:
+        """Act on one client frame; False when the socket was closed."""
+        if len(raw) > MAX_FRAME_CHARS:
+            await self._send_error("bad_frame", f"Frames must be at most {MAX_FRAME_CHARS} characters.")
+            return True
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            await self._send_error("bad_frame", "Frames must be JSON objects.")
+            return True
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self._send_error("bad_frame", 'Frames need a "type" ("message" or "typing").')
+            return True
+        if not await self._still_allowed():
+            return False
+        kind = frame["type"]
+        if kind == "message":
+            await self._on_message(frame)
+        elif kind == "typing":
+            now = time.monotonic()
+            if now - self.last_typing >= TYPING_MIN_INTERVAL_S:
+                self.last_typing = now
+                assert self.conn is not None
+                self.hub.typing(self.conn)
+        elif kind == "ping":
+            assert self.conn is not None
+            self.conn.offer(json.dumps({"type": "pong"}))
+        else:
+            await self._send_error("bad_frame", f'Unknown frame type "{kind[:32]}".')
+        return True
+
+    async def _still_allowed(self) -> bool:
+        """Close when the token expired or the user lost access since joining."""
+        assert self.principal is not None
+        if float(self.principal.claims.get("exp", 0)) < time.time():
+            await self.close(CLOSE_UNAUTHENTICATED, "Your session has expired; sign in again.")
+            return False
+        if time.monotonic() - self.checked_at < RECHECK_ACCESS_S:
+            return True
+        try:
+            await asyncio.to_thread(service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
+                                    show_id=self.show_id, user_id=self.principal.user_id)
+        except ShowNotFound:
+            await self.close(CLOSE_NOT_FOUND, "Show not found.")
+            return False
+        except ChatNotAllowed as exc:
+            await self.close(CLOSE_FORBIDDEN, exc.message)
+            return False
+        except ServiceError:
+            return True  # shows briefly down: keep the session, check again next time
+        self.checked_at = time.monotonic()
+        return True
+
+    async def _on_message(self, frame: dict[str, Any]) -> None:
+        assert self.principal is not None and self.conn is not None
+        text = frame.get("message", frame.get("text"))
+        if not isinstance(text, str) or not text.strip():
+            await self._send_error("validation_error", "message must be 1–1000 characters of text.")
+            return
+        text = text.strip()
+        if len(text) > CHAT_MAX:
+            await self._send_error("validation_error", f"message must be at most {CHAT_MAX} characters.")
+            return
+        args = (f"chat:{self.principal.user_id}", self.settings.chat_rate_limit, self.settings.chat_rate_window_s)
+        if isinstance(self.limiter, MemoryRateLimiter):  # in-process counters: no I/O, no thread hop
+            allowed, retry_after = self.limiter.hit(*args)
+        else:
+            allowed, retry_after = await asyncio.to_thread(self.limiter.hit, *args)
+        if not allowed:
+            await self._send_error("rate_limited", "You are sending messages too fast; wait a moment.",
+                                   retry_after=retry_after)
+            return
+        try:
+            await asyncio.to_thread(store_and_publish, self.session_factory, self.hub, self.conn.concert_id,
+                                    self.principal, text)
+        except Exception:
+            log.exception("could not store a chat message")
+            await self._send_error("internal_error", "The message could not be sent; try again.")
+
+
+def store_and_publish(session_factory: sessionmaker[Session], hub: ChatHub, concert_id: int, principal: Principal,
+                      text: str) -> dict[str, Any]:
+    """Store a message in its own transaction and fan it out once committed (worker thread)."""
+    with session_scope(session_factory) as session:
+        msg = service.post_chat_message(session=session, concert_id=concert_id, principal=principal, text=text)
+        after_commit(session, lambda: hub.publish_message(msg))
+    return msg

@@ -1,0 +1,38 @@
+"""Social service settings: the common variables from shared plus `SOCIAL_*` ones."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import ClassVar, Literal
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import BaseServiceSettings
+
+
+class SocialSettings(BaseServiceSettings):
+    """Settings of the social service (env prefix `SOCIAL_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SOCIAL_", extra="ignore", populate_by_name=True)
+
+    service_name: ClassVar[str] = "social"
+    default_port: ClassVar[int] = 5004
+
+    # who may read and post in a concert's chat (from shows' access endpoint)
+    chat_policy: Literal["logged_or_checked_in", "checked_in"] = "logged_or_checked_in"
+    chat_rate_limit: int = 5
+    chat_rate_window_s: int = 10
+    chat_history_size: int = 50
+    chat_replay_max: int = 1000
+    chat_exchange: str = "sms.chat"
+    chat_poll_interval_s: float = 0.05
+    chat_bus_enabled: bool = True
+    presence_ttl_s: int = 30
+    ws_allowed_origins: str = ""
+    access_cache_ttl_s: float = 2.0
+
+
+@lru_cache
+def get_settings() -> SocialSettings:
+    """Settings read once from the environment."""
+    return SocialSettings()

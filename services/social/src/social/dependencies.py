@@ -1,0 +1,48 @@
+"""Annotated FastAPI dependencies of the social routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from shared.ratelimit import RateLimiter
+from social.chat import ChatHub
+from social.clients import MediaClient, ShowsClient
+from social.config import SocialSettings
+from social.schemas import MAX_ID
+
+
+def _shows(request: Request) -> ShowsClient:
+    return request.app.state.shows_client  # type: ignore[no-any-return]
+
+
+def _media(request: Request) -> MediaClient:
+    return request.app.state.media_client  # type: ignore[no-any-return]
+
+
+def _hub(request: Request) -> ChatHub:
+    return request.app.state.chat_hub  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> SocialSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _limiter(request: Request) -> RateLimiter:
+    return request.app.state.chat_limiter  # type: ignore[no-any-return]
+
+
+Shows = Annotated[ShowsClient, Depends(_shows)]
+Media = Annotated[MediaClient, Depends(_media)]
+Hub = Annotated[ChatHub, Depends(_hub)]
+Settings = Annotated[SocialSettings, Depends(_settings)]
+ChatLimiter = Annotated[RateLimiter, Depends(_limiter)]
+
+ShowId = Annotated[int, Path(gt=0, le=MAX_ID, description="Show id")]
+PhotoId = Annotated[int, Path(gt=0, le=MAX_ID, description="Photo id")]
+CommentId = Annotated[int, Path(gt=0, le=MAX_ID, description="Comment id")]
+FriendshipId = Annotated[int, Path(gt=0, le=MAX_ID, description="Friendship or request id")]
+UserId = Annotated[int, Path(gt=0, le=MAX_ID, description="User id")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size (max 100)")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]

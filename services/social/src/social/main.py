@@ -1,0 +1,83 @@
+"""The social service: app factory, `social` (uvicorn) and `social-migrate` entry points."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.app import create_service_app, run_uvicorn
+from shared.db import make_engine, make_session_factory, run_migrations
+from shared.internal import InternalClient
+from shared.ratelimit import make_rate_limiter
+from social import models  # noqa: F401 - registers the tables on Base
+from social.chat import ChatHub
+from social.clients import MediaClient, ShowsClient
+from social.config import SocialSettings, get_settings
+from social.consumers import make_handlers
+from social.db import outbox
+from social.router import internal_router, router
+
+DESCRIPTION = (
+    "Comments, friends, the friends' feed and live concert chat. Chat is per concert (reached through any "
+    "of its shows); the WebSocket `/api/chat/show/{id}/ws` takes the access cookie or a bearer header and "
+    "speaks JSON frames: server `history`, `message`, `presence`, `typing`, `error`; client `message`, "
+    "`typing`. Close codes: 4401 not signed in, 4403 not allowed to chat, 4404 unknown show."
+)
+
+
+def create_app(settings: SocialSettings | None = None) -> FastAPI:
+    """Build the social app (nothing connects until the app starts)."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.db_url)
+    session_factory = make_session_factory(engine, outbox)
+    shows_client = ShowsClient(
+        InternalClient(settings.shows_url, settings.internal_token, service="shows",
+                       timeout_s=settings.internal_timeout_s),
+        ttl_s=settings.access_cache_ttl_s,
+    )
+    media_client = MediaClient(
+        InternalClient(settings.media_url, settings.internal_token, service="media",
+                       timeout_s=settings.internal_timeout_s)
+    )
+    hub = ChatHub(settings, bus_enabled=settings.chat_bus_enabled)
+
+    async def start_hub(_app: FastAPI) -> None:
+        await hub.start()
+
+    async def stop_hub(_app: FastAPI) -> None:
+        await hub.stop()
+        shows_client.client.close()
+        media_client.client.close()
+
+    def chat_bus_ready() -> None:
+        if hub.bus_enabled and not hub.consumer_ready.is_set():
+            raise RuntimeError("chat fan-out consumer not connected")
+
+    app = create_service_app(
+        settings,
+        title="ShareMyShows social",
+        description=DESCRIPTION,
+        routers=[router, internal_router],
+        session_factory=session_factory,
+        outbox=outbox,
+        handlers=make_handlers(shows_client.forget),
+        on_startup=[start_hub],
+        on_shutdown=[stop_hub],
+        ready_checks={"chat_bus": chat_bus_ready},
+    )
+    app.state.engine = engine
+    app.state.shows_client = shows_client
+    app.state.media_client = media_client
+    app.state.chat_hub = hub
+    app.state.chat_limiter = make_rate_limiter(settings.redis_url or None)
+    return app
+
+
+def main() -> None:
+    """Run the service with uvicorn (host/port from HOST/PORT)."""
+    run_uvicorn("social.main:create_app", get_settings())
+
+
+def migrate() -> None:
+    """Apply the database migrations (`alembic upgrade head`)."""
+    settings = get_settings()
+    run_migrations("social", settings.db_url)

@@ -1,0 +1,121 @@
+"""SQLAlchemy models: local copies fed by events (users, shows, feed) and what social owns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import utcnow
+from social.db import Base
+
+
+class User(Base):
+    """A user as announced by `user.registered` (email only for exact-email search, never returned)."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(64))
+    username_lower: Mapped[str] = mapped_column(String(64), index=True)
+    email_lower: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShowRef(Base):
+    """What social knows about a show from `show.*` events (feed visibility, names, concert)."""
+
+    __tablename__ = "show_ref"
+    show_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    concert_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    visibility: Mapped[str] = mapped_column(String(16), default="friends")
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False)  # visible_to narrows friends
+    show_name: Mapped[str] = mapped_column(String(512), default="")
+    show_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShowAudience(Base):
+    """One friend id of a show's `visible_to` list."""
+
+    __tablename__ = "show_audience"
+    show_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("show_ref.show_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class FeedItem(Base):
+    """A feed entry: a show logged or a media item that became ready."""
+
+    __tablename__ = "feed_item"
+    __table_args__ = (
+        UniqueConstraint("kind", "show_id", "media_id", name="uq_feed_item_kind_show_media"),
+        Index("ix_feed_item_owner_created", "owner_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # show | media
+    show_id: Mapped[int] = mapped_column(Integer, index=True)
+    media_id: Mapped[int] = mapped_column(Integer, default=0)  # 0 for show items
+    media_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    owner_id: Mapped[int] = mapped_column(Integer)
+    thumbnail_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(Base):
+    """A comment on a show (photo_id null) or on one of its photos."""
+
+    __tablename__ = "comment"
+    __table_args__ = (Index("ix_comment_show_photo", "show_id", "photo_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    show_id: Mapped[int] = mapped_column(Integer, index=True)
+    photo_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Friendship(Base):
+    """A friend request or friendship; each unordered pair is stored once."""
+
+    __tablename__ = "friendship"
+    __table_args__ = (
+        UniqueConstraint("user_low", "user_high", name="uq_friendship_pair"),
+        CheckConstraint("user_id <> friend_id", name="not_self"),
+        CheckConstraint("status IN ('pending', 'accepted')", name="status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)  # requester
+    friend_id: Mapped[int] = mapped_column(Integer, index=True)  # recipient
+    user_low: Mapped[int] = mapped_column(Integer)
+    user_high: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ChatMessage(Base):
+    """A message in a concert's live chat."""
+
+    __tablename__ = "chat_message"
+    __table_args__ = (Index("ix_chat_message_concert_id_id", "concert_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    concert_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,287 @@
+"""Pydantic request and response models of the social API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+
+COMMENT_MAX = 2000
+MAX_ID = 2_147_483_647  # ids are 32-bit integer columns
+CHAT_MAX = 1000
+
+
+def _clean_text(value: object, limit: int) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return text
+
+
+class UserRef(BaseModel):
+    """A user as shown to others."""
+
+    id: int
+    username: str
+
+
+# ---------------------------------------------------------------- comments
+
+
+class CommentCreate(BaseModel):
+    """A new comment on a show (`show_id`) or on a photo (`photo_id`)."""
+
+    model_config = ConfigDict(extra="ignore")
+    text: str = Field(description="1–2000 characters after trimming; stored and returned as plain text")
+    show_id: StrictInt | None = Field(default=None, gt=0, le=MAX_ID)
+    photo_id: StrictInt | None = Field(default=None, gt=0, le=MAX_ID)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, v: object) -> str:
+        return _clean_text(v, COMMENT_MAX)
+
+    @field_validator("show_id", "photo_id", mode="before")
+    @classmethod
+    def _numeric_id(cls, v: object) -> object:
+        return _coerce_id(v)
+
+    @model_validator(mode="after")
+    def _target(self) -> CommentCreate:
+        if self.show_id is None and self.photo_id is None:
+            raise ValueError("show_id or photo_id is required")
+        return self
+
+
+class CommentUpdate(BaseModel):
+    """New text of a comment."""
+
+    model_config = ConfigDict(extra="ignore")
+    text: str
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, v: object) -> str:
+        return _clean_text(v, COMMENT_MAX)
+
+
+class Mention(BaseModel):
+    """A `@username` in a comment that names a known user."""
+
+    username: str
+    user_id: int
+
+
+class CommentRead(BaseModel):
+    """A comment."""
+
+    id: int
+    show_id: int
+    photo_id: int | None
+    user: UserRef | None
+    text: str
+    created_at: str
+    updated_at: str | None
+    mentions: list[Mention]
+
+
+class CommentList(BaseModel):
+    """A page of comments, oldest first."""
+
+    comments: list[CommentRead]
+    total: int
+
+
+class RecentComment(BaseModel):
+    """One of the caller's recent comments (dashboard)."""
+
+    id: int
+    show_id: int
+    photo_id: int | None
+    text: str
+    content: str = Field(description="Same as `text` (the earlier key)")
+    created_at: str
+    show_name: str
+
+
+class RecentCommentList(BaseModel):
+    """The caller's recent comments, newest first."""
+
+    comments: list[RecentComment]
+    total: int
+
+
+# ---------------------------------------------------------------- friends
+
+FriendshipStatusValue = Literal["none", "pending_outgoing", "pending_incoming", "accepted"]
+
+
+def _coerce_id(v: object) -> object:
+    # ids arrive as numbers or numeric strings; bools and floats are refused (no "1" == True tricks)
+    if isinstance(v, bool):
+        raise ValueError("must be an integer id")
+    if isinstance(v, str):
+        s = v.strip()
+        if not s.isdigit():
+            raise ValueError("must be an integer id")
+        return int(s)
+    return v
+
+
+class FriendRequestCreate(BaseModel):
+    """Ask someone to be friends, by `friend_id` or `username`."""
+
+    model_config = ConfigDict(extra="ignore")
+    friend_id: StrictInt | None = Field(default=None, gt=0, le=MAX_ID)
+    username: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("friend_id", mode="before")
+    @classmethod
+    def _fid(cls, v: object) -> object:
+        return _coerce_id(v)
+
+    @model_validator(mode="after")
+    def _one(self) -> FriendRequestCreate:
+        if self.friend_id is None and not (self.username or "").strip():
+            raise ValueError("friend_id or username is required")
+        return self
+
+
+class UserSearchResult(BaseModel):
+    """A user found by search, with the caller's relation to them."""
+
+    id: int
+    username: str
+    friendship_status: FriendshipStatusValue
+
+
+class UserSearchList(BaseModel):
+    """Search results (at most 20)."""
+
+    users: list[UserSearchResult]
+    total: int
+
+
+class FriendshipRead(BaseModel):
+    """A friend request or friendship; `friend` is the other party."""
+
+    id: int
+    user_id: int
+    friend_id: int
+    status: Literal["pending", "accepted"]
+    created_at: str
+    friend: UserRef
+
+
+class FriendList(BaseModel):
+    """Friendships of the caller."""
+
+    friends: list[FriendshipRead]
+    total: int
+
+
+class MessageResponse(BaseModel):
+    """A human-readable confirmation."""
+
+    message: str
+
+
+# ---------------------------------------------------------------- chat
+
+
+class ChatMessageCreate(BaseModel):
+    """A chat message (`message`, or `text` as in the seed document)."""
+
+    model_config = ConfigDict(extra="ignore")
+    message: str | None = Field(default=None, description="1–1000 characters after trimming")
+    text: str | None = Field(default=None, description="Alias of `message`")
+
+    @model_validator(mode="after")
+    def _either(self) -> ChatMessageCreate:
+        raw = self.message if self.message is not None else self.text
+        if raw is None:
+            raise ValueError("message is required")
+        self.message = _clean_text(raw, CHAT_MAX)
+        return self
+
+
+class ChatMessageRead(BaseModel):
+    """A chat message of a concert."""
+
+    id: int
+    concert_id: int
+    user: UserRef
+    message: str
+    created_at: str
+
+
+class ChatMessagePage(BaseModel):
+    """Messages oldest first within the page; `has_more` when older ones exist."""
+
+    messages: list[ChatMessageRead]
+    has_more: bool
+
+
+class ActiveUser(BaseModel):
+    """Someone connected to the concert's chat now."""
+
+    user_id: int
+    username: str
+    since: str
+
+
+class ActiveUserList(BaseModel):
+    """People connected to the concert's chat now."""
+
+    users: list[ActiveUser]
+    total: int
+
+
+# ---------------------------------------------------------------- feed
+
+
+class FeedMedia(BaseModel):
+    """The media part of a feed item."""
+
+    id: int
+    kind: str
+    thumbnail_url: str | None
+
+
+class FeedItemRead(BaseModel):
+    """A show logged or a media item added by a friend."""
+
+    type: Literal["show", "media"]
+    created_at: str
+    user: UserRef
+    show_id: int
+    show_name: str
+    date: str | None = None
+    media: FeedMedia | None = None
+
+
+class FeedPage(BaseModel):
+    """The caller's friends' activity, newest first."""
+
+    items: list[FeedItemRead]
+    total: int
+
+
+# ---------------------------------------------------------------- internal
+
+
+class UserCounts(BaseModel):
+    """A user's totals (for shows' dashboard stats)."""
+
+    comments: int
+    friends: int
+
+
+class FriendIds(BaseModel):
+    """Ids of a user's accepted friends."""
+
+    friend_ids: list[int]
