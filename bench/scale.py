@@ -47,7 +47,9 @@ from pipeline import (
     attempt_counts,
     depth_line,
     make_photos,
+    media_rows,
     require_services,
+    server_figures,
     upload_batch,
     warm_up,
 )
@@ -121,6 +123,8 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
             workers.stop()
         after = ctl.list_queues()
     runs = task_runs(workers)
+    server = server_figures(media_rows(fs.env["MEDIA_DATABASE_URL"], ids))
+    attempts = server["attempts"] or attempt_counts({m: watcher.records[m] for m in ids if m in watcher.records})
     ready_times = sorted(watcher.done_at[m] for m in ids if m in watcher.done_at)
     statuses = Counter(watcher.status.get(m, "missing") for m in ids)
     wall = (max(ready_times) if ready_times else t_end) - t0
@@ -140,11 +144,14 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
         "first_ready_after_s": round(ready_times[0] - t0, 2) if ready_times else None,
         "steady_photos_per_s": round((len(ready_times) - 1) / steady, 2) if len(ready_times) > 1 else 0.0,
         **runs,
-        # one task per photo and kind of task: more successful runs of a task than photos = some ran twice
-        "processed_twice": runs["task_ids_run_twice"] + sum(max(0, c - len(ids))
-                                                            for c in runs["succeeded_by_task"].values()),
+        # two independent witnesses, the larger one counts: task runs in the worker logs (one task per photo
+        # and kind of task: more successful runs of a task than photos = some ran twice) and the rows' attempts
+        "processed_twice": max(runs["task_ids_run_twice"] + sum(max(0, c - len(ids))
+                                                                for c in runs["succeeded_by_task"].values()),
+                               sum(v for k, v in (attempts or {}).items() if k.isdigit() and int(k) > 1)),
         "log_evidence": runs["succeeded_total"] > 0,
-        "attempt_counters": attempt_counts({m: watcher.records[m] for m in ids if m in watcher.records}),
+        "attempt_counters": attempts,
+        "server_side": server,
         "queue_after": after,
         "queue_peak_ready": queue.peak_ready(),
         "queue_depth": queue.samples,
@@ -156,8 +163,8 @@ def run_workers(n: int, counts: list[int], timeout_s: float) -> dict[str, Any]:
     """Part (a): one stack, one round per worker count."""
     photos = make_photos(n)
     rounds: list[dict[str, Any]] = []
-    # no sweep may re-queue the photos that wait for workers on purpose
-    overrides = {"MEDIA_STUCK_AFTER_S": "86400", "MEDIA_SWEEP_INTERVAL_S": "86400"}
+    # the sweep must not re-queue photos that wait for workers on purpose (default: queued > 120 s)
+    overrides = {"MEDIA_REQUEUE_AFTER_S": "86400"}
     with FullStack("scale-workers", worker_count=0, env_overrides=overrides) as fs, \
             RssSampler(stack_pids(fs.stack)) as rss:
         user = register_and_login(fs.stack.gateway_url)
@@ -210,7 +217,11 @@ def served_all(stack: Any, names: tuple[str, ...]) -> dict[str, int | None]:
 
 async def mixed_load(base_url: str, token: str, concurrency: int, duration_s: float,
                      events: list[tuple[float, str, Any]], stack: Any) -> dict[str, Any]:
-    """Alternate two GETs at `concurrency` for `duration_s`, running the kill/restart plan on the side."""
+    """Alternate two GETs at `concurrency` while the kill/restart plan runs on the side.
+
+    The load lasts `duration_s`, or longer when restarts are slow: until the plan is done plus a tail of
+    max(4 s, 20 % of the duration), so the figures after the last restart are always measured.
+    """
     import aiohttp
 
     paths = ("/api/shows?limit=20", "/api/auth/me")
@@ -219,12 +230,13 @@ async def mixed_load(base_url: str, token: str, concurrency: int, duration_s: fl
     latencies: list[float] = []
     marks: dict[str, float] = {}
     counts_at: dict[str, dict[str, int | None]] = {}
+    stop = asyncio.Event()
+    names = ("shows", "auth")
     t0 = time.monotonic()
-    deadline = t0 + duration_s
 
     async def client(k: int) -> None:
         i = k
-        while time.monotonic() < deadline:
+        while not stop.is_set():
             path = paths[i % 2]
             i += 1
             t = time.monotonic()
@@ -241,26 +253,30 @@ async def mixed_load(base_url: str, token: str, concurrency: int, duration_s: fl
                 errors.append({"t": round(done - t0, 3), "path": path, "outcome": outcome})
 
     async def plan() -> None:
-        names = ("shows", "auth")
-        for at, action, arg in events:
-            await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
-            marks[f"{action} {arg}"] = round(time.monotonic() - t0, 2)
-            counts_at[f"{action} {arg}"] = await asyncio.to_thread(served_all, stack, names)
-            if action == "kill":
-                await asyncio.to_thread(stack.kill, arg, signal.SIGKILL, 1)
-            else:
-                await asyncio.to_thread(stack.restart, arg)
-                marks[f"{action} {arg} healthy"] = round(time.monotonic() - t0, 2)
-        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
-        counts_at["end"] = await asyncio.to_thread(served_all, stack, names)
+        try:
+            for at, action, arg in events:
+                await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+                counts_at[f"{action} {arg}"] = await asyncio.to_thread(served_all, stack, names)
+                marks[f"{action} {arg}"] = round(time.monotonic() - t0, 2)
+                if action == "kill":
+                    await asyncio.to_thread(stack.kill, arg, signal.SIGKILL, 1)
+                else:
+                    await asyncio.to_thread(stack.restart, arg)
+                    marks[f"{action} {arg} healthy"] = round(time.monotonic() - t0, 2)
+            tail = max(4.0, 0.2 * duration_s)
+            await asyncio.sleep(max(0.0, max(t0 + duration_s, time.monotonic() + tail) - time.monotonic()))
+            counts_at["end"] = await asyncio.to_thread(served_all, stack, names)
+        finally:
+            marks["end"] = round(time.monotonic() - t0, 2)
+            stop.set()
 
     timeout = aiohttp.ClientTimeout(total=30)
     conn = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base_url, connector=conn, timeout=timeout,
                                      headers={"Authorization": f"Bearer {token}"}) as session:
-        counts_at["start"] = await asyncio.to_thread(served_all, stack, ("shows", "auth"))
+        counts_at["start"] = await asyncio.to_thread(served_all, stack, names)
         await asyncio.gather(plan(), *(client(k) for k in range(concurrency)))
-    return {"buckets": {t: dict(c) for t, c in sorted(buckets.items())}, "errors": errors, "marks": marks,
+    return {"buckets": {t: dict(c) for t, c in sorted(buckets.items())}, "error_list": errors, "marks": marks,
             "served_by_replica": counts_at, "latencies_ms": latencies}
 
 
@@ -291,23 +307,24 @@ def run_replicas(duration_s: float, concurrency: int, shows: int) -> dict[str, A
         user.client.close()
         peaks = merge_peaks(rss.peaks_mb)
     buckets, marks = run["buckets"], run["marks"]
+    end = marks["end"]
     kills: dict[str, Any] = {}
     for svc in ("shows", "auth"):
-        k, r = marks.get(f"kill {svc}", 0.0), marks.get(f"restart {svc} healthy", duration_s)
-        around = [e for e in run["errors"] if k - 0.5 <= e["t"] <= k + 5.0]
+        k, r = marks.get(f"kill {svc}", 0.0), marks.get(f"restart {svc} healthy", end)
+        around = [e for e in run["error_list"] if k - 0.5 <= e["t"] <= k + 5.0]
         kills[svc] = {
             "killed_at_s": k, "restarted_healthy_at_s": r,
             "errors_within_5s": len(around), "error_outcomes": dict(Counter(e["outcome"] for e in around)),
             "rps_5s_before": window_rps(buckets, max(0.0, k - 5), k),
             "rps_while_one_replica": window_rps(buckets, k + 1, r),
-            "rps_after_restart": window_rps(buckets, r + 1, duration_s),
+            "rps_after_restart": window_rps(buckets, r + 1, end),
         }
     total = sum(sum(c.values()) for c in buckets.values())
     lat = run.pop("latencies_ms")
     return {
-        "concurrency": concurrency, "duration_s": duration_s, "replicas": replicas, "shows_seeded": shows,
-        "requests": total, "errors": len(run["errors"]),
-        "rps": round(total / duration_s, 1), "p50_ms": round(percentile(lat, 50), 1),
+        "concurrency": concurrency, "duration_s": end, "replicas": replicas, "shows_seeded": shows,
+        "requests": total, "errors": len(run["error_list"]),
+        "rps": round(total / end, 1), "p50_ms": round(percentile(lat, 50), 1),
         "p99_ms": round(percentile(lat, 99), 1),
         "kills": kills, **run, "health_after": health, "peak_rss_mb": peaks,
     }

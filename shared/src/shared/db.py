@@ -98,8 +98,9 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    kw.setdefault("pool_size", 10)
-    kw.setdefault("max_overflow", 20)
+    if "poolclass" not in kw:
+        kw.setdefault("pool_size", 10)
+        kw.setdefault("max_overflow", 20)
     kw.setdefault("pool_pre_ping", True)
     kw.setdefault("pool_recycle", 1800)
     return create_engine(url, **kw)

@@ -38,7 +38,7 @@ def _pem(value: str) -> bytes:
 
 def _read_or_create(path: Path, make: Any) -> bytes:
     """The secret stored at `path`, created with mode 0600 on first use (race-safe across processes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import os
@@ -128,6 +129,10 @@ class Gateway:
         await self.limiter.start()
         if self.access_log is not None:
             self.access_log.start()
+        # Everything imported and built so far lives for the whole process: keep it out of the cyclic
+        # GC's scans (a full collection over FastAPI/pydantic's import-time objects is costly).
+        gc.collect()
+        gc.freeze()
         self.started = True
 
     async def shutdown(self) -> None:

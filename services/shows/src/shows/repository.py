@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -172,7 +173,9 @@ class ShowRow:
     attendee_count: int
 
 
+@functools.cache
 def _show_select() -> Select[Any]:
+    # built once: statements are immutable, and building this one costs more CPU than running it
     # correlated counts: an index lookup per row of the page, instead of aggregating whole tables
     song_count = (
         select(func.count(SetlistSong.id)).where(SetlistSong.show_id == Show.id).correlate(Show).scalar_subquery()
@@ -188,6 +191,17 @@ def _show_select() -> Select[Any]:
         .join(Venue, Venue.id == Concert.venue_id)
         .outerjoin(ShowCounter, ShowCounter.show_id == Show.id)
         .outerjoin(User, User.id == Show.user_id)
+    )
+
+
+@functools.cache
+def _count_select() -> Select[Any]:
+    return (
+        select(func.count(Show.id))
+        .select_from(Show)
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Artist, Artist.id == Concert.artist_id)
+        .join(Venue, Venue.id == Concert.venue_id)
     )
 
 
@@ -271,14 +285,7 @@ def list_shows(
         else [Show.show_date.desc(), Show.time.desc(), Show.id.desc()]
     )
     page = _rows(session.execute(_show_select().where(*conds).order_by(*order).limit(limit).offset(offset)))
-    count_stmt = (
-        select(func.count(Show.id))
-        .select_from(Show)
-        .join(Concert, Concert.id == Show.concert_id)
-        .join(Artist, Artist.id == Concert.artist_id)
-        .join(Venue, Venue.id == Concert.venue_id)
-        .where(*conds)
-    )
+    count_stmt = _count_select().where(*conds)
     return page, int(session.scalar(count_stmt) or 0)
 
 

@@ -222,8 +222,10 @@ def delete_show(session: Session, *, viewer: Viewer, show_id: int) -> None:
 
 def read_show(session: Session, *, viewer: Viewer, show_id: int) -> dict[str, Any]:
     """The show JSON plus its setlist (media and comments are added by the caller)."""
-    get_viewable_show(session, show_id, viewer.id)
-    body = show_json(_row(session, show_id), viewer.id)
+    row = repo.show_row(session, show_id)  # one query serves both the access check and the JSON
+    if row is None or not can_view(session, row.show, viewer.id):
+        raise ShowNotFound()
+    body = show_json(row, viewer.id)
     body["setlist"] = [song_json(s) for s in repo.list_songs(session, show_id)]
     return body
 

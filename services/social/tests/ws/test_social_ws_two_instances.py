@@ -62,8 +62,8 @@ def instances(tmp_path: Path, world: Any, fake_server: str, broker: str) -> Iter
         port = free_port()
         log = (tmp_path / f"social{i}.log").open("wb")
         procs.append(subprocess.Popen([sys.executable, "-c", "import social.main as m; m.main()"],
-                                      env=_env(tmp_path, fake_server, port, broker), stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True))
+                                      env=_env(tmp_path, fake_server, port, broker), stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True))
         urls.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 40

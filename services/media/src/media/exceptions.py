@@ -1,0 +1,64 @@
+"""Errors of the media service (rendered as the contract's error body by shared's handler)."""
+
+from __future__ import annotations
+
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+
+
+class MediaNotFound(NotFound):
+    default_code = "media_not_found"
+    default_message = "This media item does not exist or is not visible to you."
+
+
+class ShowNotFound(NotFound):
+    default_code = "show_not_found"
+    default_message = "This show does not exist or is not visible to you."
+
+
+class NotAllowed(Forbidden):
+    default_code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+class NotReady(Conflict):
+    default_code = "not_ready"
+    default_message = "This media item is still being processed; try again shortly."
+
+
+class ProcessingFailed(Conflict):
+    default_code = "processing_failed"
+    default_message = "This media item could not be processed."
+
+
+class UploadTooLarge(PayloadTooLarge):
+    default_code = "payload_too_large"
+    default_message = "The file is larger than allowed."
+
+
+class UnsupportedMedia(UnsupportedMediaType):
+    default_code = "unsupported_media_type"
+    default_message = "This file type is not supported here."
+
+
+class BadUpload(BadRequest):
+    default_code = "bad_upload"
+    default_message = "The upload could not be read as multipart/form-data."
+
+
+class StorageUnavailable(ServiceUnavailable):
+    default_code = "storage_unavailable"
+    default_message = "Media storage is unavailable right now; try again shortly."
+
+
+class RangeNotSatisfiable(BadRequest):
+    status_code = 416
+    default_code = "range_not_satisfiable"
+    default_message = "The requested range is not satisfiable."

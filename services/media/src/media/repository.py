@@ -1,0 +1,207 @@
+"""Every query of the media service; flushes, never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef
+from shared.db import utcnow
+
+
+def get(session: Session, media_id: int) -> MediaItem | None:
+    """A media item by id."""
+    return session.get(MediaItem, media_id)
+
+
+def get_kind(session: Session, media_id: int, kind: str) -> MediaItem | None:
+    """A media item of one kind by id."""
+    item = session.get(MediaItem, media_id)
+    return item if item is not None and item.kind == kind else None
+
+
+def find_duplicate(session: Session, *, user_id: int, show_id: int, kind: str, sha256: str) -> MediaItem | None:
+    """The same bytes already uploaded by this user to this show."""
+    stmt = select(MediaItem).where(
+        MediaItem.user_id == user_id, MediaItem.show_id == show_id, MediaItem.kind == kind, MediaItem.sha256 == sha256
+    )
+    return session.scalars(stmt).first()
+
+
+def add(session: Session, item: MediaItem) -> MediaItem:
+    """Insert a media item (flushed, so it has an id)."""
+    session.add(item)
+    session.flush()
+    return item
+
+
+def _page(session: Session, where: Any, limit: int, offset: int) -> tuple[list[MediaItem], int]:
+    total = session.scalar(select(func.count()).select_from(MediaItem).where(where)) or 0
+    rows = session.scalars(
+        select(MediaItem).where(where).order_by(MediaItem.created_at.desc(), MediaItem.id.desc()).limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total)
+
+
+def list_for_show(session: Session, *, show_id: int, kind: str, limit: int, offset: int) -> tuple[list[MediaItem], int]:
+    """A show's items of one kind, newest first, with the total."""
+    return _page(session, and_(MediaItem.show_id == show_id, MediaItem.kind == kind), limit, offset)
+
+
+def list_for_user(session: Session, *, user_id: int, kind: str, limit: int, offset: int) -> tuple[list[MediaItem], int]:
+    """A user's items of one kind, newest first, with the total."""
+    return _page(session, and_(MediaItem.user_id == user_id, MediaItem.kind == kind), limit, offset)
+
+
+def items_of_show(session: Session, show_id: int) -> list[MediaItem]:
+    """Every item of a show."""
+    return list(session.scalars(select(MediaItem).where(MediaItem.show_id == show_id).order_by(MediaItem.id)))
+
+
+def items_of_user(session: Session, user_id: int) -> list[MediaItem]:
+    """Every item a user uploaded."""
+    return list(session.scalars(select(MediaItem).where(MediaItem.user_id == user_id).order_by(MediaItem.id)))
+
+
+def user_counts(session: Session, user_id: int) -> dict[str, int]:
+    """How many items of each kind a user has."""
+    rows = session.execute(
+        select(MediaItem.kind, func.count()).where(MediaItem.user_id == user_id).group_by(MediaItem.kind)
+    )
+    counts = {kind: int(n) for kind, n in rows}
+    return {"photos": counts.get("photo", 0), "audio": counts.get("audio", 0), "videos": counts.get("video", 0)}
+
+
+def show_names(session: Session, show_ids: set[int]) -> dict[int, str]:
+    """show_id -> show_name from the local show copy."""
+    if not show_ids:
+        return {}
+    rows = session.execute(select(ShowRef.show_id, ShowRef.show_name).where(ShowRef.show_id.in_(show_ids)))
+    return {sid: name for sid, name in rows}
+
+
+def get_show_ref(session: Session, show_id: int) -> ShowRef | None:
+    """The local copy of a show's facts."""
+    return session.get(ShowRef, show_id)
+
+
+def upsert_show_ref(session: Session, *, show_id: int, owner_id: int, show_name: str, visibility: str) -> None:
+    """Create or update the local copy of a show."""
+    ref = session.get(ShowRef, show_id)
+    if ref is None:
+        session.add(ShowRef(show_id=show_id, owner_id=owner_id, show_name=show_name, visibility=visibility))
+    else:
+        ref.owner_id, ref.show_name, ref.visibility = owner_id, show_name, visibility
+    session.flush()
+
+
+def delete_show_ref(session: Session, show_id: int) -> None:
+    """Forget a show."""
+    session.execute(delete(ShowRef).where(ShowRef.show_id == show_id))
+
+
+def delete_item(session: Session, item: MediaItem) -> None:
+    """Delete an item and its rendition rows."""
+    session.delete(item)
+    session.flush()
+
+
+def bump_comment_count(session: Session, media_id: int, delta: int) -> None:
+    """Add delta to a photo's comment count (never below zero)."""
+    session.execute(
+        update(MediaItem)
+        .where(MediaItem.id == media_id)
+        .values(comment_count=case((MediaItem.comment_count + delta < 0, 0), else_=MediaItem.comment_count + delta))
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ---------------------------------------------------------------- processing state
+
+
+def claim(session: Session, item: MediaItem, *, seen_status: str, seen_attempts: int) -> bool:
+    """Compare-and-set the item to `working` (attempt + 1); False if someone else changed it first."""
+    now = utcnow()
+    result = session.execute(
+        update(MediaItem)
+        .where(MediaItem.id == item.id, MediaItem.status == seen_status, MediaItem.attempts == seen_attempts)
+        .values(status=WORKING, attempts=seen_attempts + 1, started_at=now, heartbeat_at=now, progress=0,
+                error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def heartbeat(session: Session, media_id: int, attempt: int, progress: int | None) -> bool:
+    """Refresh a working item's heartbeat (and progress) if this attempt still holds it."""
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = progress
+    result = session.execute(
+        update(MediaItem)
+        .where(MediaItem.id == media_id, MediaItem.status == WORKING, MediaItem.attempts == attempt)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(session: Session, media_id: int, attempt: int) -> None:
+    """Hand a working item back to the queue (before a retry)."""
+    session.execute(
+        update(MediaItem)
+        .where(MediaItem.id == media_id, MediaItem.status == WORKING, MediaItem.attempts == attempt)
+        .values(status=PROCESSING, queued_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def upsert_rendition(session: Session, item: MediaItem, *, name: str, key: str, content_type: str, size: int,
+                     width: int | None = None, height: int | None = None) -> None:
+    """Create or replace one rendition row (unique per item and name)."""
+    row = next((r for r in item.renditions if r.name == name), None)
+    if row is None:
+        item.renditions.append(Rendition(name=name, key=key, content_type=content_type, size=size, width=width,
+                                         height=height))
+    else:
+        row.key, row.content_type, row.size, row.width, row.height = key, content_type, size, width, height
+
+
+def stale_items(session: Session, *, now: datetime, requeue_after_s: float, lease_s: float,
+                limit: int = 100) -> list[MediaItem]:
+    """Items to queue again: never picked up in time, or held by a worker that stopped beating."""
+    stmt = (
+        select(MediaItem)
+        .where(
+            or_(
+                and_(
+                    MediaItem.status == PROCESSING,
+                    or_(MediaItem.queued_at.is_(None), MediaItem.queued_at < now - timedelta(seconds=requeue_after_s)),
+                ),
+                and_(
+                    MediaItem.status == WORKING,
+                    MediaItem.heartbeat_at < now - timedelta(seconds=lease_s),
+                    or_(MediaItem.queued_at.is_(None), MediaItem.queued_at < now - timedelta(seconds=lease_s)),
+                ),
+            )
+        )
+        .order_by(MediaItem.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Several API replicas sweep at once: each takes different rows.
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def mark_queued(session: Session, media_id: int, when: datetime | None) -> None:
+    """Record when the item was (or failed to be, None) sent to the queue."""
+    session.execute(
+        update(MediaItem).where(MediaItem.id == media_id, MediaItem.status.in_((PROCESSING, WORKING)))
+        .values(queued_at=when).execution_options(synchronize_session=False)
+    )
+

@@ -1,0 +1,97 @@
+"""Pydantic request/response models of the media API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal["photo", "audio", "video"]
+
+
+class MediaUrls(BaseModel):
+    """Relative URLs of every derivative (null until produced)."""
+
+    thumbnail_small: str | None = None
+    thumbnail_medium: str | None = None
+    thumbnail_large: str | None = None
+    poster: str | None = None
+    rendition_720p: str | None = None
+    rendition_1080p: str | None = None
+    waveform: str | None = None
+
+
+class MediaRead(BaseModel):
+    """A media record as the contract lists it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    show_id: int
+    user_id: int
+    kind: Kind
+    status: Literal["processing", "ready", "failed"]
+    error: str | None
+    progress: int
+    original_filename: str
+    content_type: str
+    file_size: int
+    width: int | None
+    height: int | None
+    duration: float | None
+    taken_at: str | None
+    placeholder: str | None
+    caption: str | None = None
+    title: str | None = None
+    description: str | None = None
+    url: str
+    thumbnail_url: str | None
+    urls: MediaUrls
+    comment_count: int
+    created_at: str
+
+
+class PhotoList(BaseModel):
+    """`{photos, total}`."""
+
+    photos: list[MediaRead]
+    total: int
+
+
+class RecordingList(BaseModel):
+    """`{recordings, total}` (audio and video)."""
+
+    recordings: list[MediaRead]
+    total: int
+
+
+class PhotoUpdate(BaseModel):
+    """Editable fields of a photo."""
+
+    model_config = ConfigDict(extra="ignore")
+    caption: str | None = Field(default=None, max_length=2000)
+
+
+class RecordingUpdate(BaseModel):
+    """Editable fields of an audio recording or a video."""
+
+    model_config = ConfigDict(extra="ignore")
+    title: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class PhotoRef(BaseModel):
+    """What other services need to know about a photo."""
+
+    id: int
+    show_id: int
+    user_id: int
+    status: str
+
+
+class UserCounts(BaseModel):
+    """How many items of each kind a user uploaded."""
+
+    photos: int
+    audio: int
+    videos: int
