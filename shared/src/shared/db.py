@@ -153,14 +153,21 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def session_dependency(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the endpoint returns, rolled back on error."""
+    """One session per request, committed when the endpoint returns, rolled back on error.
+
+    An error flagged `commit_changes` (e.g. a failed-attempt counter, a revoked token family) is
+    committed before it is rendered, so the security state it recorded survives the error response.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        if getattr(exc, "commit_changes", False):
+            session.commit()
+        else:
+            session.rollback()
         raise
     finally:
         session.close()

@@ -48,6 +48,8 @@ class ServiceError(Exception):
     status_code: int = 500
     default_code: str = "internal_error"
     default_message: str = "Something went wrong on our side."
+    # when True, the request's session commits before the error is rendered (see shared.db)
+    commit_changes: bool = False
 
     def __init__(
         self,
