@@ -90,7 +90,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 20.0) -> None:
+def wait_http(url: str, timeout: float = 60.0) -> None:
     """Wait until a URL answers."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -269,9 +269,13 @@ def main() -> int:
         "gateway_added_p50_ms": g["p50_ms"] - d["p50_ms"],
         "gateway_added_p99_ms": g["p99_ms"] - d["p99_ms"],
     }
+    summary["gateway_cpu_us_per_request"] = g["cpu_us_per_request"]
+    summary["gateway_capacity_rps_per_core"] = 1e6 / g["cpu_us_per_request"]
     if "nginx" in results:
         n = results["nginx"]
         summary |= {
+            "nginx_cpu_us_per_request": n["cpu_us_per_request"],
+            "nginx_capacity_rps_per_core": 1e6 / n["cpu_us_per_request"],
             "gateway_over_nginx_rps": g["rps"] / n["rps"],
             "nginx_over_direct_rps": n["rps"] / d["rps"],
             "nginx_added_p50_ms": n["p50_ms"] - d["p50_ms"],

@@ -87,6 +87,14 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -
         headers = {"content-length": str(size)} if request.query_params.get("cl") else {}
         return StreamingResponse(gen(), media_type="application/octet-stream", headers=headers)
 
+    async def broken(_: Request) -> StreamingResponse:
+        async def gen() -> AsyncIterator[bytes]:
+            for _ in range(16):
+                yield CHUNK
+            raise RuntimeError("upstream crashed mid-body")
+
+        return StreamingResponse(gen(), headers={"content-length": str(10 * 1024 * 1024)})
+
     async def upload(request: Request) -> JSONResponse:
         n = 0
         async for chunk in request.stream():
@@ -148,6 +156,7 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -
         Route("/api/shows/slow", slow),
         Route("/api/videos/download", download),
         Route("/api/videos/upload", upload, methods=["POST", "PUT"]),
+        Route("/api/videos/broken", broken),
         WebSocketRoute("/api/chat/show/{show_id}/ws", ws_echo),
         Route("/{path:path}", echo, methods=methods),
     ]

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import jwt
 import psutil
 import pytest
@@ -606,6 +607,20 @@ def test_client_abort_mid_upload_leaves_gateway_healthy(gw: Gw, keys: Keys) -> N
     with gw.client() as c, pytest.raises(Boom):
         c.post("/api/videos/upload", content=gen(), headers={**bearer(keys.token()), "Content-Length": str(50 * MB)})
     with gw.client() as c:
+        assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
+    time.sleep(0.3)
+    assert "Traceback" not in gw.log_text()
+
+
+def test_upstream_dying_mid_body_cuts_the_client_connection(gw: Gw, keys: Keys) -> None:
+    with gw.client() as c:
+        with (
+            pytest.raises(httpx.HTTPError),
+            c.stream("GET", "/api/videos/broken", headers=bearer(keys.token())) as r,
+        ):
+            assert r.status_code == 200
+            for _ in r.iter_raw():
+                pass
         assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
     time.sleep(0.3)
     assert "Traceback" not in gw.log_text()

@@ -268,32 +268,33 @@ class Gateway:
         fwd: list[tuple[str, str]] = []
         content_length: str | None = None
         chunked = False
+        proxied = service is not None
         for name, value in scope["headers"]:
+            v = value.decode("latin-1")
             if name == b"authorization":
-                authorization = value.decode("latin-1")
+                authorization = v
             elif name == b"cookie":
-                cookie = value.decode("latin-1") if cookie is None else f"{cookie}; {value.decode('latin-1')}"
-                continue  # re-added joined below
+                cookie = v if cookie is None else f"{cookie}; {v}"
+                continue  # forwarded once, joined, below
             elif name == b"origin":
-                origin = value.decode("latin-1")
+                origin = v
             elif name == b"x-request-id":
-                rid_in = value.decode("latin-1")
+                rid_in = v
                 continue
             elif name == b"x-forwarded-for":
-                xff = value.decode("latin-1")
+                xff = v
                 continue
             elif name == b"content-length":
-                content_length = value.decode("latin-1")
+                content_length = v
             elif name == b"transfer-encoding":
                 chunked = True
                 continue
-            elif name in DROP_REQUEST:
-                h[name] = value.decode("latin-1")
-                continue
             else:
-                h[name] = value.decode("latin-1")
-            if service is not None:
-                fwd.append((name.decode("latin-1"), value.decode("latin-1")))
+                h[name] = v
+                if name in DROP_REQUEST:
+                    continue
+            if proxied:
+                fwd.append((name.decode("latin-1"), v))
         rid = self.request_id(rid_in)
         rid_b = rid.encode()
         extra: Headers = [(b"x-request-id", rid_b)]
@@ -318,18 +319,16 @@ class Gateway:
         except ClientGone:
             status = 499
         except ResponseAborted as exc:
-            # Let uvicorn cut the connection: the body is incomplete and must not look complete.
-            self._done(method, path, exc.status, started, service)
-            raise
+            # Returning with the body incomplete makes uvicorn cut the connection, so the client can
+            # tell the body is short (no traceback: the proxy already logged why).
+            status = exc.status
         except Exception:
             log.exception("unexpected error on %s %s", method, path)
             status = 500
             err = GatewayError(500, "Something went wrong on our side.", "internal_error")
-            try:
+            # If the response had started, sending fails and uvicorn closes the connection instead.
+            with contextlib.suppress(RuntimeError):
                 await send_error(send, err, extra)
-            except RuntimeError:  # the response had started: uvicorn closes the connection
-                self._done(method, path, status, started, service)
-                raise
         self._done(method, path, status, started, service)
 
     async def _preflight(self, send: Send, origin: str, h: dict[bytes, str], rid: bytes) -> int:
@@ -426,6 +425,8 @@ class Gateway:
             status = 200 if self.started else 503
             await send_json(send, status, data, [*extra, (b"cache-control", b"no-store")], head=head)
             return status
+        if path in ("/openapi.json", "/docs") and not self.settings.docs_enabled:
+            raise NOT_FOUND
         if path == "/openapi.json":
             await send_json(send, 200, await self.docs.spec(), extra, head=head)
             return 200
