@@ -1,0 +1,224 @@
+"""The web app in headless Chromium against the real stack: the flows of issue 8, with screenshots.
+
+Screenshots go to test-artifacts/screenshots/ (git-ignored). Needs web/dist (`make web`) and Debian's
+chromium (`apt-get install chromium`); `.ci/run` installs both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from shared.stack import REPO_ROOT, Stack
+from shared.testing.media import jpeg_bytes, make_video
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+PASSWORD = "front row at the encore 2024"
+
+
+@pytest.fixture(scope="module")
+def browser(stack: Stack) -> Iterator[object]:
+    if not (REPO_ROOT / "web" / "dist" / "index.html").exists():
+        pytest.fail("web/dist is missing: build the web app with `make web` (needs Node.js 20)", pytrace=False)
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `apt-get install -y chromium`", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        yield b
+        b.close()
+
+
+def _page(browser: object, stack: Stack, mobile: bool = False):  # type: ignore[no-untyped-def]
+    viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
+    ctx = browser.new_context(base_url=stack.gateway_url, viewport=viewport)  # type: ignore[attr-defined]
+    ctx.set_default_timeout(30_000)
+    return ctx.new_page()
+
+
+def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _next_totp(secret: str, after_step: int | None = None) -> tuple[str, int]:
+    """A TOTP code from a time step later than `after_step` (codes are single-use per step)."""
+    totp = pyotp.TOTP(secret)
+    while True:
+        step = int(time.time() // 30)
+        if after_step is None or step > after_step:
+            return totp.at(step * 30), step
+        time.sleep(1)
+
+
+def _register(page, username: str, mfa: str = "") -> None:  # type: ignore[no-untyped-def]
+    page.goto("/register")
+    page.get_by_test_id("register-username").fill(username)
+    page.get_by_test_id("register-email").fill(f"{username.lower()}@example.test")
+    page.get_by_test_id("register-password").fill(PASSWORD)
+    page.get_by_test_id("register-confirm").fill(PASSWORD)
+    if mfa:
+        page.get_by_test_id("register-mfa").select_option(mfa)
+    page.get_by_test_id("register-submit").click()
+
+
+def _login(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/login")
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+
+
+def _create_show(page, artist: str, venue: str, date: str, visibility: str = "friends") -> int:  # type: ignore[no-untyped-def]
+    page.goto("/shows/new")
+    page.get_by_test_id("show-artist").fill(artist)
+    page.get_by_test_id("show-venue").fill(venue)
+    page.get_by_test_id("show-location").fill("Chicago, IL")
+    page.get_by_test_id("show-date").fill(date)
+    page.get_by_test_id("show-time").fill("20:00")
+    page.get_by_test_id("show-visibility").select_option(visibility)
+    page.get_by_test_id("show-submit").click()
+    page.wait_for_url("**/shows/*")
+    detail = page.get_by_test_id("show-detail")
+    detail.wait_for()
+    return int(detail.get_attribute("data-show-id"))
+
+
+def test_the_whole_journey_in_two_browsers(browser: object, stack: Stack, tmp_path: Path) -> None:
+    alice_name = f"alice{uuid.uuid4().hex[:6]}"
+    bob_name = f"bob{uuid.uuid4().hex[:6]}"
+    a = _page(browser, stack)
+
+    # sign up with TOTP: scan (read) the secret, confirm, keep the recovery codes
+    _register(a, alice_name, mfa="totp")
+    a.get_by_test_id("totp-setup").wait_for()
+    _shot(a, "01-signup-totp")
+    secret = a.get_by_test_id("totp-secret").inner_text().replace(" ", "").strip()
+    code, used_step = _next_totp(secret)
+    a.get_by_test_id("totp-confirm-code").fill(code)
+    a.get_by_test_id("totp-confirm-submit").click()
+    a.get_by_test_id("recovery-codes").wait_for()
+    if a.get_by_test_id("register-continue").count():
+        a.get_by_test_id("register-continue").click()
+
+    # log out, log in again with a fresh TOTP code
+    a.goto("/settings")
+    a.get_by_test_id("settings-logout").click()
+    _login(a, alice_name)
+    a.wait_for_url("**/login/mfa*")
+    code, _ = _next_totp(secret, used_step)
+    a.get_by_test_id("mfa-code").fill(code)
+    a.get_by_test_id("mfa-submit").click()
+    a.get_by_test_id("current-user").wait_for()
+    assert alice_name in a.get_by_test_id("current-user").inner_text()
+
+    # create a show with a setlist and reorder it
+    show_id = _create_show(a, "The National", "Salt Shed", "2024-10-05", visibility="friends")
+    a.get_by_test_id("tab-setlist").click()
+    for title in ("Don't Swallow the Cap", "Bloodbuzz Ohio", "Fake Empire"):
+        a.get_by_test_id("song-title").fill(title)
+        a.get_by_test_id("song-add").click()
+        a.get_by_test_id("setlist-song").filter(has_text=title).wait_for()
+    a.get_by_test_id("song-up-3").click()
+    a.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=setlist-song-title]')].map(e => e.textContent)[1]"
+        " === 'Fake Empire'"
+    )
+    _shot(a, "02-setlist")
+
+    # upload a photo and watch it become a thumbnail
+    photo = tmp_path / "stage.jpg"
+    photo.write_bytes(jpeg_bytes(1600, 1200, orientation=6, gps=True))
+    a.get_by_test_id("tab-photos").click()
+    a.get_by_test_id("upload-photo-input").set_input_files(str(photo))
+    if a.get_by_test_id("upload-photo-submit").count():
+        a.get_by_test_id("upload-photo-submit").click()
+    a.locator("[data-testid=photo-item][data-status=ready]").first.wait_for(timeout=90_000)
+    a.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=photo-thumb]'); return i && i.naturalWidth > 0 }",
+        timeout=30_000,
+    )
+    _shot(a, "03-photos")
+
+    # upload a short video and play it
+    clip = make_video(tmp_path / "clip.mp4", seconds=2, width=640, height=360)
+    a.get_by_test_id("tab-videos").click()
+    a.get_by_test_id("upload-video-input").set_input_files(str(clip))
+    if a.get_by_test_id("upload-video-submit").count():
+        a.get_by_test_id("upload-video-submit").click()
+    a.locator("[data-testid=video-item][data-status=ready]").first.wait_for(timeout=120_000)
+    video = a.get_by_test_id("video-element").first
+    video.evaluate("v => { v.muted = true; return v.play() }")
+    a.wait_for_function(
+        "() => { const v = document.querySelector('[data-testid=video-element]'); return v && v.currentTime > 0.2 }",
+        timeout=30_000,
+    )
+    _shot(a, "04-video")
+
+    # comment
+    a.get_by_test_id("tab-comments").click()
+    a.get_by_test_id("comment-input").fill("Best night of the year")
+    a.get_by_test_id("comment-submit").click()
+    a.get_by_test_id("comment").filter(has_text="Best night of the year").wait_for()
+
+    # Bob signs up in a second browser and asks Alice to be friends; Alice accepts
+    b = _page(browser, stack, mobile=True)
+    _register(b, bob_name)
+    b.locator("[data-testid=register-success], [data-testid=current-user]").first.wait_for()
+    if not b.get_by_test_id("current-user").count():
+        _login(b, bob_name)
+        b.get_by_test_id("current-user").wait_for()
+    b.goto("/friends?tab=find")
+    b.get_by_test_id("friend-search-input").fill(alice_name)
+    b.get_by_test_id("friend-search-submit").click()
+    b.get_by_test_id(f"friend-add-{alice_name}").click()
+    b.get_by_test_id("friends-notice").wait_for()
+    a.goto("/friends?tab=requests")
+    a.get_by_test_id(f"request-accept-{bob_name}").click()
+    a.get_by_test_id("friends-notice").wait_for()
+    _shot(a, "05-friends")
+
+    # Bob now sees Alice's friends-only show (visibility reaches shows by an event: reload until it shows)
+    alice_id = a.evaluate("() => fetch('/api/auth/me').then(r => r.json()).then(u => u.id)")
+    deadline = time.monotonic() + 30
+    while True:
+        b.goto(f"/shows?user_id={alice_id}")
+        b.get_by_test_id("shows-list").wait_for()
+        if b.locator(f"[data-testid=show-card][data-show-id='{show_id}']").count():
+            break
+        assert time.monotonic() < deadline, "friends-only show never became visible to the friend"
+        time.sleep(1)
+    _shot(b, "06-friend-sees-show-mobile")
+
+    # Bob logs the same concert; both open the live chat and talk
+    _create_show(b, "The National", "Salt Shed", "2024-10-05")
+    b.get_by_test_id("tab-live").click()
+    a.goto(f"/shows/{show_id}?tab=live")
+    a.get_by_test_id("chat-status").filter(has_text="Connected").wait_for()
+    b.get_by_test_id("chat-status").filter(has_text="Connected").wait_for()
+    a.get_by_test_id("chat-input").fill("Meet at the merch stand?")
+    a.get_by_test_id("chat-send").click()
+    b.get_by_test_id("chat-message").filter(has_text="Meet at the merch stand?").wait_for()
+    b.get_by_test_id("chat-input").fill("On my way!")
+    b.get_by_test_id("chat-send").click()
+    a.get_by_test_id("chat-message").filter(has_text="On my way!").wait_for()
+    _shot(a, "07-chat-alice")
+    _shot(b, "08-chat-bob-mobile")
+
+    # the dashboard counts what happened
+    a.goto("/dashboard")
+    a.get_by_test_id("stat-shows").filter(has_text="1").wait_for()
+    _shot(a, "09-dashboard")
