@@ -59,7 +59,8 @@ class LoadResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_WRK_LAT = re.compile(r"^\s+(50|99)\.000%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+# wrk prints "50%", wrk2 prints "50.000%"
+_WRK_LAT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
 
 def _to_ms(value: str, unit: str) -> float:

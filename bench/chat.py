@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -150,6 +151,7 @@ def processes(fake: str, clients: int) -> Iterator[tuple[str, str]]:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- the load

@@ -3,11 +3,17 @@
 Run: `.venv/bin/python bench/pipeline.py [--photos 200] [--workers 2] [--uploaders 4] [--rate 0] [--quick]`.
 
 Full mode (fresh PostgreSQL databases, a RabbitMQ vhost, moto S3; `bench/_common.FullStack`), every service
-as a real process with 2 Celery media workers. One user, one show. After a warm-up (both workers consuming,
-a few photos processed), 200 distinct 1632x1224 JPEGs (`jpeg_bytes(seed=i)`) are uploaded through the gateway
-by 4 concurrent uploaders (optionally paced to `--rate` uploads/s in total). A watcher polls the show's photo
-list every 150 ms (per-id `?meta=1` records for ids the list does not show) and notes when each photo is first
-seen `ready`/`failed`, at the midpoint of that poll, so latencies are exact to about one poll interval.
+as a real process with 2 Celery media workers. One user. After a warm-up (both workers consuming, a few photos
+processed), two phases, each into a fresh show:
+- burst: 200 distinct 1632x1224 JPEGs (`jpeg_bytes(seed=i)`) uploaded through the gateway by 4 concurrent
+  uploaders as fast as they go (or `--rate` uploads/s): they outrun 2 workers, so this measures the drain of a
+  backlog (latency = mostly queue wait) and the pipeline's throughput;
+- paced: the same 200 photos paced open-loop at 70 % of the throughput just measured (`--paced-fraction`):
+  latency is the pipeline's own, with little queueing.
+A watcher polls the show's photo list every 150 ms (per-id `?meta=1` records for ids the list does not show)
+and notes when each photo is first seen `ready`/`failed`, at the midpoint of that poll, so latencies are exact
+to about one poll interval. The media rows (read from the benchmark's own database) add the server-side split:
+queue wait, processing time and the attempt counter of every photo.
 
 Prints p50/p99/max of upload-response -> ready, the throughput (photos/s), the queue depth over time, and the
 peak RSS of every process; writes bench/results/pipeline.json.
@@ -290,15 +296,71 @@ def depth_line(samples: list[dict[str, Any]], width: int = 60) -> str:
     return " ".join(f"{s['t']:.0f}:{s['ready_total']}" for s in samples[::step])
 
 
+def run_phase(fs: FullStack, user: TestUser, photos: list[bytes], *, label: str, uploaders: int, rate: float,
+              poll_s: float, timeout_s: float) -> dict[str, Any]:
+    """Upload a batch to a fresh show, watch every photo to `ready`; the phase's figures and queue samples."""
+    stack = fs.stack
+    show = create_show(user, artist_name=f"Pipeline {label}", notes="bench")
+    pace = f" paced at {rate:.2f}/s" if rate else " unpaced"
+    print(f"[{label}] uploading {len(photos)} photos with {uploaders} uploaders{pace} ...", flush=True)
+    with (QueueSampler(fs.vhost, fs.env["BROKER_URL"]) as queue,
+          ReadyWatcher(stack.gateway_url, user.headers(), show["id"], poll_s) as watcher):
+        t0 = time.monotonic()
+        uploads = upload_batch(user, show["id"], photos, uploaders=uploaders, rate=rate, deadline_s=timeout_s,
+                               on_uploaded=lambda u: watcher.expect(u.media_id) if u.media_id else None)
+        drained = watcher.wait_all(max(10.0, timeout_s - (time.monotonic() - t0)))
+        time.sleep(1.5)  # one more queue sample after the drain
+    figures = latency_figures(uploads, watcher)
+    server = server_figures(media_rows(fs.env["MEDIA_DATABASE_URL"], sorted(watcher.expected)))
+    attempts = server["attempts"] or attempt_counts(
+        {m: watcher.records[m] for m in watcher.expected if m in watcher.records})
+    phase = {"rate_per_s": round(rate, 2) if rate else "unpaced", "uploaders": uploaders, "drained": drained,
+             **figures, "attempt_counters": attempts, "server_side": server,
+             "upload_errors": sorted({u.error or str(u.status_code) for u in uploads if not u.media_id})[:10],
+             "queue_depth": queue.samples, "queue_peak_ready": queue.peak_ready(),
+             "status_polls": watcher.polls, "status_poll_errors": watcher.poll_errors}
+    report_phase(label, phase, poll_s)
+    return phase
+
+
+def report_phase(label: str, ph: dict[str, Any], poll_s: float) -> None:
+    """Print one phase's figures."""
+    lat, server = ph["latency_ms"], ph["server_side"]
+    print(f"[{label}] ready {ph['ready']}  failed {ph['failed']}  refused {ph['refused']}  "
+          f"not terminal {ph['not_terminal']}  (drained: {ph['drained']})")
+    print(f"  upload response -> ready: p50 {lat['median']:.0f} ms   p99 {lat['p99']:.0f} ms   "
+          f"max {lat['max']:.0f} ms   (resolution ~{poll_s * 1000:.0f} ms)")
+    print(f"  throughput {ph['throughput_photos_per_s']} photos/s over {ph['wall_s']} s; "
+          f"uploads {ph['upload_rate_per_s']}/s, upload p50 {ph['upload_ms']['median']:.0f} ms")
+    print(f"  queue depth (t s: ready msgs): {depth_line(ph['queue_depth'])}")
+    print(f"  server side (media rows): queue wait p50 {server['queue_wait_ms']['median']} ms, processing p50 "
+          f"{server['processing_ms']['median']} ms / p99 {server['processing_ms']['p99']} ms, created->finished "
+          f"p50 {server['created_to_finished_ms']['median']} ms / p99 {server['created_to_finished_ms']['p99']} ms")
+    print(f"  attempts per photo (count of photos): {ph['attempt_counters'] or 'not available'}", flush=True)
+
+
+def phase_figures(prefix: str, ph: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of a phase for the summary table."""
+    lat, server = ph["latency_ms"], ph["server_side"]
+    return {f"{prefix}_p50_ms": lat["median"], f"{prefix}_p99_ms": lat["p99"], f"{prefix}_max_ms": lat["max"],
+            f"{prefix}_photos_per_s": ph["throughput_photos_per_s"], f"{prefix}_upload_rate_per_s":
+            ph["upload_rate_per_s"], f"{prefix}_ready": ph["ready"], f"{prefix}_failed": ph["failed"],
+            f"{prefix}_lost": ph["not_terminal"] + ph["refused"], f"{prefix}_queue_peak_ready": ph["queue_peak_ready"],
+            f"{prefix}_processing_p50_ms": server["processing_ms"]["median"],
+            f"{prefix}_queue_wait_p50_ms": server["queue_wait_ms"]["median"]}
+
+
 def main() -> None:
     """Run the benchmark, print the figures, write bench/results/pipeline.json."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--uploaders", type=int, default=4)
-    ap.add_argument("--rate", type=float, default=0.0, help="total uploads/s (0: as fast as the uploaders go)")
+    ap.add_argument("--rate", type=float, default=0.0, help="total uploads/s of the first phase (0: unpaced)")
+    ap.add_argument("--paced-fraction", type=float, default=0.7,
+                    help="second phase paced at this fraction of the first phase's throughput (0: skip it)")
     ap.add_argument("--poll", type=float, default=0.15, help="seconds between status polls")
-    ap.add_argument("--timeout", type=float, default=900.0, help="deadline for the whole batch to end")
+    ap.add_argument("--timeout", type=float, default=900.0, help="deadline for each phase")
     ap.add_argument("--quick", action="store_true", help="40 photos (smoke run)")
     args = ap.parse_args()
     n = 40 if args.quick else args.photos
@@ -307,72 +369,47 @@ def main() -> None:
     print(f"making {n} {PHOTO_W}x{PHOTO_H} JPEGs ...", flush=True)
     photos = make_photos(n)
     load_before = os.getloadavg()
+    phases: dict[str, dict[str, Any]] = {}
     with FullStack("pipeline", worker_count=args.workers) as fs:
         stack = fs.stack
-        amqp = fs.env["BROKER_URL"]
-        consumers = wait_consumers(fs.vhost, amqp, args.workers)
+        consumers = wait_consumers(fs.vhost, fs.env["BROKER_URL"], args.workers)
         user = register_and_login(stack.gateway_url)
         warm_s = warm_up(user, stack.gateway_url, args.workers)
-        show = create_show(user, artist_name="Pipeline Bench", notes="bench")
-        print(f"stack up ({consumers} consumers, warm-up {warm_s:.1f}s); uploading {n} photos with "
-              f"{args.uploaders} uploaders{f' at {args.rate}/s' if args.rate else ''} ...", flush=True)
-        with (RssSampler(stack_pids(stack)) as rss, QueueSampler(fs.vhost, amqp) as queue,
-              ReadyWatcher(stack.gateway_url, user.headers(), show["id"], args.poll) as watcher):
-            t0 = time.monotonic()
-            uploads = upload_batch(user, show["id"], photos, uploaders=args.uploaders, rate=args.rate,
-                                   deadline_s=args.timeout,
-                                   on_uploaded=lambda u: watcher.expect(u.media_id) if u.media_id else None)
-            drained = watcher.wait_all(max(10.0, args.timeout - (time.monotonic() - t0)))
-            time.sleep(1.5)  # one more queue sample after the drain
-        figures = latency_figures(uploads, watcher)
-        server = server_figures(media_rows(fs.env["MEDIA_DATABASE_URL"], sorted(watcher.expected)))
-        attempts = server["attempts"] or attempt_counts(
-            {m: watcher.records[m] for m in watcher.expected if m in watcher.records})
+        print(f"stack up ({consumers} consumers, warm-up {warm_s:.1f}s)", flush=True)
+        with RssSampler(stack_pids(stack)) as rss:
+            # burst: the uploaders outrun 2 workers, so latency is mostly queue wait (a backlog drain)
+            phases["burst"] = run_phase(fs, user, photos, label="burst", uploaders=args.uploaders, rate=args.rate,
+                                        poll_s=args.poll, timeout_s=args.timeout)
+            capacity = phases["burst"]["throughput_photos_per_s"]
+            if args.paced_fraction > 0 and capacity > 0:
+                # paced below capacity: latency is the pipeline's own (publish, pick-up, processing, commit)
+                phases["paced"] = run_phase(fs, user, photos, label="paced", uploaders=args.uploaders,
+                                            rate=args.paced_fraction * capacity, poll_s=args.poll,
+                                            timeout_s=args.timeout)
         user.client.close()
     load_after = os.getloadavg()
 
-    lat = figures["latency_ms"]
+    figures: dict[str, Any] = {}
+    for name, ph in phases.items():
+        figures.update(phase_figures(name, ph))
     result = {
         "conditions": {"photos": n, "size": f"{PHOTO_W}x{PHOTO_H}", "jpeg_kb_mean": round(
-            sum(map(len, photos)) / n / 1024, 1), "workers": args.workers, "uploaders": args.uploaders,
-            "rate_per_s": args.rate or "unpaced", "poll_s": args.poll, "mode": "full (PostgreSQL, RabbitMQ, moto S3)",
-            "worker_consumers_seen": consumers, "warm_up_s": round(warm_s, 1),
-            "loadavg_before": load_before, "loadavg_after": load_after},
-        "drained": drained,
-        **figures,
-        "attempt_counters": attempts,
-        "server_side": server,
-        "upload_errors": sorted({u.error or str(u.status_code) for u in uploads if not u.media_id})[:10],
-        "queue_depth": queue.samples,
-        "queue_peak_ready": queue.peak_ready(),
-        "status_polls": watcher.polls,
-        "status_poll_errors": watcher.poll_errors,
+            sum(map(len, photos)) / n / 1024, 1), "workers": args.workers,
+            "worker_concurrency": os.environ.get("MEDIA_WORKER_CONCURRENCY", "1 (default)"),
+            "uploaders": args.uploaders, "paced_fraction": args.paced_fraction, "poll_s": args.poll,
+            "mode": "full (PostgreSQL, RabbitMQ, moto S3)", "worker_consumers_seen": consumers,
+            "warm_up_s": round(warm_s, 1), "loadavg_before": load_before, "loadavg_after": load_after},
+        "phases": phases,
         "peak_rss_mb": merge_peaks(rss.peaks_mb),
-        "figures": {
-            "pipeline_p50_ms": lat["median"], "pipeline_p99_ms": lat["p99"], "pipeline_max_ms": lat["max"],
-            "pipeline_photos_per_s": figures["throughput_photos_per_s"], "ready": figures["ready"],
-            "failed": figures["failed"], "lost": figures["not_terminal"] + figures["refused"],
-            "queue_peak_ready": queue.peak_ready(),
-            "processing_p50_ms": server["processing_ms"]["median"],
-            "queue_wait_p50_ms": server["queue_wait_ms"]["median"],
-        },
+        "figures": figures,
     }
     path = write_results("pipeline", result)
-    print(f"\nupload response -> ready, {n} x 2 MP photos, {args.workers} workers, {args.uploaders} uploaders")
-    print(f"  ready {figures['ready']}  failed {figures['failed']}  refused {figures['refused']}  "
-          f"not terminal {figures['not_terminal']}  (drained: {drained})")
-    print(f"  p50 {lat['median']:.0f} ms   p99 {lat['p99']:.0f} ms   max {lat['max']:.0f} ms   "
-          f"(resolution ~{args.poll * 1000:.0f} ms)")
-    print(f"  throughput {figures['throughput_photos_per_s']} photos/s over {figures['wall_s']} s; "
-          f"uploads {figures['upload_rate_per_s']}/s, upload p50 {figures['upload_ms']['median']:.0f} ms")
-    print(f"  queue depth (t s: ready msgs): {depth_line(queue.samples)}")
-    print(f"  server side (media rows): queue wait p50 {server['queue_wait_ms']['median']} ms, processing p50 "
-          f"{server['processing_ms']['median']} ms / p99 {server['processing_ms']['p99']} ms, created->finished "
-          f"p50 {server['created_to_finished_ms']['median']} ms / p99 {server['created_to_finished_ms']['p99']} ms")
-    print(f"  attempts per photo (count of photos): {attempts if attempts else 'not available'}")
     print("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in result["peak_rss_mb"].items()))
     print(f"written {path}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # run_all's deadline: the stack was torn down on the way out
+        raise SystemExit("interrupted") from None

@@ -71,8 +71,13 @@ def test_seed_body_verbatim_on_postgres(make_user: Any) -> None:
 
 def _befriend(a: Any, b: Any, stack_env: dict[str, str]) -> None:
     """Through social's API when it is there, else by publishing friendship.accepted on the bus."""
-    req = a.client.post("/api/friends/request", json={"friend_id": b.id})
-    if req.status_code == 201:
+    deadline = time.monotonic() + 15
+    while True:  # social may not have consumed user.registered for a brand-new user yet
+        req = a.client.post("/api/friends/request", json={"friend_id": b.id})
+        if req.status_code in (200, 201) or time.monotonic() > deadline or req.status_code in (502, 503, 504):
+            break
+        time.sleep(0.3)
+    if req.status_code in (200, 201):
         fid = req.json()["id"]
         assert b.client.post(f"/api/friends/request/{fid}/accept").status_code == 200
         return

@@ -68,7 +68,7 @@ def list_shows(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: Literal["date", "-date"] | None = None,
     limit: int | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[dict[str, Any]]:
     """The caller's shows (or `user_id`'s, as far as the caller may see them), newest first."""
     size = settings.list_default_limit if limit is None else min(max(limit, 1), settings.list_max_limit)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Visibility = Literal["private", "friends", "public"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DURATION = re.compile(r"^\d{1,3}:[0-5]\d$")
+UserId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
 def _strip(value: Any) -> Any:
@@ -34,7 +35,7 @@ class _ShowFields(_Input):
     notes: str | None = Field(None, max_length=5000)
     rating: int | None = Field(None, ge=1, le=5)
     visibility: Visibility | None = None
-    visible_to: list[int] | None = Field(None, max_length=1000)
+    visible_to: list[UserId] | None = Field(None, max_length=1000)
     artist_mbid: str | None = Field(None, max_length=36)
 
     _strip_names = field_validator(

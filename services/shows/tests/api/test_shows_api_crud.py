@@ -214,3 +214,10 @@ def test_venue_without_city_joins_the_known_one(make_show: Any) -> None:
     assert again["concert_id"] == bare["concert_id"] and again["attendee_count"] == 3
     elsewhere = make_show(4, venue_name="Tiny Club", venue_location="Boston, MA", date="2020-05-05")
     assert elsewhere["concert_id"] != bare["concert_id"]
+
+
+def test_visible_to_must_hold_user_ids(client: Any, auth: Any) -> None:
+    for bad in ([0], [2**40], ["x"], list(range(1, 1100))):
+        resp = client.post("/api/shows", json={**SEED_SHOW, "visible_to": bad}, headers=auth(1))
+        assert resp.status_code == 422, (bad, resp.text)
+        assert resp.json()["details"][0]["field"].startswith("visible_to")

@@ -140,8 +140,8 @@ def stack_env(
             "INTERNAL_TOKEN": secrets.token_urlsafe(24),
             "LOG_LEVEL": "INFO",
             # generous limits: the suites create many users from one IP
-            "GATEWAY_RATE_LIMIT_IP_PER_MIN": "100000",
-            "GATEWAY_RATE_LIMIT_USER_PER_MIN": "100000",
+            "GATEWAY_RATE_LIMIT_IP": "100000",
+            "GATEWAY_RATE_LIMIT_USER": "100000",
             "AUTH_REGISTER_LIMIT_PER_IP": "100000",
             "AUTH_LOGIN_LIMIT_PER_IP": "100000",
         }

@@ -1,0 +1,127 @@
+"""Upload throughput: a 1 GB file streamed through the gateway and the media service into S3, vs boto3.
+
+Run: `.venv/bin/python bench/media_upload.py [--size-mb 1024] [--quick]`.
+
+Full mode (fresh PostgreSQL, RabbitMQ vhost, moto S3 server; `bench/_common.FullStack`). The file is a video
+by its first bytes (an ISO-BMFF `ftyp` box) followed by pseudo-random data, so the media service accepts it and
+streams it into an S3 multipart upload; the worker later marks it `failed` (not a real video), which does not
+matter here. The client streams the multipart body from disk (never in memory). Measures wall time and MB/s
+of the upload through the gateway (or straight to the media service when no gateway is in this checkout) and
+the peak RSS of the gateway and media processes, then `boto3.upload_file` of the same file to the same S3
+server (default TransferConfig) as the baseline; prints the ratio and writes bench/results/media_upload.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from _common import FullStack, RssSampler, prefer_installed_packages, scratch_dir, skip, stack_pids, write_results
+
+prefer_installed_packages()
+
+from shared.stack import SERVICES, available  # noqa: E402
+from shared.testing.client import create_show  # noqa: E402
+from shared.testing.plugin import register_and_login  # noqa: E402
+
+MB = 1024 * 1024
+FTYP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def make_file(path: Path, size: int) -> Path:
+    """A file that sniffs as MP4, then `size` bytes of incompressible data (written in 8 MiB blocks)."""
+    block = os.urandom(8 * MB)
+    with path.open("wb") as fh:
+        fh.write(FTYP)
+        left = size - len(FTYP)
+        while left > 0:
+            fh.write(block[: min(len(block), left)])
+            left -= len(block)
+    return path
+
+
+def multipart(path: Path, show_id: int, boundary: str) -> tuple[Iterator[bytes], int]:
+    """A streamed multipart body (fields first, then the file from disk) and its exact length."""
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"show_id\"\r\n\r\n{show_id}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nbench\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = path.stat().st_size
+
+    def gen() -> Iterator[bytes]:
+        yield head
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 * MB):
+                yield chunk
+        yield tail
+
+    return gen(), len(head) + size + len(tail)
+
+
+def main() -> None:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--quick", action="store_true", help="a 128 MB file")
+    args = parser.parse_args()
+    size = (128 if args.quick else args.size_mb) * MB
+    needed = [s for s in SERVICES if s.name in ("auth", "shows", "media")]
+    if not all(available(s) for s in needed):
+        skip("auth, shows and media must be in this checkout")
+    work = scratch_dir("media-upload")
+    src = make_file(work / "big.mp4", size)
+    with FullStack("media_upload", env_overrides={"MEDIA_WORKER_QUEUES": "images"}) as fs:
+        stack = fs.stack
+        via = "gateway" if "gateway" in stack.replica_ports else "media"
+        base = stack.gateway_url if via == "gateway" else stack.url("auth")
+        user = register_and_login(base)
+        show = create_show(user)
+        media_base = stack.gateway_url if via == "gateway" else stack.url("media")
+        boundary = uuid.uuid4().hex
+        body, length = multipart(src, show["id"], boundary)
+        pids = {k: v for k, v in stack_pids(stack).items() if k in ("gateway", "media")}
+        with RssSampler(pids, interval_s=0.1) as rss:
+            started = time.perf_counter()
+            r = httpx.post(f"{media_base}/api/videos", content=body, timeout=600,
+                           headers={**user.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}",
+                                    "Content-Length": str(length)})
+            upload_s = time.perf_counter() - started
+        assert r.status_code == 201, r.text
+        assert r.json()["file_size"] == size, r.json()
+        s3 = fs.infra.s3
+        keys = s3.keys("video/")
+        assert any(k.endswith("/original.mp4") for k in keys), keys
+        client = s3.client()
+        started = time.perf_counter()
+        client.upload_file(str(src), s3.bucket, "bench/boto3-baseline.bin")
+        boto_s = time.perf_counter() - started
+        user.client.delete(f"/api/videos/{r.json()['id']}")
+    mb = size / MB
+    result = {
+        "size_mb": mb,
+        "via": via,
+        "upload_s": round(upload_s, 2),
+        "upload_mb_s": round(mb / upload_s, 1),
+        "boto3_upload_file_s": round(boto_s, 2),
+        "boto3_mb_s": round(mb / boto_s, 1),
+        "ratio_vs_boto3": round((mb / upload_s) / (mb / boto_s), 2),
+        "peak_rss_mb": {k: round(v, 1) for k, v in rss.peaks_mb.items()},
+    }
+    src.unlink(missing_ok=True)
+    path = write_results("media_upload", result)
+    print(f"{mb:.0f} MB through the {via}: {result['upload_mb_s']} MB/s ({upload_s:.1f} s); "
+          f"boto3 upload_file: {result['boto3_mb_s']} MB/s ({boto_s:.1f} s); ratio {result['ratio_vs_boto3']}")
+    print(f"peak RSS (MB): {result['peak_rss_mb']}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
