@@ -184,3 +184,34 @@ def test_every_dashboard_endpoint_answers_through_the_gateway(make_user: Any) ->
         assert key in r.json(), (path, r.json())
     stats = user.client.get("/api/dashboard/stats").json()
     assert stats["total_shows"] == 1 and stats["total_friends"] == 0
+
+
+def test_photo_comments_follow_the_show_and_go_with_the_photo(make_user: Any, stack: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    owner, friend, stranger = make_user(), make_user(), make_user()
+    _befriend(owner, friend)
+    show = _show(owner, "friends")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG")
+    up = owner.client.post("/api/photos", data={"show_id": str(show["id"])},
+                           files={"file": ("red.jpg", buf.getvalue(), "image/jpeg")})
+    assert up.status_code == 201, up.text
+    photo_id = up.json()["id"]
+
+    def friend_comments() -> httpx.Response | None:
+        r = friend.client.post("/api/comments", json={"photo_id": photo_id, "text": f"@{owner.username} nice"})
+        return r if r.status_code == 201 else None
+
+    made = wait_for(friend_comments, 30, what="friends visibility to reach shows").json()
+    assert made["show_id"] == show["id"] and made["photo_id"] == photo_id
+    assert made["mentions"] == [{"username": owner.username, "user_id": owner.id}]
+    assert stranger.client.post("/api/comments", json={"photo_id": photo_id, "text": "x"}).status_code == 404
+    assert stranger.client.get(f"/api/comments/photo/{photo_id}").status_code == 404
+    assert owner.client.get(f"/api/comments/photo/{photo_id}").json()["total"] == 1
+    assert owner.client.delete(f"/api/photos/{photo_id}").status_code == 204
+    with _internal(stack) as internal:
+        wait_for(lambda: internal.get(f"/internal/users/{friend.id}/counts").json()["comments"] == 0, 30,
+                 what="media.deleted to remove the photo's comments")

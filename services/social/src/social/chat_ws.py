@@ -18,7 +18,7 @@ from shared.auth import Principal, authenticate_websocket
 from shared.db import after_commit, session_scope, utcnow
 from shared.errors import ServiceError, ServiceUnavailable
 from shared.ratelimit import MemoryRateLimiter, RateLimiter
-from social import service
+from social import chat_service, service
 from social.chat import ChatConnection, ChatHub
 from social.clients import ShowsClient
 from social.config import SocialSettings
@@ -88,7 +88,7 @@ class ChatSocket:
             return None
         try:
             access = await asyncio.to_thread(
-                service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
+                chat_service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
                 show_id=self.show_id, user_id=self.principal.user_id,
             )
         except ShowNotFound:
@@ -110,7 +110,7 @@ class ChatSocket:
 
     def _replay(self, concert_id: int) -> list[dict[str, Any]]:
         with session_scope(self.session_factory) as session:
-            return service.chat_replay(session=session, concert_id=concert_id, after=self.after,
+            return chat_service.chat_replay(session=session, concert_id=concert_id, after=self.after,
                                        history=self.settings.chat_history_size,
                                        replay_max=self.settings.chat_replay_max)
 
@@ -211,7 +211,7 @@ class ChatSocket:
         if time.monotonic() - self.checked_at < RECHECK_ACCESS_S:
             return True
         try:
-            await asyncio.to_thread(service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
+            await asyncio.to_thread(chat_service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
                                     show_id=self.show_id, user_id=self.principal.user_id)
         except ShowNotFound:
             await self.close(CLOSE_NOT_FOUND, "Show not found.")
@@ -255,6 +255,6 @@ def store_and_publish(session_factory: sessionmaker[Session], hub: ChatHub, conc
                       text: str) -> dict[str, Any]:
     """Store a message in its own transaction and fan it out once committed (worker thread)."""
     with session_scope(session_factory) as session:
-        msg = service.post_chat_message(session=session, concert_id=concert_id, principal=principal, text=text)
+        msg = chat_service.post_chat_message(session=session, concert_id=concert_id, principal=principal, text=text)
         after_commit(session, lambda: hub.publish_message(msg))
     return msg

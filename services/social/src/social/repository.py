@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from shared.db import utcnow
 from social.models import ChatMessage, Comment, FeedItem, Friendship, ShowAudience, ShowRef, User
@@ -154,18 +155,17 @@ def delete_feed_items(session: Session, *, show_id: int | None = None, media_id:
     session.execute(stmt)
 
 
-def _feed_filter(viewer_id: int, friend_ids: list[int]):
-    visible_show = and_(
-        or_(ShowRef.owner_id == viewer_id, ShowRef.owner_id.in_(friend_ids)),
-        or_(
-            ShowRef.owner_id == viewer_id,
-            ShowRef.visibility == "public",
-            and_(
-                ShowRef.visibility == "friends",
-                or_(
-                    ShowRef.restricted.is_(False),
-                    exists().where(ShowAudience.show_id == ShowRef.show_id, ShowAudience.user_id == viewer_id),
-                ),
+def _feed_filter(viewer_id: int, friend_ids: list[int]) -> ColumnElement[bool]:
+    # the item is a friend's, and the viewer may see its show (the same rule as shows' can_view)
+    visible_show = or_(
+        ShowRef.owner_id == viewer_id,
+        ShowRef.visibility == "public",
+        and_(
+            ShowRef.visibility == "friends",
+            ShowRef.owner_id.in_(friend_ids),
+            or_(
+                ShowRef.restricted.is_(False),
+                exists().where(ShowAudience.show_id == ShowRef.show_id, ShowAudience.user_id == viewer_id),
             ),
         ),
     )

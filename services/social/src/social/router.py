@@ -11,7 +11,7 @@ from shared.db import SessionDep, after_commit
 from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.ratelimit import enforce
-from social import service
+from social import chat_service, service
 from social.chat_ws import ChatSocket
 from social.dependencies import (
     ChatLimiter,
@@ -188,8 +188,8 @@ def chat_messages(show_id: ShowId, user: CurrentUser, session: SessionDep, shows
                   before: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
                   limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
     """A page of the concert's chat."""
-    access = service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
-    return service.chat_messages(session=session, concert_id=access.concert_id, before=before, limit=limit)
+    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
+    return chat_service.chat_messages(session=session, concert_id=access.concert_id, before=before, limit=limit)
 
 
 @router.post("/api/chat/show/{show_id}/messages", status_code=201, response_model=ChatMessageRead,
@@ -198,11 +198,11 @@ def chat_messages(show_id: ShowId, user: CurrentUser, session: SessionDep, shows
 def post_chat_message(show_id: ShowId, body: ChatMessageCreate, user: CurrentUser, session: SessionDep,
                       shows: Shows, settings: Settings, hub: Hub, limiter: ChatLimiter) -> dict[str, Any]:
     """Send a chat message (delivered live to every connected socket)."""
-    access = service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
+    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
     enforce(limiter, f"chat:{user.user_id}", settings.chat_rate_limit, settings.chat_rate_window_s,
             "You are sending messages too fast; wait a moment.")
     assert body.message is not None
-    msg = service.post_chat_message(session=session, concert_id=access.concert_id, principal=user,
+    msg = chat_service.post_chat_message(session=session, concert_id=access.concert_id, principal=user,
                                     text=body.message)
     after_commit(session, lambda: hub.publish_message(msg))
     return msg
@@ -212,7 +212,7 @@ def post_chat_message(show_id: ShowId, body: ChatMessageCreate, user: CurrentUse
             responses={**VIEW, 403: E}, description="People connected to the concert's chat now." + CHAT_RULE)
 def active_users(show_id: ShowId, user: CurrentUser, shows: Shows, settings: Settings, hub: Hub) -> dict[str, Any]:
     """Who is in the concert's chat now."""
-    access = service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
+    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
     users = hub.presence.users(access.concert_id)
     return {"users": users, "total": len(users)}
 

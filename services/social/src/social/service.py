@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from shared.auth import Principal
 from shared.db import iso
 from shared.events import (
-    ChatMessageV1,
     CommentCreatedV1,
     CommentDeletedV1,
     FriendshipAcceptedV1,
@@ -22,7 +21,6 @@ from shared.outbox import emit
 from social import repository as repo
 from social.clients import MediaClient, ShowAccess, ShowsClient
 from social.exceptions import (
-    ChatNotAllowed,
     CommentNotFound,
     FriendshipConflict,
     FriendshipNotFound,
@@ -32,7 +30,7 @@ from social.exceptions import (
     ShowNotFound,
     UserNotFound,
 )
-from social.models import ChatMessage, Comment, Friendship, User
+from social.models import Comment, Friendship, User
 from social.schemas import CommentCreate, FriendRequestCreate
 
 MENTION_RE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.\-]{2,64})")
@@ -97,7 +95,7 @@ def serialize_comments(*, session: Session, comments: Sequence[Comment]) -> list
     ]
 
 
-def _viewable(shows: ShowsClient, show_id: int, user_id: int) -> ShowAccess:
+def viewable(shows: ShowsClient, show_id: int, user_id: int) -> ShowAccess:
     access = shows.access(show_id, user_id)
     if not access.can_view:
         raise ShowNotFound()
@@ -114,12 +112,12 @@ def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, 
             raise InvalidInput("The photo does not belong to that show.", field="photo_id")
         show_id = photo.show_id
         try:
-            _viewable(shows, show_id, principal.user_id)
+            viewable(shows, show_id, principal.user_id)
         except ShowNotFound:
             raise PhotoNotFound() from None
     else:
         assert show_id is not None
-        _viewable(shows, show_id, principal.user_id)
+        viewable(shows, show_id, principal.user_id)
     ensure_user(session=session, principal=principal)
     comment = repo.add_comment(session, show_id=show_id, photo_id=data.photo_id, user_id=principal.user_id,
                                text=data.text)
@@ -133,7 +131,7 @@ def _comment_for_writer(session: Session, shows: ShowsClient, comment_id: int, u
     if comment is None:
         raise CommentNotFound()
     try:
-        _viewable(shows, comment.show_id, user_id)
+        viewable(shows, comment.show_id, user_id)
     except ShowNotFound:
         raise CommentNotFound() from None
     return comment
@@ -160,7 +158,7 @@ def delete_comment(*, session: Session, shows: ShowsClient, principal: Principal
         raise CommentNotFound()
     if comment.user_id != principal.user_id:
         try:
-            access = _viewable(shows, comment.show_id, principal.user_id)
+            access = viewable(shows, comment.show_id, principal.user_id)
         except ShowNotFound:
             raise CommentNotFound() from None
         if access.owner_id != principal.user_id:
@@ -173,7 +171,7 @@ def delete_comment(*, session: Session, shows: ShowsClient, principal: Principal
 def list_show_comments(*, session: Session, shows: ShowsClient, principal: Principal, show_id: int, limit: int,
                        offset: int) -> dict[str, Any]:
     """Show-level comments of a show the caller may see, oldest first."""
-    _viewable(shows, show_id, principal.user_id)
+    viewable(shows, show_id, principal.user_id)
     rows, total = repo.comments_of(session, show_id=show_id, limit=limit, offset=offset)
     return {"comments": serialize_comments(session=session, comments=rows), "total": total}
 
@@ -184,7 +182,7 @@ def list_photo_comments(*, session: Session, shows: ShowsClient, media: MediaCli
     known = repo.first_comment_on_photo(session, photo_id)
     show_id = known.show_id if known is not None else media.photo(photo_id).show_id
     try:
-        _viewable(shows, show_id, principal.user_id)
+        viewable(shows, show_id, principal.user_id)
     except ShowNotFound:
         raise PhotoNotFound() from None
     rows, total = repo.comments_of(session, photo_id=photo_id, limit=limit, offset=offset)
@@ -386,52 +384,3 @@ def feed(*, session: Session, principal: Principal, limit: int, offset: int) -> 
             entry["media"] = {"id": item.media_id, "kind": item.media_kind or "", "thumbnail_url": item.thumbnail_url}
         items.append(entry)
     return {"items": items, "total": total}
-
-
-# ---------------------------------------------------------------- chat
-
-
-def chat_access(*, shows: ShowsClient, policy: str, show_id: int, user_id: int) -> ShowAccess:
-    """The show's access if the user may use its concert's chat; ShowNotFound / ChatNotAllowed otherwise."""
-    access = _viewable(shows, show_id, user_id)
-    allowed = access.checked_in if policy == "checked_in" else (access.logged_concert or access.checked_in)
-    if not allowed:
-        raise ChatNotAllowed()
-    return access
-
-
-def serialize_chat(row: ChatMessage) -> dict[str, Any]:
-    """A chat message as API JSON."""
-    return {
-        "id": row.id,
-        "concert_id": row.concert_id,
-        "user": {"id": row.user_id, "username": row.username},
-        "message": row.message,
-        "created_at": iso(row.created_at),
-    }
-
-
-def post_chat_message(*, session: Session, concert_id: int, principal: Principal, text: str) -> dict[str, Any]:
-    """Store a chat message and its durable `chat.message` event; returns the message JSON."""
-    user = ensure_user(session=session, principal=principal)
-    row = repo.add_chat_message(session, concert_id=concert_id, user_id=principal.user_id,
-                                username=user.username, message=text)
-    emit(session, ChatMessageV1(message_id=row.id, concert_id=concert_id, user_id=row.user_id,
-                                username=row.username, message=row.message, created_at=row.created_at))
-    return serialize_chat(row)
-
-
-def chat_messages(*, session: Session, concert_id: int, before: int | None, limit: int) -> dict[str, Any]:
-    """A page of a concert's messages (oldest first within the page)."""
-    rows, has_more = repo.chat_page(session, concert_id, before=before, limit=limit)
-    return {"messages": [serialize_chat(r) for r in rows], "has_more": has_more}
-
-
-def chat_replay(*, session: Session, concert_id: int, after: int | None, history: int,
-                replay_max: int) -> list[dict[str, Any]]:
-    """What a joining socket gets: the last `history` messages, or every one after `after`."""
-    if after is None:
-        rows, _ = repo.chat_page(session, concert_id, before=None, limit=history)
-    else:
-        rows = repo.chat_after(session, concert_id, after, replay_max)
-    return [serialize_chat(r) for r in rows]

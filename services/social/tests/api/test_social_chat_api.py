@@ -52,7 +52,7 @@ def test_rest_chat_permissions_and_paging(gig) -> None:
 
 
 def test_checked_in_policy(gig, make_settings) -> None:
-    from social import service
+    from social import chat_service as service
 
     gig.world.checked_in.add((FRIEND, CONCERT))
     shows = gig.app.state.shows_client

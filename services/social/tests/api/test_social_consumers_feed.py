@@ -80,26 +80,32 @@ def test_feed_from_events_respects_visibility(net) -> None:
     net.deliver(MediaReadyV1(media_id=90, kind="photo", show_id=1, user_id=PAL,
                              thumbnail_url="/api/photos/90/thumbnail"))
     net.deliver(MediaReadyV1(media_id=91, kind="photo", show_id=3, user_id=PAL))  # private show
+    # a friend's photo on a stranger's shows: public → visible, friends-only → not
+    net.deliver(MediaReadyV1(media_id=92, kind="photo", show_id=5, user_id=PAL))
+    _show(net, 7, OTHER, visibility="friends")
+    net.deliver(MediaReadyV1(media_id=93, kind="video", show_id=7, user_id=PAL))
     r = net.client.get("/api/feed", headers=net.headers(ME))
     assert r.status_code == 200
     body = r.json()
-    assert body["total"] == 4
+    assert body["total"] == 5
     items = body["items"]
-    assert [(i["type"], i["show_id"]) for i in items] == [("media", 1), ("show", 6), ("show", 2), ("show", 1)]
+    assert [(i["type"], i["show_id"]) for i in items] == [("media", 5), ("media", 1), ("show", 6), ("show", 2),
+                                                          ("show", 1)]
+    items = items[1:]
     assert items[0]["media"] == {"id": 90, "kind": "photo", "thumbnail_url": "/api/photos/90/thumbnail"}
     assert items[0]["user"] == {"id": PAL, "username": "pal"}
     assert items[1]["show_name"] == "Band6 at Club" and items[1]["date"] == "2026-05-07"
-    page = net.client.get("/api/feed?limit=2&offset=2", headers=net.headers(ME)).json()
-    assert [i["show_id"] for i in page["items"]] == [2, 1] and page["total"] == 4
+    page = net.client.get("/api/feed?limit=2&offset=3", headers=net.headers(ME)).json()
+    assert [i["show_id"] for i in page["items"]] == [2, 1] and page["total"] == 5
     # a later show.updated to private hides it
     net.deliver(ShowUpdatedV1(show_id=2, user_id=PAL, concert_id=20, visibility="private"))
-    assert net.client.get("/api/feed", headers=net.headers(ME)).json()["total"] == 3
+    assert net.client.get("/api/feed", headers=net.headers(ME)).json()["total"] == 4
     # strangers see nothing of PAL
     assert net.client.get("/api/feed", headers=net.headers(OTHER)).json()["total"] == 0
     assert net.client.get("/api/feed?limit=101", headers=net.headers(ME)).status_code == 422
     # media.deleted removes the item
     net.deliver(MediaDeletedV1(media_id=90, kind="photo", show_id=1, user_id=PAL))
-    assert net.client.get("/api/feed", headers=net.headers(ME)).json()["total"] == 2
+    assert net.client.get("/api/feed", headers=net.headers(ME)).json()["total"] == 3
 
 
 def test_show_deleted_cleans_comments_feed_and_last_chat(net) -> None:
