@@ -68,7 +68,7 @@ fmt: install ## ruff format + fixes
 	$(VENV)/bin/ruff format .
 
 bench: install ## Run every benchmark; figures in bench/results/*.json
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 compose-config: ## Render docker-compose.yml with .env.example
 	docker-compose --env-file .env.example config >/dev/null && echo "compose file OK"

@@ -359,6 +359,7 @@ class QueueSampler:
 
         conn = kombu.Connection(self.amqp_url, connect_timeout=5)
         channel: Any = None
+        skipped: set[str] = set()
         last_ctl = -1e9
         while not self._stop.is_set():
             now = time.monotonic()
@@ -366,17 +367,22 @@ class QueueSampler:
             if self.has_ctl and now - last_ctl >= self.ctl_interval_s:
                 last_ctl = now
                 rows = self.list_queues()
-                self.queues.update(rows)
-                sample.update(queues=rows, source="rabbitmqctl")
+                # follow only queues in use (Celery also declares ~28 empty `celery_delayed_*` queues)
+                self.queues.update(q for q, r in rows.items() if any(r.values()))
+                sample.update(queues={q: r for q, r in rows.items() if any(r.values())}, source="rabbitmqctl")
             else:
-                for q in sorted(self.queues):
+                for q in sorted(self.queues - skipped):
                     try:
                         channel = channel or conn.channel()
                         _, ready, consumers = channel.queue_declare(queue=q, passive=True)
                         sample["queues"][q] = {"ready": ready, "consumers": consumers}
-                    except Exception:  # queue gone or channel closed: reopen next time
+                    except Exception:  # gone, or exclusive to another connection (chat, pidbox): stop asking
+                        skipped.add(q)
                         channel = None
-                        conn = kombu.Connection(self.amqp_url, connect_timeout=5)
+                        if not conn.connected:
+                            with contextlib.suppress(Exception):
+                                conn.release()
+                            conn = kombu.Connection(self.amqp_url, connect_timeout=5)
             sample["ready_total"] = sum(v.get("ready", 0) for v in sample["queues"].values())
             self.samples.append(sample)
             self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - now)))

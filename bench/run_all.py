@@ -1,6 +1,6 @@
 """Run every benchmark, then print one table with every figure and the peak RSS of every process seen.
 
-Run: `.venv/bin/python bench/run_all.py [--only pipeline,scale] [--quick] [--timeout 2400] [--keep-going]`
+Run: `.venv/bin/python bench/run_all.py [--only pipeline,scale] [--quick] [--timeout 2400] [--summary-only]`
 (`make bench` calls this). Runs each `bench/*.py` except `_*.py` and itself: micro-benchmarks first, then the
 single-service ones, then the full-stack ones (`ORDER`; files not listed there run last, alphabetically).
 A benchmark that exits 3 was skipped (a server, tool or service is missing; it says which). Each one runs with

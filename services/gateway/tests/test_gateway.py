@@ -624,3 +624,35 @@ def test_upstream_dying_mid_body_cuts_the_client_connection(gw: Gw, keys: Keys) 
         assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
     time.sleep(0.3)
     assert "Traceback" not in gw.log_text()
+
+
+def test_idempotent_request_retried_when_an_instance_dies_mid_request(
+    stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import socket
+
+    # an "instance" that reads the request and then drops the connection, like a replica killed in flight
+    dropper = socket.socket()
+    dropper.bind(("127.0.0.1", 0))
+    dropper.listen(16)
+
+    def drop_all() -> None:
+        while True:
+            try:
+                conn, _ = dropper.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=drop_all, daemon=True).start()
+    media = f"http://127.0.0.1:{dropper.getsockname()[1]},http://127.0.0.1:{stack.ports['media']}"
+    g = start_gateway(stack, tmp_path_factory.mktemp("gwdrop"), MEDIA_URL=media, GATEWAY_BALANCER="round_robin")
+    try:
+        with g.client() as c:
+            for _ in range(4):
+                r = c.get("/api/photos/1", headers=bearer(keys.token()))
+                assert r.status_code == 200, r.text
+    finally:
+        stop_gateway(g)
+        dropper.close()

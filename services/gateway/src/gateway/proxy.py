@@ -49,6 +49,9 @@ class ClientGone(Exception):
     """The client disconnected while its request body was being forwarded."""
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
 def unavailable(service: str) -> GatewayError:
     """503: the service refused or could not be reached."""
     return GatewayError(503, f"The {service} service is unavailable, try again shortly.", "service_unavailable")
@@ -164,6 +167,18 @@ class HttpProxy:
             except ClientGone:
                 inst.active -= 1
                 raise
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                # The instance died with the request in flight: an idempotent request whose body
+                # we still hold may safely run again on another replica.
+                inst.active -= 1
+                upstream.eject(inst)
+                can_retry = attempt == 1 and method in IDEMPOTENT and not state[0]
+                nxt = upstream.pick(exclude=inst) if can_retry else None
+                if nxt is None:
+                    log.warning("%s dropped the connection at %s: %r", upstream.name, inst.base, exc)
+                    raise bad_gateway(upstream.name) from exc
+                inst = nxt
+                continue
             except aiohttp.ClientError as exc:
                 inst.active -= 1
                 if isinstance(exc.__cause__, ClientGone) or isinstance(exc.__context__, ClientGone):
