@@ -37,6 +37,7 @@ class MediaSettings(BaseServiceSettings):
     s3_part_size: int = 8 * MB
     s3_connect_timeout_s: float = 3.0
     s3_read_timeout_s: float = 20.0
+    s3_complete_timeout_s: float = 300.0  # completing a multipart upload of GBs
     s3_max_attempts: int = 3
     presign_expires_s: int = 300
 

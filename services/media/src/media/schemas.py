@@ -65,17 +65,11 @@ class RecordingList(BaseModel):
     total: int
 
 
-class PhotoUpdate(BaseModel):
-    """Editable fields of a photo."""
+class MediaUpdate(BaseModel):
+    """Editable fields: `caption` of a photo; `title`, `description` of audio and video (others ignored)."""
 
     model_config = ConfigDict(extra="ignore")
     caption: str | None = Field(default=None, max_length=2000)
-
-
-class RecordingUpdate(BaseModel):
-    """Editable fields of an audio recording or a video."""
-
-    model_config = ConfigDict(extra="ignore")
     title: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
 

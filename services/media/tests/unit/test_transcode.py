@@ -391,3 +391,35 @@ def test_progress_callback_error_stops_ffmpeg(av_files: dict[str, Path], tmp_pat
         run_ffmpeg(
             video_rendition_cmd(src, tmp_path / "o.mp4", plan, "mp4"), duration_s=3.0, on_progress=boom, timeout_s=60
         )
+
+
+def test_ffmpeg_dies_with_a_killed_worker(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A worker killed by SIGKILL (or the OOM killer) must not leave its transcode running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = (
+        "from media.processing.transcode import run_ffmpeg, ffmpeg_exe\n"
+        "run_ffmpeg([ffmpeg_exe(), '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=120',"
+        " '-f', 'null', '-'], duration_s=120, on_progress=None, timeout_s=300)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 20
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline and not children:
+            children = [c for c in psutil.Process(worker.pid).children(recursive=True) if "ffmpeg" in c.name()]
+            time.sleep(0.1)
+        assert children, "ffmpeg did not start"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(5)
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, "ffmpeg kept running after its worker was killed"
+    finally:
+        if worker.poll() is None:
+            worker.kill()

@@ -28,12 +28,12 @@ def jpeg_bytes(width: int = 1600, height: int = 1200, *, orientation: int | None
     exif = Image.Exif()
     exif[0x010F] = "TestCam"  # Make
     exif[0x0110] = "Model 1"  # Model
-    exif[0x9003] = "2024:12:01 20:15:00"  # DateTimeOriginal (Exif IFD, but Pillow keeps it readable here)
+    from PIL.ExifTags import IFD
+
+    exif.get_ifd(IFD.Exif)[0x9003] = "2024:12:01 20:15:00"  # DateTimeOriginal lives in the Exif sub-IFD
     if orientation:
         exif[0x0112] = orientation
     if gps:
-        from PIL.ExifTags import IFD
-
         exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (40.0, 45.0, 3.0), 3: "W", 4: (73.0, 59.0, 36.0)})
     out = io.BytesIO()
     img.save(out, "JPEG", quality=quality, exif=exif.tobytes())

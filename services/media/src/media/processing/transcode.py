@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -291,6 +292,16 @@ def _sanitise(text: str, cmd: Sequence[str]) -> str:
     return text
 
 
+def _own_group_dying_with_parent() -> None:
+    """In the ffmpeg child: its own process group (killed as one), and SIGKILL if the worker dies."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        # PR_SET_PDEATHSIG: a worker killed by SIGKILL/OOM must not leave an orphan transcode behind
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+
+
 def run_ffmpeg(
     cmd: Sequence[str],
     *,
@@ -307,7 +318,7 @@ def run_ffmpeg(
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        start_new_session=True,
+        preexec_fn=_own_group_dying_with_parent,
     )
     timed_out = threading.Event()
 

@@ -1,0 +1,34 @@
+"""Annotated dependencies of the media routes (collaborators live on app.state)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from media.clients import ShowsAccess
+from media.config import MediaSettings
+from media.service import Enqueue
+from media.storage import Storage
+
+
+def _settings(request: Request) -> MediaSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def _shows(request: Request) -> ShowsAccess:
+    return request.app.state.shows  # type: ignore[no-any-return]
+
+
+def _storage(request: Request) -> Storage:
+    return request.app.state.storage  # type: ignore[no-any-return]
+
+
+def _enqueue(request: Request) -> Enqueue:
+    return request.app.state.enqueue  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[MediaSettings, Depends(_settings)]
+ShowsDep = Annotated[ShowsAccess, Depends(_shows)]
+StorageDep = Annotated[Storage, Depends(_storage)]
+EnqueueDep = Annotated[Enqueue, Depends(_enqueue)]

@@ -1,0 +1,271 @@
+"""What a worker does with one item: claim it, process the original, store derivatives, finish (idempotent)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from media import repository as repo
+from media.config import MediaSettings
+from media.models import FAILED, READY, TERMINAL, WORKING, MediaItem
+from media.processing import (
+    MediaRejected,
+    make_poster,
+    needs_audio_transcode,
+    plan_video,
+    probe,
+    process_photo,
+    run_ffmpeg,
+    validate_audio,
+    validate_video,
+    video_rendition_cmd,
+)
+from media.processing.transcode import audio_rendition_cmd
+from media.processing.waveform import waveform_peaks
+from media.serialize import record
+from media.storage import Storage
+from shared.db import session_scope, utcnow
+from shared.events import MediaFailedV1, MediaReadyV1
+from shared.outbox import emit
+
+log = logging.getLogger("media.pipeline")
+CRASH_REASON = "processing kept crashing"
+
+
+@dataclass
+class Output:
+    """One derivative file to store, and the facts learned while making it."""
+
+    name: str
+    path: Path
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    size: int = 0
+
+
+@dataclass
+class Produced:
+    """Everything processing produced."""
+
+    outputs: list[Output] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Heartbeat:
+    """Keeps the claim alive and writes progress at most about once a second (background thread)."""
+
+    def __init__(self, session_factory: sessionmaker[Session], media_id: int, attempt: int,
+                 every_s: float = 10.0) -> None:
+        self.session_factory = session_factory
+        self.media_id = media_id
+        self.attempt = attempt
+        self.every_s = every_s
+        self._progress: int | None = None
+        self._written: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{media_id}", daemon=True)
+        self.lost = False
+
+    def progress(self, pct: float) -> None:
+        """Record progress (0-100); written by the thread."""
+        self._progress = max(0, min(99, int(pct)))
+
+    def _beat(self) -> None:
+        pending = self._progress if self._progress != self._written else None
+        with session_scope(self.session_factory) as session:
+            if not repo.heartbeat(session, self.media_id, self.attempt, pending):
+                self.lost = True  # taken over or deleted; finishing will notice
+        if pending is not None:
+            self._written = pending
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(1.0):
+            if self._progress != self._written or time.monotonic() - last >= self.every_s:
+                try:
+                    self._beat()
+                    last = time.monotonic()
+                except Exception as exc:  # the database may blink; the next beat retries
+                    log.warning("heartbeat of %s failed: %s", self.media_id, exc)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def _fail(session: Session, item: MediaItem, reason: str) -> None:
+    item.status, item.error, item.finished_at, item.progress = FAILED, reason[:1000], utcnow(), 0
+    emit(session, MediaFailedV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
+                                user_id=item.user_id, reason=reason[:1000]))
+
+
+def claim(session_factory: sessionmaker[Session], media_id: int, settings: MediaSettings, *,
+          redelivered: bool = False) -> tuple[MediaItem, int] | None:
+    """Take the item for this attempt (compare-and-set); None if done, held by a live worker, or given up."""
+    deadline = time.monotonic() + settings.worker_lease_s + 5
+    while True:
+        with session_scope(session_factory) as session:
+            item = repo.get(session, media_id)
+            if item is None or item.status in TERMINAL:
+                return None
+            fresh = item.heartbeat_at is not None and (utcnow() - item.heartbeat_at).total_seconds() < \
+                settings.worker_lease_s
+            if item.status == WORKING and fresh and not redelivered:
+                pass  # another worker holds it: wait for it to finish or to stop beating
+            elif item.attempts >= settings.max_attempts:
+                _fail(session, item, CRASH_REASON)
+                return None
+            elif repo.claim(session, item, seen_status=item.status, seen_attempts=item.attempts):
+                session.refresh(item)
+                return item, item.attempts
+            else:
+                return None  # someone else changed it first
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(2.0)
+
+
+def run_item(session_factory: sessionmaker[Session], storage: Storage, settings: MediaSettings, media_id: int, *,
+             redelivered: bool = False, hard_limit_s: float | None = None) -> str:
+    """Process one item end to end; returns the final status (or 'skipped'). Transient errors propagate."""
+    claimed = claim(session_factory, media_id, settings, redelivered=redelivered)
+    if claimed is None:
+        return "skipped"
+    item, attempt = claimed
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"media-{media_id}-") as tmp, \
+                Heartbeat(session_factory, media_id, attempt) as beat:
+            work = Path(tmp)
+            src = work / f"original.{item.original_key.rsplit('.', 1)[-1]}"
+            storage.download_to(item.original_key, src)
+            budget = (hard_limit_s or settings.task_hard_limit_s) * 0.85 - (time.monotonic() - started)
+            produced = PROCESSORS[item.kind](src, work / "out", item, settings, beat.progress, max(30.0, budget))
+            for out in produced.outputs:
+                out.size = storage.upload_file(out.path, f"{item.prefix}/{out.path.name}", out.content_type)
+    except MediaRejected as exc:
+        return _finish(session_factory, storage, item, attempt, failed=exc.reason)
+    except Exception:
+        with session_scope(session_factory) as session:
+            repo.release(session, media_id, attempt)
+        raise
+    return _finish(session_factory, storage, item, attempt, produced=produced)
+
+
+def _finish(session_factory: sessionmaker[Session], storage: Storage, claimed: MediaItem, attempt: int, *,
+            produced: Produced | None = None, failed: str | None = None) -> str:
+    """Write the outcome, renditions and the event in one transaction (if this attempt still holds the item)."""
+    with session_scope(session_factory) as session:
+        item = repo.get(session, claimed.id)
+        gone = item is None
+        if item is not None:
+            if item.status != WORKING or item.attempts != attempt:
+                return "skipped"  # another attempt took over; it writes the same objects
+            if failed is not None:
+                _fail(session, item, failed)
+                return FAILED
+            assert produced is not None
+            for out in produced.outputs:
+                repo.upsert_rendition(session, item, name=out.name, key=f"{item.prefix}/{out.path.name}",
+                                      content_type=out.content_type, size=out.size,
+                                      width=out.width, height=out.height)
+            for name, value in produced.facts.items():
+                setattr(item, name, value)
+            item.status, item.error, item.progress, item.finished_at = READY, None, 100, utcnow()
+            session.flush()
+            rec = record(item)
+            emit(session, MediaReadyV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
+                                       user_id=item.user_id, thumbnail_url=rec["thumbnail_url"], url=rec["url"]))
+    if gone:
+        log.info("item %s was deleted while processing; removing its derivatives", claimed.id)
+        storage.delete_prefix(claimed.prefix)
+        return "deleted"
+    return READY
+
+
+# ---------------------------------------------------------------- per kind
+
+Progress = Callable[[float], None]
+
+
+def _photo(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progress: Progress,
+           budget_s: float) -> Produced:
+    result = process_photo(src, out, max_pixels=settings.photo_max_pixels)
+    produced = Produced(facts={"width": result.width, "height": result.height, "taken_at": result.taken_at,
+                               "camera": result.camera, "placeholder": result.placeholder})
+    for f in result.files:
+        name = "display" if f.role == "display" else f.name.rsplit(".", 1)[0]
+        produced.outputs.append(Output(name, f.path, f.mime, f.width, f.height))
+    return produced
+
+
+def _video(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progress: Progress,
+           budget_s: float) -> Produced:
+    out.mkdir(parents=True, exist_ok=True)
+    info = probe(src, container_format=item.format)
+    v = validate_video(info)
+    duration = info.duration or v.duration or 0.0
+    timeout = min(budget_s, 60.0 + settings.transcode_s_per_media_s * duration)
+    exe = settings.ffmpeg_binary or None
+    plans = plan_video(info)
+    produced = Produced(facts={"width": v.display_width, "height": v.display_height, "duration": duration,
+                               "video_codec": v.codec,
+                               "audio_codec": info.audio_stream.codec if info.audio_stream else None})
+    poster = make_poster(src, out / "poster.jpg", item.format, duration, timeout_s=min(120.0, timeout), exe=exe)
+    produced.outputs.append(Output("poster", poster, "image/jpeg"))
+    for i, plan in enumerate(plans):
+        dst = out / plan.filename
+
+        def on_progress(pct: float, i: int = i) -> None:
+            progress((i + pct / 100) / len(plans) * 98)
+
+        run_ffmpeg(video_rendition_cmd(src, dst, plan, item.format, exe=exe), duration_s=duration,
+                   on_progress=on_progress, timeout_s=timeout)
+        produced.outputs.append(Output(plan.name, dst, "video/mp4", plan.width, plan.height))
+    return produced
+
+
+def _audio(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progress: Progress,
+           budget_s: float) -> Produced:
+    out.mkdir(parents=True, exist_ok=True)
+    info = probe(src, container_format=item.format)
+    a = validate_audio(info)
+    duration = info.duration or a.duration or 0.0
+    produced = Produced(facts={"duration": duration, "audio_codec": a.codec})
+    if needs_audio_transcode(info):
+        dst = out / "audio.m4a"
+        timeout = min(budget_s, 60.0 + settings.transcode_s_per_media_s * duration)
+        run_ffmpeg(audio_rendition_cmd(src, dst, item.format, sample_rate=a.sample_rate,
+                                       exe=settings.ffmpeg_binary or None),
+                   duration_s=duration, on_progress=lambda p: progress(p * 0.8), timeout_s=timeout)
+        produced.outputs.append(Output("audio", dst, "audio/mp4"))
+    peaks = waveform_peaks(src, points=1000, input_format=item.format)
+    wf = out / "waveform.json"
+    wf.write_text(json.dumps({"points": len(peaks), "duration": duration, "peaks": peaks}))
+    produced.outputs.append(Output("waveform", wf, "application/json"))
+    return produced
+
+
+PROCESSORS: dict[str, Callable[..., Produced]] = {"photo": _photo, "video": _video, "audio": _audio}
+
+
+def give_up(session_factory: sessionmaker[Session], media_id: int, reason: str) -> None:
+    """Mark a non-terminal item failed (e.g. it hit the time limit): retrying would fail the same way."""
+    with session_scope(session_factory) as session:
+        item = repo.get(session, media_id)
+        if item is not None and item.status not in TERMINAL:
+            _fail(session, item, reason)

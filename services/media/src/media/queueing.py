@@ -1,0 +1,91 @@
+"""Sending items to the worker queues after commit, and the sweep that re-queues what was lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from media import repository as repo
+from media.config import MediaSettings
+from shared.db import session_scope, utcnow
+
+log = logging.getLogger("media.queueing")
+
+TASKS = {"photo": "media.process_photo", "video": "media.process_video", "audio": "media.process_audio"}
+QUEUES = {"photo": "images", "video": "video", "audio": "audio"}
+
+Send = Callable[[str, int], None]
+
+
+class CeleryEnqueuer:
+    """Publishes `media.process_<kind>` off the request thread; a failed publish clears `queued_at`."""
+
+    def __init__(self, celery_app: Any, session_factory: sessionmaker[Session]) -> None:
+        self.celery = celery_app
+        self.session_factory = session_factory
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-enqueue")
+
+    def __call__(self, kind: str, media_id: int) -> None:
+        """Queue the item in the background (the request is never held up by the broker)."""
+        self.pool.submit(self.send, kind, media_id)
+
+    def send(self, kind: str, media_id: int) -> bool:
+        """Publish now; on failure mark the row so the sweep re-queues it at once."""
+        try:
+            self.celery.send_task(TASKS[kind], args=[media_id], queue=QUEUES[kind])
+            return True
+        except Exception as exc:
+            log.warning("could not queue %s %s (the sweep will retry): %s", kind, media_id, exc)
+            try:
+                with session_scope(self.session_factory) as session:
+                    repo.mark_queued(session, media_id, None)
+            except Exception:
+                log.exception("could not mark %s as unqueued", media_id)
+            return False
+
+    def close(self) -> None:
+        """Finish pending publishes."""
+        self.pool.shutdown(wait=True, cancel_futures=False)
+
+
+def sweep_once(session_factory: sessionmaker[Session], send: Send, settings: MediaSettings) -> int:
+    """Queue again every item that was never picked up in time or whose worker stopped; returns how many."""
+    with session_scope(session_factory) as session:
+        stale = repo.stale_items(session, now=utcnow(), requeue_after_s=settings.requeue_after_s,
+                                 lease_s=settings.worker_lease_s)
+        picked = [(item.kind, item.id) for item in stale]
+        now = utcnow()
+        for item in stale:
+            item.queued_at = now
+    for kind, media_id in picked:
+        log.info("re-queueing %s %s", kind, media_id)
+        send(kind, media_id)
+    return len(picked)
+
+
+class Sweeper(threading.Thread):
+    """Runs `sweep_once` every `sweep_interval_s` inside the API process."""
+
+    def __init__(self, session_factory: sessionmaker[Session], send: Send, settings: MediaSettings) -> None:
+        super().__init__(name="media-sweeper", daemon=True)
+        self.session_factory = session_factory
+        self.send = send
+        self.settings = settings
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.settings.sweep_interval_s):
+            try:
+                sweep_once(self.session_factory, self.send, self.settings)
+            except Exception as exc:  # the database may be briefly away; next round
+                log.warning("media sweep failed: %s", exc)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop."""
+        self._stop_event.set()
+        self.join(timeout)

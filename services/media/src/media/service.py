@@ -1,0 +1,311 @@
+"""Media domain logic: who may do what, registering uploads, choosing what to serve, deleting."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from media import repository as repo
+from media.clients import ShowAccess, ShowsAccess
+from media.exceptions import MediaNotFound, NotAllowed, NotReady, ProcessingFailed, ShowNotFound, StorageUnavailable
+from media.models import FAILED, PROCESSING, READY, MediaItem
+from media.serialize import THUMB_SIZES, record
+from media.storage import Storage, StorageError, new_prefix
+from media.upload import Received
+from shared.db import after_commit, utcnow
+from shared.errors import ValidationFailed
+from shared.events import MediaDeletedV1, MediaUploadedV1
+from shared.outbox import emit
+
+log = logging.getLogger("media.service")
+MAX_ID = 2**31 - 1
+
+
+class Enqueue(Protocol):
+    """Sends an item to its worker queue (after the transaction committed)."""
+
+    def __call__(self, kind: str, media_id: int) -> None: ...
+
+
+def parse_show_id(fields: dict[str, str]) -> int:
+    """The `show_id` form field as a positive integer (422 otherwise)."""
+    raw = fields.get("show_id", "").strip()
+    if not raw:
+        raise ValidationFailed("show_id is required.", field="show_id")
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        raise ValidationFailed("show_id must be a positive integer.", field="show_id")
+    return int(raw)
+
+
+def authorize_upload(shows: ShowsAccess, *, show_id: int, user_id: int) -> ShowAccess:
+    """Only the show's owner may add media to it: 404 if invisible, 403 if visible but not theirs."""
+    access = shows.access(show_id, user_id)
+    if access is None or not access.can_view:
+        raise ShowNotFound()
+    if not access.can_edit:
+        raise NotAllowed("Only the show's owner can add media to it.")
+    return access
+
+
+def upload_prefix(kind: str, user_id: int) -> str:
+    """The storage prefix of a new item."""
+    return new_prefix(kind, user_id)
+
+
+def _text(fields: dict[str, str], name: str, limit: int) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationFailed(f"{name} is too long (at most {limit} characters).", field=name)
+    return value or None
+
+
+def register_upload(
+    session: Session, *, kind: str, user_id: int, show_id: int, received: Received, storage: Storage,
+    enqueue: Enqueue,
+) -> tuple[MediaItem, bool]:
+    """Record a stored upload (status processing) + `media.uploaded`; a duplicate returns the existing item."""
+    fields = received.fields
+    caption = _text(fields, "caption", 2000)
+    title = _text(fields, "title", 255)
+    description = _text(fields, "description", 5000)
+    existing = repo.find_duplicate(session, user_id=user_id, show_id=show_id, kind=kind, sha256=received.sha256)
+    if existing is not None:
+        _drop_prefix(storage, received.prefix)
+        return existing, False
+    now = utcnow()
+    item = MediaItem(
+        kind=kind, show_id=show_id, user_id=user_id, status=PROCESSING, progress=0,
+        original_filename=received.filename, content_type=received.sniffed.mime, format=received.sniffed.format,
+        file_size=received.size, sha256=received.sha256, prefix=received.prefix, original_key=received.key,
+        caption=caption if kind == "photo" else None,
+        title=(title or received.filename) if kind != "photo" else None,
+        description=description if kind != "photo" else None,
+        queued_at=now, created_at=now, updated_at=now, renditions=[],
+    )
+    repo.add(session, item)
+    emit(session, MediaUploadedV1(media_id=item.id, kind=kind, show_id=show_id, user_id=user_id))  # type: ignore[arg-type]
+    media_id = item.id
+    after_commit(session, lambda: enqueue(kind, media_id))
+    return item, True
+
+
+def _drop_prefix(storage: Storage, prefix: str) -> None:
+    try:
+        storage.delete_prefix(prefix)
+    except StorageError as exc:  # an orphan folder is harmless; log it for the operator
+        log.warning("could not delete %s: %s", prefix, exc)
+
+
+def discard_upload(storage: Storage, received: Received) -> None:
+    """Remove a stored upload that could not be recorded."""
+    _drop_prefix(storage, received.prefix)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def visible_item(session: Session, shows: ShowsAccess, *, kind: str, media_id: int, user_id: int) -> MediaItem:
+    """The item if the caller may see it (uploader, or a viewer of its show); 404 otherwise."""
+    item = repo.get_kind(session, media_id, kind)
+    if item is None:
+        raise MediaNotFound()
+    if item.user_id == user_id:
+        return item
+    access = shows.access(item.show_id, user_id)
+    if access is None or not access.can_view:
+        raise MediaNotFound()
+    return item
+
+
+@dataclass(frozen=True, slots=True)
+class ServedObject:
+    """Which object to send and how to describe it."""
+
+    key: str
+    content_type: str
+    filename: str
+    variant: str  # part of the ETag
+    size: int
+
+
+def _require_ready(item: MediaItem) -> None:
+    if item.status == FAILED:
+        raise ProcessingFailed(f"This item could not be processed: {item.error or 'unknown reason'}.")
+    if item.status != READY:
+        raise NotReady()
+
+
+def _stem(item: MediaItem) -> str:
+    name = item.original_filename or f"{item.kind}-{item.id}"
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def choose_bytes(item: MediaItem, *, rendition: str | None, user_id: int) -> ServedObject:
+    """The object GET /api/<kind>/{id} serves: best rendition, or the one asked for (original: uploader only)."""
+    if rendition == "original":
+        if item.user_id != user_id:
+            raise MediaNotFound("The original is only available to the person who uploaded it.")
+        return ServedObject(item.original_key, item.content_type, item.original_filename, "original", item.file_size)
+    if item.kind == "photo":
+        if rendition not in (None, "display", "full"):
+            raise ValidationFailed("rendition must be original for photos.", field="rendition")
+        _require_ready(item)
+        r = item.rendition("display")
+        if r is None:
+            raise NotReady()
+        ext = r.key.rsplit(".", 1)[-1]
+        return ServedObject(r.key, r.content_type, f"{_stem(item)}.{ext}", "display", r.size)
+    if item.kind == "video":
+        if rendition not in (None, "720p", "1080p", "best"):
+            raise ValidationFailed("rendition must be original, 720p or 1080p.", field="rendition")
+        _require_ready(item)
+        names = [rendition] if rendition in ("720p", "1080p") else ["1080p", "720p"]
+        for name in names:
+            r = item.rendition(name)
+            if r is not None:
+                return ServedObject(r.key, r.content_type, f"{_stem(item)}-{name}.mp4", name, r.size)
+        raise MediaNotFound(f"This video has no {rendition} rendition.")
+    if rendition not in (None, "best", "audio"):
+        raise ValidationFailed("rendition must be original for audio.", field="rendition")
+    _require_ready(item)
+    r = item.rendition("audio")
+    if r is not None:
+        return ServedObject(r.key, r.content_type, f"{_stem(item)}.m4a", "audio", r.size)
+    # Browsers play the original as is (MP3, AAC, Opus): it is the best rendition.
+    return ServedObject(item.original_key, item.content_type, item.original_filename, "original", item.file_size)
+
+
+def choose_thumbnail(item: MediaItem, *, size: str | None) -> ServedObject:
+    """The photo thumbnail of a size (small/medium/large) or the video poster."""
+    _require_ready(item)
+    if item.kind == "photo":
+        label = size or "small"
+        if label not in THUMB_SIZES:
+            raise ValidationFailed("size must be small, medium or large.", field="size")
+        name = f"thumb_{THUMB_SIZES[label]}"
+    elif item.kind == "video":
+        name = "poster"
+    else:
+        raise MediaNotFound()
+    r = item.rendition(name)
+    if r is None:
+        raise NotReady()
+    ext = r.key.rsplit(".", 1)[-1]
+    return ServedObject(r.key, r.content_type, f"{_stem(item)}-{name}.{ext}", name, r.size)
+
+
+def choose_waveform(item: MediaItem) -> ServedObject:
+    """The waveform JSON of an audio item."""
+    _require_ready(item)
+    r = item.rendition("waveform")
+    if r is None:
+        raise MediaNotFound("This recording has no waveform.")
+    return ServedObject(r.key, "application/json", f"{_stem(item)}-waveform.json", "waveform", r.size)
+
+
+# ---------------------------------------------------------------- lists
+
+
+def _page(limit: int | None, offset: int | None, default: int, maximum: int) -> tuple[int, int]:
+    lim = default if limit is None else max(1, min(limit, maximum))
+    return lim, max(0, offset or 0)
+
+
+def list_show(session: Session, shows: ShowsAccess, *, kind: str, show_id: int, user_id: int, limit: int | None,
+              offset: int | None, default_limit: int, max_limit: int) -> tuple[list[dict[str, Any]], int]:
+    """A show's items of one kind for someone who may see the show (404 otherwise)."""
+    access = shows.access(show_id, user_id)
+    if access is None or not access.can_view:
+        raise ShowNotFound()
+    lim, off = _page(limit, offset, default_limit, max_limit)
+    rows, total = repo.list_for_show(session, show_id=show_id, kind=kind, limit=lim, offset=off)
+    return [record(r) for r in rows], total
+
+
+def list_mine(session: Session, *, kind: str, user_id: int, limit: int | None, offset: int | None,
+              default_limit: int, max_limit: int, with_show_name: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """The caller's items of one kind, newest first."""
+    lim, off = _page(limit, offset, default_limit, max_limit)
+    rows, total = repo.list_for_user(session, user_id=user_id, kind=kind, limit=lim, offset=off)
+    if not with_show_name:
+        return [record(r) for r in rows], total
+    names = repo.show_names(session, {r.show_id for r in rows})
+    return [
+        record(r, show_name=names.get(r.show_id, ""), uploaded_at=record(r)["created_at"]) for r in rows
+    ], total
+
+
+# ---------------------------------------------------------------- changes
+
+
+def update_item(session: Session, shows: ShowsAccess, *, kind: str, media_id: int, user_id: int,
+                changes: dict[str, Any]) -> MediaItem:
+    """Edit caption (photos) or title/description (audio, video): uploader only."""
+    item = visible_item(session, shows, kind=kind, media_id=media_id, user_id=user_id)
+    if item.user_id != user_id:
+        raise NotAllowed("Only the person who uploaded this item can edit it.")
+    allowed = ("caption",) if kind == "photo" else ("title", "description")
+    for name in allowed:
+        if name in changes:
+            value = changes[name]
+            setattr(item, name, value.strip() or None if isinstance(value, str) else None)
+    item.updated_at = utcnow()
+    session.flush()
+    return item
+
+
+def delete_item(session: Session, shows: ShowsAccess, storage: Storage, *, kind: str, media_id: int,
+                user_id: int) -> None:
+    """Delete an item and every object under its prefix: the uploader or the show's owner."""
+    item = repo.get_kind(session, media_id, kind)
+    if item is None:
+        raise MediaNotFound()
+    if item.user_id != user_id:
+        access = shows.access(item.show_id, user_id)
+        if access is None or not access.can_view:
+            raise MediaNotFound()
+        if not access.can_edit:
+            raise NotAllowed("Only the uploader or the show's owner can delete this item.")
+    purge(session, storage, item)
+
+
+def purge(session: Session, storage: Storage, item: MediaItem) -> None:
+    """Delete the objects (first: a storage outage changes nothing), then the row, + `media.deleted`."""
+    try:
+        storage.delete_prefix(item.prefix)
+    except StorageError as exc:
+        raise StorageUnavailable() from exc
+    emit(session, MediaDeletedV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
+                                 user_id=item.user_id))
+    repo.delete_item(session, item)
+
+
+# ---------------------------------------------------------------- internal
+
+
+def internal_show_media(session: Session, *, show_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Every item of a show grouped by kind (the caller, shows, already checked visibility)."""
+    out: dict[str, list[dict[str, Any]]] = {"photos": [], "audio": [], "videos": []}
+    group = {"photo": "photos", "audio": "audio", "video": "videos"}
+    for item in sorted(repo.items_of_show(session, show_id), key=lambda i: (i.created_at, i.id), reverse=True):
+        out[group[item.kind]].append(record(item))
+    return out
+
+
+def internal_photo(session: Session, *, media_id: int) -> dict[str, Any]:
+    """A photo's show, uploader and status (for social's photo comments)."""
+    item = repo.get_kind(session, media_id, "photo")
+    if item is None:
+        raise MediaNotFound()
+    return {"id": item.id, "show_id": item.show_id, "user_id": item.user_id, "status": item.public_status}
+
+
+def user_counts(session: Session, *, user_id: int) -> dict[str, int]:
+    """How many photos, audio recordings and videos a user uploaded."""
+    return repo.user_counts(session, user_id)

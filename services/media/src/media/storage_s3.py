@@ -1,0 +1,267 @@
+"""S3 storage (AWS, MinIO, moto): standard retries, short timeouts, pipelined multipart uploads."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from media.config import MediaSettings
+from media.storage import (
+    READ_CHUNK,
+    ObjectMissing,
+    ObjectStat,
+    StorageError,
+    _put_stream,
+    check_key,
+    content_disposition,
+)
+
+log = logging.getLogger("media.storage")
+
+
+class _S3Writer:
+    """A multipart upload fed part by part; parts upload in the background (at most 2 in flight) while the
+    caller keeps reading its source, so memory stays at a few parts. Small objects use one PUT."""
+
+    IN_FLIGHT = 2
+
+    def __init__(self, storage: S3Storage, key: str, content_type: str) -> None:
+        self.s = storage
+        self.key = check_key(key)
+        self.content_type = content_type
+        self.buf = bytearray()
+        self.upload_id: str | None = None
+        self.pending: list[Future[dict[str, Any]]] = []
+        self.parts: list[dict[str, Any]] = []
+        self.size = 0
+
+    def _upload_part(self, number: int, data: bytes) -> dict[str, Any]:
+        resp = self.s.client.upload_part(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id,
+                                         PartNumber=number, Body=data)
+        return {"PartNumber": number, "ETag": resp["ETag"]}
+
+    def _collect(self, block: bool) -> None:
+        """Move finished parts to `parts`; wait while too many are in flight (or for all when blocking)."""
+        while self.pending:
+            limit = 0 if block else self.IN_FLIGHT
+            running = [f for f in self.pending if not f.done()]
+            if len(running) > limit:
+                wait(running, return_when=FIRST_COMPLETED)
+                continue
+            for f in [f for f in self.pending if f.done()]:
+                self.pending.remove(f)
+                try:
+                    self.parts.append(f.result())
+                except Exception as exc:
+                    raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+            if not block or not self.pending:
+                return
+
+    def _flush_part(self, data: bytes) -> None:
+        try:
+            if self.upload_id is None:
+                resp = self.s.client.create_multipart_upload(Bucket=self.s.bucket, Key=self.key,
+                                                             ContentType=self.content_type)
+                self.upload_id = resp["UploadId"]
+        except Exception as exc:
+            raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+        number = len(self.parts) + len(self.pending) + 1
+        self.pending.append(self.s.part_pool.submit(self._upload_part, number, data))
+        self._collect(block=False)
+
+    def write(self, data: bytes) -> None:
+        self.buf += data
+        self.size += len(data)
+        while len(self.buf) >= self.s.part_size:
+            part = bytes(self.buf[: self.s.part_size])
+            del self.buf[: self.s.part_size]
+            self._flush_part(part)
+
+    def commit(self) -> int:
+        c = self.s.client
+        try:
+            if self.upload_id is None:
+                c.put_object(Bucket=self.s.bucket, Key=self.key, Body=bytes(self.buf), ContentType=self.content_type)
+            else:
+                if self.buf:
+                    self._flush_part(bytes(self.buf))
+                self._collect(block=True)
+                parts = sorted(self.parts, key=lambda p: int(p["PartNumber"]))
+                self.s.slow_client.complete_multipart_upload(
+                    Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+                )
+        except StorageError:
+            self.abort()
+            raise
+        except Exception as exc:
+            self.abort()
+            raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+        self.buf = bytearray()
+        return self.size
+
+    def abort(self) -> None:
+        self.buf = bytearray()
+        for f in self.pending:
+            f.cancel()
+        if self.pending:
+            wait(self.pending)
+        self.pending = []
+        if self.upload_id is not None:
+            try:
+                self.s.client.abort_multipart_upload(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id)
+            except Exception as exc:  # best effort: a lifecycle rule cleans what is left
+                log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+            self.upload_id = None
+
+
+class S3Storage:
+    """Objects in an S3 bucket (AWS, MinIO, moto): standard retries, short timeouts, multipart uploads."""
+
+    def __init__(self, settings: MediaSettings, *, create_bucket: bool | None = None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = settings.s3_bucket
+        self.part_size = max(5 * 1024 * 1024, settings.s3_part_size)
+        self.part_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-part")
+        config = Config(
+            region_name=settings.s3_region,
+            retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
+            connect_timeout=settings.s3_connect_timeout_s,
+            read_timeout=settings.s3_read_timeout_s,
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            max_pool_connections=32,
+        )
+        kw: dict[str, Any] = {
+            "endpoint_url": settings.s3_endpoint_url or None,
+            "aws_access_key_id": settings.s3_access_key_id or None,
+            "aws_secret_access_key": settings.s3_secret_access_key or None,
+        }
+        self.client = boto3.client("s3", config=config, **kw)
+        # Completing a large multipart upload may take a server many seconds (moto: ~18 s for 1 GB).
+        self.slow_client = boto3.client(
+            "s3", config=config.merge(Config(read_timeout=settings.s3_complete_timeout_s)), **kw
+        )
+        if create_bucket if create_bucket is not None else settings.is_dev:
+            self.ensure_bucket()
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (development and tests)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception:
+            with contextlib.suppress(Exception):  # raced by another process, or no permission: check() tells
+                self.client.create_bucket(Bucket=self.bucket)
+
+    def open_writer(self, key: str, content_type: str) -> _S3Writer:
+        """Start writing an object (multipart above one part)."""
+        return _S3Writer(self, key, content_type)
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
+        """Write an object from chunks; returns its size."""
+        return _put_stream(self, key, chunks, content_type)
+
+    def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes start..end (inclusive) of an object, in chunks."""
+        kw: dict[str, Any] = {"Bucket": self.bucket, "Key": check_key(key)}
+        if start or end is not None:
+            kw["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            body = self.client.get_object(**kw)["Body"]
+        except self.client.exceptions.NoSuchKey:
+            raise ObjectMissing(key) from None
+        except Exception as exc:
+            raise StorageError(f"S3 read failed: {type(exc).__name__}") from exc
+        return self._iter(body)
+
+    @staticmethod
+    def _iter(body: Any) -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(READ_CHUNK)
+        finally:
+            body.close()
+
+    def stat(self, key: str) -> ObjectStat | None:
+        """Size and type of an object, None if missing."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=check_key(key))
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageError(f"S3 stat failed: {type(exc).__name__}") from exc
+        return ObjectStat(int(head["ContentLength"]), head.get("ContentType"))
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys under a prefix."""
+        keys: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend(o["Key"] for o in page.get("Contents", []))
+        except Exception as exc:
+            raise StorageError(f"S3 list failed: {type(exc).__name__}") from exc
+        return keys
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a prefix (and abort its unfinished multipart uploads)."""
+        if not prefix.endswith("/"):
+            prefix += "/"
+        check_key(prefix.rstrip("/"))
+        keys = self.list(prefix)
+        try:
+            for i in range(0, len(keys), 1000):
+                self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]], "Quiet": True}
+                )
+            uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix).get("Uploads", [])
+            for up in uploads:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"], UploadId=up["UploadId"])
+        except Exception as exc:
+            raise StorageError(f"S3 delete failed: {type(exc).__name__}") from exc
+        return len(keys)
+
+    def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
+                      content_type: str | None = None) -> str | None:
+        """A short-lived GET URL carrying the response headers we would have sent."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": check_key(key)}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if filename is not None:
+            params["ResponseContentDisposition"] = content_disposition(filename)
+        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
+
+    def download_to(self, key: str, path: Path) -> None:
+        """Stream an object to a local file."""
+        try:
+            self.client.download_file(self.bucket, check_key(key), str(path))
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectMissing(key) from None
+            raise StorageError(f"S3 download failed: {type(exc).__name__}") from exc
+
+    def upload_file(self, path: Path, key: str, content_type: str) -> int:
+        """Store a local file under key (multipart for large files); returns its size."""
+        from boto3.s3.transfer import TransferConfig
+
+        cfg = TransferConfig(multipart_threshold=self.part_size, multipart_chunksize=self.part_size)
+        try:
+            self.slow_client.upload_file(str(path), self.bucket, check_key(key),
+                                         ExtraArgs={"ContentType": content_type}, Config=cfg)
+        except Exception as exc:
+            raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+        return path.stat().st_size
+
+    def check(self) -> None:
+        """Raise if the bucket is not reachable."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            raise StorageError(f"bucket {self.bucket} unreachable: {type(exc).__name__}") from exc
+
+

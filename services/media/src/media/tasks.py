@@ -1,0 +1,77 @@
+"""Thin Celery tasks: each hands the item id to `pipeline.run_item` (idempotent, claim by compare-and-set)."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from media.config import get_settings
+from media.db import outbox
+from media.pipeline import give_up, run_item
+from media.storage import Storage, StorageError, make_storage
+from media.worker import celery_app
+from shared.db import make_engine, make_session_factory
+
+log = logging.getLogger("media.tasks")
+app = celery_app()
+settings = get_settings()
+
+TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError, OSError)
+COMMON: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT,
+    "dont_autoretry_for": (SoftTimeLimitExceeded,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@cache
+def resources() -> tuple[sessionmaker[Session], Storage]:
+    """Database sessions and storage, built once per worker process."""
+    engine = make_engine(settings.db_url)
+    return make_session_factory(engine, outbox), make_storage(settings)
+
+
+def _run(task: Task, media_id: int, hard_limit_s: float) -> str:
+    session_factory, storage = resources()
+    delivery = getattr(task.request, "delivery_info", None) or {}
+    try:
+        status = run_item(session_factory, storage, settings, int(media_id),
+                          redelivered=bool(delivery.get("redelivered")), hard_limit_s=hard_limit_s)
+    except SoftTimeLimitExceeded:
+        give_up(session_factory, int(media_id), "processing took too long and was stopped")
+        return "failed"
+    log.info("media item %s: %s", media_id, status)
+    return status
+
+
+@app.task(name="media.process_photo", time_limit=settings.photo_hard_limit_s,
+          soft_time_limit=int(settings.photo_hard_limit_s * 0.9), **COMMON)
+def process_photo(self: Task, media_id: int) -> str:
+    """Thumbnails, display copy and facts of a photo."""
+    return _run(self, media_id, settings.photo_hard_limit_s)
+
+
+@app.task(name="media.process_video", time_limit=settings.task_hard_limit_s,
+          soft_time_limit=int(settings.task_hard_limit_s * 0.9), **COMMON)
+def process_video(self: Task, media_id: int) -> str:
+    """Probe, poster and MP4 renditions of a video."""
+    return _run(self, media_id, settings.task_hard_limit_s)
+
+
+@app.task(name="media.process_audio", time_limit=settings.task_hard_limit_s,
+          soft_time_limit=int(settings.task_hard_limit_s * 0.9), **COMMON)
+def process_audio(self: Task, media_id: int) -> str:
+    """Probe, browser-playable rendition and waveform of a recording."""
+    return _run(self, media_id, settings.task_hard_limit_s)
