@@ -58,7 +58,7 @@ def fault_stack(tmp_path: Path) -> Iterator[Callable[..., FaultStack]]:
                 "GATEWAY_RATE_LIMIT_IP": "100000",
                 "GATEWAY_RATE_LIMIT_USER": "100000",
                 "MEDIA_SWEEP_INTERVAL_S": "3",
-                "MEDIA_STUCK_AFTER_S": "20",
+                "MEDIA_REQUEUE_AFTER_S": "20",
                 **overrides,
             }
         )

@@ -147,6 +147,11 @@ class S3Storage:
         self.slow_client = boto3.client(
             "s3", config=config.merge(Config(read_timeout=settings.s3_complete_timeout_s)), **kw
         )
+        # Presigned URLs are signed for the host the browser will use (e.g. localhost:9000, not minio:9000).
+        public = settings.s3_public_endpoint_url
+        self.presign_client = (
+            boto3.client("s3", config=config, **{**kw, "endpoint_url": public}) if public else self.client
+        )
         if create_bucket if create_bucket is not None else settings.is_dev:
             self.ensure_bucket()
 
@@ -233,7 +238,7 @@ class S3Storage:
             params["ResponseContentType"] = content_type
         if filename is not None:
             params["ResponseContentDisposition"] = content_disposition(filename)
-        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
+        return str(self.presign_client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
 
     def download_to(self, key: str, path: Path) -> None:
         """Stream an object to a local file."""

@@ -418,7 +418,7 @@ def test_ffmpeg_dies_with_a_killed_worker(tmp_path) -> None:  # type: ignore[no-
         assert children, "ffmpeg did not start"
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(5)
-        gone, alive = psutil.wait_procs(children, timeout=5)
+        _gone, alive = psutil.wait_procs(children, timeout=5)
         assert not alive, "ffmpeg kept running after its worker was killed"
     finally:
         if worker.poll() is None:
