@@ -29,6 +29,7 @@ from media.upload import UploadPolicy, receive_upload
 from shared.auth import CurrentUser
 from shared.db import SessionDep
 from shared.internal import require_internal
+from shared.params import MAX_OFFSET
 
 router = APIRouter()
 dashboard_router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
@@ -36,7 +37,7 @@ internal_router = APIRouter(prefix="/internal", dependencies=[Depends(require_in
 
 MediaId = Annotated[int, Path(ge=1, le=service.MAX_ID)]
 Limit = Annotated[int | None, Query(ge=1, le=1000)]
-Offset = Annotated[int | None, Query(ge=0)]
+Offset = Annotated[int | None, Query(ge=0, le=MAX_OFFSET)]
 
 KINDS = {"photo": "photos", "audio": "audio", "video": "videos"}
 ENVELOPE = {"photo": "photos", "audio": "recordings", "video": "recordings"}

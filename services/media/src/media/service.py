@@ -19,9 +19,9 @@ from shared.db import after_commit, utcnow
 from shared.errors import ValidationFailed
 from shared.events import MediaDeletedV1, MediaUploadedV1
 from shared.outbox import emit
+from shared.params import MAX_ID
 
 log = logging.getLogger("media.service")
-MAX_ID = 2**31 - 1
 
 
 class Enqueue(Protocol):

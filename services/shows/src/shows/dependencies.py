@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from shared.auth import CurrentUser
+from shared.params import MAX_ID
 from shows.clients import Peers
 from shows.config import ShowsSettings
 from shows.service import Viewer
-
-MAX_ID = 2_147_483_647  # PostgreSQL integer; larger ids cannot exist
 
 
 def get_viewer(principal: CurrentUser) -> Viewer:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
+from shared.params import MAX_ID
 from shared.ratelimit import RateLimiter
 from social.chat import ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings
-from social.schemas import MAX_ID
 
 
 def _shows(request: Request) -> ShowsClient:
@@ -45,4 +45,4 @@ CommentId = Annotated[int, Path(gt=0, le=MAX_ID, description="Comment id")]
 FriendshipId = Annotated[int, Path(gt=0, le=MAX_ID, description="Friendship or request id")]
 UserId = Annotated[int, Path(gt=0, le=MAX_ID, description="User id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (max 100)")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
+

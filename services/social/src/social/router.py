@@ -10,6 +10,7 @@ from shared.auth import CurrentUser
 from shared.db import SessionDep, after_commit
 from shared.errors import ErrorBody
 from shared.internal import require_internal
+from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
 from social import chat_service, service
 from social.chat_ws import ChatSocket
@@ -20,7 +21,6 @@ from social.dependencies import (
     Hub,
     Limit,
     Media,
-    Offset,
     PhotoId,
     Settings,
     ShowId,
@@ -29,7 +29,6 @@ from social.dependencies import (
 )
 from social.exceptions import InvalidInput
 from social.schemas import (
-    MAX_ID,
     ActiveUserList,
     ChatMessageCreate,
     ChatMessagePage,

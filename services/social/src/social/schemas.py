@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
+from shared.params import MAX_ID
+
 COMMENT_MAX = 2000
-MAX_ID = 2_147_483_647  # ids are 32-bit integer columns
 CHAT_MAX = 1000
 
 
