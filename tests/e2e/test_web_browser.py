@@ -180,7 +180,7 @@ def test_the_whole_journey_in_two_browsers(browser: object, stack: Stack, tmp_pa
     b.locator("[data-testid=register-success], [data-testid=current-user]").first.wait_for()
     if not b.get_by_test_id("current-user").count():
         _login(b, bob_name)
-        b.get_by_test_id("current-user").wait_for()
+        b.get_by_test_id("current-user").wait_for(state="attached")  # behind the menu on a phone
     b.goto("/friends?tab=find")
     b.get_by_test_id("friend-search-input").fill(alice_name)
     b.get_by_test_id("friend-search-submit").click()
