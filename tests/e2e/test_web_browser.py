@@ -98,9 +98,20 @@ def _create_show(page, artist: str, venue: str, date: str, visibility: str = "fr
 
 
 def test_the_whole_journey_in_two_browsers(browser: object, stack: Stack, tmp_path: Path) -> None:
+    pages: list[object] = []
+    try:
+        _journey(browser, stack, tmp_path, pages)
+    except Exception:
+        for i, page in enumerate(pages):  # what the browsers showed when it failed
+            _shot(page, f"failure-{i}")
+        raise
+
+
+def _journey(browser: object, stack: Stack, tmp_path: Path, pages: list[object]) -> None:
     alice_name = f"alice{uuid.uuid4().hex[:6]}"
     bob_name = f"bob{uuid.uuid4().hex[:6]}"
     a = _page(browser, stack)
+    pages.append(a)
 
     # sign up with TOTP: scan (read) the secret, confirm, keep the recovery codes
     _register(a, alice_name, mfa="totp")
@@ -176,6 +187,7 @@ def test_the_whole_journey_in_two_browsers(browser: object, stack: Stack, tmp_pa
 
     # Bob signs up in a second browser and asks Alice to be friends; Alice accepts
     b = _page(browser, stack, mobile=True)
+    pages.append(b)
     _register(b, bob_name)
     b.locator("[data-testid=register-success], [data-testid=current-user]").first.wait_for()
     if not b.get_by_test_id("current-user").count():
@@ -185,10 +197,13 @@ def test_the_whole_journey_in_two_browsers(browser: object, stack: Stack, tmp_pa
     b.get_by_test_id("friend-search-input").fill(alice_name)
     b.get_by_test_id("friend-search-submit").click()
     b.get_by_test_id(f"friend-add-{alice_name}").click()
-    b.get_by_test_id("friends-notice").wait_for()
+    b.locator(f"[data-testid=friend-search-result][data-username='{alice_name}']").filter(
+        has_text="Request sent"
+    ).wait_for()
     a.goto("/friends?tab=requests")
     a.get_by_test_id(f"request-accept-{bob_name}").click()
-    a.get_by_test_id("friends-notice").wait_for()
+    a.goto("/friends?tab=friends")
+    a.locator(f"[data-testid=friend-item][data-username='{bob_name}']").wait_for()
     _shot(a, "05-friends")
 
     # Bob now sees Alice's friends-only show (visibility reaches shows by an event: reload until it shows)
