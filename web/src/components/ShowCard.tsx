@@ -1,5 +1,5 @@
 import type { Show } from '../api';
-import { formatDate, showPlace } from '../lib/format';
+import { formatDate, plural, showPlace } from '../lib/format';
 import { Link } from '../lib/router';
 import { Stars } from './ui';
 
@@ -19,8 +19,8 @@ export function ShowCard({ show }: { show: Show }) {
           <Stars value={show.rating} />
           {show.owner && show.is_owner === false ? <span className="chip">{show.owner.username}’s show</span> : null}
           <span className={`chip vis-${show.visibility}`}>{show.visibility}</span>
-          {show.song_count ? <span className="muted small">{show.song_count} songs</span> : null}
-          {show.photo_count ? <span className="muted small">{show.photo_count} photos</span> : null}
+          {show.song_count ? <span className="muted small">{plural(show.song_count, 'song')}</span> : null}
+          {show.photo_count ? <span className="muted small">{plural(show.photo_count, 'photo')}</span> : null}
         </span>
       </Link>
     </li>

@@ -20,7 +20,7 @@ export function upsert(list: MediaRecord[], rec: MediaRecord): MediaRecord[] {
   return copy;
 }
 
-export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowDetail; onCount: () => void }) {
+export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowDetail; onCount: (n: number) => void }) {
   const { user } = useAuth();
   const [items, setItems] = useState<MediaRecord[]>(((show[EMBEDDED[kind]] as MediaRecord[] | undefined) ?? []).map((m) => ({ ...m, kind: m.kind ?? kind })));
   const [loading, setLoading] = useState(true);
@@ -57,13 +57,14 @@ export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowD
     return () => clearInterval(t);
   }, [processing, kind]);
 
-  const onUploaded = useCallback(
-    (rec: MediaRecord) => {
-      setItems((list) => upsert(list, { ...rec, kind: rec.kind ?? kind }));
-      onCount();
-    },
-    [kind, onCount],
-  );
+  const onUploaded = useCallback((rec: MediaRecord) => setItems((list) => upsert(list, { ...rec, kind: rec.kind ?? kind })), [kind]);
+
+  // Keep the tab's count in step with what this tab shows (the show's counters follow by events).
+  const onCountRef = useRef(onCount);
+  onCountRef.current = onCount;
+  useEffect(() => {
+    if (!loading) onCountRef.current(items.length);
+  }, [items.length, loading]);
 
   const remove = async (m: MediaRecord) => {
     try {

@@ -17,7 +17,7 @@ export function ShowDetailPage({ params }: { params: Record<string, string> }) {
   const q = useQuery();
   const requested = q.get('tab') as TabId | null;
   const tab: TabId = requested && (TAB_IDS as readonly string[]).includes(requested) ? requested : 'info';
-  const { data: show, error, loading, reload, setData } = useLoad(() => shows.get(params.id), [params.id]);
+  const { data: show, error, loading, setData } = useLoad(() => shows.get(params.id), [params.id]);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const del = useAction(async () => {
     await shows.remove(params.id);
@@ -86,9 +86,9 @@ export function ShowDetailPage({ params }: { params: Record<string, string> }) {
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel" tabIndex={0}>
         {tab === 'info' ? <InfoTab show={s} /> : null}
         {tab === 'setlist' ? <SetlistTab show={s} onChanged={(setlist) => setData({ ...s, setlist, song_count: setlist.length })} /> : null}
-        {tab === 'photos' ? <MediaTab kind="photo" show={s} onCount={reload} /> : null}
-        {tab === 'audio' ? <MediaTab kind="audio" show={s} onCount={reload} /> : null}
-        {tab === 'videos' ? <MediaTab kind="video" show={s} onCount={reload} /> : null}
+        {tab === 'photos' ? <MediaTab kind="photo" show={s} onCount={(n) => n !== s.photo_count && setData((d) => (d ? { ...d, photo_count: n } : d))} /> : null}
+        {tab === 'audio' ? <MediaTab kind="audio" show={s} onCount={(n) => n !== s.audio_count && setData((d) => (d ? { ...d, audio_count: n } : d))} /> : null}
+        {tab === 'videos' ? <MediaTab kind="video" show={s} onCount={(n) => n !== s.video_count && setData((d) => (d ? { ...d, video_count: n } : d))} /> : null}
         {tab === 'comments' ? <CommentsTab show={s} onCount={(n) => setData({ ...s, comment_count: n })} /> : null}
         {tab === 'live' ? <LiveTab show={s} /> : null}
       </div>
