@@ -237,3 +237,17 @@ def _journey(browser: object, stack: Stack, tmp_path: Path, pages: list[object])
     a.goto("/dashboard")
     a.get_by_test_id("stat-shows").filter(has_text="1").wait_for()
     _shot(a, "09-dashboard")
+
+
+def test_web_client_matches_the_merged_openapi(stack: Stack) -> None:
+    """Every operation the web client calls exists in the gateway's merged OpenAPI (a contract break fails here)."""
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is missing: install Node.js 20 (`apt-get install -y nodejs npm`)", pytrace=False)
+    result = subprocess.run(
+        [node, str(REPO_ROOT / "web" / "scripts" / "check-openapi.mjs"), stack.gateway_url + "/openapi.json"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
