@@ -68,3 +68,23 @@ def test_malformed_json_is_400() -> None:
 def test_unknown_route_uses_contract_body() -> None:
     r = TestClient(_app()).get("/nope")
     assert r.status_code == 404 and r.json() == {"error": "Not found.", "code": "not_found"}
+
+
+def test_database_refusing_a_value_is_422(pg_url_factory) -> None:
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+
+    engine = make_engine(pg_url_factory("errors"))
+    app = FastAPI()
+    install_exception_handlers(app)
+
+    @app.get("/echo")
+    def echo(q: str) -> dict[str, str]:
+        with engine.connect() as conn:
+            return {"q": conn.execute(text("SELECT CAST(:q AS text)"), {"q": q}).scalar_one()}
+
+    client = TestClient(app)
+    assert client.get("/echo", params={"q": "ok"}).json() == {"q": "ok"}
+    r = client.get("/echo", params={"q": "a\x00b"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_value"

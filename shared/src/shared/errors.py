@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("shared.errors")
@@ -215,6 +216,16 @@ def install_exception_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(
             {"error": message, "code": code}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (a NUL character in text, a number out of range): the input's fault.
+        log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return JSONResponse(
+            {"error": "A value in the request cannot be stored (e.g. a NUL character or a number out of range).",
+             "code": "invalid_value"},
+            status_code=422,
         )
 
     @app.exception_handler(Exception)
