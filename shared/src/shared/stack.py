@@ -303,7 +303,9 @@ def main(argv: list[str] | None = None) -> None:
     def _interrupt(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a launcher started from a script may inherit SIGINT as ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         print("migrating and starting services ...", flush=True)
         stack.start()
