@@ -47,6 +47,7 @@ class BatchedRedisLimiter:
         self.flush_s = flush_s
         self.prefix = prefix
         self.pending: dict[str, int] = {}
+        self.inflight: dict[str, int] = {}  # flushed but not yet acknowledged: still counted locally
         self.known: dict[str, tuple[int, float]] = {}  # key -> (global count, window end)
         self.ttl: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -61,7 +62,7 @@ class BatchedRedisLimiter:
         if full not in self.ttl:
             self.ttl[full] = window_s
         known = self.known.get(full)
-        total = n + (known[0] if known else 0)
+        total = n + self.inflight.get(full, 0) + (known[0] if known else 0)
         retry = max(1, int((idx + 1) * window_s - now + 0.999))
         return total <= limit, retry
 
@@ -71,6 +72,7 @@ class BatchedRedisLimiter:
             return
         batch, self.pending = self.pending, {}
         ttls, self.ttl = self.ttl, {}
+        self.inflight = batch
         now = time.time()
         try:
             pipe = self.redis.pipeline(transaction=False)
@@ -85,6 +87,7 @@ class BatchedRedisLimiter:
             for key, n in batch.items():
                 count, end = self.known.get(key, (0, now + ttls.get(key, 60)))
                 self.known[key] = (count + n, end)
+        self.inflight = {}
         for key in [k for k, (_, end) in self.known.items() if end < now]:
             del self.known[key]
 
