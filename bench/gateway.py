@@ -9,13 +9,9 @@ Writes bench/results/gateway.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import re
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import load  # bench/ is on sys.path when a benchmark runs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.auth import TokenSigner
+from shared.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "gateway.json"
@@ -83,13 +81,6 @@ http {{
 """
 
 
-def free_port() -> int:
-    """A free TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_http(url: str, timeout: float = 60.0) -> None:
     """Wait until a URL answers."""
     deadline = time.monotonic() + timeout
@@ -119,58 +110,10 @@ def ensure_tools() -> tuple[str | None, str | None]:
     return wrk, nginx
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    """'1.23ms' -> 1.23."""
-    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
-    if not m:
-        raise ValueError(text)
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def run_wrk(wrk: str, url: str, headers: dict[str, str], threads: int, conns: int, duration: int) -> dict[str, Any]:
-    """One wrk run: rps, p50, p99 (ms), errors."""
-    cmd = [wrk, f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
-    for k, v in headers.items():
-        cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(0) if errors else None}
-
-
-def run_async_client(url: str, headers: dict[str, str], conns: int, duration: int) -> dict[str, Any]:
-    """Fallback load generator: `conns` keep-alive connections hammering one URL."""
-    import aiohttp
-
-    async def main() -> dict[str, Any]:
-        lat: list[float] = []
-        bad = 0
-        stop = time.monotonic() + duration
-        conn = aiohttp.TCPConnector(limit=conns)
-        async with aiohttp.ClientSession(connector=conn, headers=headers) as s:
-            async def worker() -> None:
-                nonlocal bad
-                while time.monotonic() < stop:
-                    t = time.perf_counter()
-                    async with s.get(url) as r:
-                        await r.read()
-                        bad += r.status >= 400
-                    lat.append((time.perf_counter() - t) * 1000)
-            t0 = time.monotonic()
-            await asyncio.gather(*(worker() for _ in range(conns)))
-            elapsed = time.monotonic() - t0
-        lat.sort()
-        return {"rps": len(lat) / elapsed, "p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99)],
-                "non_2xx": bad, "socket_errors": None}
-
-    return asyncio.run(main())
+def measure(url: str, headers: dict[str, str], connections: int, duration: int) -> dict[str, Any]:
+    """rps, p50 and p99 of one load run (bench/_common.load: wrk, or the aiohttp client without it)."""
+    r = load(url, url, headers=headers, connections=connections, duration_s=duration)
+    return {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "errors": r.errors, "tool": r.tool}
 
 
 def main() -> int:
@@ -242,14 +185,9 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}{PATH}"
             print(f"{name:8s} {url} ...", flush=True)
             load_before = os.getloadavg()[0]
-            if wrk:
-                run_wrk(wrk, url, headers, args.threads, args.connections, args.warmup)
-                c0 = cpu_of(owners[name])
-                results[name] = run_wrk(wrk, url, headers, args.threads, args.connections, args.duration)
-            else:
-                run_async_client(url, headers, args.connections, args.warmup)
-                c0 = cpu_of(owners[name])
-                results[name] = run_async_client(url, headers, args.connections, args.duration)
+            measure(url, headers, args.connections, args.warmup)
+            c0 = cpu_of(owners[name])
+            results[name] = measure(url, headers, args.connections, args.duration)
             requests = results[name]["rps"] * args.duration
             # CPU per request of the process that answers on that port (upstream, nginx or gateway)
             results[name]["cpu_us_per_request"] = (cpu_of(owners[name]) - c0) / requests * 1e6
@@ -282,10 +220,10 @@ def main() -> int:
             "gateway_added_p50_vs_nginx_ms": g["p50_ms"] - n["p50_ms"],
         }
     print()
-    print(f"{'setup':8s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'non-2xx':>8s} {'cpu us/req':>11s}"
+    print(f"{'setup':8s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>8s} {'cpu us/req':>11s}"
           f" {'load':>6s}")
     for name, res in results.items():
-        print(f"{name:8s} {res['rps']:10.0f} {res['p50_ms']:8.2f} {res['p99_ms']:8.2f} {res['non_2xx']:8d}"
+        print(f"{name:8s} {res['rps']:10.0f} {res['p50_ms']:8.2f} {res['p99_ms']:8.2f} {res['errors']:8d}"
               f" {res['cpu_us_per_request']:11.1f} {res['loadavg_1m_before']:6.2f}")
     print("(cpu us/req: CPU time of the process answering on that port per request; load: 1-min load average"
           " before the run, other work on this machine included)")

@@ -112,6 +112,19 @@ class EventBus:
             )
 
 
+def drain_until_stopped(conn: Connection, stop: threading.Event, poll_s: float = 0.5) -> None:
+    """Deliver messages to the connection's consumers until `stop` is set (idle timeouts are not errors)."""
+    while not stop.is_set():
+        try:
+            conn.drain_events(timeout=poll_s)
+        except TimeoutError:
+            continue
+        except OSError as exc:
+            if "timed out" in str(exc):  # some transports raise a plain OSError on an idle timeout
+                continue
+            raise
+
+
 class _StoppableThread(threading.Thread):
     def __init__(self, name: str) -> None:
         super().__init__(name=name, daemon=True)
@@ -298,15 +311,7 @@ class EventConsumer(_StoppableThread):
                                        accept=["json", "application/json"]):
                         self.ready.set()
                         backoff = 0.5
-                        while not self._stop_event.is_set():
-                            try:
-                                conn.drain_events(timeout=0.5)
-                            except TimeoutError:
-                                continue
-                            except OSError as exc:
-                                if "timed out" in str(exc):
-                                    continue
-                                raise
+                        drain_until_stopped(conn, self._stop_event)
             except Exception as exc:
                 log.warning("event consumer %s lost the bus, retrying in %.1fs: %s", self.service, backoff, exc)
                 self._stop_event.wait(backoff)

@@ -38,48 +38,36 @@ def shows_per_year(session: Session, user_id: int) -> list[tuple[int, int]]:
     return sorted(counts.items())
 
 
-def dashboard_artists(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:
-    """The artists a person has seen, most seen first, and how many distinct ones."""
+def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any) -> tuple[list[Any], int]:
+    """Rows of `entity` (artist or venue) with show count and first/last dates, and the distinct total."""
     n = func.count(Show.id).label("n")
     stmt = (
-        select(Artist, n, func.min(Show.show_date), func.max(Show.show_date))
+        select(entity, n, func.min(Show.show_date), func.max(Show.show_date))
         .select_from(Show)
         .join(Concert, Concert.id == Show.concert_id)
-        .join(Artist, Artist.id == Concert.artist_id)
+        .join(entity, entity.id == fk)
         .where(Show.user_id == user_id)
-        .group_by(Artist.id)
-        .order_by(n.desc(), Artist.name_norm)
+        .group_by(entity.id)
+        .order_by(n.desc(), entity.name_norm)
         .limit(limit)
     )
     total = session.scalar(
-        select(func.count(func.distinct(Concert.artist_id)))
+        select(func.count(func.distinct(fk)))
         .select_from(Show)
         .join(Concert, Concert.id == Show.concert_id)
         .where(Show.user_id == user_id)
     )
     return list(session.execute(stmt).all()), int(total or 0)
+
+
+def dashboard_artists(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:
+    """The artists a person has seen, most seen first, and how many distinct ones."""
+    return _most_seen(session, user_id, limit, Artist, Concert.artist_id)
 
 
 def dashboard_venues(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:
     """The venues a person has been to, most visited first, and how many distinct ones."""
-    n = func.count(Show.id).label("n")
-    stmt = (
-        select(Venue, n, func.min(Show.show_date), func.max(Show.show_date))
-        .select_from(Show)
-        .join(Concert, Concert.id == Show.concert_id)
-        .join(Venue, Venue.id == Concert.venue_id)
-        .where(Show.user_id == user_id)
-        .group_by(Venue.id)
-        .order_by(n.desc(), Venue.name_norm)
-        .limit(limit)
-    )
-    total = session.scalar(
-        select(func.count(func.distinct(Concert.venue_id)))
-        .select_from(Show)
-        .join(Concert, Concert.id == Show.concert_id)
-        .where(Show.user_id == user_id)
-    )
-    return list(session.execute(stmt).all()), int(total or 0)
+    return _most_seen(session, user_id, limit, Venue, Concert.venue_id)
 
 
 def suggest_artists(session: Session, prefix: str, limit: int) -> list[tuple[Artist, int]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
 
+from shared.messaging import drain_until_stopped
 from social.config import SocialSettings
 from social.presence import Presence, RedisPresence
 
@@ -167,15 +168,7 @@ class ChatHub:
                         self.consumer_ready.set()
                         self._send({"kind": "hello"})
                         backoff = 0.5
-                        while not self._stop.is_set():
-                            try:
-                                conn.drain_events(timeout=0.5)
-                            except TimeoutError:
-                                continue
-                            except OSError as exc:
-                                if "timed out" in str(exc):
-                                    continue
-                                raise
+                        drain_until_stopped(conn, self._stop)
             except Exception as exc:
                 log.warning("chat consumer lost the bus, retrying in %.1fs: %s", backoff, exc)
                 self._stop.wait(backoff)
