@@ -60,6 +60,8 @@ def load(label: str, url: str, *, headers: dict[str, str], connections: int, dur
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration_s + 60).stdout
+    if os.environ.get("BENCH_DEBUG"):
+        print(out)
     unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     lat = {q: float(v) * unit[u] for q, v, u in _WRK_LAT.findall(out)}
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)

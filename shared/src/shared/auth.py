@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, Request, WebSocket
+from starlette.concurrency import run_in_threadpool
 
 from shared.errors import Forbidden, Unauthorized
 
@@ -97,6 +98,10 @@ class TokenSigner:
         return self.issue("access", user_id, ttl_s, name=username, csrf=secrets.token_urlsafe(24))
 
 
+class KeyFetchNeeded(Exception):
+    """The token names a key id this verifier has not loaded; verifying it needs a JWKS fetch."""
+
+
 class TokenVerifier:
     """Verifies EdDSA JWTs with keys from a JWKS (cached; refetched when an unknown kid shows up)."""
 
@@ -156,17 +161,23 @@ class TokenVerifier:
             except Exception as exc:  # auth down: keep the keys we have
                 log.warning("could not fetch JWKS from %s: %s", self.jwks_url, exc)
 
-    def _key_for(self, kid: str) -> Any:
+    def _key_for(self, kid: str, may_fetch: bool) -> Any:
         key = self._keys.get(kid)
         if key is None:
+            if not may_fetch:
+                raise KeyFetchNeeded(kid)
             self.refresh()
             key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("Your session is not valid; sign in again.", code="invalid_token")
         return key
 
-    def verify(self, token: str, expected_type: str = "access") -> dict[str, Any]:
-        """The claims of a valid token of `expected_type`; Unauthorized otherwise."""
+    def verify(self, token: str, expected_type: str = "access", *, may_fetch: bool = True) -> dict[str, Any]:
+        """The claims of a valid token of `expected_type`; Unauthorized otherwise.
+
+        With may_fetch=False a token signed by a key not loaded yet raises KeyFetchNeeded instead of
+        fetching the JWKS (blocking I/O), so callers on the event loop can move that case to a thread.
+        """
         cached = self._cache.get(token)
         now = time.time()
         if cached is not None and cached[1] > now and cached[0].get("typ") == expected_type:
@@ -178,7 +189,7 @@ class TokenVerifier:
         # The algorithm is pinned; the header's alg and any jku/jwk/x5u are never trusted.
         if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
             raise Unauthorized("Your session is not valid; sign in again.", code="invalid_token")
-        key = self._key_for(header["kid"])
+        key = self._key_for(header["kid"], may_fetch)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -254,28 +265,37 @@ def _verifier(app_state: Any) -> TokenVerifier:
     return verifier
 
 
-def authenticate(request: Request, *, required: bool = True) -> Principal | None:
+def authenticate(request: Request, *, required: bool = True, may_fetch: bool = True) -> Principal | None:
     """Verify the caller's token (and CSRF); None when anonymous and not required."""
     token, via_cookie = extract_token(request.headers, request.cookies)
     if token is None:
         if required:
             raise Unauthorized("Sign in to do this.", code="not_authenticated")
         return None
-    claims = _verifier(request.app.state).verify(token)
+    claims = _verifier(request.app.state).verify(token, may_fetch=may_fetch)
     check_csrf(request.method, request.headers, claims, via_cookie)
     return principal_from_claims(claims, via_cookie)
 
 
-def get_current_user(request: Request) -> Principal:
+async def _authenticate_async(request: Request, required: bool) -> Principal | None:
+    # On the event loop: a cached token or a known key verifies in microseconds, less than the hop to a
+    # worker thread that a sync dependency costs; only a JWKS fetch (an unknown key id) goes to a thread.
+    try:
+        return authenticate(request, required=required, may_fetch=False)
+    except KeyFetchNeeded:
+        return await run_in_threadpool(authenticate, request, required=required)
+
+
+async def get_current_user(request: Request) -> Principal:
     """FastAPI dependency: the signed-in caller, or 401."""
-    principal = authenticate(request, required=True)
+    principal = await _authenticate_async(request, True)
     assert principal is not None
     return principal
 
 
-def get_optional_user(request: Request) -> Principal | None:
+async def get_optional_user(request: Request) -> Principal | None:
     """FastAPI dependency: the signed-in caller, or None for anonymous requests."""
-    return authenticate(request, required=False)
+    return await _authenticate_async(request, False)
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from anyio import CancelScope, CapacityLimiter, Semaphore, to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -108,7 +109,11 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
 def make_session_factory(engine: Engine, outbox: Any = None) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit and know their service's outbox."""
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info={"outbox": outbox})
+    # close_resets_only=False: a closed session refuses further use instead of quietly taking a new
+    # connection (a request cancelled mid-endpoint is closed while its thread may still run).
+    return sessionmaker(
+        bind=engine, expire_on_commit=False, autoflush=True, close_resets_only=False, info={"outbox": outbox}
+    )
 
 
 AfterCommit = Callable[[], None]
@@ -152,25 +157,46 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def session_dependency(request: Request) -> Iterator[Session]:
+def _finish(session: Session, exc: BaseException | None) -> None:
+    try:
+        if exc is None or getattr(exc, "commit_changes", False):
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def session_dependency(request: Request) -> AsyncIterator[Session]:
     """One session per request, committed when the endpoint returns, rolled back on error.
 
     An error flagged `commit_changes` (e.g. a failed-attempt counter, a revoked token family) is
     committed before it is rendered, so the security state it recorded survives the error response.
+
+    A request first takes one of `db_pool_size` permits, on the event loop. The session keeps its
+    connection until FastAPI has also validated the response, which for a sync endpoint is another
+    worker-thread hop; without permits, endpoint threads waiting for a pooled connection could hold every
+    worker thread while the requests holding the connections wait for one (a stall until pool_timeout).
+    With permits no endpoint ever waits for the pool, and requests beyond it queue without a thread.
+    Opening a session does no I/O, so it happens on the loop; the commit and close run in one shielded
+    hop with its own limiter, so a client that goes away cannot leave a connection checked out.
     """
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException as exc:
-        if getattr(exc, "commit_changes", False):
-            session.commit()
-        else:
-            session.rollback()
-        raise
-    finally:
-        session.close()
+    state = request.app.state
+    permits: Semaphore | None = getattr(state, "db_permits", None)
+    if permits is None:
+        size = getattr(getattr(state, "settings", None), "db_pool_size", 10)
+        permits = state.db_permits = Semaphore(size)
+    factory: sessionmaker[Session] = state.session_factory
+    async with permits:
+        session = factory()
+        try:
+            yield session
+        except BaseException as exc:
+            with CancelScope(shield=True):
+                await to_thread.run_sync(_finish, session, exc, limiter=CapacityLimiter(1))
+            raise
+        with CancelScope(shield=True):
+            await to_thread.run_sync(_finish, session, None, limiter=CapacityLimiter(1))
 
 
 # scope="function": commit before the response is sent, so a failed commit is never reported as success.

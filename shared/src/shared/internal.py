@@ -94,7 +94,7 @@ def fetch_concurrently(
     return results, degraded
 
 
-def require_internal(request: Request) -> None:
+async def require_internal(request: Request) -> None:
     """FastAPI dependency for /internal routes: the caller must present the internal token."""
     expected: str = request.app.state.settings.internal_token
     sent = request.headers.get(INTERNAL_HEADER, "")

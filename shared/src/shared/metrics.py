@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
@@ -24,6 +25,8 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # labels() hashes and locks on every call: keep the children (few: routes x methods x statuses)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,9 +45,16 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "GET")
-            REQUESTS.labels(self.service, method, template, str(status["code"])).inc()
-            LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
+            key = (scope.get("method", "GET"), template, status["code"])
+            children = self._children.get(key)
+            if children is None:
+                children = (
+                    REQUESTS.labels(self.service, key[0], template, str(key[2])),
+                    LATENCY.labels(self.service, key[0], template),
+                )
+                self._children[key] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(_: Request) -> Response:

@@ -38,6 +38,12 @@ class BaseServiceSettings(BaseSettings):
     host: str = _common("HOST", "127.0.0.1")  # type: ignore[assignment]
     port: int = _common("PORT", 0)  # type: ignore[assignment]
     database_url: str = _common("DATABASE_URL", "")  # type: ignore[assignment]
+    # At most db_pool_size requests use the database at once (see shared.db.session_dependency), so
+    # requests never open overflow connections: those are closed when returned, which under load would
+    # mean a new PostgreSQL backend per request. The overflow serves the outbox relay, the event consumer
+    # and readiness checks.
+    db_pool_size: int = _common("DB_POOL_SIZE", 10, ge=1, le=200)  # type: ignore[assignment]
+    db_max_overflow: int = _common("DB_MAX_OVERFLOW", 5, ge=0, le=200)  # type: ignore[assignment]
     broker_url: str = _common("BROKER_URL", "")  # type: ignore[assignment]
     redis_url: str = _common("REDIS_URL", "")  # type: ignore[assignment]
     auth_url: str = _common("AUTH_URL", "http://127.0.0.1:5001")  # type: ignore[assignment]
@@ -83,6 +89,11 @@ class BaseServiceSettings(BaseSettings):
             return self.database_url
         self.var_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{(self.var_dir / f'{self.service_name}.db').resolve()}"
+
+    @property
+    def engine_options(self) -> dict[str, int]:
+        """Connection pool sizes for make_engine."""
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow}
 
     @property
     def bus_url(self) -> str:

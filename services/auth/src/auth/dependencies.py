@@ -11,7 +11,7 @@ from auth.context import AuthContext
 from shared.auth import CurrentUser
 
 
-def get_context(request: Request) -> AuthContext:
+async def get_context(request: Request) -> AuthContext:
     """The app's AuthContext."""
     ctx: AuthContext = request.app.state.auth
     return ctx
@@ -28,7 +28,7 @@ def rate_key_for_ip(ip: str) -> str:
     return str(addr)
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """The caller's address key: the gateway's X-Forwarded-For (it replaces the client's) or the peer."""
     ctx: AuthContext = request.app.state.auth
     if ctx.settings.trust_forwarded_for:

@@ -18,7 +18,7 @@ def create_app(settings: AuthSettings | None = None, token_verifier: TokenVerifi
     """Build the auth app (keys loaded or created, mail sender thread started with the app)."""
     settings = settings or get_settings()
     ctx = AuthContext.build(settings)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     sender = MessageSender(settings, session_factory)
     session_factory.configure(info={"outbox": outbox, "mail_wake": sender.wake})

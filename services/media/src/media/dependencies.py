@@ -12,19 +12,19 @@ from media.service import Enqueue
 from media.storage import Storage
 
 
-def _settings(request: Request) -> MediaSettings:
+async def _settings(request: Request) -> MediaSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _shows(request: Request) -> ShowsAccess:
+async def _shows(request: Request) -> ShowsAccess:
     return request.app.state.shows  # type: ignore[no-any-return]
 
 
-def _storage(request: Request) -> Storage:
+async def _storage(request: Request) -> Storage:
     return request.app.state.storage  # type: ignore[no-any-return]
 
 
-def _enqueue(request: Request) -> Enqueue:
+async def _enqueue(request: Request) -> Enqueue:
     return request.app.state.enqueue  # type: ignore[no-any-return]
 
 

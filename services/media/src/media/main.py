@@ -29,7 +29,7 @@ def create_app(
 ) -> FastAPI:
     """Build the media app (routes, storage, shows access, task publishing, sweep, relay and consumer)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     store = storage if storage is not None else make_storage(settings)
     http_shows = HttpShowsAccess(settings) if shows is None else None

@@ -39,7 +39,7 @@ COMMON: dict[str, Any] = {
 @cache
 def resources() -> tuple[sessionmaker[Session], Storage]:
     """Database sessions and storage, built once per worker process."""
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, **settings.engine_options)
     return make_session_factory(engine, outbox), make_storage(settings)
 
 

@@ -13,18 +13,18 @@ from shows.config import ShowsSettings
 from shows.service import Viewer
 
 
-def get_viewer(principal: CurrentUser) -> Viewer:
+async def get_viewer(principal: CurrentUser) -> Viewer:
     """The signed-in caller as the domain sees them."""
     return Viewer(id=principal.user_id, username=principal.username)
 
 
-def get_settings_dep(request: Request) -> ShowsSettings:
+async def get_settings_dep(request: Request) -> ShowsSettings:
     """This app's settings."""
     settings: ShowsSettings = request.app.state.settings
     return settings
 
 
-def get_peers(request: Request) -> Peers:
+async def get_peers(request: Request) -> Peers:
     """Clients of media and social."""
     peers: Peers = request.app.state.peers
     return peers

@@ -23,7 +23,7 @@ def create_app(
 ) -> FastAPI:
     """Build the shows app (routes, session factory, outbox relay and event consumer)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     http_peers = HttpPeers(settings) if peers is None else None
 

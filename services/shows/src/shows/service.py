@@ -28,7 +28,7 @@ class Viewer:
     username: str = ""
 
 
-def can_view(session: Session, show: Show, viewer_id: int | None) -> bool:
+def can_view(session: Session, show: Show | repo.ShowRow, viewer_id: int | None) -> bool:
     """Owner always; public for any signed-in user; friends-only for accepted friends (narrowed by visible_to)."""
     if viewer_id is None:
         return False
@@ -94,17 +94,16 @@ def _place(data: ShowCreate | ShowUpdate, fields: set[str]) -> tuple[str, str, s
 
 
 def _facts(row: repo.ShowRow) -> dict[str, Any]:
-    s = row.show
     return {
-        "show_id": s.id,
-        "user_id": s.user_id,
-        "concert_id": s.concert_id,
-        "visibility": s.visibility,
-        "visible_to": s.visible_to,
-        "artist_name": row.artist.name,
-        "venue_name": row.venue.name,
-        "date": row.concert.date,
-        "show_name": show_name(row.artist.name, row.venue.name),
+        "show_id": row.id,
+        "user_id": row.user_id,
+        "concert_id": row.concert_id,
+        "visibility": row.visibility,
+        "visible_to": row.visible_to,
+        "artist_name": row.artist_name,
+        "venue_name": row.venue_name,
+        "date": row.date,
+        "show_name": show_name(row.artist_name, row.venue_name),
     }
 
 
@@ -165,17 +164,16 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
     fields = set(data.model_fields_set)
     row = _row(session, show_id)
     if fields & {"artist_name", "venue_name", "venue_location", "city", "state", "country", "date", "artist_mbid"}:
-        v = row.venue
         if fields & {"venue_location", "city", "state", "country"}:
             city, state, country = _place(data, fields)
         else:
-            city, state, country = v.city, v.state, v.country
-        date = data.date if "date" in fields and data.date else row.concert.date
+            city, state, country = row.city, row.state, row.country
+        date = data.date if "date" in fields and data.date else row.date
         concert_id = _resolve_concert(
             session,
-            artist_name=data.artist_name if data.artist_name else row.artist.name,
+            artist_name=data.artist_name if data.artist_name else row.artist_name,
             artist_mbid=data.artist_mbid,
-            venue_name=data.venue_name if data.venue_name else v.name,
+            venue_name=data.venue_name if data.venue_name else row.venue_name,
             city=city,
             state=state,
             country=country,
@@ -223,7 +221,7 @@ def delete_show(session: Session, *, viewer: Viewer, show_id: int) -> None:
 def read_show(session: Session, *, viewer: Viewer, show_id: int) -> dict[str, Any]:
     """The show JSON plus its setlist (media and comments are added by the caller)."""
     row = repo.show_row(session, show_id)  # one query serves both the access check and the JSON
-    if row is None or not can_view(session, row.show, viewer.id):
+    if row is None or not can_view(session, row, viewer.id):
         raise ShowNotFound()
     body = show_json(row, viewer.id)
     body["setlist"] = [song_json(s) for s in repo.list_songs(session, show_id)]
@@ -265,7 +263,7 @@ def show_access(
     row = repo.show_row(session, show_id)
     if row is None:
         raise ShowNotFound()
-    show = row.show
+    show = row
     mine = repo.get_user_show_for_concert(session, user_id, show.concert_id)
     since = (now or utcnow()) - dt.timedelta(hours=ttl_hours)
     return {
@@ -277,8 +275,8 @@ def show_access(
         "can_edit": show.user_id == user_id,
         "logged_concert": mine is not None,
         "checked_in": repo.active_checkin(session, user_id, show.concert_id, since) is not None,
-        "show_name": show_name(row.artist.name, row.venue.name),
-        "date": row.concert.date,
+        "show_name": show_name(row.artist_name, row.venue_name),
+        "date": row.date,
     }
 
 

@@ -13,23 +13,23 @@ from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings
 
 
-def _shows(request: Request) -> ShowsClient:
+async def _shows(request: Request) -> ShowsClient:
     return request.app.state.shows_client  # type: ignore[no-any-return]
 
 
-def _media(request: Request) -> MediaClient:
+async def _media(request: Request) -> MediaClient:
     return request.app.state.media_client  # type: ignore[no-any-return]
 
 
-def _hub(request: Request) -> ChatHub:
+async def _hub(request: Request) -> ChatHub:
     return request.app.state.chat_hub  # type: ignore[no-any-return]
 
 
-def _settings(request: Request) -> SocialSettings:
+async def _settings(request: Request) -> SocialSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _limiter(request: Request) -> RateLimiter:
+async def _limiter(request: Request) -> RateLimiter:
     return request.app.state.chat_limiter  # type: ignore[no-any-return]
 
 

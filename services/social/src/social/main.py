@@ -27,7 +27,7 @@ DESCRIPTION = (
 def create_app(settings: SocialSettings | None = None) -> FastAPI:
     """Build the social app (nothing connects until the app starts)."""
     settings = settings or get_settings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     shows_client = ShowsClient(
         InternalClient(settings.shows_url, settings.internal_token, service="shows",

@@ -1,0 +1,101 @@
+"""The per-request session: commits, rollbacks, and no stall or leaked connection under bursts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+
+from shared.db import SessionDep, make_engine, make_session_factory
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Answer(BaseModel):
+    value: int
+
+
+def _app(engine: Engine, pool_size: int) -> FastAPI:
+    app = FastAPI()
+    app.state.session_factory = make_session_factory(engine)
+    app.state.settings = SimpleNamespace(db_pool_size=pool_size)
+
+    @app.get("/hold", response_model=Answer)
+    def hold(session: SessionDep) -> dict[str, Any]:
+        value = session.execute(text("SELECT 1")).scalar_one()
+        time.sleep(0.02)  # keep the connection busy like a real query would
+        return {"value": value}
+
+    @app.post("/write/{n}")
+    def write(n: int, session: SessionDep) -> dict[str, int]:
+        session.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n})
+        if n < 0:
+            raise ValueError("rolled back")
+        return {"n": n}
+
+    return app
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    # A pool far smaller than anyio's 40 worker threads, and no overflow: the shape that used to stall.
+    eng = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=2, max_overflow=0, pool_timeout=3)
+    with eng.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    yield eng
+    eng.dispose()
+
+
+async def test_a_burst_far_beyond_the_pool_completes_and_returns_every_connection(engine: Engine) -> None:
+    app = _app(engine, pool_size=2)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as client:
+        started = time.monotonic()
+        answers = await asyncio.gather(*(client.get("/hold") for _ in range(80)))
+        elapsed = time.monotonic() - started
+    assert [r.status_code for r in answers] == [200] * 80
+    # Without permits, endpoint threads waiting for a connection held every worker thread while the
+    # requests owning the connections waited for one to validate their response: a pool_timeout stall.
+    assert elapsed < 3, f"burst took {elapsed:.1f}s: requests waited for pool_timeout"
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_commit_on_success_and_rollback_on_error(engine: Engine) -> None:
+    app = _app(engine, pool_size=2)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.post("/write/1")).status_code == 200
+        assert (await client.post("/write/-1")).status_code == 500
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t")).scalars().all() == [1]
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_cancelled_request_gives_its_connection_back(engine: Engine) -> None:
+    app = _app(engine, pool_size=2)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+        async def give_up_early() -> None:
+            with anyio.move_on_after(0.03):  # cancelled mid-endpoint, mid-commit or while queued
+                await client.get("/hold")
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(give_up_early)
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert (await client.get("/hold")).status_code == 200
