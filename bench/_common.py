@@ -401,3 +401,72 @@ class QueueSampler:
     def peak_ready(self) -> int:
         """Largest number of ready messages seen across all queues."""
         return max((s["ready_total"] for s in self.samples), default=0)
+
+
+NGINX_CONF = """
+worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }}
+    }}
+}}
+"""
+
+
+def ensure_tools() -> tuple[str | None, str | None]:
+    """Paths of wrk and nginx, installing them with apt-get when possible."""
+    wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                                                 else None)
+    if (wrk is None or nginx is None) and shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing nginx-light and wrk with apt-get ...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"], check=False)
+        wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or (
+            "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if wrk is None:
+        print("wrk not found (apt-get install -y wrk): using the asyncio client instead", flush=True)
+    if nginx is None:
+        print("nginx not found (apt-get install -y nginx-light): skipping the nginx row", flush=True)
+    return wrk, nginx
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (uvicorn or nginx workers); 0 if gone."""
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for q in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(q.cpu_times()[:2])
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (backends come and go; this sums the living)."""
+    total = 0.0
+    for q in psutil.process_iter(["name"]):
+        if (q.info.get("name") or "").startswith("postgres"):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += sum(q.cpu_times()[:2])
+    return total

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import load  # bench/ is on sys.path when a benchmark runs
+from _common import NGINX_CONF, cpu_seconds, ensure_tools, load  # bench/ is on sys.path when a benchmark runs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.auth import TokenSigner
@@ -53,34 +52,6 @@ UPSTREAM_APP = textwrap.dedent(
     '''
 )
 
-NGINX_CONF = """
-worker_processes {workers};
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-        }}
-    }}
-}}
-"""
-
-
 def wait_http(url: str, timeout: float = 60.0) -> None:
     """Wait until a URL answers."""
     deadline = time.monotonic() + timeout
@@ -91,23 +62,6 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
-
-
-def ensure_tools() -> tuple[str | None, str | None]:
-    """Paths of wrk and nginx, installing them with apt-get when possible."""
-    wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                                                 else None)
-    if (wrk is None or nginx is None) and shutil.which("apt-get") and os.geteuid() == 0:
-        print("installing nginx-light and wrk with apt-get ...", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"], check=False)
-        wrk, nginx = shutil.which("wrk"), shutil.which("nginx") or (
-            "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if wrk is None:
-        print("wrk not found (apt-get install -y wrk): using the asyncio client instead", flush=True)
-    if nginx is None:
-        print("nginx not found (apt-get install -y nginx-light): skipping the nginx row", flush=True)
-    return wrk, nginx
 
 
 def measure(url: str, headers: dict[str, str], connections: int, duration: int) -> dict[str, Any]:
@@ -169,14 +123,8 @@ def main() -> int:
         assert bad.status_code == 401, "token verification is not on"
 
         targets = {"direct": up_port, **({"nginx": nginx_port} if nginx else {}), "gateway": gw_port}
-        import psutil
 
         owners = {"direct": procs[0].pid, "nginx": procs[1].pid if nginx else 0, "gateway": procs[-1].pid}
-
-        def cpu_of(pid: int) -> float:
-            """CPU seconds of a process and its children (nginx/uvicorn workers)."""
-            p = psutil.Process(pid)
-            return sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
 
         if args.only:
             targets = {k: v for k, v in targets.items() if k in args.only.split(",") or k == "direct"}
@@ -186,11 +134,11 @@ def main() -> int:
             print(f"{name:8s} {url} ...", flush=True)
             load_before = os.getloadavg()[0]
             measure(url, headers, args.connections, args.warmup)
-            c0 = cpu_of(owners[name])
+            c0 = cpu_seconds(owners[name])
             results[name] = measure(url, headers, args.connections, args.duration)
             requests = results[name]["rps"] * args.duration
             # CPU per request of the process that answers on that port (upstream, nginx or gateway)
-            results[name]["cpu_us_per_request"] = (cpu_of(owners[name]) - c0) / requests * 1e6
+            results[name]["cpu_us_per_request"] = (cpu_seconds(owners[name]) - c0) / requests * 1e6
             results[name]["loadavg_1m_before"] = load_before
     finally:
         for p in reversed(procs):

@@ -7,11 +7,13 @@ What it does:
    shows models, not HTTP): artists, venues, shared concerts, setlists for some shows, counters, user copies;
 2. starts a stub process that serves the JWKS of a bench signing key (so no auth service is needed to mint a
    bearer token) and media's/social's internal endpoints (empty lists, as a healthy but empty peer);
-3. starts the real shows service (and the gateway, when this checkout has one) with `shared.stack.Stack`;
-4. starts a "bare" FastAPI + SQLAlchemy app that runs the same repository queries without auth, middleware,
-   gateway or peer calls;
-5. drives each endpoint at concurrency 32 with wrk (or the asyncio client) through the gateway, straight to
-   the service and against the bare app, prints rps and p50/p99 and the ratios, writes bench/results/shows.json.
+3. starts the real shows service with `--workers` processes (SHOWS_WORKERS, default: one per CPU), the gateway
+   and, when installed, nginx proxying to the service (`proxy_pass`, keep-alive upstream), the baseline proxy;
+4. starts a "bare" FastAPI + SQLAlchemy app (as many processes) that runs the same repository queries without
+   auth, middleware, gateway or peer calls;
+5. drives each endpoint at concurrency 32 with wrk (or the asyncio client) through the gateway, through nginx,
+   straight to the service and against the bare app, prints rps and p50/p99 and the ratios (gateway vs nginx,
+   each vs bare), writes bench/results/shows.json.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI, Response
 
 # this file is bench/shows.py: keep its folder off sys.path so `import shows` finds the service package
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.append(str(_HERE))  # last: `_shows_apps` (the helper apps uvicorn imports) resolves, `shows` does not
 _spec = importlib.util.spec_from_file_location("bench_common", _HERE / "_common.py")
 assert _spec is not None and _spec.loader is not None
 _common = importlib.util.module_from_spec(_spec)
@@ -87,89 +89,21 @@ ISSUER, AUDIENCE = "sharemyshows-auth", "sharemyshows"
 # ---------------------------------------------------------------- helper processes (same file, other modes)
 
 
-def stub_app() -> Any:
-    """JWKS + media/social internal endpoints answering like healthy, empty services."""
-    app = FastAPI()
-    jwks = json.loads(Path(os.environ["BENCH_JWKS_FILE"]).read_text())
-
-    @app.get("/jwks.json")
-    def get_jwks() -> dict[str, Any]:
-        return jwks
-
-    @app.get("/api/auth/.well-known/jwks.json")
-    def get_jwks_auth_path() -> dict[str, Any]:
-        return jwks
-
-    @app.get("/internal/media/show/{show_id}")
-    async def media(show_id: int) -> dict[str, Any]:
-        return {"photos": [], "audio": [], "videos": []}
-
-    @app.get("/internal/comments/show/{show_id}")
-    async def comments(show_id: int) -> dict[str, Any]:
-        return {"comments": [], "total": 0}
-
-    @app.get("/internal/users/{user_id}/counts")
-    async def counts(user_id: int) -> dict[str, int]:
-        return {"photos": 0, "audio": 0, "videos": 0, "comments": 0, "friends": 0}
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
-
-
-def bare_app() -> Any:
-    """The same queries as the shows service, served by plain FastAPI + SQLAlchemy (no auth, no middleware)."""
-    from shared.db import make_engine, make_session_factory
-    from shows import repository as repo
-    from shows.db import outbox
-    from shows.serialize import show_json, song_json
-
-    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
-    factory = make_session_factory(engine, outbox)
-    user_id = int(os.environ["BENCH_USER_ID"])
-    app = FastAPI()
-
-    @app.get("/bare/shows")
-    def list_shows(response: Response, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
-        with factory() as s:
-            rows, total = repo.list_shows(
-                s,
-                owner_id=user_id,
-                visibility=None,
-                filters=repo.ShowFilters(),
-                ascending=False,
-                limit=min(max(limit, 1), 100),
-                offset=offset,
-            )
-            response.headers["X-Total-Count"] = str(total)
-            return [show_json(r, user_id) for r in rows]
-
-    @app.get("/bare/shows/{show_id}")
-    def get_show(show_id: int) -> dict[str, Any]:
-        with factory() as s:
-            row = repo.show_row(s, show_id)
-            assert row is not None
-            body = show_json(row, user_id)
-            body["setlist"] = [song_json(x) for x in repo.list_songs(s, show_id)]
-            body.update({"photos": [], "audio": [], "videos": [], "comments": []})
-            return body
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
-
-
 def serve(mode: str, port: int) -> None:
-    """Run a helper app with the same uvicorn settings as the services."""
+    """Run a helper app with the same uvicorn settings as the services (the bare app with SHOWS_WORKERS)."""
     import uvicorn
 
-    app = stub_app() if mode == "stub" else bare_app()
+    workers = int(os.environ.get("SHOWS_WORKERS", "1")) if mode == "bare" else 1
     uvicorn.run(
-        app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning"
+        f"_shows_apps:{mode}_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
     )
 
 
@@ -347,6 +281,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "GATEWAY_RATE_LIMIT_IP_PER_MIN": "100000000",
                 "GATEWAY_RATE_LIMIT_USER_PER_MIN": "100000000",
                 "GATEWAY_ACCESS_LOG": "false",
+                "SHOWS_WORKERS": str(args.workers),
             }
         )
         procs.append(_spawn("stub", stub_port, env, work / "stub.log"))
@@ -372,8 +307,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 targets.append(("gateway", gw, headers))
             else:
                 print(f"gateway answered {gw_check.status_code}; measuring without it: {gw_check.text[:200]}")
+        _, nginx = _common.ensure_tools()
+        if nginx:
+            nginx_dir = work / "nginx"
+            nginx_dir.mkdir()
+            nginx_port = free_port()
+            conf = _common.NGINX_CONF.format(tmp=nginx_dir, upstream=ports["shows"], port=nginx_port, workers=1)
+            (nginx_dir / "nginx.conf").write_text(conf)
+            procs.append(subprocess.Popen([nginx, "-p", str(nginx_dir), "-c", str(nginx_dir / "nginx.conf")]))
+            _wait(f"http://127.0.0.1:{nginx_port}/health", procs[-1])
+            targets.append(("nginx", f"http://127.0.0.1:{nginx_port}", headers))
         targets.append(("direct", direct, headers))
         targets.append(("bare", f"http://127.0.0.1:{bare_port}", {}))
+
+        pids = _common.stack_pids(stack)
+        owners = {"shows": pids["shows"], "gateway": pids.get("gateway", 0), "bare": procs[1].pid, "postgres": 0}
+        if nginx:
+            owners["nginx"] = procs[-1].pid
+
+        def _cpu(name: str) -> float:
+            return _common.postgres_cpu_seconds() if name == "postgres" else _common.cpu_seconds(owners[name])
 
         # rounds interleave the targets so a noisy neighbour hurts all of them alike; the median round counts
         rounds: dict[str, dict[str, list[Any]]] = {"list": {}, "detail": {}}
@@ -385,6 +338,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, base, hdrs in targets:
                 prefix = "/bare/shows" if name == "bare" else "/api/shows"
                 for kind, path in (("list", f"{prefix}?limit=20"), ("detail", f"{prefix}/{show_id}")):
+                    before = {k: _cpu(k) for k in owners}
                     res = load(
                         f"{kind} {name}",
                         base + path,
@@ -392,6 +346,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         connections=args.connections,
                         duration_s=args.duration,
                     )
+                    # CPU per request of each process involved (the load generator's own CPU excluded)
+                    res.extra["cpu_ms_per_request"] = {
+                        k: round((_cpu(k) - before[k]) * 1000 / res.requests, 3)
+                        for k in owners
+                        if res.requests and _cpu(k) - before[k] > 0.001
+                    }
                     rounds[kind].setdefault(name, []).append(res)
         results: dict[str, dict[str, Any]] = {
             kind: {name: sorted(rs, key=lambda r: r.rps)[len(rs) // 2] for name, rs in per.items()}
@@ -403,7 +363,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for kind, per in results.items():
             bare = per["bare"].rps or float("nan")
             ratios[kind] = {f"{name}_vs_bare_rps": round(r.rps / bare, 3) for name, r in per.items() if name != "bare"}
+            if "nginx" in per and "gateway" in per and per["nginx"].rps:
+                ratios[kind]["gateway_vs_nginx_rps"] = round(per["gateway"].rps / per["nginx"].rps, 3)
+                ratios[kind]["gateway_added_p50_ms_vs_nginx"] = round(per["gateway"].p50_ms - per["nginx"].p50_ms, 2)
             print(f"{kind}: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios[kind].items()))
+            for name, r in per.items():
+                cpu = r.extra.get("cpu_ms_per_request", {})
+                print(f"  {kind} {name}: CPU ms per request " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
         return {
             "data_set": {
                 "shows": args.shows,
@@ -412,6 +378,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "detail_show_id": show_id,
             },
             "connections": args.connections,
+            "shows_workers": args.workers,
             "duration_s": args.duration,
             "gateway_measured": "gateway" in results["list"],
             "peers": "stub process answering media/social internal calls with empty lists",
@@ -441,6 +408,9 @@ def main() -> None:
     parser.add_argument("--shows", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median one is reported")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes of the shows service and the bare app"
+    )
     parser.add_argument("--serve", choices=["stub", "bare"])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()

@@ -131,7 +131,7 @@ def create_service_app(
     return app
 
 
-def run_uvicorn(app_factory: str, settings: BaseServiceSettings, workers: int = 1) -> None:
+def run_uvicorn(app_factory: str, settings: BaseServiceSettings) -> None:
     """Run a service factory (`pkg.main:create_app`) with uvicorn, uvloop and httptools."""
     import uvicorn
 
@@ -140,7 +140,7 @@ def run_uvicorn(app_factory: str, settings: BaseServiceSettings, workers: int = 
         factory=True,
         host=settings.host,
         port=settings.listen_port,
-        workers=workers,
+        workers=settings.workers,
         loop="uvloop",
         http="httptools",
         access_log=False,
