@@ -200,3 +200,166 @@ def test_worker_sigkill_mid_transcode_still_ends_ready(make_user, stack, tmp_pat
     stack.restart("media-worker")
     rec = _ready(user, "videos", vid, 300)
     assert rec["urls"]["rendition_720p"] and rec["duration"] == pytest.approx(20, abs=0.5)
+
+
+# The corpus is generated here; every entry names what the platform must answer: a 4xx at upload, or an
+# item that ends `failed` with a reason. Two valid images carrying hostile extras end `ready`, cleaned.
+WORKER_RSS_CAP_MB = 512  # per worker process (Celery parent, prefork child, ffmpeg); children recycle at 1.5 GB
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(
+        b"IEND", b""
+    )
+
+
+def _bad_exif_jpeg() -> bytes:
+    raw = jpeg_bytes(800, 600)
+    # APP1 Exif whose IFD offset and entry count point far outside the segment
+    tiff = b"MM\x00\x2a\x7f\xff\xff\xf0" + b"\xff\xff" + b"\x01\x12\x00\x03\xff\xff\xff\xff\x00\x06\x00\x00" * 4
+    payload = b"Exif\x00\x00" + tiff
+    app1 = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return raw[:2] + app1 + raw[2:]
+
+
+def _wav_absurd_rate() -> bytes:
+    import struct
+
+    data = b"\x00\x01" * 4000
+    fmt = struct.pack("<HHIIHH", 1, 1, 0x7FFFFFFF, 0x7FFFFFFF, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _mp4_broken_moov(tmp_path: Path) -> bytes:
+    raw = bytearray(make_video(tmp_path / "m.mp4", seconds=2, width=320, height=240).read_bytes())
+    at = raw.find(b"moov")
+    assert at > 0
+    raw[at + 8 : at + 400] = b"\xde\xad\xbe\xef" * 98  # the index is garbage, the frames are intact
+    return bytes(raw)
+
+
+class _RssWatch:
+    """Peak RSS per process of the media worker's process tree, sampled every 50 ms in a thread."""
+
+    def __init__(self, pids: list[int]) -> None:
+        import threading
+
+        self.pids = pids
+        self.peak_mb: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.05):
+            for pid in self.pids:
+                try:
+                    root = psutil.Process(pid)
+                    procs = [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    continue
+                for p in procs:
+                    try:
+                        key = f"{p.pid} {p.name()}"
+                        self.peak_mb[key] = max(self.peak_mb.get(key, 0.0), p.memory_info().rss / 2**20)
+                    except psutil.NoSuchProcess:
+                        pass
+
+    def __enter__(self) -> _RssWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_bad_media_corpus_fails_cleanly_within_the_worker_memory_cap(
+    make_user, stack, s3_server, tmp_path: Path
+) -> None:
+    user, stranger = make_user(), make_user()
+    show = create_show(user, visibility="public")
+    sid = show["id"]
+    html = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(1)</script></svg>'
+    refused = [  # (kind, name, bytes, mime, status at upload)
+        ("photos", "zero.jpg", b"", "image/jpeg", 422),
+        ("photos", "magic.jpg", b"\x7fELF\x02\x01\x01" + b"\x00" * 300, "image/jpeg", 415),
+        ("photos", "script.svg", svg, "image/svg+xml", 415),
+        ("photos", "page.jpg", html + jpeg_bytes(64, 64), "image/jpeg", 415),
+        ("videos", "text.mp4", b"not a video at all\n" * 100, "video/mp4", 415),
+        ("audio", "image.mp3", png_bytes(32, 32), "audio/mpeg", 415),
+    ]
+    failing = [  # accepted (the type is right), then failed by the worker with a reason
+        ("photos", "trunc.jpg", jpeg_bytes(1600, 1200)[:5000]),
+        ("photos", "gif-named.jpg", b"GIF87a" + b"\x00" * 300),  # a GIF by its bytes, whatever the name says
+        ("photos", "bomb.png", _bomb_png()),
+        ("photos", "huge.png", _png_header_only(65000, 65000)),
+        ("videos", "moov.mp4", _mp4_broken_moov(tmp_path)),
+        ("videos", "trunc.mp4", make_video(tmp_path / "t.mp4", seconds=3, width=640, height=360).read_bytes()[:20000]),
+        ("audio", "rate.wav", _wav_absurd_rate()),
+    ]
+    cleaned = [  # valid pictures with hostile extras: ready, and the extras are gone
+        ("photos", "polyglot.jpg", jpeg_bytes(640, 480) + html),
+        ("photos", "badexif.jpg", _bad_exif_jpeg()),
+    ]
+    worker_pids = [p.popen.pid for p in stack.find("media-worker")]
+    assert worker_pids
+    with _RssWatch(worker_pids) as watch:
+        for kind, name, data, mime, want in refused:
+            r = upload(user, kind, sid, name, data, mime)
+            assert r.status_code == want, (name, r.status_code, r.text)
+            assert r.json()["code"], r.text  # the contract's machine-readable error
+        accepted: dict[str, list[tuple[str, int]]] = {}
+        for kind, name, data in [*failing, *cleaned]:
+            r = upload(user, kind, sid, name, data, "application/octet-stream")
+            assert r.status_code == 201, (name, r.text)
+            accepted.setdefault(kind, []).append((name, r.json()["id"]))
+        finals = {kind: wait_terminal(user, kind, [i for _, i in items], 180) for kind, items in accepted.items()}
+    outcome = {name: (finals[kind][mid], media_status(user, kind, mid)) for kind, items in accepted.items()
+               for name, mid in items}
+    for _, name, _ in failing:
+        status, rec = outcome[name]
+        assert status == "failed" and rec["error"], (name, rec)
+        assert not any(rec.get("urls", {}).values()), (name, rec)  # nothing half-made is referenced
+    for _kind, name, _ in cleaned:
+        status, rec = outcome[name]
+        assert status == "ready", (name, rec)
+        shown = user.client.get(rec["url"])  # what everyone who may see the show gets: re-encoded, clean
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg", name
+        assert b"<script" not in shown.content and b"Exif" not in shown.content[:4096], name
+        # The original comes back byte for byte to its uploader only, never renderable as a page.
+        original = user.client.get(rec["url"], params={"rendition": "original"})
+        assert original.status_code == 200 and original.headers["content-type"] == "image/jpeg", name
+        assert original.headers["x-content-type-options"] == "nosniff", name
+        assert "sandbox" in original.headers["content-security-policy"], name
+        assert stranger.client.get(rec["url"], params={"rendition": "original"}).status_code in (403, 404)
+    def objects() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for prefix in ("photo", "video", "audio"):
+            for key in s3_server.keys(f"{prefix}/{user.id}/"):
+                folder, _, leaf = key.rpartition("/")
+                found.setdefault(folder, set()).add(leaf.split(".")[0])
+        return found
+
+    # A failed item keeps only its original (the record shows the reason; deleting it removes the file);
+    # no partial derivative survives the failure.
+    assert sorted(objects().values(), key=len)[: len(failing)] == [{"original"}] * len(failing), objects()
+    for kind, items in accepted.items():
+        for name, mid in items:
+            if outcome[name][0] == "failed":
+                assert user.client.delete(f"/api/{kind}/{mid}").status_code == 204, name
+    left = objects()
+    assert len(left) == len(cleaned) and all("display" in leaves for leaves in left.values()), left
+    print("peak worker RSS MB:", {k: round(v, 1) for k, v in sorted(watch.peak_mb.items())})
+    assert watch.peak_mb and max(watch.peak_mb.values()) < WORKER_RSS_CAP_MB, watch.peak_mb
+    assert stack.find("media-worker")[0].popen.poll() is None  # no worker crash
