@@ -419,6 +419,8 @@ http {{
     upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
     server {{
         listen 127.0.0.1:{port};
+        client_max_body_size 0;  # uploads stream through, as through the gateway
+        proxy_request_buffering off;
         location / {{
             proxy_pass http://app;
             proxy_http_version 1.1;

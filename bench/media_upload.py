@@ -14,18 +14,30 @@ server (default TransferConfig) as the baseline; prints the ratio and writes ben
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _common import FullStack, RssSampler, prefer_installed_packages, scratch_dir, skip, stack_pids, write_results
+from _common import (
+    NGINX_CONF,
+    FullStack,
+    RssSampler,
+    ensure_tools,
+    prefer_installed_packages,
+    scratch_dir,
+    skip,
+    stack_pids,
+    write_results,
+)
 
 prefer_installed_packages()
 
-from shared.stack import SERVICES, available  # noqa: E402
+from shared.stack import SERVICES, available, free_port  # noqa: E402
 from shared.testing.client import create_show  # noqa: E402
 from shared.testing.plugin import register_and_login  # noqa: E402
 
@@ -66,6 +78,16 @@ def multipart(path: Path, show_id: int, boundary: str) -> tuple[Iterator[bytes],
     return gen(), len(head) + size + len(tail)
 
 
+@contextlib.contextmanager
+def _stopping(proc: subprocess.Popen[bytes] | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+
+
 def main() -> None:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -84,26 +106,46 @@ def main() -> None:
         base = stack.gateway_url if via == "gateway" else stack.url("auth")
         user = register_and_login(base)
         show = create_show(user)
-        media_base = stack.gateway_url if via == "gateway" else stack.url("media")
-        boundary = uuid.uuid4().hex
-        body, length = multipart(src, show["id"], boundary)
+        targets = {"direct": stack.url("media")}
+        nproc: subprocess.Popen[bytes] | None = None
+        _, nginx = ensure_tools()
+        if nginx:
+            ndir = work / "nginx"
+            ndir.mkdir(exist_ok=True)
+            nport = free_port()
+            media_port = int(stack.url("media").rsplit(":", 1)[1])
+            (ndir / "nginx.conf").write_text(NGINX_CONF.format(tmp=ndir, upstream=media_port, port=nport, workers=1))
+            nproc = subprocess.Popen([nginx, "-p", str(ndir), "-c", str(ndir / "nginx.conf")])
+            targets["nginx"] = f"http://127.0.0.1:{nport}"
+            for _ in range(100):
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{targets['nginx']}/health", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.1)
+        if via == "gateway":
+            targets["gateway"] = stack.gateway_url
         pids = {k: v for k, v in stack_pids(stack).items() if k in ("gateway", "media")}
-        with RssSampler(pids, interval_s=0.1) as rss:
-            started = time.perf_counter()
-            r = httpx.post(f"{media_base}/api/videos", content=body, timeout=600,
-                           headers={**user.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}",
-                                    "Content-Length": str(length)})
-            upload_s = time.perf_counter() - started
-        assert r.status_code == 201, r.text
-        assert r.json()["file_size"] == size, r.json()
+        runs: dict[str, dict[str, float]] = {}
+        with RssSampler(pids, interval_s=0.1) as rss, _stopping(nproc):
+            for name, media_base in targets.items():
+                boundary = uuid.uuid4().hex
+                body, length = multipart(src, show["id"], boundary)
+                started = time.perf_counter()
+                r = httpx.post(f"{media_base}/api/videos", content=body, timeout=600,
+                               headers={**user.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}",
+                                        "Content-Length": str(length)})
+                took = time.perf_counter() - started
+                assert r.status_code == 201, (name, r.text)
+                assert r.json()["file_size"] == size, r.json()
+                runs[name] = {"upload_s": round(took, 2), "mb_s": round(size / MB / took, 1)}
+                print(f"{name:8s} {runs[name]['mb_s']:7.1f} MB/s ({took:.1f} s)", flush=True)
+                user.client.delete(f"/api/videos/{r.json()['id']}")  # frees the S3 server's memory
+        upload_s = runs[via]["upload_s"]
         s3 = fs.infra.s3
-        keys = s3.keys("video/")
-        assert any(k.endswith("/original.mp4") for k in keys), keys
         client = s3.client()
         started = time.perf_counter()
         client.upload_file(str(src), s3.bucket, "bench/boto3-baseline.bin")
         boto_s = time.perf_counter() - started
-        user.client.delete(f"/api/videos/{r.json()['id']}")
     mb = size / MB
     result = {
         "size_mb": mb,
@@ -113,12 +155,18 @@ def main() -> None:
         "boto3_upload_file_s": round(boto_s, 2),
         "boto3_mb_s": round(mb / boto_s, 1),
         "ratio_vs_boto3": round((mb / upload_s) / (mb / boto_s), 2),
+        "runs": runs,
+        "gateway_vs_nginx_mb_s": round(runs["gateway"]["mb_s"] / runs["nginx"]["mb_s"], 2)
+        if "gateway" in runs and "nginx" in runs else None,
+        "gateway_vs_direct_mb_s": round(runs["gateway"]["mb_s"] / runs["direct"]["mb_s"], 2)
+        if "gateway" in runs else None,
         "peak_rss_mb": {k: round(v, 1) for k, v in rss.peaks_mb.items()},
     }
     src.unlink(missing_ok=True)
     path = write_results("media_upload", result)
     print(f"{mb:.0f} MB through the {via}: {result['upload_mb_s']} MB/s ({upload_s:.1f} s); "
           f"boto3 upload_file: {result['boto3_mb_s']} MB/s ({boto_s:.1f} s); ratio {result['ratio_vs_boto3']}")
+    print(f"gateway vs nginx: {result['gateway_vs_nginx_mb_s']}, gateway vs direct: {result['gateway_vs_direct_mb_s']}")
     print(f"peak RSS (MB): {result['peak_rss_mb']}")
     print(f"wrote {path}")
 

@@ -7,8 +7,8 @@ What it does:
    shows models, not HTTP): artists, venues, shared concerts, setlists for some shows, counters, user copies;
 2. starts a stub process that serves the JWKS of a bench signing key (so no auth service is needed to mint a
    bearer token) and media's/social's internal endpoints (empty lists, as a healthy but empty peer);
-3. starts the real shows service with `--workers` processes (SHOWS_WORKERS, default: one per CPU), the gateway
-   and, when installed, nginx proxying to the service (`proxy_pass`, keep-alive upstream), the baseline proxy;
+3. starts the real shows service with `--workers` processes (SHOWS_API_WORKERS, default: one per CPU), the
+   gateway and, when installed, nginx proxying to the service (`proxy_pass`, keep-alive upstream), the baseline proxy;
 4. starts a "bare" FastAPI + SQLAlchemy app (as many processes) that runs the same repository queries without
    auth, middleware, gateway or peer calls;
 5. drives each endpoint at concurrency 32 with wrk (or the asyncio client) through the gateway, through nginx,
@@ -90,10 +90,10 @@ ISSUER, AUDIENCE = "sharemyshows-auth", "sharemyshows"
 
 
 def serve(mode: str, port: int) -> None:
-    """Run a helper app with the same uvicorn settings as the services (the bare app with SHOWS_WORKERS)."""
+    """Run a helper app with the same uvicorn settings as the services (the bare app with SHOWS_API_WORKERS)."""
     import uvicorn
 
-    workers = int(os.environ.get("SHOWS_WORKERS", "1")) if mode == "bare" else 1
+    workers = int(os.environ.get("SHOWS_API_WORKERS", "1")) if mode == "bare" else 1
     uvicorn.run(
         f"_shows_apps:{mode}_app",
         factory=True,
@@ -281,7 +281,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "GATEWAY_RATE_LIMIT_IP_PER_MIN": "100000000",
                 "GATEWAY_RATE_LIMIT_USER_PER_MIN": "100000000",
                 "GATEWAY_ACCESS_LOG": "false",
-                "SHOWS_WORKERS": str(args.workers),
+                "SHOWS_API_WORKERS": str(args.workers),
             }
         )
         procs.append(_spawn("stub", stub_port, env, work / "stub.log"))

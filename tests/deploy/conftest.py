@@ -97,6 +97,8 @@ def settings_env_groups(cls) -> list[set[str]]:
     """Per field of a pydantic-settings class, the env names that set it (aliases are alternatives)."""
     from pydantic import AliasChoices, AliasPath
 
+    from shared.settings import BaseServiceSettings
+
     prefix = (cls.model_config.get("env_prefix") or "").upper()
     groups: list[set[str]] = []
     for field_name, info in cls.model_fields.items():
@@ -110,8 +112,9 @@ def settings_env_groups(cls) -> list[set[str]]:
             )
         elif isinstance(alias, AliasPath):
             groups.append({str(alias.path[0]).upper()})
-        else:
+        elif cls is not BaseServiceSettings:
             groups.append({f"{prefix}{field_name}".upper()})
+        # else: an un-aliased field of the shared base is read with each service's prefix and checked there
     return groups
 
 

@@ -140,7 +140,7 @@ def run_uvicorn(app_factory: str, settings: BaseServiceSettings) -> None:
         factory=True,
         host=settings.host,
         port=settings.listen_port,
-        workers=settings.workers,
+        workers=settings.api_workers,
         loop="uvloop",
         http="httptools",
         access_log=False,

@@ -38,8 +38,8 @@ class BaseServiceSettings(BaseSettings):
     host: str = _common("HOST", "127.0.0.1")  # type: ignore[assignment]
     port: int = _common("PORT", 0)  # type: ignore[assignment]
     database_url: str = _common("DATABASE_URL", "")  # type: ignore[assignment]
-    # uvicorn processes of this service (<PREFIX>WORKERS, e.g. SHOWS_WORKERS): one process uses one core.
-    workers: int = Field(1, ge=1, le=64)
+    # uvicorn processes of this service (<PREFIX>API_WORKERS, e.g. SHOWS_API_WORKERS): one process, one core.
+    api_workers: int = Field(1, ge=1, le=64)
     # At most db_pool_size requests use the database at once (see shared.db.session_dependency), so
     # requests never open overflow connections: those are closed when returned, which under load would
     # mean a new PostgreSQL backend per request. The overflow serves the outbox relay, the event consumer

@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -22,7 +23,8 @@ class GatewaySettings(BaseServiceSettings):
     service_name: ClassVar[str] = "gateway"
     default_port: ClassVar[int] = 5000
 
-    workers: int = 1
+    # GATEWAY_WORKERS, as documented before the services had <SERVICE>_API_WORKERS; both names work
+    api_workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("GATEWAY_WORKERS", "GATEWAY_API_WORKERS"))
     cors_origins: str = "http://localhost:5173,http://localhost:3000"
     web_dir: str = str(REPO_ROOT / "web" / "dist")
     connect_timeout: float = 2.0

@@ -22,7 +22,7 @@ def main() -> None:
         factory=True,
         host=settings.host,
         port=settings.listen_port,
-        workers=max(1, settings.workers),
+        workers=settings.api_workers,
         loop="uvloop",
         http="gateway.server:CoalescingHttpToolsProtocol" if SUPPORTED else "httptools",
         ws="websockets-sansio",
