@@ -147,4 +147,7 @@ def run_uvicorn(app_factory: str, settings: BaseServiceSettings) -> None:
         log_config=None,
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        # Longer than any caller keeps an idle connection (gateway pool 30 s, internal clients 2 s), so a
+        # caller never reuses a connection the service is closing at that moment.
+        timeout_keep_alive=75,
     )

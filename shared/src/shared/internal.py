@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 from fastapi import Request
@@ -19,6 +19,7 @@ from shared.logging import REQUEST_ID_HEADER, request_id_var
 log = logging.getLogger("shared.internal")
 T = TypeVar("T")
 INTERNAL_HEADER = "X-Internal-Token"
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class InternalClient:
@@ -32,7 +33,9 @@ class InternalClient:
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 1.0)),
             headers={INTERNAL_HEADER: token},
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them from the
+            # other side: reusing one the server is closing fails with a reset.
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=2.0),
         )
 
     def _next_bases(self) -> list[str]:
@@ -48,14 +51,24 @@ class InternalClient:
             headers[REQUEST_ID_HEADER] = rid
         last: Exception | None = None
         for base in self._next_bases():
-            try:
-                return self._client.request(method, base + path, headers=headers, **kw)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                last = exc
-                continue
-            except httpx.TimeoutException as exc:
-                last = exc
-                break
+            for attempt in (1, 2):
+                try:
+                    return self._client.request(method, base + path, headers=headers, **kw)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    last = exc
+                    break  # nothing was sent: the next replica
+                except httpx.TimeoutException as exc:
+                    last = exc
+                    self._unavailable(method, path, last)
+                except httpx.TransportError as exc:
+                    # The connection dropped mid-request (a reused keep-alive connection being closed, a
+                    # replica dying): an idempotent request runs once more, others fail cleanly.
+                    last = exc
+                    if method.upper() not in IDEMPOTENT or attempt == 2:
+                        self._unavailable(method, path, last)
+        self._unavailable(method, path, last)
+
+    def _unavailable(self, method: str, path: str, last: Exception | None) -> NoReturn:
         log.warning("%s unreachable for %s %s: %s", self.service, method, path, last)
         raise ServiceUnavailable(f"The {self.service} service is unavailable; try again shortly.")
 
