@@ -20,6 +20,8 @@ from typing import Any
 
 import psutil
 
+from shared.testing.rss import RssSampler  # noqa: F401 - re-exported for the benchmarks
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -119,39 +121,6 @@ def load(label: str, url: str, *, headers: dict[str, str] | None = None, connect
     lat, errors = asyncio.run(_aio_load(url, headers or {}, connections, duration_s))
     return LoadResult(label, len(lat) / duration_s, percentile(lat, 50), percentile(lat, 99), len(lat), errors,
                       "aiohttp")
-
-
-class RssSampler:
-    """Samples the RSS of processes (and their children) in the background; keeps each one's peak."""
-
-    def __init__(self, pids: dict[str, int], interval_s: float = 0.2) -> None:
-        self.pids = pids
-        self.interval_s = interval_s
-        self.peaks_mb: dict[str, float] = dict.fromkeys(pids, 0.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _rss(self, pid: int) -> float:
-        try:
-            proc = psutil.Process(pid)
-            procs = [proc, *proc.children(recursive=True)]
-            return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
-        except psutil.Error:
-            return 0.0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for name, pid in self.pids.items():
-                self.peaks_mb[name] = max(self.peaks_mb[name], self._rss(pid))
-            self._stop.wait(self.interval_s)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(2)
 
 
 def write_results(name: str, data: dict[str, Any]) -> Path:
