@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.db import make_base, make_engine, make_session_factory, session_scope
 from shared.events import EventEnvelope, UserDeletedV1, UserRegisteredV1, make_envelope
-from shared.messaging import EventBus, EventConsumer, OutboxRelay
+from shared.messaging import EventBus, EventConsumer, OutboxRelay, Subscriptions
 from shared.outbox import make_outbox_models
 from shared.settings import BaseServiceSettings
 
@@ -51,10 +51,13 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 def test_outbox_relay_and_idempotent_consumer(tmp_path: Path, broker_url: str) -> None:
     outbox, Seen, factory, bus = _world(tmp_path, broker_url)
 
-    def on_registered(session: Session, env: EventEnvelope) -> None:
-        session.add(Seen(event_type=env.type, user_id=env.data["user_id"]))
+    subs = Subscriptions("shows")
 
-    consumer = EventConsumer(bus, "shows", {"user.registered": on_registered}, factory, outbox)
+    @subs.on(UserRegisteredV1)
+    def on_registered(session: Session, event: UserRegisteredV1, env: EventEnvelope) -> None:
+        session.add(Seen(event_type=env.type, user_id=event.user_id))
+
+    consumer = EventConsumer(bus, subs, factory, outbox, topology={"shows": ["user.registered"]})
     relay = OutboxRelay(bus, factory, outbox, poll_interval_s=0.1)
     consumer.start()
     assert consumer.ready.wait(15)
@@ -92,14 +95,17 @@ def test_consumer_skips_unhandled_types_and_survives_handler_errors(tmp_path: Pa
     calls = {"n": 0}
     lock = threading.Lock()
 
-    def flaky(session: Session, env: EventEnvelope) -> None:
+    subs = Subscriptions("shows")
+
+    @subs.on(UserDeletedV1)
+    def flaky(session: Session, event: UserDeletedV1, env: EventEnvelope) -> None:
         with lock:
             calls["n"] += 1
             if calls["n"] == 1:
                 raise RuntimeError("transient")
-        session.add(Seen(event_type=env.type, user_id=env.data["user_id"]))
+        session.add(Seen(event_type=env.type, user_id=event.user_id))
 
-    consumer = EventConsumer(bus, "shows", {"user.deleted": flaky}, factory, outbox)
+    consumer = EventConsumer(bus, subs, factory, outbox, topology={"shows": ["user.deleted"]})
     consumer.start()
     assert consumer.ready.wait(15)
     try:

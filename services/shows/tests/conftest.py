@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import make_engine, make_session_factory, run_migrations
+from shared.testing.directory import StaticDirectory
 from shows.config import ShowsSettings
 from shows.db import OutboxEvent, outbox
 from shows.main import create_app
@@ -97,9 +98,15 @@ def peers() -> FakePeers:
 
 
 @pytest.fixture
-def app(settings: ShowsSettings, token_verifier: Any, peers: FakePeers) -> Any:
+def directory() -> StaticDirectory:
+    """auth's user directory: every user id exists unless a test deletes it."""
+    return StaticDirectory()
+
+
+@pytest.fixture
+def app(settings: ShowsSettings, token_verifier: Any, peers: FakePeers, directory: StaticDirectory) -> Any:
     """The shows app in-process."""
-    return create_app(settings, token_verifier=token_verifier, peers=peers)
+    return create_app(settings, token_verifier=token_verifier, peers=peers, users=directory)
 
 
 @pytest.fixture
@@ -110,10 +117,12 @@ def client(app: Any) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def auth(token_factory: Callable[..., str]) -> Callable[[int], dict[str, str]]:
-    """`auth(user_id) -> headers` with a bearer token for user<id>."""
+def auth(token_factory: Callable[..., str], directory: StaticDirectory) -> Callable[..., dict[str, str]]:
+    """`auth(user_id, username=None) -> headers` with a bearer token (the account exists in auth as named)."""
 
     def make(user_id: int, username: str | None = None) -> dict[str, str]:
+        if username:
+            directory.names[user_id] = username
         return {"Authorization": f"Bearer {token_factory(user_id, username or f'user{user_id}')}"}
 
     return make
@@ -151,13 +160,17 @@ def make_show(client: TestClient, auth: Callable[[int], dict[str, str]]) -> Call
 
 
 @pytest.fixture
-def befriend(session_factory: sessionmaker[Session]) -> Callable[[int, int], None]:
-    """Record an accepted friendship as social's event would."""
+def befriend(session_factory: sessionmaker[Session]) -> Callable[..., None]:
+    """Apply a friendship state as social's event would (`befriend(a, b, accepted=True, version=next)`)."""
     from shows import service
+    from shows.models import Friendship
 
-    def make(a: int, b: int) -> None:
+    def make(a: int, b: int, *, accepted: bool = True, version: int | None = None) -> None:
         with session_factory() as s:
-            service.on_friendship(s, user_id=a, friend_id=b, accepted=True)
+            if version is None:
+                row = s.get(Friendship, (min(a, b), max(a, b)))
+                version = (row.version if row is not None else 0) + 1
+            service.on_friendship(s, user_id=a, friend_id=b, version=version, accepted=accepted)
             s.commit()
 
     return make

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from shared.db import run_migrations, session_scope
 from shared.events import Event, EventEnvelope, make_envelope
+from shared.testing.directory import StaticDirectory
 
 ACCESS_RE = re.compile(r"^/internal/shows/(\d+)/access$")
 PHOTO_RE = re.compile(r"^/internal/media/photo/(\d+)$")
@@ -35,6 +36,7 @@ class FakeWorld:
     shows_down: bool = False
     access_calls: int = 0
     jwks: dict[str, Any] = field(default_factory=dict)
+    directory: StaticDirectory = field(default_factory=StaticDirectory)  # what auth knows of accounts
 
     def add_show(self, show_id: int, owner_id: int, *, visibility: str = "friends", concert_id: int | None = None,
                  visible_to: list[int] | None = None, name: str = "Band at Venue") -> None:
@@ -83,6 +85,9 @@ class FakeWorld:
             return 200, {"id": int(m.group(1)), "status": "ready", **photo}
         if path == "/jwks":
             return 200, self.jwks
+        if path == "/internal/snapshot/users":
+            ids = [int(p) for p in params.get("ids", "").split(",") if p]
+            return 200, {"items": self.directory.fetch(ids), "next_after": None}
         return 404, {"error": "no route", "code": "not_found"}
 
     def transport(self) -> httpx.MockTransport:
@@ -168,10 +173,13 @@ class SocialApp:
     client: TestClient
     world: FakeWorld
     token_factory: Callable[..., str]
-    handlers: dict[str, Any]
+    subscriptions: Any
+    directory: StaticDirectory
 
     def headers(self, user_id: int, username: str | None = None) -> dict[str, str]:
-        """Bearer header of a user."""
+        """Bearer header of a user (whose account exists in auth under that name)."""
+        if username:
+            self.directory.names.setdefault(user_id, username)
         return {"Authorization": f"Bearer {self.token_factory(user_id, username or f'user{user_id}')}"}
 
     def deliver(self, event: Event, producer: str = "test", envelope: EventEnvelope | None = None) -> EventEnvelope:
@@ -179,7 +187,7 @@ class SocialApp:
         from shared.messaging import EventBus, EventConsumer
 
         env = envelope or make_envelope(event, producer)
-        consumer = EventConsumer(EventBus(self.app.state.settings), "social", self.handlers,
+        consumer = EventConsumer(EventBus(self.app.state.settings), self.subscriptions,
                                  self.app.state.session_factory, self.app.state.outbox)
         consumer.handle(env)
         return env
@@ -197,25 +205,27 @@ class SocialApp:
             return [r.type for r in s.scalars(select(model).order_by(model.created_at, model.id))]
 
     def add_user(self, user_id: int, username: str, email: str | None = None) -> None:
-        """Announce a user (user.registered)."""
+        """Announce a user (user.registered, as auth would: the account exists there too)."""
         from shared.events import UserRegisteredV1
 
-        self.deliver(UserRegisteredV1(user_id=user_id, username=username,
+        self.directory.names[user_id] = username
+        self.deliver(UserRegisteredV1(user_id=user_id, username=username, aggregate_version=1,
                                       email=email or f"{username.lower()}@example.test"))
 
 
 def _build(settings: Any, world: FakeWorld, token_verifier: Any,
            token_factory: Callable[..., str]) -> Iterator[SocialApp]:
-    from social.consumers import make_handlers
+    from social.consumers import make_subscriptions
     from social.main import create_app
 
-    app = create_app(settings)
+    directory = world.directory
+    app = create_app(settings, users=directory)
     app.state.token_verifier = token_verifier
     for client in (app.state.shows_client.client, app.state.media_client.client):
         client._client = httpx.Client(transport=world.transport(), headers=dict(client._client.headers))
-    handlers = make_handlers(app.state.shows_client.forget)
+    subscriptions = make_subscriptions(app.state.shows_client.forget)
     with TestClient(app) as tc:
-        yield SocialApp(app, tc, world, token_factory, handlers)
+        yield SocialApp(app, tc, world, token_factory, subscriptions, directory)
     app.state.engine.dispose()
 
 

@@ -13,9 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import TokenVerifier
+from shared.copies import Reconciler
 from shared.errors import install_exception_handlers
 from shared.logging import RequestIdMiddleware, configure_logging
-from shared.messaging import EventBus, EventConsumer, Handler, OutboxRelay
+from shared.messaging import EventBus, EventConsumer, OutboxRelay, Subscriptions
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.outbox import Outbox
 from shared.settings import BaseServiceSettings
@@ -31,7 +32,8 @@ def create_service_app(
     routers: Iterable[APIRouter],
     session_factory: sessionmaker[Session] | None = None,
     outbox: Outbox | None = None,
-    handlers: dict[str, Handler] | None = None,
+    subscriptions: Subscriptions | None = None,
+    reconciler: Reconciler | None = None,
     token_verifier: TokenVerifier | None = None,
     ready_checks: dict[str, ReadyCheck] | None = None,
     on_startup: Iterable[Callable[[FastAPI], Any]] = (),
@@ -39,7 +41,7 @@ def create_service_app(
     description: str = "",
     version: str = "1.0",
 ) -> FastAPI:
-    """Build a service app with the shared middleware, /health, /ready, /metrics and bus threads."""
+    """Build a service app with the shared middleware, /health, /ready, /metrics, bus and reconcile threads."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     bus = EventBus(settings)
     threads: list[Any] = []
@@ -50,12 +52,20 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if session_factory is not None and outbox is not None and settings.bus_relay_enabled:
             threads.append(OutboxRelay(bus, session_factory, outbox))
-        if session_factory is not None and outbox is not None and handlers and settings.bus_consumer_enabled:
-            consumer = EventConsumer(bus, settings.service_name, handlers, session_factory, outbox)
+        consumer: EventConsumer | None = None
+        if session_factory is not None and outbox is not None and subscriptions and settings.bus_consumer_enabled:
+            consumer = EventConsumer(bus, subscriptions, session_factory, outbox)
             app.state.event_consumer = consumer
             threads.append(consumer)
         for t in threads:
             t.start()
+        if reconciler is not None and consumer is not None and settings.copy_reconcile_enabled:
+            # where the copies are fed, they are repaired: once the consumer is connected (events queued
+            # meanwhile apply first), again after every reconnect, and every few minutes
+            consumer.connected_hooks.append(reconciler.request_pass)
+            reconciler.start(wait_first=consumer.ready.is_set)
+            threads.append(reconciler)
+            app.state.reconciler = reconciler
         for hook in startup_hooks:
             result = hook(app)
             if hasattr(result, "__await__"):

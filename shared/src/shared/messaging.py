@@ -8,16 +8,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
+from prometheus_client import Gauge, Histogram
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope, utcnow
-from shared.events import EventEnvelope
+from shared.events import EVENT_TYPES, Event, EventEnvelope
 from shared.outbox import Outbox
 from shared.settings import BaseServiceSettings
 
@@ -25,8 +26,10 @@ log = logging.getLogger("shared.messaging")
 
 DLX_NAME = "sms.dlx"
 
-# Which service consumes which events. Publishers declare these queues too, so an event emitted
-# before a consumer ever started still waits for it instead of being dropped as unroutable.
+# The bus topology: which service's queue is bound to which event types. Publishers declare these
+# queues too, so an event emitted before its consumer ever started waits for it instead of being dropped
+# as unroutable. Each service declares its subscriptions beside its handlers (`Subscriptions.on`); a
+# consumer refuses to start when the two disagree (tests/unit check every service at build time too).
 TOPOLOGY: dict[str, list[str]] = {
     "shows": [
         "user.registered", "user.deleted", "friendship.accepted", "friendship.removed",
@@ -39,7 +42,77 @@ TOPOLOGY: dict[str, list[str]] = {
     ],
 }
 
-Handler = Callable[[Session, EventEnvelope], None]
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Session, Any, EventEnvelope], None]
+
+COPY_LAG = Gauge(
+    "sms_copy_lag_seconds",
+    "Age of the oldest event this consumer has received but not applied yet (0 when idle)",
+    ["service"],
+)
+APPLY_DELAY = Histogram(
+    "sms_event_apply_delay_seconds",
+    "From an event's occurrence to its application by this consumer",
+    ["service"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+
+
+class SubscriptionError(RuntimeError):
+    """A service's subscriptions do not match the bus topology or name an unknown event."""
+
+
+class UnknownEventVersion(RuntimeError):
+    """An event of a subscribed type arrived with a schema version this service cannot read."""
+
+
+class Subscriptions:
+    """A service's event handlers, each declared with the event class (type and version) it handles."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._handlers: dict[tuple[str, int], Handler] = {}
+
+    def on(self, *events: type[Event]) -> Callable[[Handler], Handler]:
+        """Decorator: `handler(session, event, envelope)` runs for each of these event classes."""
+
+        def register(fn: Handler) -> Handler:
+            for cls in events:
+                key = (cls.type, cls.version)
+                if EVENT_TYPES.get(key) is not cls:
+                    raise SubscriptionError(f"{cls.__name__} is not a registered event (shared.events.EVENT_TYPES)")
+                if key in self._handlers:
+                    raise SubscriptionError(f"{self.service}: two handlers for {cls.type} v{cls.version}")
+                self._handlers[key] = fn
+            return fn
+
+        return register
+
+    @property
+    def types(self) -> list[str]:
+        """The routing keys (event types) this service consumes."""
+        return sorted({t for t, _ in self._handlers})
+
+    def handler_for(self, envelope: EventEnvelope) -> tuple[Handler, Event] | None:
+        """The handler and typed payload of an envelope; None if the type is not subscribed."""
+        fn = self._handlers.get((envelope.type, envelope.version))
+        if fn is None:
+            if envelope.type in self.types:
+                raise UnknownEventVersion(f"{self.service} cannot read {envelope.type} v{envelope.version}")
+            return None
+        cls = EVENT_TYPES[(envelope.type, envelope.version)]
+        return fn, cls.model_validate(envelope.data)
+
+    def validate(self, topology: dict[str, list[str]] | None = None) -> None:
+        """Refuse a mismatch between these handlers and the bus topology of this service."""
+        declared = set((topology if topology is not None else TOPOLOGY).get(self.service, []))
+        handled = set(self.types)
+        if declared - handled:
+            raise SubscriptionError(f"{self.service}: subscribed to {sorted(declared - handled)} with no handler")
+        if handled - declared:
+            raise SubscriptionError(
+                f"{self.service}: handlers for {sorted(handled - declared)} are not in shared.messaging.TOPOLOGY"
+            )
 
 
 def queue_name(service: str) -> str:
@@ -238,28 +311,35 @@ class EventConsumer(_StoppableThread):
     def __init__(
         self,
         bus: EventBus,
-        service: str,
-        handlers: dict[str, Handler],
+        subscriptions: Subscriptions,
         session_factory: sessionmaker[Session],
         outbox: Outbox,
         *,
         max_local_retries: int = 5,
+        topology: dict[str, list[str]] | None = None,
     ) -> None:
+        subscriptions.validate(topology)
+        service = subscriptions.service
         super().__init__(name=f"event-consumer-{service}")
         self.bus = bus
         self.service = service
-        self.handlers = handlers
+        self.subscriptions = subscriptions
         self.session_factory = session_factory
         self.outbox = outbox
         self.max_local_retries = max_local_retries
         self._failures: dict[str, int] = {}
+        self._pending: dict[str, float] = {}  # event id -> occurred_at (epoch s) of events not applied yet
+        self._lag = COPY_LAG.labels(service)
+        self._delay = APPLY_DELAY.labels(service)
         self.ready = threading.Event()
+        self.connected_hooks: list[Callable[[], None]] = []
 
     def handle(self, envelope: EventEnvelope) -> bool:
         """Apply one event unless this consumer already did; True if it ran now."""
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
+        found = self.subscriptions.handler_for(envelope)
+        if found is None:
             return False
+        handler, event = found
         processed = self.outbox.Processed
         with session_scope(self.session_factory) as session:
             if session.get(processed, (self.service, str(envelope.id))) is not None:
@@ -270,8 +350,12 @@ class EventConsumer(_StoppableThread):
             except IntegrityError:  # another instance of this service took it concurrently
                 session.rollback()
                 return False
-            handler(session, envelope)
+            handler(session, event, envelope)
         return True
+
+    def lag_s(self) -> float:
+        """Age of the oldest received-but-unapplied event (0 when none is pending)."""
+        return max(0.0, time.time() - min(self._pending.values())) if self._pending else 0.0
 
     def _on_message(self, body: Any, message: Message) -> None:
         try:
@@ -282,8 +366,16 @@ class EventConsumer(_StoppableThread):
             message.reject(requeue=False)
             return
         key = str(envelope.id)
+        self._pending.setdefault(key, envelope.occurred_at.timestamp())
+        self._lag.set(self.lag_s())
         try:
             self.handle(envelope)
+        except UnknownEventVersion as exc:
+            # a newer producer's schema: keep it for a replay after this service is upgraded
+            log.error("%s; sent to the dead-letter queue", exc)
+            self._pending.pop(key, None)
+            message.reject(requeue=False)
+            return
         except Exception:
             count = self._failures.get(key, 0) + 1
             self._failures[key] = count
@@ -294,23 +386,33 @@ class EventConsumer(_StoppableThread):
             else:
                 time.sleep(min(0.2 * 2**count, 5.0))
                 message.requeue()
+            self._pending.pop(key, None)
             return
+        finally:
+            self._lag.set(self.lag_s())
         self._failures.pop(key, None)
+        occurred = self._pending.pop(key, None)
+        if occurred is not None:
+            self._delay.observe(max(0.0, time.time() - occurred))
+        self._lag.set(self.lag_s())
         message.ack()
 
     def run(self) -> None:
         backoff = 0.5
-        queues = self.bus.queue(self.service, self.handlers.keys())
+        types = self.subscriptions.types
+        queues = self.bus.queue(self.service, types)
         while not self._stop_event.is_set():
             try:
                 with self.bus.connection() as conn:
                     conn.ensure_connection(max_retries=1)
-                    self.bus.declare_topology(conn, {self.service: list(self.handlers)})
+                    self.bus.declare_topology(conn, {self.service: types})
                     consume_from = [q for q in queues if not q.name.endswith(".dlq")]
                     with conn.Consumer(consume_from, callbacks=[self._on_message], prefetch_count=16,
                                        accept=["json", "application/json"]):
                         self.ready.set()
                         backoff = 0.5
+                        for hook in self.connected_hooks:
+                            hook()
                         drain_until_stopped(conn, self._stop_event)
             except Exception as exc:
                 log.warning("event consumer %s lost the bus, retrying in %.1fs: %s", self.service, backoff, exc)

@@ -62,6 +62,9 @@ class BaseServiceSettings(BaseSettings):
     bus_relay_enabled: bool = _common("BUS_RELAY_ENABLED", True)  # type: ignore[assignment]
     bus_consumer_enabled: bool = _common("BUS_CONSUMER_ENABLED", True)  # type: ignore[assignment]
     bus_exchange: str = _common("BUS_EXCHANGE", "sms.events")  # type: ignore[assignment]
+    # Event-fed copies are repaired from their owners at start-up and then every interval (shared.copies).
+    copy_reconcile_enabled: bool = _common("COPY_RECONCILE_ENABLED", True)  # type: ignore[assignment]
+    copy_reconcile_interval_s: float = _common("COPY_RECONCILE_INTERVAL_S", 120.0, ge=1)  # type: ignore[assignment]
     docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
     internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
 

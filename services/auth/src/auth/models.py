@@ -32,6 +32,18 @@ class User(Base):
     pending_phone_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the version other services' copies compare (shared.copies); bumped by every user.* event
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class DeletedUser(Base):
+    """What remains of a deleted account: its id and final version, so copies elsewhere never revive it."""
+
+    __tablename__ = "deleted_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class RefreshToken(Base):

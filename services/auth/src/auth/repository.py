@@ -8,7 +8,17 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from auth.models import MfaChallenge, MfaCode, OneTimeToken, OutboundMessage, RecoveryCode, RefreshToken, User
+from auth.models import (
+    DeletedUser,
+    MfaChallenge,
+    MfaCode,
+    OneTimeToken,
+    OutboundMessage,
+    RecoveryCode,
+    RefreshToken,
+    User,
+)
+from shared.db import utcnow
 
 # ---------------------------------------------------------------- users
 
@@ -42,8 +52,10 @@ def add_user(session: Session, user: User) -> User:
     return user
 
 
-def delete_user(session: Session, user: User) -> None:
-    """Delete a user and (by cascade) their tokens and codes."""
+def delete_user(session: Session, user: User) -> int:
+    """Delete a user and their tokens and codes, leaving a tombstone; returns the tombstone's version."""
+    version = user.version + 1
+    session.add(DeletedUser(id=user.id, version=version, deleted_at=utcnow()))
     session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
     session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
     session.execute(delete(MfaCode).where(MfaCode.user_id == user.id))
@@ -51,6 +63,22 @@ def delete_user(session: Session, user: User) -> None:
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.delete(user)
     session.flush()
+    return version
+
+
+def users_snapshot(
+    session: Session, *, after: int, limit: int, since: datetime | None, ids: Sequence[int] | None
+) -> tuple[list[User], list[DeletedUser]]:
+    """Live users and tombstones with id > `after` (changed since `since`, among `ids`), each by id."""
+    live = select(User).where(User.id > after).order_by(User.id).limit(limit)
+    dead = select(DeletedUser).where(DeletedUser.id > after).order_by(DeletedUser.id).limit(limit)
+    if since is not None:
+        live = live.where(User.updated_at >= since)
+        dead = dead.where(DeletedUser.deleted_at >= since)
+    if ids is not None:
+        live = live.where(User.id.in_(ids))
+        dead = dead.where(DeletedUser.id.in_(ids))
+    return list(session.scalars(live)), list(session.scalars(dead))
 
 
 def consume_totp_step(session: Session, user_id: int, step: int) -> bool:

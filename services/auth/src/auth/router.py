@@ -35,6 +35,7 @@ from auth.schemas import (
     VerifyMfaRequest,
 )
 from shared.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
+from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
 from shared.errors import BadRequest, Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from shared.internal import require_internal
 
@@ -281,6 +282,20 @@ def internal_users(session: SessionDep, ids: Annotated[str, Query(max_length=500
     """Users `{id, username}` by comma-separated ids."""
     users = service.internal_users(session=session, ids=ids)
     return InternalUsers(users=[UserRef(id=u.id, username=u.username) for u in users])
+
+
+@internal_router.get("/snapshot/users")
+def users_snapshot(
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=SNAPSHOT_PAGE_MAX)] = 500,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    ids: Annotated[str | None, Query(max_length=20000)] = None,
+) -> dict[str, Any]:
+    """Every account (live or deleted) with its version, paged by id: how copies elsewhere repair."""
+    return service.users_snapshot(
+        session=session, after=after, limit=limit, since=parse_since(since), ids=ids
+    ).as_json()
 
 
 @internal_router.get("/users/lookup", response_model=UserRef)

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +31,7 @@ from auth.models import OneTimeToken, RefreshToken, User
 from auth.passwords import USERNAME_RE, check_password
 from auth.security import new_link_token, sha256_hex
 from shared.auth import Principal, check_csrf
+from shared.copies import SNAPSHOT_PAGE_MAX, SnapshotPage, merge_page
 from shared.errors import Unauthorized, ValidationFailed
 from shared.events import UserDeletedV1, UserRegisteredV1
 from shared.outbox import emit
@@ -163,7 +164,8 @@ def register(
         user.mfa_enabled, user.mfa_method = True, "email"
     elif mfa_method == "totp":
         totp = mfa_service.begin_totp(ctx, user)
-    emit(session, UserRegisteredV1(user_id=user.id, username=user.username, email=user.email))
+    emit(session, UserRegisteredV1(user_id=user.id, username=user.username, email=user.email,
+                                   aggregate_version=user.version or 1))
     _send_verification(ctx, session, user)
     message = "Registration successful. Check your email to confirm your address."
     if totp:
@@ -246,8 +248,8 @@ def delete_account(ctx: AuthContext, *, session: Session, principal: Principal, 
     user = current_user(ctx, session=session, principal=principal)
     mfa_service.reauthenticate(ctx, session=session, user=user, password=password, code=None)
     user_id = user.id
-    repo.delete_user(session, user)
-    emit(session, UserDeletedV1(user_id=user_id))
+    version = repo.delete_user(session, user)
+    emit(session, UserDeletedV1(user_id=user_id, aggregate_version=version))
 
 
 def _use_link_token(ctx: AuthContext, session: Session, token: str, purpose: str, ip: str) -> OneTimeToken:
@@ -342,6 +344,26 @@ def internal_users(*, session: Session, ids: str) -> list[User]:
     except ValueError as exc:
         raise ValidationFailed("ids must be comma-separated integers.", field="ids") from exc
     return repo.users_by_ids(session, wanted[:500])
+
+
+def users_snapshot(
+    *, session: Session, after: int, limit: int, since: datetime | None, ids: str | None
+) -> SnapshotPage:
+    """A page of every account, live or deleted, with versions (other services repair their copies with it)."""
+    wanted = None
+    if ids is not None:
+        try:
+            wanted = [int(p) for p in ids.split(",") if p.strip()][:SNAPSHOT_PAGE_MAX]
+        except ValueError as exc:
+            raise ValidationFailed("ids must be comma-separated integers.", field="ids") from exc
+    live, dead = repo.users_snapshot(session, after=after, limit=limit, since=since, ids=wanted)
+    return merge_page(
+        [{"user_id": u.id, "username": u.username, "email": u.email, "version": u.version, "deleted": False}
+         for u in live],
+        [{"user_id": d.id, "username": "", "email": None, "version": d.version, "deleted": True} for d in dead],
+        key="user_id",
+        limit=limit,
+    )
 
 
 def internal_lookup(*, session: Session, username: str | None, email: str | None) -> User | None:

@@ -47,6 +47,7 @@ def test_seed_walkthrough_register_login_me(client: TestClient) -> None:
         "user_id": body["user"]["id"],
         "username": "MeDic8TeD",
         "email": "tim.h.orlando@gmail.com",
+        "aggregate_version": 1,
     }
 
 
@@ -150,7 +151,8 @@ def test_delete_account_needs_password_and_emits_user_deleted(
     r = client.request("DELETE", "/api/auth/me", json={"password": u["password"]})
     assert r.status_code == 204
     assert any("access_token_cookie=" in c and "Max-Age=0" in c for c in r.headers.get_list("set-cookie"))
-    assert [e["data"] for e in _events(client, "user.deleted")] == [{"user_id": u["id"]}]
+    # the tombstone's version follows the registration's (1): copies elsewhere never revive the account
+    assert [e["data"] for e in _events(client, "user.deleted")] == [{"user_id": u["id"], "aggregate_version": 2}]
     bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
     assert client.get("/api/auth/me", headers=bearer).status_code == 401
     assert client.post("/api/auth/refresh", json={"refresh_token": refresh}).status_code == 401

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from media.clients import HttpShowsAccess, ShowsAccess
 from media.config import MediaSettings, get_settings
-from media.consumers import make_handlers
+from media.consumers import make_show_applier, make_subscriptions
 from media.db import outbox
 from media.queueing import CeleryEnqueuer, Sweeper
 from media.router import dashboard_router, internal_router, router
@@ -16,7 +16,9 @@ from media.service import Enqueue
 from media.storage import Storage, make_storage
 from shared.app import create_service_app, run_uvicorn
 from shared.auth import TokenVerifier
+from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
+from shared.internal import InternalClient
 
 
 def create_app(
@@ -40,6 +42,14 @@ def create_app(
         enqueuer = CeleryEnqueuer(make_app(settings), session_factory)
         enqueue = enqueuer
     sweeper = Sweeper(session_factory, enqueuer.send if enqueuer else enqueue, settings)  # type: ignore[arg-type]
+    shows_internal = InternalClient(settings.shows_url, settings.internal_token, service="shows",
+                                    timeout_s=settings.internal_timeout_s)
+    # the show copy (names, and tombstones that purge media of deleted shows) repaired from shows
+    reconciler = Reconciler(
+        "media", session_factory, {"shows": shows_internal},
+        [("shows", CopySpec("shows", "/internal/snapshot/shows", make_show_applier(lambda: store)))],
+        interval_s=settings.copy_reconcile_interval_s,
+    )
 
     def _start(_: FastAPI) -> None:
         if settings.sweep_enabled:
@@ -52,6 +62,7 @@ def create_app(
             enqueuer.close()
         if http_shows is not None:
             http_shows.close()
+        shows_internal.close()
         engine.dispose()
 
     def _storage_ready() -> None:
@@ -64,7 +75,8 @@ def create_app(
         routers=[router, dashboard_router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
-        handlers=make_handlers(lambda: store),
+        subscriptions=make_subscriptions(lambda: store),
+        reconciler=reconciler,
         token_verifier=token_verifier,
         ready_checks={"storage": _storage_ready},
         on_startup=[_start],

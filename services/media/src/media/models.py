@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from media.db import Base
@@ -98,7 +98,10 @@ class Rendition(Base):
 
 
 class ShowRef(Base):
-    """What media knows about a show from `show.*` events (owner, name for dashboards, visibility)."""
+    """Copy of a show at a version (owner, name for dashboards, visibility); `deleted` = tombstone.
+
+    Version 0 is a placeholder an upload creates to lock the row before show.created arrives.
+    """
 
     __tablename__ = "show_ref"
 
@@ -107,3 +110,5 @@ class ShowRef(Base):
     show_name: Mapped[str] = mapped_column(String(300), default="")
     visibility: Mapped[str] = mapped_column(String(16), default="friends")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef
+from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
 
 
@@ -84,24 +85,18 @@ def show_names(session: Session, show_ids: set[int]) -> dict[int, str]:
     return {sid: name for sid, name in rows}
 
 
-def get_show_ref(session: Session, show_id: int) -> ShowRef | None:
-    """The local copy of a show's facts."""
-    return session.get(ShowRef, show_id)
+def apply_show_ref(session: Session, *, show_id: int, version: int, deleted: bool, owner_id: int, show_name: str,
+                   visibility: str) -> bool:
+    """Write shows' facts of a show at `version` if newer than the copy (a deletion leaves a tombstone)."""
+    values = {"owner_id": owner_id, "show_name": show_name[:300], "visibility": visibility, "deleted": deleted,
+              "updated_at": utcnow()}
+    return apply_if_newer(session, ShowRef, {"show_id": show_id}, version, values)
 
 
-def upsert_show_ref(session: Session, *, show_id: int, owner_id: int, show_name: str, visibility: str) -> None:
-    """Create or update the local copy of a show."""
-    ref = session.get(ShowRef, show_id)
-    if ref is None:
-        session.add(ShowRef(show_id=show_id, owner_id=owner_id, show_name=show_name, visibility=visibility))
-    else:
-        ref.owner_id, ref.show_name, ref.visibility = owner_id, show_name, visibility
-    session.flush()
-
-
-def delete_show_ref(session: Session, show_id: int) -> None:
-    """Forget a show."""
-    session.execute(delete(ShowRef).where(ShowRef.show_id == show_id))
+def lock_show_ref(session: Session, show_id: int) -> Any:
+    """A show's copy row, write-locked until commit (a placeholder if not heard of yet): see shared.copies."""
+    placeholder = {"owner_id": 0, "show_name": "", "visibility": "private", "deleted": False, "updated_at": utcnow()}
+    return lock_copy(session, ShowRef, {"show_id": show_id}, placeholder)
 
 
 def delete_item(session: Session, item: MediaItem) -> None:

@@ -74,6 +74,10 @@ def register_upload(
     caption = _text(fields, "caption", 2000)
     title = _text(fields, "title", 255)
     description = _text(fields, "description", 5000)
+    # lock the show's copy: if show.deleted is being applied right now, one of us sees the other's result
+    # (the deletion purges this item, or this call finds the tombstone): an upload is never orphaned
+    if repo.lock_show_ref(session, show_id).deleted:
+        raise ShowNotFound()
     existing = repo.find_duplicate(session, user_id=user_id, show_id=show_id, kind=kind, sha256=received.sha256)
     if existing is not None:
         _drop_prefix(storage, received.prefix)

@@ -7,8 +7,10 @@ import io
 import pytest
 from PIL import Image
 
-from media.consumers import make_handlers
+from media.consumers import make_subscriptions
+from media.db import outbox
 from shared.events import EventEnvelope
+from shared.messaging import EventBus, EventConsumer
 from shared.testing.media import jpeg_bytes
 
 
@@ -132,13 +134,18 @@ def test_update_caption_and_title(env, tmp_path) -> None:
     assert env.client.put(rec["url"], headers=env.auth(10), json={"caption": "x" * 3000}).status_code == 422
 
 
+def _deliver(env, event_type: str, data: dict) -> None:
+    """Run an event through the media consumer's real path (dispatch, inbox, handler)."""
+    consumer = EventConsumer(EventBus(env.settings), make_subscriptions(lambda: env.storage),
+                             env.app.state.session_factory, outbox)
+    consumer.handle(EventEnvelope(type=event_type, producer="test", data=data))
+
+
 def test_lists_envelopes_and_dashboard(env) -> None:
     env.shows.add(1, owner=10)
-    handlers = make_handlers(lambda: env.storage)
-    with env.app.state.session_factory.begin() as s:
-        handlers["show.created"](s, EventEnvelope(type="show.created", producer="shows", data={
-            "show_id": 1, "user_id": 10, "concert_id": 1, "artist_name": "Band", "venue_name": "Hall",
-            "show_name": "Band at Hall", "visibility": "private"}))
+    _deliver(env, "show.created", {
+        "show_id": 1, "user_id": 10, "concert_id": 1, "artist_name": "Band", "venue_name": "Hall",
+        "show_name": "Band at Hall", "visibility": "private", "aggregate_version": 1})
     ids = [_photo(env, seed=i, run=False)["id"] for i in range(3)]
     mine = env.client.get("/api/photos", headers=env.auth(10)).json()
     assert mine["total"] == 3 and [p["id"] for p in mine["photos"]] == ids[::-1]
@@ -178,10 +185,9 @@ def test_show_and_user_deleted_events_remove_media(env, event: str) -> None:
     _photo(env, show=1, seed=1)
     _photo(env, show=1, seed=2)
     keep = _photo(env, owner=20, show=2, seed=3)
-    handlers = make_handlers(lambda: env.storage)
-    data = {"show_id": 1, "user_id": 10, "concert_id": 1} if event == "show.deleted" else {"user_id": 10}
-    with env.app.state.session_factory.begin() as s:
-        handlers[event](s, EventEnvelope(type=event, producer="x", data=data))
+    data = {"show_id": 1, "user_id": 10, "concert_id": 1, "aggregate_version": 2} if event == "show.deleted" \
+        else {"user_id": 10, "aggregate_version": 2}
+    _deliver(env, event, data)
     assert env.client.get("/api/photos", headers=env.auth(10)).json()["total"] == 0
     assert {k.split("/")[1] for k in env.keys()} == {"20"}
     assert env.outbox_types().count("media.deleted") == 2
@@ -191,13 +197,10 @@ def test_show_and_user_deleted_events_remove_media(env, event: str) -> None:
 def test_comment_events_count_photo_comments(env) -> None:
     env.shows.add(1, owner=10)
     rec = _photo(env)
-    handlers = make_handlers(lambda: env.storage)
-    with env.app.state.session_factory.begin() as s:
-        for typ in ("comment.created", "comment.created", "comment.deleted", "comment.deleted", "comment.deleted"):
-            handlers[typ](s, EventEnvelope(type=typ, producer="social", data={
-                "comment_id": 1, "show_id": 1, "photo_id": rec["id"], "user_id": 10, "unknown_field": True}))
-        handlers["comment.created"](s, EventEnvelope(type="comment.created", producer="social", data={
-            "comment_id": 2, "show_id": 1, "photo_id": rec["id"], "user_id": 10}))
+    for typ in ("comment.created", "comment.created", "comment.deleted", "comment.deleted", "comment.deleted"):
+        _deliver(env, typ, {"comment_id": 1, "show_id": 1, "photo_id": rec["id"], "user_id": 10,
+                            "unknown_field": True})
+    _deliver(env, "comment.created", {"comment_id": 2, "show_id": 1, "photo_id": rec["id"], "user_id": 10})
     meta = env.client.get(rec["url"], headers=env.auth(10), params={"meta": 1}).json()
     assert meta["comment_count"] == 1
 

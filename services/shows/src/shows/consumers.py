@@ -1,4 +1,4 @@
-"""Handlers of other services' events: translate each into a service call (idempotent)."""
+"""Handlers of other services' events, each declared with the event it handles (idempotent, order-proof)."""
 
 from __future__ import annotations
 
@@ -15,67 +15,60 @@ from shared.events import (
     UserDeletedV1,
     UserRegisteredV1,
 )
-from shared.messaging import Handler
+from shared.messaging import Subscriptions
 from shows import service
 
-
-def on_user_registered(session: Session, envelope: EventEnvelope) -> None:
-    """Keep the local user copy."""
-    ev = UserRegisteredV1.model_validate(envelope.data)
-    service.on_user_registered(session, user_id=ev.user_id, username=ev.username)
+subscriptions = Subscriptions("shows")
 
 
-def on_user_deleted(session: Session, envelope: EventEnvelope) -> None:
-    """Delete the user's shows (each emits show.deleted) and local copies."""
-    ev = UserDeletedV1.model_validate(envelope.data)
-    service.on_user_deleted(session, user_id=ev.user_id)
+@subscriptions.on(UserRegisteredV1)
+def on_user_registered(session: Session, ev: UserRegisteredV1, _: EventEnvelope) -> None:
+    """Keep the user copy (ignored if the copy already holds a newer version, e.g. the deletion)."""
+    service.on_user(session, {"user_id": ev.user_id, "username": ev.username, "version": ev.aggregate_version,
+                              "deleted": False})
 
 
-def on_friendship_accepted(session: Session, envelope: EventEnvelope) -> None:
-    """Remember an accepted friendship."""
-    ev = FriendshipAcceptedV1.model_validate(envelope.data)
-    service.on_friendship(session, user_id=ev.user_id, friend_id=ev.friend_id, accepted=True)
+@subscriptions.on(UserDeletedV1)
+def on_user_deleted(session: Session, ev: UserDeletedV1, _: EventEnvelope) -> None:
+    """Tombstone the user; delete their shows (each emits show.deleted) and check-ins."""
+    service.on_user(session, {"user_id": ev.user_id, "version": ev.aggregate_version, "deleted": True})
 
 
-def on_friendship_removed(session: Session, envelope: EventEnvelope) -> None:
-    """Forget a friendship."""
-    ev = FriendshipRemovedV1.model_validate(envelope.data)
-    service.on_friendship(session, user_id=ev.user_id, friend_id=ev.friend_id, accepted=False)
+@subscriptions.on(FriendshipAcceptedV1)
+def on_friendship_accepted(session: Session, ev: FriendshipAcceptedV1, _: EventEnvelope) -> None:
+    """An accepted friendship at the pair's version."""
+    service.on_friendship(session, user_id=ev.user_id, friend_id=ev.friend_id, version=ev.aggregate_version,
+                          accepted=True)
 
 
-def on_media_uploaded(session: Session, envelope: EventEnvelope) -> None:
+@subscriptions.on(FriendshipRemovedV1)
+def on_friendship_removed(session: Session, ev: FriendshipRemovedV1, _: EventEnvelope) -> None:
+    """A removed friendship at the pair's version (an older `accepted` can never bring it back)."""
+    service.on_friendship(session, user_id=ev.user_id, friend_id=ev.friend_id, version=ev.aggregate_version,
+                          accepted=False)
+
+
+@subscriptions.on(MediaUploadedV1)
+def on_media_uploaded(session: Session, ev: MediaUploadedV1, _: EventEnvelope) -> None:
     """Count a new photo, recording or video of a show."""
-    ev = MediaUploadedV1.model_validate(envelope.data)
     service.on_counter(session, show_id=ev.show_id, kind=ev.kind, delta=1)
 
 
-def on_media_deleted(session: Session, envelope: EventEnvelope) -> None:
+@subscriptions.on(MediaDeletedV1)
+def on_media_deleted(session: Session, ev: MediaDeletedV1, _: EventEnvelope) -> None:
     """Uncount a removed media item (never below zero)."""
-    ev = MediaDeletedV1.model_validate(envelope.data)
     service.on_counter(session, show_id=ev.show_id, kind=ev.kind, delta=-1)
 
 
-def on_comment_created(session: Session, envelope: EventEnvelope) -> None:
+@subscriptions.on(CommentCreatedV1)
+def on_comment_created(session: Session, ev: CommentCreatedV1, _: EventEnvelope) -> None:
     """Count a comment on the show itself (photo comments are counted by media)."""
-    ev = CommentCreatedV1.model_validate(envelope.data)
     if ev.photo_id is None:
         service.on_counter(session, show_id=ev.show_id, kind="comment", delta=1)
 
 
-def on_comment_deleted(session: Session, envelope: EventEnvelope) -> None:
+@subscriptions.on(CommentDeletedV1)
+def on_comment_deleted(session: Session, ev: CommentDeletedV1, _: EventEnvelope) -> None:
     """Uncount a removed show comment (never below zero)."""
-    ev = CommentDeletedV1.model_validate(envelope.data)
     if ev.photo_id is None:
         service.on_counter(session, show_id=ev.show_id, kind="comment", delta=-1)
-
-
-HANDLERS: dict[str, Handler] = {
-    "user.registered": on_user_registered,
-    "user.deleted": on_user_deleted,
-    "friendship.accepted": on_friendship_accepted,
-    "friendship.removed": on_friendship_removed,
-    "media.uploaded": on_media_uploaded,
-    "media.deleted": on_media_deleted,
-    "comment.created": on_comment_created,
-    "comment.deleted": on_comment_deleted,
-}

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 
 from shared.auth import CurrentUser
 from shared.params import MAX_ID
+from shared.users import UserDirectory
 from shows.clients import Peers
 from shows.config import ShowsSettings
 from shows.service import Viewer
@@ -24,6 +25,12 @@ async def get_settings_dep(request: Request) -> ShowsSettings:
     return settings
 
 
+async def get_users(request: Request) -> UserDirectory:
+    """Where accounts are looked up (auth)."""
+    users: UserDirectory = request.app.state.users
+    return users
+
+
 async def get_peers(request: Request) -> Peers:
     """Clients of media and social."""
     peers: Peers = request.app.state.peers
@@ -33,5 +40,6 @@ async def get_peers(request: Request) -> Peers:
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 SettingsDep = Annotated[ShowsSettings, Depends(get_settings_dep)]
 PeersDep = Annotated[Peers, Depends(get_peers)]
+UsersDep = Annotated[UserDirectory, Depends(get_users)]
 ShowId = Annotated[int, Path(ge=1, le=MAX_ID, description="Show id")]
 SongId = Annotated[int, Path(ge=1, le=MAX_ID, description="Setlist song id")]

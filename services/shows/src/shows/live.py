@@ -44,8 +44,6 @@ def check_in(
     active = repo.active_checkin(session, viewer.id, show.concert_id, now - dt.timedelta(hours=ttl_hours))
     if active is not None:
         return {"message": "Already checked in", "checked_in_at": iso(active.checked_in_at)}
-    if viewer.username:
-        repo.upsert_user(session, viewer.id, viewer.username)
     checkin = CheckIn(user_id=viewer.id, concert_id=show.concert_id, show_id=show.id, checked_in_at=now)
     session.add(checkin)
     session.flush()

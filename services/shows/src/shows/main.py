@@ -6,10 +6,14 @@ from fastapi import FastAPI
 
 from shared.app import create_service_app, run_uvicorn
 from shared.auth import TokenVerifier
+from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
+from shared.internal import InternalClient
+from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
+from shows import service
 from shows.clients import HttpPeers, Peers
 from shows.config import ShowsSettings, get_settings
-from shows.consumers import HANDLERS
+from shows.consumers import subscriptions
 from shows.db import outbox
 from shows.router import router
 from shows.router_extra import catalogue_router, dashboard_router, internal_router
@@ -20,16 +24,33 @@ def create_app(
     *,
     token_verifier: TokenVerifier | None = None,
     peers: Peers | None = None,
+    users: UserDirectory | None = None,
 ) -> FastAPI:
-    """Build the shows app (routes, session factory, outbox relay and event consumer)."""
+    """Build the shows app (routes, session factory, outbox relay, event consumer, copy reconciler)."""
     settings = settings or get_settings()
     engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     http_peers = HttpPeers(settings) if peers is None else None
+    timeout = settings.internal_timeout_s
+    auth_client = InternalClient(settings.auth_url, settings.internal_token, service="auth", timeout_s=timeout)
+    social_client = InternalClient(settings.social_url, settings.internal_token, service="social", timeout_s=timeout)
+    # users from auth, friendships from social: the copies that decide who sees what
+    reconciler = Reconciler(
+        "shows",
+        session_factory,
+        {"auth": auth_client, "social": social_client},
+        [
+            ("auth", CopySpec("users", USERS_SNAPSHOT, service.on_user)),
+            ("social", CopySpec("friendships", "/internal/snapshot/friendships", service.apply_friendship_item)),
+        ],
+        interval_s=settings.copy_reconcile_interval_s,
+    )
 
     def _close(_: FastAPI) -> None:
         if http_peers is not None:
             http_peers.close()
+        auth_client.close()
+        social_client.close()
         engine.dispose()
 
     app = create_service_app(
@@ -39,12 +60,14 @@ def create_app(
         routers=[router, dashboard_router, catalogue_router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
-        handlers=HANDLERS,
+        subscriptions=subscriptions,
+        reconciler=reconciler,
         token_verifier=token_verifier,
         on_shutdown=[_close],
     )
     app.state.engine = engine
     app.state.peers = peers if peers is not None else http_peers
+    app.state.users = users if users is not None else AuthDirectory(auth_client)
     return app
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +77,8 @@ class Show(Base):
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating_range"),
         CheckConstraint("visibility IN ('private', 'friends', 'public')", name="visibility_values"),
         Index("ix_show_user_date", "user_id", "show_date"),
+        # never reuse the id of a deleted show: copies elsewhere keep its tombstone under that id
+        {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer)  # indexed by ix_show_user_date
@@ -89,6 +93,19 @@ class Show(Base):
     visible_to: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # bumped (under the row lock) by every show.* event; copies in media and social compare it
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class ShowTombstone(Base):
+    """A deleted show's id and final version, served in the snapshot so copies elsewhere converge."""
+
+    __tablename__ = "show_tombstone"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(Integer)
+    concert_id: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ShowAudience(Base):
@@ -130,20 +147,24 @@ class CheckIn(Base):
 
 
 class User(Base):
-    """Local copy of a user (from `user.registered`): only what responses need."""
+    """Copy of auth's user (user.* events, repaired from auth's snapshot); `deleted` rows are tombstones."""
 
     __tablename__ = "user_copy"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     username: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Friendship(Base):
-    """An accepted friendship (from social's events), stored once per pair with user_a < user_b."""
+    """Copy of social's friendship of a pair (user_a < user_b) at a version; `accepted` false = not friends."""
 
     __tablename__ = "friendship"
     __table_args__ = (CheckConstraint("user_a < user_b", name="ordered_pair"),)
     user_a: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_b: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    accepted: Mapped[bool] = mapped_column(default=True, server_default=true())
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ShowCounter(Base):

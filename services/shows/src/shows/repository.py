@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Result, Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Result, Select, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from shared import visibility
 from shows.models import (
     Artist,
     CheckIn,
@@ -20,18 +21,19 @@ from shows.models import (
     Show,
     ShowAudience,
     ShowCounter,
+    ShowTombstone,
     User,
     Venue,
 )
 from shows.normalize import like_escape
 from shows.repository_copies import (  # noqa: F401 - re-exported: callers import every query from here
     COUNTER_FIELDS,
-    add_friendship,
+    apply_friendship,
+    apply_user,
     bump_counter,
-    delete_user,
+    drop_friendships_of,
+    get_user,
     is_friend,
-    remove_friendship,
-    upsert_user,
     usernames,
 )
 
@@ -142,13 +144,41 @@ def set_audience(session: Session, show_id: int, user_ids: Iterable[int] | None)
     session.flush()
 
 
-def delete_show(session: Session, show: Show) -> None:
-    """Delete a show and everything that hangs off it in this service."""
+def delete_show(session: Session, show: Show) -> int:
+    """Delete a show and everything that hangs off it here, leaving a tombstone; returns its version."""
     sid = show.id
+    version = (show.version or 1) + 1
     for model in (SetlistSong, CheckIn, ShowAudience, ShowCounter):
         session.execute(delete(model).where(model.show_id == sid))
+    session.add(ShowTombstone(id=sid, user_id=show.user_id, concert_id=show.concert_id, version=version))
     session.delete(show)
     session.flush()
+    return version
+
+
+def _facts_select() -> Select[Any]:
+    # what copies elsewhere keep of a show (its event facts), without the counts of the full row
+    return (
+        select(
+            Show.id, Show.user_id, Show.concert_id, Show.visibility, Show.visible_to, Show.version,
+            Concert.date, Artist.name.label("artist_name"), Venue.name.label("venue_name"),
+        )
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Artist, Artist.id == Concert.artist_id)
+        .join(Venue, Venue.id == Concert.venue_id)
+    )
+
+
+def shows_snapshot(
+    session: Session, *, after: int, limit: int, since: dt.datetime | None
+) -> tuple[list[Any], list[ShowTombstone]]:
+    """Shows (with their facts) and tombstones with id > `after`, changed since `since`, each by id."""
+    live = _facts_select().where(Show.id > after).order_by(Show.id).limit(limit)
+    dead = select(ShowTombstone).where(ShowTombstone.id > after).order_by(ShowTombstone.id).limit(limit)
+    if since is not None:
+        live = live.where(Show.updated_at >= since)
+        dead = dead.where(ShowTombstone.deleted_at >= since)
+    return _rows(session.execute(live)), list(session.scalars(dead))
 
 
 @dataclass
@@ -186,6 +216,7 @@ class ShowRow(Protocol):
     visible_to: list[int] | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    version: int
     date: dt.date
     artist_id: int
     artist_name: str
@@ -231,6 +262,7 @@ def _show_select() -> Select[Any]:
             Show.visible_to,
             Show.created_at,
             Show.updated_at,
+            Show.version,
             Concert.date,
             Artist.id.label("artist_id"),
             Artist.name.label("artist_name"),
@@ -283,14 +315,18 @@ def show_row(session: Session, show_id: int) -> ShowRow | None:
 
 
 def visible_clause(viewer_id: int, friends: bool) -> Any:
-    """SQL condition: a show (of someone else) that `viewer_id` may see."""
-    allowed = [Show.visibility == "public"]
-    if friends:
-        in_audience = exists(
-            select(ShowAudience.show_id).where(ShowAudience.show_id == Show.id, ShowAudience.user_id == viewer_id)
-        )
-        allowed.append(and_(Show.visibility == "friends", or_(Show.visible_to.is_(None), in_audience)))
-    return or_(*allowed)
+    """SQL condition: a show of an owner whose friendship with `viewer_id` is `friends` that the viewer may see."""
+    in_audience = exists(
+        select(ShowAudience.show_id).where(ShowAudience.show_id == Show.id, ShowAudience.user_id == viewer_id)
+    )
+    return visibility.visible_condition(
+        viewer_id=viewer_id,
+        owner=Show.user_id,
+        visibility=Show.visibility,
+        restricted=Show.visible_to.is_not(None),
+        in_audience=in_audience,
+        are_friends=friends,
+    )
 
 
 def _contains(column: Any, needle: str) -> Any:

@@ -1,37 +1,39 @@
-"""Queries on the local copies other services' events keep: users, friendships and per-show counters."""
+"""Queries on the local copies other services' events keep: users, friendships and per-show counters.
+
+Users and friendships are versioned copies (shared.copies): written only by a newer version of the owner's
+aggregate, removals kept as tombstones, so no ordering of auth's and social's events can revive a deleted
+account or a removed friendship.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from shared.copies import apply_if_newer
 from shows.models import Friendship, Show, ShowCounter, User
 
 
-def upsert_user(session: Session, user_id: int, username: str) -> None:
-    """Create or rename the local copy of a user."""
-    user = session.get(User, user_id)
-    if user is None:
-        session.add(User(id=user_id, username=username))
-    elif username and user.username != username:
-        user.username = username
-    session.flush()
+def apply_user(session: Session, *, user_id: int, username: str, version: int, deleted: bool) -> bool:
+    """Write auth's user at `version` if newer than the copy (a deleted user becomes a tombstone)."""
+    values = {"username": "" if deleted else username[:64], "deleted": deleted}
+    return apply_if_newer(session, User, {"id": user_id}, version, values)
 
 
-def delete_user(session: Session, user_id: int) -> None:
-    """Forget a user and their friendships."""
-    session.execute(delete(Friendship).where(or_(Friendship.user_a == user_id, Friendship.user_b == user_id)))
-    session.execute(delete(User).where(User.id == user_id))
+def get_user(session: Session, user_id: int) -> User | None:
+    """The copy of a user (tombstones included)."""
+    return session.get(User, user_id)
 
 
 def usernames(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
-    """Usernames of the given users (those the service knows)."""
+    """Usernames of the given live users (those the service knows)."""
     ids = list(set(user_ids))
     if not ids:
         return {}
-    return {uid: name for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+    stmt = select(User.id, User.username).where(User.id.in_(ids), User.deleted.is_(False))
+    return {uid: name for uid, name in session.execute(stmt)}
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -43,22 +45,26 @@ def is_friend(session: Session, a: int, b: int) -> bool:
     if a == b:
         return False
     ua, ub = _pair(a, b)
-    return session.get(Friendship, (ua, ub)) is not None
+    row = session.get(Friendship, (ua, ub))
+    return row is not None and row.accepted
 
 
-def add_friendship(session: Session, a: int, b: int) -> None:
-    """Record an accepted friendship (no-op if known)."""
-    if a == b or is_friend(session, a, b):
-        return
-    ua, ub = _pair(a, b)
-    session.add(Friendship(user_a=ua, user_b=ub))
-    session.flush()
+def apply_friendship(session: Session, *, user_id: int, friend_id: int, version: int, accepted: bool) -> bool:
+    """Write social's state of a pair at `version` if newer than the copy (removed = a tombstone)."""
+    if user_id == friend_id:
+        return False
+    ua, ub = _pair(user_id, friend_id)
+    return apply_if_newer(session, Friendship, {"user_a": ua, "user_b": ub}, version, {"accepted": accepted})
 
 
-def remove_friendship(session: Session, a: int, b: int) -> None:
-    """Forget a friendship (no-op if unknown)."""
-    ua, ub = _pair(a, b)
-    session.execute(delete(Friendship).where(Friendship.user_a == ua, Friendship.user_b == ub))
+def drop_friendships_of(session: Session, user_id: int) -> None:
+    """Mark every friendship of a deleted user as removed (their pairs keep their versions)."""
+    session.execute(
+        update(Friendship)
+        .where((Friendship.user_a == user_id) | (Friendship.user_b == user_id))
+        .values(accepted=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # ---------------------------------------------------------------- counters

@@ -12,7 +12,7 @@ from shows import dashboard, live, service
 from shows import repository as repo
 from shows import setlist as setlist_service
 from shows.clients import fetch_show_extras
-from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, SongId, ViewerDep
+from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, SongId, UsersDep, ViewerDep
 from shows.exceptions import ShowNotFound
 from shows.exports import shows_csv, shows_ics
 from shows.normalize import normalize
@@ -95,9 +95,9 @@ def list_shows(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated)
-def create_show(body: ShowCreate, session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
+def create_show(body: ShowCreate, session: SessionDep, viewer: ViewerDep, users: UsersDep) -> dict[str, Any]:
     """Log a show (finds or creates artist, venue and concert); says how many others logged it."""
-    return service.create_show(session, viewer=viewer, data=body)
+    return service.create_show(session, viewer=viewer, data=body, users=users)
 
 
 @router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})

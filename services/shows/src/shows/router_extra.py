@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
 from shared.db import SessionDep
 from shared.internal import require_internal
 from shows import dashboard, service
@@ -69,10 +70,26 @@ def suggest_venues(
 
 @internal_router.get("/shows/{show_id}/access", response_model=ShowAccess)
 def show_access(
-    show_id: ShowId, session: SessionDep, settings: SettingsDep, user_id: Annotated[int, Query(ge=0, le=MAX_ID)]
+    show_id: ShowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user_id: Annotated[int, Query(ge=0, le=MAX_ID)],
+    friends: Annotated[bool | None, Query(description="the friendship as social knows it")] = None,
 ) -> dict[str, Any]:
     """What `user_id` may do with a show (404 if the show does not exist)."""
-    return service.show_access(session, show_id=show_id, user_id=user_id, ttl_hours=settings.checkin_ttl_hours)
+    return service.show_access(session, show_id=show_id, user_id=user_id, ttl_hours=settings.checkin_ttl_hours,
+                               are_friends=friends)
+
+
+@internal_router.get("/snapshot/shows")
+def shows_snapshot(
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=SNAPSHOT_PAGE_MAX)] = 500,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """Every show (live or deleted) with its version, paged by id: how copies in media and social repair."""
+    return service.shows_snapshot(session, after=after, limit=limit, since=parse_since(since)).as_json()
 
 
 @internal_router.get("/shows/{show_id}", response_model=ShowInfo)

@@ -9,9 +9,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared import visibility
+from shared.copies import SnapshotPage, merge_page
 from shared.db import utcnow
 from shared.events import ShowCreatedV1, ShowDeletedV1, ShowUpdatedV1
 from shared.outbox import emit
+from shared.users import UserDirectory, ensure_live_user
 from shows import repository as repo
 from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
 from shows.models import Show
@@ -28,17 +31,21 @@ class Viewer:
     username: str = ""
 
 
-def can_view(session: Session, show: Show | repo.ShowRow, viewer_id: int | None) -> bool:
-    """Owner always; public for any signed-in user; friends-only for accepted friends (narrowed by visible_to)."""
-    if viewer_id is None:
-        return False
-    if show.user_id == viewer_id:
-        return True
-    if show.visibility == "public":
-        return True
-    if show.visibility == "friends" and repo.is_friend(session, show.user_id, viewer_id):
-        return show.visible_to is None or viewer_id in show.visible_to
-    return False
+def can_view(
+    session: Session, show: Show | repo.ShowRow, viewer_id: int | None, *, are_friends: bool | None = None
+) -> bool:
+    """shared.visibility's rule; friendship from this service's copy unless the caller (social) knows it."""
+    if are_friends is None:
+        # ask the copy only when the answer depends on it
+        needs = viewer_id is not None and viewer_id != show.user_id and show.visibility == "friends"
+        are_friends = needs and repo.is_friend(session, show.user_id, viewer_id)  # type: ignore[arg-type]
+    return visibility.can_view(
+        owner_id=show.user_id,
+        visibility=show.visibility,
+        audience=show.visible_to,
+        viewer_id=viewer_id,
+        are_friends=are_friends,
+    )
 
 
 def get_viewable_show(session: Session, show_id: int, viewer_id: int, *, for_update: bool = False) -> Show:
@@ -93,8 +100,9 @@ def _place(data: ShowCreate | ShowUpdate, fields: set[str]) -> tuple[str, str, s
     return city.strip()[:120], state.strip()[:120], country.strip()[:120]
 
 
-def _facts(row: repo.ShowRow) -> dict[str, Any]:
+def _facts(row: Any) -> dict[str, Any]:
     return {
+        "aggregate_version": row.version,
         "show_id": row.id,
         "user_id": row.user_id,
         "concert_id": row.concert_id,
@@ -114,10 +122,20 @@ def _row(session: Session, show_id: int) -> repo.ShowRow:
     return row
 
 
-def create_show(session: Session, *, viewer: Viewer, data: ShowCreate) -> dict[str, Any]:
+def apply_user_item(session: Session, item: dict[str, Any]) -> bool:
+    """Apply one item of auth's user snapshot (or a user event's facts) to the copy."""
+    return repo.apply_user(session, user_id=int(item["user_id"]), username=str(item.get("username") or ""),
+                           version=int(item["version"]), deleted=bool(item.get("deleted")))
+
+
+def require_user(session: Session, *, viewer: Viewer, users: UserDirectory) -> None:
+    """The caller's account must exist (asked of auth if the copy has not heard of it); 401 otherwise."""
+    ensure_live_user(session, viewer.id, get=repo.get_user, apply=apply_user_item, directory=users)
+
+
+def create_show(session: Session, *, viewer: Viewer, data: ShowCreate, users: UserDirectory) -> dict[str, Any]:
     """Log a show: find or create artist, venue and concert; one show per person per concert."""
-    if viewer.username:
-        repo.upsert_user(session, viewer.id, viewer.username)
+    require_user(session, viewer=viewer, users=users)
     fields = set(data.model_fields_set)
     city, state, country = _place(data, fields)
     concert_id = _resolve_concert(
@@ -198,6 +216,7 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
         show.visible_to = data.visible_to
         repo.set_audience(session, show.id, data.visible_to)
     show.updated_at = utcnow()
+    show.version = (show.version or 1) + 1  # the row is locked (for_update): versions follow commit order
     session.flush()
     session.expire_all()
     row = _row(session, show_id)
@@ -208,9 +227,10 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
 def delete_show_and_emit(session: Session, show: Show) -> None:
     """Delete a show here and tell media and social (show.deleted) in the same transaction."""
     concert_id, owner_id, sid = show.concert_id, show.user_id, show.id
-    repo.delete_show(session, show)
+    version = repo.delete_show(session, show)
     others = repo.count_concert_shows(session, concert_id) > 0
-    emit(session, ShowDeletedV1(show_id=sid, user_id=owner_id, concert_id=concert_id, concert_has_other_shows=others))
+    emit(session, ShowDeletedV1(show_id=sid, user_id=owner_id, concert_id=concert_id, concert_has_other_shows=others,
+                                aggregate_version=version))
 
 
 def delete_show(session: Session, *, viewer: Viewer, show_id: int) -> None:
@@ -257,9 +277,19 @@ def list_shows(
 
 
 def show_access(
-    session: Session, *, show_id: int, user_id: int, now: dt.datetime | None = None, ttl_hours: float = 6.0
+    session: Session,
+    *,
+    show_id: int,
+    user_id: int,
+    now: dt.datetime | None = None,
+    ttl_hours: float = 6.0,
+    are_friends: bool | None = None,
 ) -> dict[str, Any]:
-    """What a user may do with a show (the internal access answer media and social rely on)."""
+    """What a user may do with a show (the internal access answer media and social rely on).
+
+    `are_friends` is the friendship as social (its owner) knows it: social passes it so its own checks
+    never lag behind its own changes; others leave it out and this service's copy decides.
+    """
     row = repo.show_row(session, show_id)
     if row is None:
         raise ShowNotFound()
@@ -271,7 +301,7 @@ def show_access(
         "owner_id": show.user_id,
         "concert_id": show.concert_id,
         "visibility": show.visibility,
-        "can_view": can_view(session, show, user_id),
+        "can_view": can_view(session, show, user_id, are_friends=are_friends),
         "can_edit": show.user_id == user_id,
         "logged_concert": mine is not None,
         "checked_in": repo.active_checkin(session, user_id, show.concert_id, since) is not None,
@@ -299,30 +329,44 @@ def show_info(session: Session, *, show_id: int) -> dict[str, Any]:
     }
 
 
+def shows_snapshot(session: Session, *, after: int, limit: int, since: dt.datetime | None) -> SnapshotPage:
+    """A page of every show, live or deleted, with its version (media and social repair their copies)."""
+    live, dead = repo.shows_snapshot(session, after=after, limit=limit, since=since)
+    return merge_page(
+        [{**_facts(r), "date": r.date.isoformat() if r.date else None, "deleted": False} for r in live],
+        [{"aggregate_version": t.version, "show_id": t.id, "user_id": t.user_id, "concert_id": t.concert_id,
+          "deleted": True} for t in dead],
+        key="show_id",
+        limit=limit,
+    )
+
+
 # ---------------------------------------------------------------- reactions to other services' events
 
 
-def on_user_registered(session: Session, *, user_id: int, username: str) -> None:
-    """Keep a local copy of the user's name."""
-    repo.upsert_user(session, user_id, username)
+def on_user(session: Session, item: dict[str, Any]) -> bool:
+    """Apply auth's user at a version; a newer deletion also deletes the user's shows here. True if applied."""
+    applied = apply_user_item(session, item)
+    if applied and item.get("deleted"):
+        user_id = int(item["user_id"])
+        for sid in repo.user_show_ids(session, user_id):
+            show = repo.get_show(session, sid, for_update=True)
+            if show is not None:
+                delete_show_and_emit(session, show)
+        repo.delete_user_checkins(session, user_id)
+        repo.drop_friendships_of(session, user_id)
+    return applied
 
 
-def on_user_deleted(session: Session, *, user_id: int) -> None:
-    """Delete the user's shows (each emitting show.deleted), check-ins and local copies."""
-    for sid in repo.user_show_ids(session, user_id):
-        show = repo.get_show(session, sid, for_update=True)
-        if show is not None:
-            delete_show_and_emit(session, show)
-    repo.delete_user_checkins(session, user_id)
-    repo.delete_user(session, user_id)
+def on_friendship(session: Session, *, user_id: int, friend_id: int, version: int, accepted: bool) -> bool:
+    """Apply social's state of a friendship at a version (ignored when older than the copy's)."""
+    return repo.apply_friendship(session, user_id=user_id, friend_id=friend_id, version=version, accepted=accepted)
 
 
-def on_friendship(session: Session, *, user_id: int, friend_id: int, accepted: bool) -> None:
-    """Record or forget an accepted friendship."""
-    if accepted:
-        repo.add_friendship(session, user_id, friend_id)
-    else:
-        repo.remove_friendship(session, user_id, friend_id)
+def apply_friendship_item(session: Session, item: dict[str, Any]) -> bool:
+    """Apply one item of social's friendship snapshot."""
+    return on_friendship(session, user_id=int(item["user_a"]), friend_id=int(item["user_b"]),
+                         version=int(item["version"]), accepted=bool(item["accepted"]))
 
 
 def on_counter(session: Session, *, show_id: int, kind: str, delta: int) -> None:

@@ -148,6 +148,7 @@ def test_pagination_links_and_boundaries(client: Any, auth: Any, make_show: Any)
 
 
 def test_limit_is_clamped_to_100(client: Any, auth: Any, session_factory: Any) -> None:
+    from shared.testing.directory import StaticDirectory
     from shows import service
     from shows.schemas import ShowCreate
 
@@ -157,6 +158,7 @@ def test_limit_is_clamped_to_100(client: Any, auth: Any, session_factory: Any) -
                 s,
                 viewer=service.Viewer(1, "u1"),
                 data=ShowCreate(artist_name=f"Band {i}", venue_name="Club", date=dt.date(2020, 1, 1)),
+                users=StaticDirectory(),
             )
         s.commit()
     resp = client.get("/api/shows?limit=1000", headers=auth(1))

@@ -62,7 +62,7 @@ def test_checkins_expire_after_ttl(session_factory: Any, make_show: Any) -> None
         live.check_in(s, viewer=Viewer(1, "u1"), show_id=sid, window_hours=12, ttl_hours=6, now=t0)
         s.commit()
         seen = live.active_users(s, viewer=Viewer(1), show_id=sid, ttl_hours=6, now=t0 + dt.timedelta(hours=5))
-        assert seen["total"] == 1 and seen["users"][0]["username"] == "u1"
+        assert seen["total"] == 1 and seen["users"][0]["username"] == "user1"
         later = t0 + dt.timedelta(hours=7)
         assert live.active_users(s, viewer=Viewer(1), show_id=sid, ttl_hours=6, now=later)["total"] == 0
         # the expired check-in no longer counts: checking in again starts a new one

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from shared.testing.directory import StaticDirectory
 from shows.config import ShowsSettings
 from shows.main import create_app
 
@@ -54,7 +55,7 @@ def peer_url() -> Iterator[str]:
 
 def _client(settings: ShowsSettings, token_verifier: Any, **urls: str) -> TestClient:
     s = settings.model_copy(update=urls)
-    return TestClient(create_app(s, token_verifier=token_verifier))
+    return TestClient(create_app(s, token_verifier=token_verifier, users=StaticDirectory()))
 
 
 def test_http_peers_answering(settings: ShowsSettings, token_verifier: Any, auth: Any, peer_url: str) -> None:

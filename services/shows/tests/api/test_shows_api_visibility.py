@@ -97,14 +97,10 @@ def test_list_of_someone_else(client: Any, auth: Any, world: dict[str, Any], vie
     assert resp.headers["X-Total-Count"] == str(len(expected))
 
 
-def test_friendship_removed_hides_again(client: Any, auth: Any, world: dict[str, Any], session_factory: Any) -> None:
-    from shows import service
-
+def test_friendship_removed_hides_again(client: Any, auth: Any, world: dict[str, Any], befriend: Any) -> None:
     sid = world["friends"]["id"]
     assert client.get(f"/api/shows/{sid}", headers=auth(FRIEND)).status_code == 200
-    with session_factory() as s:
-        service.on_friendship(s, user_id=FRIEND, friend_id=OWNER, accepted=False)
-        s.commit()
+    befriend(FRIEND, OWNER, accepted=False)
     assert client.get(f"/api/shows/{sid}", headers=auth(FRIEND)).status_code == 404
 
 

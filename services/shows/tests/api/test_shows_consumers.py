@@ -12,6 +12,7 @@ from shared.events import (
     Event,
     EventEnvelope,
     FriendshipAcceptedV1,
+    FriendshipRemovedV1,
     MediaDeletedV1,
     MediaUploadedV1,
     UserDeletedV1,
@@ -19,7 +20,7 @@ from shared.events import (
     make_envelope,
 )
 from shared.messaging import EventBus, EventConsumer
-from shows.consumers import HANDLERS
+from shows.consumers import subscriptions
 from shows.db import OutboxEvent, outbox
 from shows.models import CheckIn, Friendship, User
 
@@ -27,7 +28,7 @@ from shows.models import CheckIn, Friendship, User
 @pytest.fixture
 def consumer(settings: Any, session_factory: Any) -> EventConsumer:
     """The shows consumer without a bus connection (handle() only)."""
-    return EventConsumer(EventBus(settings), "shows", HANDLERS, session_factory, outbox)
+    return EventConsumer(EventBus(settings), subscriptions, session_factory, outbox)
 
 
 def _env(event: Event) -> EventEnvelope:
@@ -57,21 +58,43 @@ def test_counters_apply_once_and_never_go_negative(
 
 
 def test_user_registered_and_friendship(consumer: EventConsumer, session_factory: Any) -> None:
-    reg = _env(UserRegisteredV1(user_id=5, username="alice", email="a@example.test"))
+    reg = _env(UserRegisteredV1(user_id=5, username="alice", email="a@example.test", aggregate_version=1))
     consumer.handle(reg)
     consumer.handle(reg)
-    consumer.handle(_env(UserRegisteredV1(user_id=5, username="alice2")))
-    fr = _env(FriendshipAcceptedV1(user_id=6, friend_id=5))
+    consumer.handle(_env(UserRegisteredV1(user_id=5, username="stale", aggregate_version=1)))  # not newer
+    fr = _env(FriendshipAcceptedV1(user_id=6, friend_id=5, aggregate_version=1))
     consumer.handle(fr)
     consumer.handle(fr)
-    consumer.handle(_env(FriendshipAcceptedV1(user_id=5, friend_id=6)))
+    consumer.handle(_env(FriendshipAcceptedV1(user_id=5, friend_id=6, aggregate_version=1)))
     with session_factory() as s:
-        assert s.get(User, 5).username == "alice2"
-        assert [(f.user_a, f.user_b) for f in s.query(Friendship)] == [(5, 6)]
+        assert s.get(User, 5).username == "alice"
+        assert [(f.user_a, f.user_b, f.accepted) for f in s.query(Friendship)] == [(5, 6, True)]
+
+
+def test_removed_before_accepted_never_revives_the_friendship(consumer: EventConsumer, session_factory: Any) -> None:
+    # the pair's history: accepted v1, removed v2; delivered in reverse order
+    consumer.handle(_env(FriendshipRemovedV1(user_id=5, friend_id=6, aggregate_version=2)))
+    consumer.handle(_env(FriendshipAcceptedV1(user_id=5, friend_id=6, aggregate_version=1)))
+    with session_factory() as s:
+        row = s.get(Friendship, (5, 6))
+        assert (row.accepted, row.version) == (False, 2)
+    # befriended again later: a newer version wins
+    consumer.handle(_env(FriendshipAcceptedV1(user_id=6, friend_id=5, aggregate_version=3)))
+    with session_factory() as s:
+        assert s.get(Friendship, (5, 6)).accepted is True
+
+
+def test_deleted_user_is_never_recreated(consumer: EventConsumer, session_factory: Any) -> None:
+    consumer.handle(_env(UserDeletedV1(user_id=9, aggregate_version=2)))
+    consumer.handle(_env(UserRegisteredV1(user_id=9, username="ghost", aggregate_version=1)))
+    with session_factory() as s:
+        user = s.get(User, 9)
+        assert user.deleted is True and user.version == 2
 
 
 def test_unknown_fields_are_tolerated(consumer: EventConsumer, session_factory: Any) -> None:
-    env = EventEnvelope(type="user.registered", producer="auth", data={"user_id": 8, "username": "bob", "x": 1})
+    data = {"user_id": 8, "username": "bob", "x": 1, "aggregate_version": 1}
+    env = EventEnvelope(type="user.registered", producer="auth", data=data)
     assert consumer.handle(env) is True
     with session_factory() as s:
         assert s.get(User, 8).username == "bob"
@@ -85,7 +108,7 @@ def test_user_deleted_removes_shows_once(
     make_show(1, date="2020-01-01")
     other = make_show(2, date=today)
     client.post(f"/api/shows/{a['id']}/checkin", headers=auth(1))
-    deleted = _env(UserDeletedV1(user_id=1))
+    deleted = _env(UserDeletedV1(user_id=1, aggregate_version=2))
     assert consumer.handle(deleted) is True
     assert consumer.handle(deleted) is False
     assert client.get("/api/shows", headers=auth(1)).json() == []

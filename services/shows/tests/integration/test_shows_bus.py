@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from shared.events import EventEnvelope
-from shared.messaging import EventConsumer, OutboxRelay
+from shared.events import EventEnvelope, ShowDeletedV1
+from shared.messaging import EventConsumer, OutboxRelay, Subscriptions
 from shows.db import OutboxEvent, outbox
 
 
@@ -18,11 +18,14 @@ def test_show_deleted_relayed_twice_is_applied_once(client: Any, auth: Any, make
     bus = app.state.bus
     seen: list[int] = []
 
-    def on_deleted(_session: Session, env: EventEnvelope) -> None:
-        seen.append(env.data["show_id"])
+    stand_in = Subscriptions("media")
+
+    @stand_in.on(ShowDeletedV1)
+    def on_deleted(_session: Session, event: ShowDeletedV1, _env: EventEnvelope) -> None:
+        seen.append(event.show_id)
 
     # a stand-in for media: consumes show.deleted from its own queue, inbox rows in this database
-    consumer = EventConsumer(bus, "media", {"show.deleted": on_deleted}, factory, outbox)
+    consumer = EventConsumer(bus, stand_in, factory, outbox, topology={"media": ["show.deleted"]})
     consumer.start()
     assert consumer.ready.wait(15)
     try:

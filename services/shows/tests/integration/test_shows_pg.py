@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import downgrade_migrations, make_engine, make_session_factory, run_migrations
+from shared.testing.directory import StaticDirectory
 from shows import repository as repo
 from shows import service, setlist
 from shows.db import outbox
@@ -37,6 +38,7 @@ def test_concurrent_moves_stay_dense(pg_factory: sessionmaker[Session]) -> None:
             s,
             viewer=Viewer(1, "u1"),
             data=ShowCreate(artist_name="Concurrency", venue_name="Lock Hall", date=dt.date(2024, 1, 1)),
+            users=StaticDirectory(),
         )
         sid = show["id"]
         ids = [
@@ -84,9 +86,10 @@ def test_list_filters_and_visibility_on_pg(pg_factory: sessionmaker[Session]) ->
                     visibility=vis,
                     visible_to=[21] if vis == "friends" else None,
                 ),
+                users=StaticDirectory(),
             )
-        service.on_friendship(s, user_id=21, friend_id=20, accepted=True)
-        service.on_friendship(s, user_id=22, friend_id=20, accepted=True)
+        service.on_friendship(s, user_id=21, friend_id=20, version=1, accepted=True)
+        service.on_friendship(s, user_id=22, friend_id=20, version=1, accepted=True)
         s.commit()
         f = repo.ShowFilters(artist="sigur ros", city="reykjavik")
         mine, total = service.list_shows(s, viewer=Viewer(20), owner_id=None, filters=f, sort=None, limit=10, offset=0)

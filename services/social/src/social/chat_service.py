@@ -10,6 +10,7 @@ from shared.auth import Principal
 from shared.db import iso
 from shared.events import ChatMessageV1
 from shared.outbox import emit
+from shared.users import UserDirectory
 from social import repository as repo
 from social.clients import ShowAccess, ShowsClient
 from social.exceptions import ChatNotAllowed
@@ -37,9 +38,10 @@ def serialize_chat(row: ChatMessage) -> dict[str, Any]:
     }
 
 
-def post_chat_message(*, session: Session, concert_id: int, principal: Principal, text: str) -> dict[str, Any]:
+def post_chat_message(*, session: Session, concert_id: int, principal: Principal, users: UserDirectory,
+                      text: str) -> dict[str, Any]:
     """Store a chat message and its durable `chat.message` event; returns the message JSON."""
-    user = ensure_user(session=session, principal=principal)
+    user = ensure_user(session=session, principal=principal, users=users)
     row = repo.add_chat_message(session, concert_id=concert_id, user_id=principal.user_id,
                                 username=user.username, message=text)
     emit(session, ChatMessageV1(message_id=row.id, concert_id=concert_id, user_id=row.user_id,

@@ -18,6 +18,7 @@ from shared.auth import Principal, authenticate_websocket
 from shared.db import after_commit, session_scope, utcnow
 from shared.errors import ServiceError, ServiceUnavailable
 from shared.ratelimit import MemoryRateLimiter, RateLimiter
+from shared.users import UserDirectory
 from social import chat_service, service
 from social.chat import ChatConnection, ChatHub
 from social.clients import ShowsClient
@@ -66,6 +67,7 @@ class ChatSocket:
         self.shows: ShowsClient = state.shows_client
         self.limiter: RateLimiter = state.chat_limiter
         self.session_factory: sessionmaker[Session] = state.session_factory
+        self.users: UserDirectory = state.users
         self.principal: Principal | None = None
         self.conn: ChatConnection | None = None
         self.checked_at = 0.0
@@ -106,7 +108,7 @@ class ChatSocket:
     def _username(self) -> str:
         assert self.principal is not None
         with session_scope(self.session_factory) as session:
-            return service.ensure_user(session=session, principal=self.principal).username
+            return service.ensure_user(session=session, principal=self.principal, users=self.users).username
 
     def _replay(self, concert_id: int) -> list[dict[str, Any]]:
         with session_scope(self.session_factory) as session:
@@ -244,17 +246,18 @@ class ChatSocket:
                                    retry_after=retry_after)
             return
         try:
-            await asyncio.to_thread(store_and_publish, self.session_factory, self.hub, self.conn.concert_id,
-                                    self.principal, text)
+            await asyncio.to_thread(store_and_publish, self.session_factory, self.hub, self.users,
+                                    self.conn.concert_id, self.principal, text)
         except Exception:
             log.exception("could not store a chat message")
             await self._send_error("internal_error", "The message could not be sent; try again.")
 
 
-def store_and_publish(session_factory: sessionmaker[Session], hub: ChatHub, concert_id: int, principal: Principal,
-                      text: str) -> dict[str, Any]:
+def store_and_publish(session_factory: sessionmaker[Session], hub: ChatHub, users: UserDirectory, concert_id: int,
+                      principal: Principal, text: str) -> dict[str, Any]:
     """Store a message in its own transaction and fan it out once committed (worker thread)."""
     with session_scope(session_factory) as session:
-        msg = chat_service.post_chat_message(session=session, concert_id=concert_id, principal=principal, text=text)
+        msg = chat_service.post_chat_message(session=session, concert_id=concert_id, principal=principal,
+                                             users=users, text=text)
         after_commit(session, lambda: hub.publish_message(msg))
     return msg

@@ -1,15 +1,17 @@
-"""Handlers of other services' events: keep local copies (users, shows, feed) and clean up deletions."""
+"""Handlers of other services' events, each declared with its event: versioned copies of users and shows
+(order-proof, repaired by the reconciler with the same functions), the feed, and clean-up of deletions."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from shared.events import (
     CommentDeletedV1,
     EventEnvelope,
-    FriendshipRemovedV1,
     MediaDeletedV1,
     MediaReadyV1,
     ShowCreatedV1,
@@ -17,115 +19,122 @@ from shared.events import (
     ShowUpdatedV1,
     UserDeletedV1,
     UserRegisteredV1,
-    parse_event,
 )
-from shared.messaging import Handler
+from shared.messaging import Subscriptions
 from shared.outbox import emit
 from social import repository as repo
+from social import service
 from social.models import ShowRef
 
 OnShowChanged = Callable[[int], None]
 
 
-def on_user_registered(session: Session, envelope: EventEnvelope) -> None:
-    """Keep a local user (username for display, lower-cased email for exact search)."""
-    event = parse_event(envelope)
-    if isinstance(event, UserRegisteredV1):
-        repo.upsert_user(session, event.user_id, event.username, event.email)
+def on_user(session: Session, item: dict[str, Any]) -> bool:
+    """Apply auth's user at a version; a newer deletion removes the user's friendships, comments, chat, feed."""
+    if not service.apply_user_item(session, item):
+        return False
+    if item.get("deleted"):
+        uid = int(item["user_id"])
+        for row in repo.delete_friendships_of(session, uid):
+            if row.status == "accepted":
+                service.emit_removed(session, row.user_id, row.friend_id)
+        for c in repo.delete_comments(session, user_id=uid):
+            emit(session, CommentDeletedV1(comment_id=c.id, show_id=c.show_id, photo_id=c.photo_id, user_id=uid))
+        repo.delete_chat(session, user_id=uid)
+        repo.delete_feed_items(session, owner_id=uid)
+    return True
 
 
-def on_user_deleted(session: Session, envelope: EventEnvelope) -> None:
-    """Remove a user's friendships, comments, chat messages, feed items and user row."""
-    event = parse_event(envelope)
-    if not isinstance(event, UserDeletedV1):
-        return
-    uid = event.user_id
-    for row in repo.delete_friendships_of(session, uid):
-        if row.status == "accepted":
-            emit(session, FriendshipRemovedV1(user_id=row.user_id, friend_id=row.friend_id))
-    for c in repo.delete_comments(session, user_id=uid):
-        emit(session, CommentDeletedV1(comment_id=c.id, show_id=c.show_id, photo_id=c.photo_id, user_id=uid))
-    repo.delete_chat(session, user_id=uid)
-    repo.delete_feed_items(session, owner_id=uid)
-    repo.delete_user(session, uid)
+def _show_name(item: dict[str, Any]) -> str:
+    if item.get("show_name"):
+        return str(item["show_name"])
+    artist, venue = item.get("artist_name") or "", item.get("venue_name") or ""
+    return f"{artist} at {venue}" if artist else ""
 
 
-def _apply_show(session: Session, event: ShowCreatedV1 | ShowUpdatedV1) -> ShowRef:
-    ref = repo.get_show_ref(session, event.show_id)
-    if ref is None:
-        ref = ShowRef(show_id=event.show_id)
-        session.add(ref)
-    ref.concert_id = event.concert_id
-    ref.owner_id = event.user_id
-    ref.visibility = event.visibility
-    ref.restricted = event.visible_to is not None
-    ref.show_name = event.show_name or (
-        f"{event.artist_name} at {event.venue_name}" if event.artist_name else ""
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def apply_show_item(session: Session, item: dict[str, Any]) -> bool:
+    """Apply shows' facts of a show at a version (an event's data or a snapshot item); a newer deletion
+    also removes the show's comments, feed items and, with the concert's last show, its chat."""
+    show_id = int(item["show_id"])
+    deleted = bool(item.get("deleted"))
+    changed = repo.apply_show(
+        session,
+        show_id=show_id,
+        version=int(item.get("aggregate_version") or 0),
+        deleted=deleted,
+        concert_id=int(item.get("concert_id") or 0),
+        owner_id=int(item.get("user_id") or 0),
+        visibility=str(item.get("visibility") or "private"),
+        visible_to=item.get("visible_to"),
+        show_name=_show_name(item),
+        show_date=_date(item.get("date")),
     )
-    ref.show_date = event.date
-    session.flush()
-    repo.set_audience(session, event.show_id, event.visible_to)
-    return ref
+    if changed and deleted:
+        repo.delete_comments(session, show_id=show_id)
+        repo.delete_feed_items(session, show_id=show_id)
+        session.flush()
+        # chat belongs to the concert: it goes only with the concert's last show
+        if not item.get("concert_has_other_shows") and not repo.concert_has_shows(session, int(item["concert_id"])):
+            repo.delete_chat(session, concert_id=int(item["concert_id"]))
+    return changed
 
 
-def make_handlers(on_show_changed: OnShowChanged | None = None) -> dict[str, Handler]:
-    """The event handlers of the social service (`on_show_changed` drops cached access answers)."""
+def make_subscriptions(on_show_changed: OnShowChanged | None = None) -> Subscriptions:
+    """The social service's event handlers (`on_show_changed` drops cached access answers about a show)."""
+    subs = Subscriptions("social")
 
     def changed(show_id: int) -> None:
         if on_show_changed is not None:
             on_show_changed(show_id)
 
-    def on_show_created(session: Session, envelope: EventEnvelope) -> None:
-        event = parse_event(envelope)
-        if not isinstance(event, ShowCreatedV1):
-            return
-        _apply_show(session, event)
-        repo.upsert_feed_item(session, kind="show", show_id=event.show_id, media_id=0, owner_id=event.user_id,
-                              media_kind=None, thumbnail_url=None, url=None, created_at=envelope.occurred_at)
-        changed(event.show_id)
+    @subs.on(UserRegisteredV1)
+    def on_user_registered(session: Session, ev: UserRegisteredV1, _: EventEnvelope) -> None:
+        on_user(session, {"user_id": ev.user_id, "username": ev.username, "email": ev.email,
+                          "version": ev.aggregate_version, "deleted": False})
 
-    def on_show_updated(session: Session, envelope: EventEnvelope) -> None:
-        event = parse_event(envelope)
-        if isinstance(event, ShowUpdatedV1):
-            _apply_show(session, event)
-            changed(event.show_id)
+    @subs.on(UserDeletedV1)
+    def on_user_deleted(session: Session, ev: UserDeletedV1, _: EventEnvelope) -> None:
+        on_user(session, {"user_id": ev.user_id, "version": ev.aggregate_version, "deleted": True})
 
-    def on_show_deleted(session: Session, envelope: EventEnvelope) -> None:
-        event = parse_event(envelope)
-        if not isinstance(event, ShowDeletedV1):
-            return
-        repo.delete_comments(session, show_id=event.show_id)
-        repo.delete_feed_items(session, show_id=event.show_id)
-        repo.delete_show_ref(session, event.show_id)
-        session.flush()
-        # chat belongs to the concert: it goes only with the concert's last show
-        if not event.concert_has_other_shows and not repo.concert_has_shows(session, event.concert_id):
-            repo.delete_chat(session, concert_id=event.concert_id)
-        changed(event.show_id)
+    @subs.on(ShowCreatedV1)
+    def on_show_created(session: Session, ev: ShowCreatedV1, envelope: EventEnvelope) -> None:
+        if apply_show_item(session, ev.model_dump()) or repo.get_show_ref(session, ev.show_id) is not None:
+            # the show is live here (this version or a newer one): it has its feed entry
+            repo.upsert_feed_item(session, kind="show", show_id=ev.show_id, media_id=0, owner_id=ev.user_id,
+                                  media_kind=None, thumbnail_url=None, url=None, created_at=envelope.occurred_at)
+        changed(ev.show_id)
 
-    def on_media_ready(session: Session, envelope: EventEnvelope) -> None:
-        event = parse_event(envelope)
-        if isinstance(event, MediaReadyV1):
-            repo.upsert_feed_item(session, kind="media", show_id=event.show_id, media_id=event.media_id,
-                                  owner_id=event.user_id, media_kind=event.kind, thumbnail_url=event.thumbnail_url,
-                                  url=event.url, created_at=envelope.occurred_at)
+    @subs.on(ShowUpdatedV1)
+    def on_show_updated(session: Session, ev: ShowUpdatedV1, _: EventEnvelope) -> None:
+        apply_show_item(session, ev.model_dump())
+        changed(ev.show_id)
 
-    def on_media_deleted(session: Session, envelope: EventEnvelope) -> None:
-        event = parse_event(envelope)
-        if not isinstance(event, MediaDeletedV1):
-            return
-        repo.delete_feed_items(session, media_id=event.media_id)
-        if event.kind == "photo":
-            for c in repo.delete_comments(session, photo_id=event.media_id):
+    @subs.on(ShowDeletedV1)
+    def on_show_deleted(session: Session, ev: ShowDeletedV1, _: EventEnvelope) -> None:
+        apply_show_item(session, {**ev.model_dump(), "deleted": True})
+        changed(ev.show_id)
+
+    @subs.on(MediaReadyV1)
+    def on_media_ready(session: Session, ev: MediaReadyV1, envelope: EventEnvelope) -> None:
+        ref = session.get(ShowRef, ev.show_id)
+        if ref is not None and ref.deleted:
+            return  # the show is gone: no feed entry for its media
+        repo.upsert_feed_item(session, kind="media", show_id=ev.show_id, media_id=ev.media_id, owner_id=ev.user_id,
+                              media_kind=ev.kind, thumbnail_url=ev.thumbnail_url, url=ev.url,
+                              created_at=envelope.occurred_at)
+
+    @subs.on(MediaDeletedV1)
+    def on_media_deleted(session: Session, ev: MediaDeletedV1, _: EventEnvelope) -> None:
+        repo.delete_feed_items(session, media_id=ev.media_id)
+        if ev.kind == "photo":
+            for c in repo.delete_comments(session, photo_id=ev.media_id):
                 emit(session, CommentDeletedV1(comment_id=c.id, show_id=c.show_id, photo_id=c.photo_id,
                                                user_id=c.user_id or 0))
 
-    return {
-        "user.registered": on_user_registered,
-        "user.deleted": on_user_deleted,
-        "show.created": on_show_created,
-        "show.updated": on_show_updated,
-        "show.deleted": on_show_deleted,
-        "media.ready": on_media_ready,
-        "media.deleted": on_media_deleted,
-    }
+    return subs

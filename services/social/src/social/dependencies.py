@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Query, Request
 
 from shared.params import MAX_ID
 from shared.ratelimit import RateLimiter
+from shared.users import UserDirectory
 from social.chat import ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings
@@ -29,6 +30,10 @@ async def _settings(request: Request) -> SocialSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
+async def _users(request: Request) -> UserDirectory:
+    return request.app.state.users  # type: ignore[no-any-return]
+
+
 async def _limiter(request: Request) -> RateLimiter:
     return request.app.state.chat_limiter  # type: ignore[no-any-return]
 
@@ -38,6 +43,7 @@ Media = Annotated[MediaClient, Depends(_media)]
 Hub = Annotated[ChatHub, Depends(_hub)]
 Settings = Annotated[SocialSettings, Depends(_settings)]
 ChatLimiter = Annotated[RateLimiter, Depends(_limiter)]
+Users = Annotated[UserDirectory, Depends(_users)]
 
 ShowId = Annotated[int, Path(gt=0, le=MAX_ID, description="Show id")]
 PhotoId = Annotated[int, Path(gt=0, le=MAX_ID, description="Photo id")]

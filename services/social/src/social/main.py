@@ -5,14 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from shared.app import create_service_app, run_uvicorn
+from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
 from shared.ratelimit import make_rate_limiter
+from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
 from social import models  # noqa: F401 - registers the tables on Base
 from social.chat import ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings, get_settings
-from social.consumers import make_handlers
+from social.consumers import apply_show_item, make_subscriptions, on_user
 from social.db import outbox
 from social.router import internal_router, router
 
@@ -24,15 +26,26 @@ DESCRIPTION = (
 )
 
 
-def create_app(settings: SocialSettings | None = None) -> FastAPI:
+def create_app(settings: SocialSettings | None = None, *, users: UserDirectory | None = None) -> FastAPI:
     """Build the social app (nothing connects until the app starts)."""
     settings = settings or get_settings()
     engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
-    shows_client = ShowsClient(
-        InternalClient(settings.shows_url, settings.internal_token, service="shows",
-                       timeout_s=settings.internal_timeout_s),
-        ttl_s=settings.access_cache_ttl_s,
+    shows_internal = InternalClient(settings.shows_url, settings.internal_token, service="shows",
+                                    timeout_s=settings.internal_timeout_s)
+    auth_internal = InternalClient(settings.auth_url, settings.internal_token, service="auth",
+                                   timeout_s=settings.internal_timeout_s)
+    shows_client = ShowsClient(shows_internal, ttl_s=settings.access_cache_ttl_s)
+    # users from auth, shows from shows: the copies behind the feed, names and mentions
+    reconciler = Reconciler(
+        "social",
+        session_factory,
+        {"auth": auth_internal, "shows": shows_internal},
+        [
+            ("auth", CopySpec("users", USERS_SNAPSHOT, on_user)),
+            ("shows", CopySpec("shows", "/internal/snapshot/shows", apply_show_item)),
+        ],
+        interval_s=settings.copy_reconcile_interval_s,
     )
     media_client = MediaClient(
         InternalClient(settings.media_url, settings.internal_token, service="media",
@@ -47,6 +60,7 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
         await hub.stop()
         shows_client.client.close()
         media_client.client.close()
+        auth_internal.close()
 
     def chat_bus_ready() -> None:
         if hub.bus_enabled and not hub.consumer_ready.is_set():
@@ -59,7 +73,8 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
         routers=[router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
-        handlers=make_handlers(shows_client.forget),
+        subscriptions=make_subscriptions(shows_client.forget),
+        reconciler=reconciler,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         ready_checks={"chat_bus": chat_bus_ready},
@@ -68,6 +83,7 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
     app.state.shows_client = shows_client
     app.state.media_client = media_client
     app.state.chat_hub = hub
+    app.state.users = users if users is not None else AuthDirectory(auth_internal)
     app.state.chat_limiter = make_rate_limiter(settings.redis_url or None)
     return app
 

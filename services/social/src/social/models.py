@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +23,7 @@ from social.db import Base
 
 
 class User(Base):
-    """A user as announced by `user.registered` (email only for exact-email search, never returned)."""
+    """Copy of auth's user at a version (email only for exact-email search, never returned); `deleted` = tombstone."""
 
     __tablename__ = "app_user"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -30,10 +31,12 @@ class User(Base):
     username_lower: Mapped[str] = mapped_column(String(64), index=True)
     email_lower: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ShowRef(Base):
-    """What social knows about a show from `show.*` events (feed visibility, names, concert)."""
+    """Copy of a show at a version (feed visibility, names, concert); `deleted` = tombstone, version 0 = placeholder."""
 
     __tablename__ = "show_ref"
     show_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -44,6 +47,8 @@ class ShowRef(Base):
     show_name: Mapped[str] = mapped_column(String(512), default="")
     show_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ShowAudience(Base):
@@ -106,6 +111,21 @@ class Friendship(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class FriendPair(Base):
+    """The version history head of a pair: bumped by every accept and removal, kept after the row goes.
+
+    Friendship rows are deleted on removal; this row stays, so the pair's events carry versions that only
+    grow (befriend, unfriend, befriend again: 1, 2, 3) and shows' copy can tell which event is newer.
+    """
+
+    __tablename__ = "friend_pair"
+    user_low: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_high: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ChatMessage(Base):

@@ -3,58 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from shared import visibility
+from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
-from social.models import ChatMessage, Comment, FeedItem, Friendship, ShowAudience, ShowRef, User
+from social.models import ChatMessage, Comment, FeedItem, FriendPair, Friendship, ShowAudience, ShowRef, User
 
 # ---------------------------------------------------------------- users
 
 
 def get_user(session: Session, user_id: int) -> User | None:
-    """A local user by id."""
+    """The copy of a user (a tombstone too: check `deleted`)."""
     return session.get(User, user_id)
 
 
 def users_by_ids(session: Session, ids: Iterable[int]) -> dict[int, User]:
-    """Local users by id."""
+    """Live local users by id."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted), User.deleted.is_(False)))}
 
 
 def user_by_username(session: Session, username: str) -> User | None:
-    """A local user by username (case-insensitive)."""
-    return session.scalars(select(User).where(User.username_lower == username.lower()).limit(1)).first()
+    """A live local user by username (case-insensitive)."""
+    stmt = select(User).where(User.username_lower == username.lower(), User.deleted.is_(False)).limit(1)
+    return session.scalars(stmt).first()
 
 
 def users_by_usernames(session: Session, names: Iterable[str]) -> dict[str, User]:
-    """Local users keyed by lower-cased username."""
+    """Live local users keyed by lower-cased username."""
     lowered = {n.lower() for n in names}
     if not lowered:
         return {}
-    return {u.username_lower: u for u in session.scalars(select(User).where(User.username_lower.in_(lowered)))}
+    stmt = select(User).where(User.username_lower.in_(lowered), User.deleted.is_(False))
+    return {u.username_lower: u for u in session.scalars(stmt)}
 
 
-def upsert_user(session: Session, user_id: int, username: str, email: str | None) -> User:
-    """Create or refresh a local user."""
-    user = session.get(User, user_id)
-    if user is None:
-        user = User(id=user_id, username=username, username_lower=username.lower(),
-                    email_lower=email.lower() if email else None)
-        session.add(user)
-    else:
-        user.username = username
-        user.username_lower = username.lower()
-        if email:
-            user.email_lower = email.lower()
-    session.flush()
-    return user
+def apply_user(session: Session, *, user_id: int, username: str, email: str | None, version: int,
+               deleted: bool) -> bool:
+    """Write auth's user at `version` if newer than the copy (a deletion leaves a tombstone without data)."""
+    name = "" if deleted else username[:64]
+    values = {"username": name, "username_lower": name.lower(), "deleted": deleted,
+              "email_lower": None if deleted or not email else email.lower()[:320]}
+    return apply_if_newer(session, User, {"id": user_id}, version, values)
 
 
 def search_users(session: Session, *, prefix: str | None, email: str | None, exclude_id: int,
@@ -70,32 +69,54 @@ def search_users(session: Session, *, prefix: str | None, email: str | None, exc
         return []
     stmt = (
         select(User)
-        .where(or_(*conds), User.id != exclude_id)
+        .where(or_(*conds), User.id != exclude_id, User.deleted.is_(False))
         .order_by(func.length(User.username_lower), User.username_lower)
         .limit(limit)
     )
     return list(session.scalars(stmt))
 
 
-def delete_user(session: Session, user_id: int) -> None:
-    """Remove a local user row."""
-    session.execute(delete(User).where(User.id == user_id))
-
-
 # ---------------------------------------------------------------- shows (local copies)
 
 
 def get_show_ref(session: Session, show_id: int) -> ShowRef | None:
-    """The local copy of a show."""
-    return session.get(ShowRef, show_id)
+    """The local copy of a live show (None for unknown, placeholder or deleted shows)."""
+    ref = session.get(ShowRef, show_id)
+    return ref if ref is not None and ref.version > 0 and not ref.deleted else None
 
 
 def show_refs(session: Session, show_ids: Iterable[int]) -> dict[int, ShowRef]:
-    """Local show copies by id."""
+    """Local copies of live shows by id."""
     wanted = set(show_ids)
     if not wanted:
         return {}
-    return {s.show_id: s for s in session.scalars(select(ShowRef).where(ShowRef.show_id.in_(wanted)))}
+    stmt = select(ShowRef).where(ShowRef.show_id.in_(wanted), ShowRef.deleted.is_(False))
+    return {s.show_id: s for s in session.scalars(stmt)}
+
+
+def apply_show(session: Session, *, show_id: int, version: int, deleted: bool, concert_id: int, owner_id: int,
+               visibility: str, visible_to: list[int] | None, show_name: str, show_date: date | None) -> bool:
+    """Write shows' facts of a show at `version` if newer than the copy (and its audience with it)."""
+    values = {
+        "concert_id": concert_id,
+        "owner_id": owner_id,
+        "visibility": visibility,
+        "restricted": visible_to is not None,
+        "show_name": show_name[:512],
+        "show_date": show_date,
+        "deleted": deleted,
+    }
+    changed = apply_if_newer(session, ShowRef, {"show_id": show_id}, version, values)
+    if changed:
+        set_audience(session, show_id, None if deleted else visible_to)
+    return changed
+
+
+def lock_show_ref(session: Session, show_id: int) -> ShowRef:
+    """A show's copy row, write-locked until commit (a placeholder if not heard of yet): see shared.copies."""
+    placeholder = {"concert_id": 0, "owner_id": 0, "visibility": "private", "restricted": False, "show_name": "",
+                   "show_date": None, "deleted": False, "created_at": utcnow()}
+    return lock_copy(session, ShowRef, {"show_id": show_id}, placeholder)  # type: ignore[no-any-return]
 
 
 def set_audience(session: Session, show_id: int, user_ids: Iterable[int] | None) -> None:
@@ -106,20 +127,16 @@ def set_audience(session: Session, show_id: int, user_ids: Iterable[int] | None)
     session.flush()
 
 
-def delete_show_ref(session: Session, show_id: int) -> None:
-    """Forget a show and its audience."""
-    session.execute(delete(ShowAudience).where(ShowAudience.show_id == show_id))
-    session.execute(delete(ShowRef).where(ShowRef.show_id == show_id))
-
-
 def concert_has_shows(session: Session, concert_id: int) -> bool:
-    """Whether any known show belongs to the concert."""
-    return session.scalar(select(exists().where(ShowRef.concert_id == concert_id))) or False
+    """Whether any known live show belongs to the concert."""
+    cond = and_(ShowRef.concert_id == concert_id, ShowRef.deleted.is_(False), ShowRef.version > 0)
+    return session.scalar(select(exists().where(cond))) or False
 
 
 def show_ids_of_owner(session: Session, owner_id: int) -> list[int]:
-    """Ids of the shows a user owns (local copies)."""
-    return list(session.scalars(select(ShowRef.show_id).where(ShowRef.owner_id == owner_id)))
+    """Ids of the live shows a user owns (local copies)."""
+    stmt = select(ShowRef.show_id).where(ShowRef.owner_id == owner_id, ShowRef.deleted.is_(False))
+    return list(session.scalars(stmt))
 
 
 # ---------------------------------------------------------------- feed
@@ -156,20 +173,16 @@ def delete_feed_items(session: Session, *, show_id: int | None = None, media_id:
 
 
 def _feed_filter(viewer_id: int, friend_ids: list[int]) -> ColumnElement[bool]:
-    # the item is a friend's, and the viewer may see its show (the same rule as shows' can_view)
-    visible_show = or_(
-        ShowRef.owner_id == viewer_id,
-        ShowRef.visibility == "public",
-        and_(
-            ShowRef.visibility == "friends",
-            ShowRef.owner_id.in_(friend_ids),
-            or_(
-                ShowRef.restricted.is_(False),
-                exists().where(ShowAudience.show_id == ShowRef.show_id, ShowAudience.user_id == viewer_id),
-            ),
-        ),
+    # the item is a friend's, and the viewer may see its live show (shared.visibility: shows' own rule)
+    visible_show = visibility.visible_condition(
+        viewer_id=viewer_id,
+        owner=ShowRef.owner_id,
+        visibility=ShowRef.visibility,
+        restricted=ShowRef.restricted,
+        in_audience=exists().where(ShowAudience.show_id == ShowRef.show_id, ShowAudience.user_id == viewer_id),
+        are_friends=ShowRef.owner_id.in_(friend_ids),
     )
-    return and_(FeedItem.owner_id.in_(friend_ids), visible_show)
+    return and_(FeedItem.owner_id.in_(friend_ids), ShowRef.deleted.is_(False), ShowRef.version > 0, visible_show)
 
 
 def feed_page(session: Session, viewer_id: int, friend_ids: list[int], limit: int,
@@ -298,13 +311,43 @@ def accept_if_pending(session: Session, friendship_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def delete_friendship_row(session: Session, friendship_id: int, *, only_status: str | None = None) -> bool:
-    """Delete a row (optionally only in a given status); True if this call removed it."""
+def delete_friendship_row(session: Session, friendship_id: int, *, only_status: str | None = None) -> str | None:
+    """Delete a row (optionally only in a given status); the status it had if this call removed it.
+
+    The status comes from the deleted row itself (RETURNING), not from an earlier read: an accept that
+    commits between the two must still count as a friendship removed.
+    """
     stmt = delete(Friendship).where(Friendship.id == friendship_id)
     if only_status is not None:
         stmt = stmt.where(Friendship.status == only_status)
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = session.execute(stmt.returning(Friendship.status).execution_options(synchronize_session=False)).first()
+    return str(row[0]) if row is not None else None
+
+
+def bump_pair(session: Session, a: int, b: int, *, accepted: bool) -> int:
+    """Record a pair's new state and return its next version (one statement: concurrent changes serialise)."""
+    low, high = pair(a, b)
+    table = FriendPair.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(user_low=low, user_high=high, version=1, accepted=accepted, updated_at=utcnow())
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_low", "user_high"],
+        set_={"version": table.c.version + 1, "accepted": stmt.excluded.accepted,
+              "updated_at": stmt.excluded.updated_at},
+    ).returning(table.c.version)
+    return int(session.execute(stmt).scalar_one())
+
+
+def pairs_snapshot(session: Session, *, after: tuple[int, int], limit: int,
+                   since: datetime | None) -> list[FriendPair]:
+    """Every pair's state and version after `after` (low, high), in key order."""
+    low, high = after
+    stmt = select(FriendPair).where(
+        or_(FriendPair.user_low > low, and_(FriendPair.user_low == low, FriendPair.user_high > high))
+    )
+    if since is not None:
+        stmt = stmt.where(FriendPair.updated_at >= since)
+    return list(session.scalars(stmt.order_by(FriendPair.user_low, FriendPair.user_high).limit(limit)))
 
 
 def friendships_of(session: Session, user_id: int, *, status: str, direction: str | None = None) -> list[Friendship]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response, WebSocket
 
 from shared.auth import CurrentUser
+from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
 from shared.db import SessionDep, after_commit
 from shared.errors import ErrorBody
 from shared.internal import require_internal
@@ -26,6 +27,7 @@ from social.dependencies import (
     ShowId,
     Shows,
     UserId,
+    Users,
 )
 from social.exceptions import InvalidInput
 from social.schemas import (
@@ -61,9 +63,10 @@ internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=
 
 @router.post("/api/comments", status_code=201, response_model=CommentRead, tags=["comments"], responses=VIEW)
 def create_comment(body: CommentCreate, user: CurrentUser, session: SessionDep, shows: Shows,
-                   media: Media) -> dict[str, Any]:
+                   media: Media, users: Users) -> dict[str, Any]:
     """Comment on a show or a photo you may see (`@username` mentions are resolved)."""
-    return service.create_comment(session=session, shows=shows, media=media, principal=user, data=body)
+    return service.create_comment(session=session, shows=shows, media=media, users=users, principal=user,
+                                  data=body)
 
 
 @router.put("/api/comments/{comment_id}", response_model=CommentRead, tags=["comments"],
@@ -123,10 +126,10 @@ def search_users(user: CurrentUser, session: SessionDep,
 @router.post("/api/friends/request", status_code=201, response_model=FriendshipRead, tags=["friends"],
              responses={**COMMON, 200: {"model": FriendshipRead, "description": "Already requested or friends"},
                         404: E})
-def request_friend(body: FriendRequestCreate, user: CurrentUser, session: SessionDep,
+def request_friend(body: FriendRequestCreate, user: CurrentUser, session: SessionDep, users: Users,
                    response: Response) -> dict[str, Any]:
     """Ask someone to be friends (`friend_id` or `username`); asking someone who asked you accepts."""
-    data, status = service.request_friend(session=session, principal=user, data=body)
+    data, status = service.request_friend(session=session, principal=user, users=users, data=body)
     response.status_code = status
     return data
 
@@ -195,14 +198,15 @@ def chat_messages(show_id: ShowId, user: CurrentUser, session: SessionDep, shows
              tags=["chat"], responses={**VIEW, 403: E, 429: E}, description="Post to the concert's chat (1–1000 "
              "characters; rate limited per user)." + CHAT_RULE)
 def post_chat_message(show_id: ShowId, body: ChatMessageCreate, user: CurrentUser, session: SessionDep,
-                      shows: Shows, settings: Settings, hub: Hub, limiter: ChatLimiter) -> dict[str, Any]:
+                      shows: Shows, settings: Settings, hub: Hub, limiter: ChatLimiter,
+                      users: Users) -> dict[str, Any]:
     """Send a chat message (delivered live to every connected socket)."""
     access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
     enforce(limiter, f"chat:{user.user_id}", settings.chat_rate_limit, settings.chat_rate_window_s,
             "You are sending messages too fast; wait a moment.")
     assert body.message is not None
     msg = chat_service.post_chat_message(session=session, concert_id=access.concert_id, principal=user,
-                                    text=body.message)
+                                         users=users, text=body.message)
     after_commit(session, lambda: hub.publish_message(msg))
     return msg
 
@@ -246,3 +250,14 @@ def internal_user_counts(user_id: UserId, session: SessionDep) -> dict[str, int]
 def internal_friends(user_id: UserId, session: SessionDep) -> dict[str, list[int]]:
     """Ids of a user's accepted friends."""
     return {"friend_ids": service.friend_ids(session=session, user_id=user_id)}
+
+
+@internal_router.get("/snapshot/friendships")
+def friendships_snapshot(
+    session: SessionDep,
+    after: Annotated[str | None, Query(max_length=50, pattern=r"^\d+:\d+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=SNAPSHOT_PAGE_MAX)] = 500,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """Every pair that was ever friends, with its state and version, paged by pair: how shows repairs its copy."""
+    return service.friendships_snapshot(session=session, after=after, limit=limit, since=parse_since(since)).as_json()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.auth import Principal
+from shared.copies import SnapshotPage
 from shared.db import iso
 from shared.events import (
     CommentCreatedV1,
@@ -18,6 +20,7 @@ from shared.events import (
     FriendshipRemovedV1,
 )
 from shared.outbox import emit
+from shared.users import UserDirectory, ensure_live_user
 from social import repository as repo
 from social.clients import MediaClient, ShowAccess, ShowsClient
 from social.exceptions import (
@@ -43,11 +46,16 @@ def _user_json(user: User | None, fallback_id: int | None = None) -> dict[str, A
     return {"id": user.id, "username": user.username}
 
 
-def ensure_user(*, session: Session, principal: Principal) -> User:
-    """The caller's local user row (created from the token if its event has not arrived yet)."""
-    user = repo.get_user(session, principal.user_id)
-    if user is None:
-        user = repo.upsert_user(session, principal.user_id, principal.username or f"user{principal.user_id}", None)
+def apply_user_item(session: Session, item: dict[str, Any]) -> bool:
+    """Apply one item of auth's user snapshot (or a user event's facts) to the copy."""
+    return repo.apply_user(session, user_id=int(item["user_id"]), username=str(item.get("username") or ""),
+                           email=item.get("email"), version=int(item["version"]), deleted=bool(item.get("deleted")))
+
+
+def ensure_user(*, session: Session, principal: Principal, users: UserDirectory) -> User:
+    """The caller's live user copy (asked of auth if the event has not arrived yet); 401 for a deleted account."""
+    user: User = ensure_live_user(session, principal.user_id, get=repo.get_user, apply=apply_user_item,
+                                  directory=users)
     return user
 
 
@@ -102,8 +110,8 @@ def viewable(shows: ShowsClient, show_id: int, user_id: int) -> ShowAccess:
     return access
 
 
-def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, principal: Principal,
-                   data: CommentCreate) -> dict[str, Any]:
+def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, users: UserDirectory,
+                   principal: Principal, data: CommentCreate) -> dict[str, Any]:
     """Post a comment on a show or a photo the caller may see."""
     show_id = data.show_id
     if data.photo_id is not None:
@@ -118,7 +126,11 @@ def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, 
     else:
         assert show_id is not None
         viewable(shows, show_id, principal.user_id)
-    ensure_user(session=session, principal=principal)
+    ensure_user(session=session, principal=principal, users=users)
+    # lock the show's copy: if show.deleted is being applied right now, one of us sees the other's result
+    # (the deletion removes this comment, or this call finds the tombstone), never an orphaned comment
+    if repo.lock_show_ref(session, show_id).deleted:
+        raise PhotoNotFound() if data.photo_id is not None else ShowNotFound()
     comment = repo.add_comment(session, show_id=show_id, photo_id=data.photo_id, user_id=principal.user_id,
                                text=data.text)
     emit(session, CommentCreatedV1(comment_id=comment.id, show_id=show_id, photo_id=comment.photo_id,
@@ -265,12 +277,20 @@ def _accept(session: Session, row: Friendship) -> bool:
     """Compare-and-set a pending row to accepted; emit the event only when this call changed it."""
     changed = repo.accept_if_pending(session, row.id)
     if changed:
-        emit(session, FriendshipAcceptedV1(user_id=row.user_id, friend_id=row.friend_id))
+        version = repo.bump_pair(session, row.user_id, row.friend_id, accepted=True)
+        emit(session, FriendshipAcceptedV1(user_id=row.user_id, friend_id=row.friend_id, aggregate_version=version))
     session.refresh(row)
     return changed
 
 
-def request_friend(*, session: Session, principal: Principal, data: FriendRequestCreate) -> tuple[dict[str, Any], int]:
+def emit_removed(session: Session, user_id: int, friend_id: int) -> None:
+    """A friendship ended: the pair's next version, and the event that carries it."""
+    version = repo.bump_pair(session, user_id, friend_id, accepted=False)
+    emit(session, FriendshipRemovedV1(user_id=user_id, friend_id=friend_id, aggregate_version=version))
+
+
+def request_friend(*, session: Session, principal: Principal, users: UserDirectory,
+                   data: FriendRequestCreate) -> tuple[dict[str, Any], int]:
     """Send a friend request; returns (friendship JSON, HTTP status)."""
     me = principal.user_id
     target: User | None
@@ -282,9 +302,9 @@ def request_friend(*, session: Session, principal: Principal, data: FriendReques
         target = repo.user_by_username(session, (data.username or "").strip())
     if target is not None and target.id == me:
         raise InvalidInput("You cannot befriend yourself.", field="username")
-    if target is None:
+    if target is None or target.deleted:
         raise UserNotFound()
-    ensure_user(session=session, principal=principal)
+    ensure_user(session=session, principal=principal, users=users)
     existing = repo.friendship_between(session, me, target.id)
     if existing is None:
         try:
@@ -325,7 +345,7 @@ def reject_request(*, session: Session, principal: Principal, friendship_id: int
         raise NotAllowed("Only the recipient can reject a friend request.")
     if row.status != "pending":
         raise FriendshipConflict("This request was already accepted; remove the friend instead.")
-    if not repo.delete_friendship_row(session, row.id, only_status="pending"):
+    if repo.delete_friendship_row(session, row.id, only_status="pending") is None:
         raise FriendshipConflict("This request was already accepted; remove the friend instead.")
     return {"message": "Friend request rejected"}
 
@@ -333,10 +353,19 @@ def reject_request(*, session: Session, principal: Principal, friendship_id: int
 def remove_friendship(*, session: Session, principal: Principal, friendship_id: int) -> None:
     """Remove a friend or cancel/decline a pending request (either party)."""
     row = _row_for(session, friendship_id, principal.user_id)
-    was_accepted = row.status == "accepted"
     user_id, friend_id = row.user_id, row.friend_id
-    if repo.delete_friendship_row(session, row.id) and was_accepted:
-        emit(session, FriendshipRemovedV1(user_id=user_id, friend_id=friend_id))
+    if repo.delete_friendship_row(session, row.id) == "accepted":
+        emit_removed(session, user_id, friend_id)
+
+
+def friendships_snapshot(*, session: Session, after: str | None, limit: int, since: datetime | None) -> SnapshotPage:
+    """A page of every pair's friendship state and version (`after` is the last page's "low:high")."""
+    low, high = (int(p) for p in after.split(":")) if after else (0, 0)
+    rows = repo.pairs_snapshot(session, after=(low, high), limit=limit, since=since)
+    items = [{"user_a": r.user_low, "user_b": r.user_high, "accepted": r.accepted, "version": r.version}
+             for r in rows]
+    next_after = f"{rows[-1].user_low}:{rows[-1].user_high}" if len(rows) == limit else None
+    return SnapshotPage(items, next_after)
 
 
 def list_friends(*, session: Session, principal: Principal) -> dict[str, Any]:

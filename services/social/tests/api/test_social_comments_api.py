@@ -161,7 +161,7 @@ def test_auth_required_and_shows_down(people) -> None:
 def test_recent_comments_dashboard_and_internal(people) -> None:
     from shared.events import ShowCreatedV1
 
-    people.deliver(ShowCreatedV1(show_id=12, user_id=OWNER, concert_id=120, visibility="public",
+    people.deliver(ShowCreatedV1(show_id=12, user_id=OWNER, concert_id=120, visibility="public", aggregate_version=1,
                                  show_name="Band at Venue"))
     c = people.client
     for i in range(3):

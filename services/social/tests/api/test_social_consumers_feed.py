@@ -30,7 +30,7 @@ def _count(social, model, *where) -> int:
 def _show(social, show_id: int, owner: int, **kw) -> None:
     fields = {"visibility": "friends", "concert_id": show_id * 10, "show_name": f"Band{show_id} at Club",
               "date": dt.date(2026, 5, show_id % 28 + 1), **kw}
-    social.deliver(ShowCreatedV1(show_id=show_id, user_id=owner, **fields))
+    social.deliver(ShowCreatedV1(show_id=show_id, user_id=owner, aggregate_version=1, **fields))
     social.world.add_show(show_id, owner, visibility=fields["visibility"], concert_id=fields["concert_id"],
                           visible_to=fields.get("visible_to"))
 
@@ -48,7 +48,7 @@ def net(social):
 
 
 def test_duplicate_envelopes_apply_once(social) -> None:
-    env = make_envelope(UserRegisteredV1(user_id=7, username="Dup", email="DUP@x.test"), "auth")
+    env = make_envelope(UserRegisteredV1(user_id=7, username="Dup", email="DUP@x.test", aggregate_version=1), "auth")
     social.deliver(None, envelope=env)  # type: ignore[arg-type]
     with social.session() as s:
         s.get(User, 7).username = "changed-locally"
@@ -59,14 +59,19 @@ def test_duplicate_envelopes_apply_once(social) -> None:
         assert user.email_lower == "dup@x.test"
 
 
-def test_unknown_fields_and_versions_are_tolerated(social) -> None:
+def test_unknown_fields_are_tolerated_and_unknown_versions_refused(social) -> None:
+    import pytest
+
     from shared.events import EventEnvelope
+    from shared.messaging import UnknownEventVersion
 
     env = EventEnvelope(type="user.registered", producer="auth",
                         data={"user_id": 8, "username": "eight", "email": None, "shiny_new_field": 1})
     social.deliver(None, envelope=env)  # type: ignore[arg-type]
-    social.deliver(None, envelope=EventEnvelope(type="user.registered", version=9, producer="auth",
-                                                data={"whatever": True}))
+    # a schema this build cannot read is not silently acknowledged: the consumer dead-letters it
+    with pytest.raises(UnknownEventVersion):
+        social.deliver(None, envelope=EventEnvelope(type="user.registered", version=9, producer="auth",
+                                                    data={"whatever": True}))
     assert _count(social, User, User.id == 8) == 1
 
 
@@ -98,7 +103,7 @@ def test_feed_from_events_respects_visibility(net) -> None:
     page = net.client.get("/api/feed?limit=2&offset=3", headers=net.headers(ME)).json()
     assert [i["show_id"] for i in page["items"]] == [2, 1] and page["total"] == 5
     # a later show.updated to private hides it
-    net.deliver(ShowUpdatedV1(show_id=2, user_id=PAL, concert_id=20, visibility="private"))
+    net.deliver(ShowUpdatedV1(show_id=2, user_id=PAL, concert_id=20, visibility="private", aggregate_version=2))
     assert net.client.get("/api/feed", headers=net.headers(ME)).json()["total"] == 4
     # strangers see nothing of PAL
     assert net.client.get("/api/feed", headers=net.headers(OTHER)).json()["total"] == 0
@@ -116,13 +121,15 @@ def test_show_deleted_cleans_comments_feed_and_last_chat(net) -> None:
         assert c.post("/api/comments", json={"show_id": sid, "text": "hi"}, headers=net.headers(ME)).status_code \
             == 201
     assert c.post("/api/chat/show/2/messages", json={"message": "yo"}, headers=net.headers(ME)).status_code == 201
-    net.deliver(ShowDeletedV1(show_id=1, user_id=PAL, concert_id=77, concert_has_other_shows=True))
+    net.deliver(ShowDeletedV1(show_id=1, user_id=PAL, concert_id=77, concert_has_other_shows=True,
+                              aggregate_version=2))
     assert _count(net, Comment, Comment.show_id == 1) == 0
     assert _count(net, Comment, Comment.show_id == 2) == 1
     assert _count(net, FeedItem, FeedItem.show_id == 1) == 0
-    assert _count(net, ShowRef, ShowRef.show_id == 1) == 0
+    assert _count(net, ShowRef, ShowRef.show_id == 1, ShowRef.deleted.is_(False)) == 0  # a tombstone remains
     assert _count(net, ChatMessage, ChatMessage.concert_id == 77) == 1  # the concert still has show 2
-    net.deliver(ShowDeletedV1(show_id=2, user_id=ME, concert_id=77, concert_has_other_shows=False))
+    net.deliver(ShowDeletedV1(show_id=2, user_id=ME, concert_id=77, concert_has_other_shows=False,
+                              aggregate_version=2))
     assert _count(net, ChatMessage, ChatMessage.concert_id == 77) == 0
     assert _count(net, Comment) == 0
 
@@ -138,12 +145,12 @@ def test_user_deleted_cleans_everything_of_the_user(net) -> None:
     c.post("/api/chat/show/1/messages", json={"text": "my chat"}, headers=net.headers(ME))
     c.post("/api/friends/request", json={"friend_id": OTHER}, headers=net.headers(PAL))
     before = len(net.outbox_types())
-    net.deliver(UserDeletedV1(user_id=PAL))
+    net.deliver(UserDeletedV1(user_id=PAL, aggregate_version=2))
     assert _count(net, Friendship) == 0
     assert _count(net, Comment, Comment.user_id == PAL) == 0 and _count(net, Comment) == 1
     assert _count(net, ChatMessage, ChatMessage.user_id == PAL) == 0 and _count(net, ChatMessage) == 1
     assert _count(net, FeedItem, FeedItem.owner_id == PAL) == 0
-    assert _count(net, User, User.id == PAL) == 0
+    assert _count(net, User, User.id == PAL, User.deleted.is_(False)) == 0  # only a tombstone is left
     assert net.outbox_types()[before:] == ["friendship.removed", "comment.deleted"]
     assert c.get("/api/friends", headers=net.headers(ME)).json()["total"] == 0
 

@@ -34,7 +34,7 @@ def _env(tmp_path: Path, fake: str, port: int, broker: str) -> dict[str, str]:
             env.pop(key)
     env.update({
         "ENV": "testing", "VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path / 'social.db'}",
-        "PORT": str(port), "JWKS_URL": f"{fake}/jwks", "SHOWS_URL": fake, "MEDIA_URL": fake,
+        "PORT": str(port), "JWKS_URL": f"{fake}/jwks", "SHOWS_URL": fake, "MEDIA_URL": fake, "AUTH_URL": fake,
         "BUS_RELAY_ENABLED": "false", "BUS_CONSUMER_ENABLED": "false", "LOG_FORMAT": "text",
         "LOG_LEVEL": "WARNING", "SOCIAL_CHAT_EXCHANGE": f"sms.chat.{tmp_path.name}", "PYTHONUNBUFFERED": "1",
     })

@@ -1,7 +1,13 @@
 """Versioned event payloads and the envelope every event travels in.
 
 Rules: additive-only within a version; a breaking change is a new V2 class, published alongside V1
-while consumers migrate; consumers ignore unknown fields and unknown (type, version) pairs.
+while consumers migrate; consumers ignore unknown fields; an unknown (type, version) of a subscribed type
+is dead-lettered for a replay after the consumer is upgraded.
+
+Two different versions: `version` (the class attribute, the envelope's `version`) is the schema of the
+payload; `aggregate_version` (a field of events about users, shows and friendships) is the owner's
+per-aggregate counter, incremented in the transaction that wrote the event, so a copy applies an event
+only when it is newer than what it holds (shared.copies).
 """
 
 from __future__ import annotations
@@ -40,7 +46,13 @@ Visibility = Literal["private", "friends", "public"]
 MediaKind = Literal["photo", "audio", "video"]
 
 
-class UserRegisteredV1(Event):
+class Versioned(Event):
+    """An event about an aggregate with copies elsewhere: carries the owner's version of it (0 = unknown)."""
+
+    aggregate_version: int = 0
+
+
+class UserRegisteredV1(Versioned):
     """A new account exists (email is for exact-match friend search only; never shown)."""
 
     type: ClassVar[str] = "user.registered"
@@ -49,14 +61,14 @@ class UserRegisteredV1(Event):
     email: str | None = None
 
 
-class UserDeletedV1(Event):
-    """An account was deleted; every service removes that user's data."""
+class UserDeletedV1(Versioned):
+    """An account was deleted; every service removes that user's data (a tombstone at this version)."""
 
     type: ClassVar[str] = "user.deleted"
     user_id: int
 
 
-class _ShowFacts(Event):
+class _ShowFacts(Versioned):
     show_id: int
     user_id: int
     concert_id: int
@@ -80,7 +92,7 @@ class ShowUpdatedV1(_ShowFacts):
     type: ClassVar[str] = "show.updated"
 
 
-class ShowDeletedV1(Event):
+class ShowDeletedV1(Versioned):
     """A show was deleted; its media, comments and (if last) chat go with it."""
 
     type: ClassVar[str] = "show.deleted"
@@ -133,15 +145,15 @@ class MediaDeletedV1(Event):
     user_id: int
 
 
-class FriendshipAcceptedV1(Event):
-    """Two people became friends."""
+class FriendshipAcceptedV1(Versioned):
+    """Two people became friends (the version is the pair's, kept by social across unfriend/befriend)."""
 
     type: ClassVar[str] = "friendship.accepted"
     user_id: int
     friend_id: int
 
 
-class FriendshipRemovedV1(Event):
+class FriendshipRemovedV1(Versioned):
     """Two people are no longer friends."""
 
     type: ClassVar[str] = "friendship.removed"
