@@ -160,3 +160,59 @@ def test_reconciler_repairs_lost_and_reordered_events_over_http(tmp_path: Path, 
     rec.run_once()
     assert all("since" not in q for q in state.requests)
     client.close()
+
+
+class Child(Base):
+    __tablename__ = "thing_child"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thing_id: Mapped[int] = mapped_column(Integer)
+
+
+@pytest.mark.parametrize("writer_first", [True, False])
+def test_a_write_racing_a_tombstone_is_never_orphaned_on_postgresql(
+    pg_url_factory: Any, tmp_path: Path, writer_first: bool
+) -> None:
+    """An upload (child row) and the show's deletion (tombstone + delete children) commit concurrently:
+    whichever locks the copy row first, no child of a deleted thing survives."""
+    import time
+
+    from sqlalchemy import delete, func, select
+
+    factory = _factory(pg_url_factory(f"race_{tmp_path.name[-8:]}_{int(writer_first)}".lower()))
+    with session_scope(factory) as s:
+        _apply(s, {"id": 1, "name": "show", "version": 1})
+    outcome: dict[str, Any] = {}
+    first_locked = threading.Event()
+
+    def writer() -> None:
+        if not writer_first:
+            first_locked.wait(5)
+        with session_scope(factory) as s:
+            row = lock_copy(s, Thing, {"id": 1}, {"name": "", "deleted": False})
+            if writer_first:
+                first_locked.set()
+                time.sleep(0.5)  # hold the lock while the deletion tries to run
+            if row.deleted:
+                outcome["writer"] = "refused"
+                return
+            s.add(Child(thing_id=1))
+            outcome["writer"] = "stored"
+
+    def deleter() -> None:
+        if writer_first:
+            first_locked.wait(5)
+        with session_scope(factory) as s:
+            _apply(s, {"id": 1, "deleted": True, "version": 2})  # the upsert takes the row lock
+            if not writer_first:
+                first_locked.set()
+                time.sleep(0.5)
+            s.execute(delete(Child).where(Child.thing_id == 1))
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=deleter)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Child)) == 0
+    assert outcome["writer"] == ("stored" if writer_first else "refused")

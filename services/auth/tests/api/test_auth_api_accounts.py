@@ -235,3 +235,28 @@ def test_openapi_lists_the_contract_paths(client: TestClient) -> None:
     ):
         assert f"/api/auth/{p}" in paths, p
     assert not any(p.startswith("/internal") for p in paths)
+
+
+def test_users_snapshot_lists_live_accounts_and_tombstones(
+    client: TestClient, new_user: Callable[..., dict[str, Any]]
+) -> None:
+    a, b, c = new_user(), new_user(), new_user()
+    login = client.post("/api/auth/login", json={"username": b["username"], "password": b["password"]})
+    bearer = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    assert client.request("DELETE", "/api/auth/me", json={"password": b["password"]}, headers=bearer).status_code \
+        == 204
+    token = {"X-Internal-Token": client.app.state.settings.internal_token}  # type: ignore[attr-defined]
+    assert client.get("/internal/snapshot/users").status_code == 401
+    page = client.get("/internal/snapshot/users", params={"limit": 2}, headers=token).json()
+    assert [(i["user_id"], i["version"], i["deleted"]) for i in page["items"]] == [
+        (a["id"], 1, False), (b["id"], 2, True)
+    ]
+    assert page["items"][0]["username"] == a["username"] and page["next_after"] == str(b["id"])
+    rest = client.get("/internal/snapshot/users", params={"limit": 2, "after": page["next_after"]},
+                      headers=token).json()
+    assert [i["user_id"] for i in rest["items"]] == [c["id"]] and rest["next_after"] is None
+    by_id = client.get("/internal/snapshot/users", params={"ids": f"{b['id']},{c['id']},999"}, headers=token).json()
+    assert [(i["user_id"], i["deleted"]) for i in by_id["items"]] == [(b["id"], True), (c["id"], False)]
+    recent = client.get("/internal/snapshot/users", params={"since": "2999-01-01T00:00:00Z"}, headers=token).json()
+    assert recent["items"] == []
+    assert client.get("/internal/snapshot/users", params={"since": "yesterday"}, headers=token).status_code == 422

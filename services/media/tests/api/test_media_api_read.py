@@ -214,3 +214,13 @@ def test_photo_display_strips_gps_and_keeps_size(env) -> None:
     original = Image.open(io.BytesIO(env.client.get(r.json()["url"], headers=env.auth(10),
                                                     params={"rendition": "original"}).content))
     assert original.getexif().get_ifd(0x8825)  # the owner's original is untouched
+
+
+def test_an_upload_finishing_after_its_shows_deletion_is_refused_and_leaves_nothing(env) -> None:
+    env.shows.add(1, owner=10)  # shows still says yes (its answer was cached, or raced the deletion)
+    _deliver(env, "show.created", {"show_id": 1, "user_id": 10, "concert_id": 1, "aggregate_version": 1})
+    _deliver(env, "show.deleted", {"show_id": 1, "user_id": 10, "concert_id": 1, "aggregate_version": 2})
+    r = env.upload(10, "photos", 1, "late.jpg", jpeg_bytes(64, 48), "image/jpeg")
+    assert r.status_code == 404 and r.json()["code"] == "show_not_found"
+    assert env.keys() == [] and env.outbox_types() == []
+    assert env.client.get("/api/photos", headers=env.auth(10)).json()["total"] == 0
