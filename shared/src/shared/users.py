@@ -26,6 +26,10 @@ class UserDirectory(Protocol):
         """Snapshot items `{user_id, username, email, version, deleted}` of these ids (unknown ids absent)."""
         ...
 
+    def find_username(self, username: str) -> list[dict[str, Any]]:
+        """The snapshot item of the live account with this username (case-insensitive), if any."""
+        ...
+
 
 class AuthDirectory:
     """UserDirectory over auth's internal snapshot endpoint."""
@@ -39,6 +43,11 @@ class AuthDirectory:
         if not ids:
             return []
         data = self.client.get_json(USERS_SNAPSHOT, params={"ids": ",".join(map(str, ids)), "limit": len(ids)})
+        return list(data.get("items") or [])
+
+    def find_username(self, username: str) -> list[dict[str, Any]]:
+        """Ask auth for the account with this username."""
+        data = self.client.get_json(USERS_SNAPSHOT, params={"username": username[:64], "limit": 1})
         return list(data.get("items") or [])
 
     def close(self) -> None:

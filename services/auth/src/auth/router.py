@@ -291,10 +291,14 @@ def users_snapshot(
     limit: Annotated[int, Query(ge=1, le=SNAPSHOT_PAGE_MAX)] = 500,
     since: Annotated[str | None, Query(max_length=40)] = None,
     ids: Annotated[str | None, Query(max_length=20000)] = None,
+    username: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Every account (live or deleted) with its version, paged by id: how copies elsewhere repair."""
+    """Every account (live or deleted) with its version, paged by id: how copies elsewhere repair.
+
+    `ids` or `username` (exact, case-insensitive) narrow it to accounts a service has not heard of yet.
+    """
     return service.users_snapshot(
-        session=session, after=after, limit=limit, since=parse_since(since), ids=ids
+        session=session, after=after, limit=limit, since=parse_since(since), ids=ids, username=username
     ).as_json()
 
 

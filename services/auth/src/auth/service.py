@@ -347,11 +347,14 @@ def internal_users(*, session: Session, ids: str) -> list[User]:
 
 
 def users_snapshot(
-    *, session: Session, after: int, limit: int, since: datetime | None, ids: str | None
+    *, session: Session, after: int, limit: int, since: datetime | None, ids: str | None, username: str | None = None
 ) -> SnapshotPage:
     """A page of every account, live or deleted, with versions (other services repair their copies with it)."""
     wanted = None
-    if ids is not None:
+    if username is not None:
+        user = repo.get_user_by_username(session, username.strip()) if "\x00" not in username else None
+        wanted = [user.id] if user is not None else []
+    elif ids is not None:
         try:
             wanted = [int(p) for p in ids.split(",") if p.strip()][:SNAPSHOT_PAGE_MAX]
         except ValueError as exc:

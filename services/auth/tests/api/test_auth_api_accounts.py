@@ -257,6 +257,10 @@ def test_users_snapshot_lists_live_accounts_and_tombstones(
     assert [i["user_id"] for i in rest["items"]] == [c["id"]] and rest["next_after"] is None
     by_id = client.get("/internal/snapshot/users", params={"ids": f"{b['id']},{c['id']},999"}, headers=token).json()
     assert [(i["user_id"], i["deleted"]) for i in by_id["items"]] == [(b["id"], True), (c["id"], False)]
+    named = client.get("/internal/snapshot/users", params={"username": c["username"].upper()}, headers=token).json()
+    assert [i["user_id"] for i in named["items"]] == [c["id"]]
+    gone = client.get("/internal/snapshot/users", params={"username": b["username"]}, headers=token).json()
+    assert gone["items"] == []
     recent = client.get("/internal/snapshot/users", params={"since": "2999-01-01T00:00:00Z"}, headers=token).json()
     assert recent["items"] == []
     assert client.get("/internal/snapshot/users", params={"since": "yesterday"}, headers=token).status_code == 422

@@ -273,6 +273,16 @@ def search_users(*, session: Session, principal: Principal, query: str) -> dict[
     return {"users": out, "total": len(out)}
 
 
+def _find_user(session: Session, users: UserDirectory, *, user_id: int | None, username: str) -> User | None:
+    """A live user by id or username: the copy, else auth (a brand-new account's event may be on its way)."""
+    user = repo.get_user(session, user_id) if user_id is not None else repo.user_by_username(session, username)
+    if user is None:
+        for item in users.fetch([user_id]) if user_id is not None else users.find_username(username):
+            apply_user_item(session, item)
+        user = repo.get_user(session, user_id) if user_id is not None else repo.user_by_username(session, username)
+    return user if user is not None and not user.deleted else None
+
+
 def _accept(session: Session, row: Friendship) -> bool:
     """Compare-and-set a pending row to accepted; emit the event only when this call changed it."""
     changed = repo.accept_if_pending(session, row.id)
@@ -293,16 +303,12 @@ def request_friend(*, session: Session, principal: Principal, users: UserDirecto
                    data: FriendRequestCreate) -> tuple[dict[str, Any], int]:
     """Send a friend request; returns (friendship JSON, HTTP status)."""
     me = principal.user_id
-    target: User | None
-    if data.friend_id is not None:
-        target = repo.get_user(session, data.friend_id)
-        if data.friend_id == me:
-            raise InvalidInput("You cannot befriend yourself.", field="friend_id")
-    else:
-        target = repo.user_by_username(session, (data.username or "").strip())
+    if data.friend_id is not None and data.friend_id == me:
+        raise InvalidInput("You cannot befriend yourself.", field="friend_id")
+    target = _find_user(session, users, user_id=data.friend_id, username=(data.username or "").strip())
     if target is not None and target.id == me:
         raise InvalidInput("You cannot befriend yourself.", field="username")
-    if target is None or target.deleted:
+    if target is None:
         raise UserNotFound()
     ensure_user(session=session, principal=principal, users=users)
     existing = repo.friendship_between(session, me, target.id)

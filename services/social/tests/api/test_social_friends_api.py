@@ -123,6 +123,7 @@ def test_crossing_requests_become_friendship(trio) -> None:
     ],
 )
 def test_bad_requests(trio, body: dict, status: int) -> None:
+    trio.directory.unknown.add(99)  # an id auth never issued
     r = trio.client.post("/api/friends/request", json=body, headers=trio.headers(A))
     assert r.status_code == status, r.text
     assert r.json()["code"]
@@ -208,3 +209,14 @@ def test_postgres_concurrent_accepts_and_crossing_requests(social_pg) -> None:
     assert rows[0].status == "accepted"
     assert sorted(code for code, _ in results) == [201, 201]
     assert s.outbox_types().count("friendship.accepted") == 2
+
+
+def test_a_brand_new_account_can_be_asked_before_its_event_arrives(social) -> None:
+    """user.registered of the recipient has not reached social yet: auth is asked (by id or by name)."""
+    social.add_user(A, "alice")
+    social.directory.names[B] = "newbie"
+    r = social.client.post("/api/friends/request", json={"username": "NewBie"}, headers=social.headers(A))
+    assert r.status_code == 201 and r.json()["friend"] == {"id": B, "username": "newbie"}
+    social.directory.names[C] = "fresh"
+    assert social.client.post("/api/friends/request", json={"friend_id": C}, headers=social.headers(A)).status_code \
+        == 201

@@ -30,3 +30,10 @@ class StaticDirectory:
                 out.append({"user_id": uid, "username": name, "email": f"{name.lower()}@example.test",
                             "version": 1, "deleted": False})
         return out
+
+    def find_username(self, username: str) -> list[dict[str, Any]]:
+        """The account named so here (names set in `names`), as auth would answer."""
+        for uid, name in self.names.items():
+            if name.lower() == username.lower():
+                return self.fetch([uid])
+        return []
