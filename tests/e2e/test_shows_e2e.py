@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shared.db import make_engine, make_session_factory
-from shared.events import EventEnvelope, FriendshipAcceptedV1, make_envelope
-from shared.messaging import EventBus, EventConsumer, OutboxRelay
+from shared.events import EventEnvelope, ShowDeletedV1
+from shared.messaging import EventBus, EventConsumer, OutboxRelay, Subscriptions
 from shared.settings import BaseServiceSettings
 from shared.testing.plugin import wait_for
 
@@ -69,30 +69,18 @@ def test_seed_body_verbatim_on_postgres(make_user: Any) -> None:
     assert user.client.delete(f"/api/shows/{show['id']}").status_code == 204
 
 
-def _befriend(a: Any, b: Any, stack_env: dict[str, str]) -> None:
-    """Through social's API when it is there, else by publishing friendship.accepted on the bus."""
-    deadline = time.monotonic() + 15
-    while True:  # social may not have consumed user.registered for a brand-new user yet
-        req = a.client.post("/api/friends/request", json={"friend_id": b.id})
-        if req.status_code in (200, 201) or time.monotonic() > deadline or req.status_code in (502, 503, 504):
-            break
-        time.sleep(0.3)
-    if req.status_code in (200, 201):
-        fid = req.json()["id"]
-        assert b.client.post(f"/api/friends/request/{fid}/accept").status_code == 200
-        return
-    bus = _bus(stack_env)
-    env = make_envelope(FriendshipAcceptedV1(user_id=a.id, friend_id=b.id), "e2e")
-    with bus.connection() as conn:
-        bus.declare_topology(conn)
-        bus.publish_envelopes(conn, [env.model_dump(mode="json")])
+def _befriend(a: Any, b: Any) -> None:
+    """Through social's API only: if the friend flow breaks, the tests that need friends fail."""
+    req = a.client.post("/api/friends/request", json={"friend_id": b.id})
+    assert req.status_code == 201, req.text
+    assert b.client.post(f"/api/friends/request/{req.json()['id']}/accept").status_code == 200
 
 
-def test_friend_sees_friends_only_show_after_friendship(make_user: Any, stack_env: dict[str, str]) -> None:
+def test_friend_sees_friends_only_show_after_friendship(make_user: Any) -> None:
     owner, friend, stranger = make_user(), make_user(), make_user()
     show = owner.client.post("/api/shows", json=_unique_show(visibility="friends")).json()
     assert friend.client.get(f"/api/shows/{show['id']}").status_code == 404
-    _befriend(owner, friend, stack_env)
+    _befriend(owner, friend)
     wait_for(
         lambda: friend.client.get(f"/api/shows/{show['id']}").status_code == 200,
         30,
@@ -137,10 +125,13 @@ def test_show_deleted_once_even_if_relayed_twice(make_user: Any, stack_env: dict
     Base.metadata.create_all(probe_db.kw["bind"])
     seen: list[int] = []
 
-    def on_deleted(_s: Session, env: EventEnvelope) -> None:
-        seen.append(env.data["show_id"])
+    subs = Subscriptions("shows-e2e-probe")
 
-    probe = EventConsumer(bus, "shows-e2e-probe", {"show.deleted": on_deleted}, probe_db, outbox)
+    @subs.on(ShowDeletedV1)
+    def on_deleted(_s: Session, event: ShowDeletedV1, _env: EventEnvelope) -> None:
+        seen.append(event.show_id)
+
+    probe = EventConsumer(bus, subs, probe_db, outbox, topology={"shows-e2e-probe": ["show.deleted"]})
     probe.start()
     assert probe.ready.wait(20)
     try:
