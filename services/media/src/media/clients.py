@@ -18,9 +18,9 @@ class ShowsAccess(Protocol):
 
 
 class HttpShowsAccess(ShowsAccessClient):
-    """`GET {SHOWS_URL}/internal/shows/{id}/access?user_id=` with a few seconds of caching."""
+    """`GET {SHOWS_URL}/internal/shows/{id}/access?user_id=`, cached `MEDIA_ACCESS_CACHE_TTL_S`."""
 
-    def __init__(self, settings: MediaSettings, ttl_s: float = 5.0) -> None:
+    def __init__(self, settings: MediaSettings) -> None:
         client = InternalClient(settings.shows_url, settings.internal_token, service="shows",
                                 timeout_s=settings.internal_timeout_s)
-        super().__init__(client, ttl_s)
+        super().__init__(client, settings.access_cache_ttl_s)

@@ -36,6 +36,8 @@ class MediaSettings(BaseServiceSettings):
     s3_region: str = _s3("S3_REGION", "us-east-1")  # type: ignore[assignment]
     # where browsers reach the same S3 server (presigned URLs), when it differs from S3_ENDPOINT_URL
     s3_public_endpoint_url: str = _s3("S3_PUBLIC_ENDPOINT_URL", "")  # type: ignore[assignment]
+    # shows' access answers are cached this long: it adds to how stale a revoked grant can be (docs)
+    access_cache_ttl_s: float = 1.0
     s3_part_size: int = 8 * MB
     s3_connect_timeout_s: float = 3.0
     s3_read_timeout_s: float = 20.0

@@ -29,7 +29,7 @@ class SocialSettings(BaseServiceSettings):
     chat_bus_enabled: bool = True
     presence_ttl_s: int = 30
     ws_allowed_origins: str = ""
-    access_cache_ttl_s: float = 2.0
+    access_cache_ttl_s: float = 1.0  # adds to how stale a revoked grant can be (docs/architecture.md)
 
 
 @lru_cache
