@@ -39,7 +39,7 @@ def create_app(
 
         enqueuer = CeleryEnqueuer(make_app(settings), session_factory)
         enqueue = enqueuer
-    sweeper = Sweeper(session_factory, enqueuer.send if enqueuer else enqueue, settings)  # type: ignore[arg-type]
+    sweeper = Sweeper(session_factory, enqueuer.send if enqueuer else enqueue, settings, store)  # type: ignore[arg-type]
 
     def _start(_: FastAPI) -> None:
         if settings.sweep_enabled:

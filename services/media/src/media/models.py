@@ -107,3 +107,12 @@ class ShowRef(Base):
     show_name: Mapped[str] = mapped_column(String(300), default="")
     visibility: Mapped[str] = mapped_column(String(16), default="friends")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrphanPrefix(Base):
+    """A storage prefix that no media row referenced when the storage sweep saw it (media.orphans)."""
+
+    __tablename__ = "orphan_prefix"
+
+    prefix: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef
+from media.models import PROCESSING, WORKING, MediaItem, OrphanPrefix, Rendition, ShowRef
 from shared.db import utcnow
 
 
@@ -205,3 +205,40 @@ def mark_queued(session: Session, media_id: int, when: datetime | None) -> None:
         .values(queued_at=when).execution_options(synchronize_session=False)
     )
 
+
+
+# ---------------------------------------------------------------- storage sweep
+
+
+def referenced_prefixes(session: Session, prefixes: list[str]) -> set[str]:
+    """Which of these storage prefixes belong to a media row."""
+    if not prefixes:
+        return set()
+    return set(session.scalars(select(MediaItem.prefix).where(MediaItem.prefix.in_(prefixes))))
+
+
+def orphan_marks(session: Session, prefixes: list[str]) -> dict[str, datetime]:
+    """When each of these prefixes was first seen unreferenced (only those marked)."""
+    if not prefixes:
+        return {}
+    rows = session.execute(select(OrphanPrefix.prefix, OrphanPrefix.first_seen_at)
+                           .where(OrphanPrefix.prefix.in_(prefixes)))
+    return {prefix: seen for prefix, seen in rows}
+
+
+def mark_orphan(session: Session, prefix: str, now: datetime) -> None:
+    """Remember that a prefix was seen unreferenced now."""
+    session.add(OrphanPrefix(prefix=prefix, first_seen_at=now))
+    session.flush()
+
+
+def forget_orphans(session: Session, prefixes: list[str] | None = None, *, seen_before: datetime | None = None) -> None:
+    """Drop marks: of these prefixes (referenced or removed now), or those first seen before a time (gone)."""
+    stmt = delete(OrphanPrefix)
+    if prefixes is not None:
+        if not prefixes:
+            return
+        stmt = stmt.where(OrphanPrefix.prefix.in_(prefixes))
+    if seen_before is not None:
+        stmt = stmt.where(OrphanPrefix.first_seen_at < seen_before)
+    session.execute(stmt)

@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -39,6 +40,15 @@ class ObjectStat:
     content_type: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """A stored object as a listing shows it."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
 def check_key(key: str) -> str:
     """Refuse keys that could escape the root (`..`, absolute, odd characters); return the key."""
     if len(key) > 512 or not _KEY_RE.match(key) or any(p in ("..", ".") for p in key.split("/")):
@@ -63,6 +73,8 @@ class Storage(Protocol):
     def stat(self, key: str) -> ObjectStat | None: ...
     def delete_prefix(self, prefix: str) -> int: ...
     def list(self, prefix: str) -> list[str]: ...
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def abort_stale_uploads(self, started_before: datetime) -> int: ...
     def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
                       content_type: str | None = None) -> str | None: ...
     def download_to(self, key: str, path: Path) -> None: ...
@@ -84,13 +96,16 @@ def _put_stream(storage: Storage, key: str, chunks: Iterable[bytes], content_typ
 # ---------------------------------------------------------------- local folder
 
 
+PARTIAL_PREFIX = ".upload-"  # a local object being written (the S3 twin is an unfinished multipart upload)
+
+
 class _LocalWriter:
     """Writes to a temp file next to the target; commit renames it into place (atomic)."""
 
     def __init__(self, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.target = target
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=target.parent)
         self.tmp = Path(tmp)
         self.fh = os.fdopen(fd, "wb")
         self.size = 0
@@ -188,6 +203,42 @@ class LocalStorage:
         return sorted(
             str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under a prefix in key order (temp files excluded), with size and modification time."""
+        base = self.root if not prefix else self._path(prefix.rstrip("/"))
+        for folder, dirs, files in os.walk(base):
+            dirs.sort()
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue
+                path = Path(folder) / name
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                yield ObjectInfo(str(path.relative_to(self.root)), st.st_size,
+                                 datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def abort_stale_uploads(self, started_before: datetime) -> int:
+        """Remove partial files (a writer that died) not written to since `started_before`; returns how many."""
+        cutoff = started_before.timestamp()
+        removed = 0
+        for folder, _dirs, files in os.walk(self.root, topdown=False):  # children first: empty parents go too
+            here = 0
+            for name in files:
+                path = Path(folder) / name
+                with contextlib.suppress(FileNotFoundError):
+                    # a live writer keeps touching its file
+                    if name.startswith(PARTIAL_PREFIX) and path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        here += 1
+            if here and Path(folder) != self.root:
+                _prune_empty(Path(folder))
+                if Path(folder).parent != self.root:
+                    _prune_empty(Path(folder).parent)
+            removed += here
+        return removed
 
     def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
                       content_type: str | None = None) -> str | None:

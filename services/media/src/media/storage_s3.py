@@ -6,12 +6,14 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from media.config import MediaSettings
 from media.storage import (
     READ_CHUNK,
+    ObjectInfo,
     ObjectMissing,
     ObjectStat,
     StorageError,
@@ -211,6 +213,33 @@ class S3Storage:
         except Exception as exc:
             raise StorageError(f"S3 list failed: {type(exc).__name__}") from exc
         return keys
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under a prefix in key order, page by page, with size and LastModified."""
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for o in page.get("Contents", []):
+                    yield ObjectInfo(o["Key"], int(o.get("Size", 0)), o["LastModified"])
+        except Exception as exc:
+            raise StorageError(f"S3 list failed: {type(exc).__name__}") from exc
+
+    def abort_stale_uploads(self, started_before: datetime) -> int:
+        """Abort multipart uploads initiated before `started_before` (a writer that died); returns how many.
+
+        MinIO lists multipart uploads only for an exact object name, so there this finds nothing: MinIO
+        purges stale uploads itself (MINIO_API_STALE_UPLOADS_EXPIRY, deploy/README.md).
+        """
+        aborted = 0
+        try:
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
+                for up in page.get("Uploads", []):
+                    if up["Initiated"] < started_before:
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"],
+                                                           UploadId=up["UploadId"])
+                        aborted += 1
+        except Exception as exc:
+            raise StorageError(f"S3 multipart cleanup failed: {type(exc).__name__}") from exc
+        return aborted
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under a prefix (and abort its unfinished multipart uploads)."""

@@ -1,0 +1,37 @@
+"""outbox: aggregate ordering key and per-row backoff; orphan_prefix for the storage sweep
+
+Revision ID: w2outbox_0002
+Revises: 0001
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import shared.db
+from shared.migrations import add_outbox_backoff_columns, drop_outbox_backoff_columns
+
+revision: str = "w2outbox_0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    add_outbox_backoff_columns()
+    op.create_table(
+        "orphan_prefix",
+        sa.Column("prefix", sa.String(length=200), nullable=False),
+        sa.Column("first_seen_at", shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("prefix", name=op.f("pk_orphan_prefix")),
+    )
+    with op.batch_alter_table("orphan_prefix", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_orphan_prefix_first_seen_at"), ["first_seen_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("orphan_prefix", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_orphan_prefix_first_seen_at"))
+    op.drop_table("orphan_prefix")
+    drop_outbox_backoff_columns()
