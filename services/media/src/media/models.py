@@ -109,10 +109,11 @@ class ShowRef(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class OrphanPrefix(Base):
-    """A storage prefix that no media row referenced when the storage sweep saw it (media.orphans)."""
+class SweepMark(Base):
+    """Something the storage sweep found unreferenced (`prefix:<item prefix>`) or unfinished (`upload:<id>`),
+    and when it first saw it: it acts only on a second sighting a grace later (media.orphans)."""
 
-    __tablename__ = "orphan_prefix"
+    __tablename__ = "sweep_mark"
 
-    prefix: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
     first_seen_at: Mapped[datetime] = mapped_column(index=True)

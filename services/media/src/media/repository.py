@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from media.models import PROCESSING, WORKING, MediaItem, OrphanPrefix, Rendition, ShowRef
+from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef, SweepMark
 from shared.db import utcnow
 
 
@@ -217,28 +217,27 @@ def referenced_prefixes(session: Session, prefixes: list[str]) -> set[str]:
     return set(session.scalars(select(MediaItem.prefix).where(MediaItem.prefix.in_(prefixes))))
 
 
-def orphan_marks(session: Session, prefixes: list[str]) -> dict[str, datetime]:
-    """When each of these prefixes was first seen unreferenced (only those marked)."""
-    if not prefixes:
+def sweep_marks(session: Session, keys: list[str]) -> dict[str, datetime]:
+    """When the storage sweep first saw each of these keys (only those it marked)."""
+    if not keys:
         return {}
-    rows = session.execute(select(OrphanPrefix.prefix, OrphanPrefix.first_seen_at)
-                           .where(OrphanPrefix.prefix.in_(prefixes)))
-    return {prefix: seen for prefix, seen in rows}
+    rows = session.execute(select(SweepMark.key, SweepMark.first_seen_at).where(SweepMark.key.in_(keys)))
+    return {key: seen for key, seen in rows}
 
 
-def mark_orphan(session: Session, prefix: str, now: datetime) -> None:
-    """Remember that a prefix was seen unreferenced now."""
-    session.add(OrphanPrefix(prefix=prefix, first_seen_at=now))
+def add_sweep_mark(session: Session, key: str, now: datetime) -> None:
+    """Remember that the storage sweep saw this key now."""
+    session.add(SweepMark(key=key, first_seen_at=now))
     session.flush()
 
 
-def forget_orphans(session: Session, prefixes: list[str] | None = None, *, seen_before: datetime | None = None) -> None:
-    """Drop marks: of these prefixes (referenced or removed now), or those first seen before a time (gone)."""
-    stmt = delete(OrphanPrefix)
-    if prefixes is not None:
-        if not prefixes:
+def forget_sweep_marks(session: Session, keys: list[str] | None = None, *, seen_before: datetime | None = None) -> None:
+    """Drop marks: of these keys (referenced, finished or removed now), or those first seen before a time."""
+    stmt = delete(SweepMark)
+    if keys is not None:
+        if not keys:
             return
-        stmt = stmt.where(OrphanPrefix.prefix.in_(prefixes))
+        stmt = stmt.where(SweepMark.key.in_(keys))
     if seen_before is not None:
-        stmt = stmt.where(OrphanPrefix.first_seen_at < seen_before)
+        stmt = stmt.where(SweepMark.first_seen_at < seen_before)
     session.execute(stmt)

@@ -49,6 +49,15 @@ class ObjectInfo:
     modified: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """An upload that was started and neither completed nor aborted (S3 multipart, local partial file)."""
+
+    key: str
+    upload_id: str
+    started: datetime  # S3: Initiated (not every server reports it truly); local: the last write
+
+
 def check_key(key: str) -> str:
     """Refuse keys that could escape the root (`..`, absolute, odd characters); return the key."""
     if len(key) > 512 or not _KEY_RE.match(key) or any(p in ("..", ".") for p in key.split("/")):
@@ -74,7 +83,8 @@ class Storage(Protocol):
     def delete_prefix(self, prefix: str) -> int: ...
     def list(self, prefix: str) -> list[str]: ...
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
-    def abort_stale_uploads(self, started_before: datetime) -> int: ...
+    def unfinished_uploads(self) -> Iterator[Unfinished]: ...
+    def abort_upload(self, upload: Unfinished) -> None: ...
     def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
                       content_type: str | None = None) -> str | None: ...
     def download_to(self, key: str, path: Path) -> None: ...
@@ -220,25 +230,30 @@ class LocalStorage:
                 yield ObjectInfo(str(path.relative_to(self.root)), st.st_size,
                                  datetime.fromtimestamp(st.st_mtime, UTC))
 
-    def abort_stale_uploads(self, started_before: datetime) -> int:
-        """Remove partial files (a writer that died) not written to since `started_before`; returns how many."""
-        cutoff = started_before.timestamp()
-        removed = 0
-        for folder, _dirs, files in os.walk(self.root, topdown=False):  # children first: empty parents go too
-            here = 0
-            for name in files:
+    def unfinished_uploads(self) -> Iterator[Unfinished]:
+        """Partial files of writers that have not committed (or died), with their last write time."""
+        for folder, dirs, files in os.walk(self.root):
+            dirs.sort()
+            for name in sorted(files):
+                if not name.startswith(PARTIAL_PREFIX):
+                    continue
                 path = Path(folder) / name
-                with contextlib.suppress(FileNotFoundError):
-                    # a live writer keeps touching its file
-                    if name.startswith(PARTIAL_PREFIX) and path.stat().st_mtime < cutoff:
-                        path.unlink()
-                        here += 1
-            if here and Path(folder) != self.root:
-                _prune_empty(Path(folder))
-                if Path(folder).parent != self.root:
-                    _prune_empty(Path(folder).parent)
-            removed += here
-        return removed
+                try:
+                    written = datetime.fromtimestamp(path.stat().st_mtime, UTC)  # a live writer keeps touching it
+                except FileNotFoundError:  # committed or aborted meanwhile
+                    continue
+                rel = str(path.relative_to(self.root))
+                yield Unfinished(rel, rel, written)
+
+    def abort_upload(self, upload: Unfinished) -> None:
+        """Remove a partial file (and its folder if nothing else is in it)."""
+        path = (self.root / upload.upload_id).resolve()
+        if not path.is_relative_to(self.root) or not path.name.startswith(PARTIAL_PREFIX):
+            raise ValueError(f"not a partial upload: {upload.upload_id!r}")
+        path.unlink(missing_ok=True)
+        _prune_empty(path.parent)
+        if path.parent.parent != self.root:
+            _prune_empty(path.parent.parent)
 
     def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
                       content_type: str | None = None) -> str | None:

@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from media.storage import (
     ObjectMissing,
     ObjectStat,
     StorageError,
+    Unfinished,
     _put_stream,
     check_key,
     content_disposition,
@@ -223,23 +223,28 @@ class S3Storage:
         except Exception as exc:
             raise StorageError(f"S3 list failed: {type(exc).__name__}") from exc
 
-    def abort_stale_uploads(self, started_before: datetime) -> int:
-        """Abort multipart uploads initiated before `started_before` (a writer that died); returns how many.
+    def unfinished_uploads(self) -> Iterator[Unfinished]:
+        """Multipart uploads neither completed nor aborted, with their Initiated time.
 
         MinIO lists multipart uploads only for an exact object name, so there this finds nothing: MinIO
-        purges stale uploads itself (MINIO_API_STALE_UPLOADS_EXPIRY, deploy/README.md).
+        purges stale uploads itself (MINIO_API_STALE_UPLOADS_EXPIRY, deploy/README.md). moto reports one
+        fixed Initiated date for every upload.
         """
-        aborted = 0
         try:
             for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
                 for up in page.get("Uploads", []):
-                    if up["Initiated"] < started_before:
-                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"],
-                                                           UploadId=up["UploadId"])
-                        aborted += 1
+                    yield Unfinished(up["Key"], up["UploadId"], up["Initiated"])
         except Exception as exc:
-            raise StorageError(f"S3 multipart cleanup failed: {type(exc).__name__}") from exc
-        return aborted
+            raise StorageError(f"S3 list of multipart uploads failed: {type(exc).__name__}") from exc
+
+    def abort_upload(self, upload: Unfinished) -> None:
+        """Abort a multipart upload (its parts are deleted); one already gone is fine."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload.key, UploadId=upload.upload_id)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code not in ("NoSuchUpload", "404"):
+                raise StorageError(f"S3 abort failed: {type(exc).__name__}") from exc
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under a prefix (and abort its unfinished multipart uploads)."""

@@ -1,4 +1,4 @@
-"""outbox: aggregate ordering key and per-row backoff; orphan_prefix for the storage sweep
+"""outbox: aggregate ordering key and per-row backoff; sweep_mark for the storage sweep
 
 Revision ID: w2outbox_0002
 Revises: 0001
@@ -21,17 +21,17 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     add_outbox_backoff_columns()
     op.create_table(
-        "orphan_prefix",
-        sa.Column("prefix", sa.String(length=200), nullable=False),
+        "sweep_mark",
+        sa.Column("key", sa.String(length=400), nullable=False),
         sa.Column("first_seen_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("prefix", name=op.f("pk_orphan_prefix")),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sweep_mark")),
     )
-    with op.batch_alter_table("orphan_prefix", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_orphan_prefix_first_seen_at"), ["first_seen_at"], unique=False)
+    with op.batch_alter_table("sweep_mark", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sweep_mark_first_seen_at"), ["first_seen_at"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orphan_prefix", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_orphan_prefix_first_seen_at"))
-    op.drop_table("orphan_prefix")
+    with op.batch_alter_table("sweep_mark", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sweep_mark_first_seen_at"))
+    op.drop_table("sweep_mark")
     drop_outbox_backoff_columns()
