@@ -248,7 +248,8 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
 
 
 def test_a_poison_event_is_dead_lettered_after_the_delivery_limit_on_both_transports(
-    consumer_world: tuple[World, str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    consumer_world: tuple[World, str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     world, service, state = consumer_world
     labels = {"service": service, "type": "user.deleted"}

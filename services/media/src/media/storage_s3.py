@@ -23,6 +23,7 @@ from media.storage import (
 )
 
 log = logging.getLogger("media.storage")
+LIFECYCLE_RULE_ID = "sharemyshows-abort-incomplete-uploads"
 
 
 class _S3Writer:
@@ -164,6 +165,29 @@ class S3Storage:
         except Exception:
             with contextlib.suppress(Exception):  # raced by another process, or no permission: check() tells
                 self.client.create_bucket(Bucket=self.bucket)
+
+    def ensure_abort_incomplete_rule(self, days: int) -> bool:
+        """Put (or update) the bucket lifecycle rule that aborts multipart uploads `days` after they started,
+        keeping other rules; False if the server refuses it (MinIO: it expires stale uploads on its own)."""
+        try:
+            current = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get("Rules", [])
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise StorageError(f"S3 lifecycle read failed: {type(exc).__name__}") from exc
+            current = []
+        rule = {"ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": max(1, days)}}
+        rules = [r for r in current if r.get("ID") != LIFECYCLE_RULE_ID] + [rule]
+        try:
+            self.client.put_bucket_lifecycle_configuration(Bucket=self.bucket,
+                                                           LifecycleConfiguration={"Rules": rules})
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("InvalidArgument", "MalformedXML", "NotImplemented", "InvalidRequest"):
+                log.warning("the S3 server refused the AbortIncompleteMultipartUpload rule (%s)", code)
+                return False
+            raise StorageError(f"S3 lifecycle update failed: {type(exc).__name__}") from exc
+        return True
 
     def open_writer(self, key: str, content_type: str) -> _S3Writer:
         """Start writing an object (multipart above one part)."""

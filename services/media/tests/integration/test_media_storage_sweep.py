@@ -172,3 +172,14 @@ def test_s3_sweep_removes_orphans_and_aborts_stale_multipart_uploads(settings: M
     assert (report.removed_prefixes, report.removed_objects) == (1, 1)
     assert s3.list(orphan) == [] and s3.list(kept) == [f"{kept}/original.jpg"]
     assert s3.list("exports") == ["exports/report.csv"]
+
+
+def test_lifecycle_rule_aborts_incomplete_uploads_and_keeps_other_rules(s3: S3Storage) -> None:
+    other = {"ID": "expire-exports", "Status": "Enabled", "Filter": {"Prefix": "exports/"}, "Expiration": {"Days": 30}}
+    s3.client.put_bucket_lifecycle_configuration(Bucket=s3.bucket, LifecycleConfiguration={"Rules": [other]})
+    assert s3.ensure_abort_incomplete_rule(2) and s3.ensure_abort_incomplete_rule(1)  # idempotent, updated
+    rules = {r["ID"]: r for r in s3.client.get_bucket_lifecycle_configuration(Bucket=s3.bucket)["Rules"]}
+    assert set(rules) == {"expire-exports", "sharemyshows-abort-incomplete-uploads"}
+    ours = rules["sharemyshows-abort-incomplete-uploads"]
+    assert ours["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert rules["expire-exports"]["Expiration"] == {"Days": 30}
