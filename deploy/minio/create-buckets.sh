@@ -25,7 +25,8 @@ cat > "$POLICY" <<JSON
 {
   "Version": "2012-10-17",
   "Statement": [
-    {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+    {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads",
+                                   "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"],
      "Resource": ["arn:aws:s3:::$S3_BUCKET"]},
     {"Effect": "Allow",
      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
@@ -33,6 +34,24 @@ cat > "$POLICY" <<JSON
   ]
 }
 JSON
+# Unfinished multipart uploads (a client or the media service died mid-upload) are aborted a day after they started.
+# S3 servers honour this rule; MinIO refuses it and expires them itself (MINIO_API_STALE_UPLOADS_EXPIRY in
+# docker-compose.yml), so a refusal is not an error. The media service's storage sweep aborts them as well.
+LIFECYCLE=/tmp/sharemyshows-media-lifecycle.json
+cat > "$LIFECYCLE" <<JSON
+{
+  "Rules": [
+    {"ID": "sharemyshows-abort-incomplete-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+     "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
+  ]
+}
+JSON
+if mc ilm rule import "sms/$S3_BUCKET" < "$LIFECYCLE" >/dev/null 2>&1; then
+  echo "lifecycle: unfinished multipart uploads aborted after 1 day"
+else
+  echo "lifecycle: this server refused AbortIncompleteMultipartUpload; MINIO_API_STALE_UPLOADS_EXPIRY applies"
+fi
+
 mc admin user add sms "$S3_ACCESS_KEY_ID" "$S3_SECRET_ACCESS_KEY"
 mc admin policy create sms sharemyshows-media "$POLICY"
 mc admin policy attach sms sharemyshows-media --user "$S3_ACCESS_KEY_ID" 2>/dev/null || true  # already attached

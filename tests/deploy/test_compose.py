@@ -454,6 +454,18 @@ def test_minio_setup_creates_the_bucket(env_example):
     assert "sharemyshows-media" in script
 
 
+def test_unfinished_uploads_expire_on_minio(raw):
+    """The bucket setup asks for an AbortIncompleteMultipartUpload rule (S3 servers honour it, MinIO refuses it
+    without failing the setup) and MinIO expires unfinished uploads itself after a day."""
+    script = (REPO / "deploy/minio/create-buckets.sh").read_text()
+    lifecycle = json.loads(script.split("cat > \"$LIFECYCLE\" <<JSON", 1)[1].split("JSON", 1)[0])
+    (rule,) = lifecycle["Rules"]
+    assert rule["Status"] == "Enabled" and rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+    assert 'if mc ilm rule import "sms/$S3_BUCKET" < "$LIFECYCLE"' in script  # a refusal does not stop the setup
+    env = raw["services"]["minio"]["environment"]
+    assert env["MINIO_API_STALE_UPLOADS_EXPIRY"] == "24h"
+
+
 # --------------------------------------------------------------------------------------------- Dockerfiles
 
 

@@ -233,7 +233,7 @@ def test_workers(objects, entry_points):
 
 def test_migration_jobs(objects, entry_points):
     jobs = _by_kind(objects, "Job")
-    assert set(jobs) == {f"{svc}-migrate" for svc in API_SERVICES}
+    assert set(jobs) == {f"{svc}-migrate" for svc in API_SERVICES} | {"media-storage-setup"}
     for svc in API_SERVICES:
         spec = jobs[f"{svc}-migrate"]["spec"]
         (container,) = spec["template"]["spec"]["containers"]
@@ -242,6 +242,20 @@ def test_migration_jobs(objects, entry_points):
         assert spec["template"]["spec"]["restartPolicy"] in ("Never", "OnFailure")
         env = {e["name"]: e.get("value", "") for e in container["env"]}
         assert f"/{svc}" in env["DATABASE_URL"] and env["DATABASE_URL"].startswith("postgresql"), svc
+
+
+def test_bucket_setup_job(objects, entry_points):
+    """media-storage-setup puts the AbortIncompleteMultipartUpload rule on the bucket, with S3 egress."""
+    spec = _by_kind(objects, "Job")["media-storage-setup"]["spec"]
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["command"] == ["media-storage-setup"] and "media-storage-setup" in entry_points["media"]
+    assert container["image"].rsplit("/", 1)[-1].split(":")[0] == "media"
+    refs = {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e}
+    assert {"S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} <= refs
+    assert any(s["configMapRef"]["name"].startswith("media-config") for s in container["envFrom"])  # name-hash
+    egress = _by_kind(objects, "NetworkPolicy")["object-storage-egress"]["spec"]
+    (selector,) = egress["podSelector"]["matchExpressions"]
+    assert "media-storage-setup" in selector["values"]
 
 
 def test_env_is_documented_and_references_resolve(objects, env_example):

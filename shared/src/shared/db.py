@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 from anyio import CancelScope, CapacityLimiter, Semaphore, to_thread
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -165,6 +166,43 @@ def _finish(session: Session, exc: BaseException | None) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def try_transaction_lock(session: Session, name: str) -> bool:
+    """Take a named lock until this transaction ends, without waiting; False if another process holds it.
+
+    PostgreSQL: an advisory transaction lock. SQLite: always True, since its transactions start with
+    BEGIN IMMEDIATE and so already run one writer at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_key(name)}).scalar())
+
+
+@contextmanager
+def process_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold a named lock across transactions while the block runs (yields False if another process has it).
+
+    For long housekeeping jobs that several replicas schedule: one runs, the others skip. PostgreSQL session
+    advisory lock on a connection kept outside any transaction; other databases always yield True.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = _lock_key(name)
+    with engine.connect() as conn:
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        conn.commit()  # the lock outlives the transaction; do not sit idle in one
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
 
 
 async def session_dependency(request: Request) -> AsyncIterator[Session]:

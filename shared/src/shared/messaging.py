@@ -8,16 +8,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 from prometheus_client import Gauge, Histogram
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, exists, func, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from shared.db import session_scope, utcnow
+from shared import metrics
+from shared.db import session_scope, try_transaction_lock, utcnow
 from shared.events import EVENT_TYPES, Event, EventEnvelope
 from shared.outbox import Outbox
 from shared.settings import BaseServiceSettings
@@ -120,6 +122,67 @@ def queue_name(service: str) -> str:
     return f"sms.{service}.events"
 
 
+def dead_letter_queue_name(service: str) -> str:
+    """Where a service's events go when its consumer gives up on them (both transports)."""
+    return f"{queue_name(service)}.dlq"
+
+
+# Headers the broker (x-death, x-delivery-count) or our filesystem emulation adds to a failing message.
+DEATH_HEADERS = ("x-death", "x-first-death-queue", "x-first-death-reason", "x-first-death-exchange",
+                 "x-last-death-queue", "x-last-death-reason", "x-last-death-exchange", "x-delivery-count",
+                 "x-last-error")
+
+
+class Publisher:
+    """Publishes envelopes on one connection: confirmed (AMQP), persistent, `mandatory`.
+
+    `publish` returns False when no queue took the message. On RabbitMQ the broker returns it (basic.return
+    arrives before the confirm); kombu's virtual transports ignore `mandatory`, so the route is looked up first.
+    """
+
+    def __init__(self, bus: EventBus, conn: Connection, confirm_timeout_s: float = 10.0) -> None:
+        self.bus = bus
+        self.channel = conn.default_channel
+        self.confirm_timeout_s = confirm_timeout_s
+        self._returned: set[str] = set()
+        # only py-amqp channels deliver basic.return (virtual channels have no `events`)
+        on_return = self._on_return if bus.is_amqp else None
+        self.producer = Producer(self.channel, exchange=bus.exchange, on_return=on_return)
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        props = getattr(message, "properties", None) or {}
+        self._returned.add(str(props.get("message_id", "")))
+
+    def _routable(self, routing_key: str) -> bool:
+        if self.bus.is_amqp:
+            return True  # the broker tells (basic.return)
+        name = self.bus.exchange.name
+        channel: Any = self.channel
+        return bool(channel.typeof(name).lookup(channel.get_table(name), name, routing_key, None))
+
+    def publish(self, env: dict[str, Any]) -> bool:
+        """Publish one envelope; True if at least one queue took it, False if it was unroutable."""
+        message_id = str(env["id"])
+        if not self._routable(env["type"]):
+            return False
+        self.producer.publish(
+            json.dumps(env, default=str),
+            routing_key=env["type"],
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            mandatory=True,
+            message_id=message_id,
+            headers={"event_type": env["type"], "event_version": env.get("version", 1)},
+            retry=False,
+            confirm_timeout=self.confirm_timeout_s,
+        )
+        if message_id in self._returned:
+            self._returned.discard(message_id)
+            return False
+        return True
+
+
 class EventBus:
     """Connection details and topology of the domain-event bus."""
 
@@ -152,16 +215,20 @@ class EventBus:
 
         bindings = [binding(self.exchange, routing_key=t) for t in sorted(set(types))]
         queues = [Queue(name, bindings=bindings, durable=True, queue_arguments=args or None)]
-        if self.is_amqp:
-            queues.append(Queue(f"{name}.dlq", exchange=self.dlx, routing_key=f"{name}.dlq", durable=True))
+        # RabbitMQ dead-letters into it (x-dead-letter-*); on the filesystem transport the consumer does.
+        queues.append(self.dead_letter_queue(service))
         return queues
+
+    def dead_letter_queue(self, service: str) -> Queue:
+        """The dead-letter queue of a service's consumer queue."""
+        name = dead_letter_queue_name(service)
+        return Queue(name, exchange=self.dlx, routing_key=name, durable=True)
 
     def declare_topology(self, conn: Connection, extra: dict[str, Iterable[str]] | None = None) -> None:
         """Declare the exchange and every consumer queue (idempotent)."""
         channel = conn.default_channel
         self.exchange(channel).declare()
-        if self.is_amqp:
-            self.dlx(channel).declare()
+        self.dlx(channel).declare()
         topology = {k: list(v) for k, v in TOPOLOGY.items()}
         for svc, types in (extra or {}).items():
             topology.setdefault(svc, []).extend(types)
@@ -171,18 +238,24 @@ class EventBus:
 
     def publish_envelopes(self, conn: Connection, envelopes: Iterable[dict[str, Any]]) -> None:
         """Publish envelopes with confirms (AMQP), persistent delivery and the event id as message id."""
-        producer = Producer(conn.default_channel, exchange=self.exchange)
+        publisher = Publisher(self, conn)
         for env in envelopes:
-            producer.publish(
-                json.dumps(env, default=str),
-                routing_key=env["type"],
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-                message_id=str(env["id"]),
-                headers={"event_type": env["type"], "event_version": env.get("version", 1)},
-                retry=False,
-            )
+            publisher.publish(env)
+
+    def send_to_queue(self, channel: Any, queue: str, message: Message, headers: dict[str, Any]) -> None:
+        """Put a copy of a consumed message straight into one queue (the default exchange routes by name)."""
+        props = message.properties or {}
+        Producer(channel).publish(
+            message.body,
+            exchange="",
+            routing_key=queue,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+            message_id=props.get("message_id"),
+            headers=headers,
+            retry=False,
+        )
 
 
 def drain_until_stopped(conn: Connection, stop: threading.Event, poll_s: float = 0.5) -> None:
@@ -209,7 +282,15 @@ class _StoppableThread(threading.Thread):
 
 
 class OutboxRelay(_StoppableThread):
-    """Publishes outbox rows in order, marking each published only after the broker confirmed it."""
+    """Publishes outbox rows in order, marking each published only after the broker confirmed it.
+
+    Each row's outcome is committed with the batch: a publish that fails mid-batch keeps the rows confirmed
+    before it (they are never published again) and records its own attempts, last error and next attempt.
+    A failing row backs off on its own (1 s, 2 s, 4 s ... up to `max_backoff_s`) and holds back only the
+    later rows of its aggregate (`OutboxEvent.aggregate`), so one aggregate's events never overtake each
+    other while the others flow. One relay per service publishes at a time (a database lock), so replicas
+    cannot reorder an aggregate either. A row no queue takes (no subscriber) is counted and marked relayed.
+    """
 
     def __init__(
         self,
@@ -219,7 +300,9 @@ class OutboxRelay(_StoppableThread):
         *,
         poll_interval_s: float = 1.0,
         batch_size: int = 200,
-        retention_s: float = 7 * 24 * 3600,
+        retention_s: float | None = None,
+        max_backoff_s: float | None = None,
+        prune_interval_s: float = 3600.0,
     ) -> None:
         super().__init__(name=f"outbox-relay-{outbox.producer}")
         self.bus = bus
@@ -227,63 +310,132 @@ class OutboxRelay(_StoppableThread):
         self.outbox = outbox
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
-        self.retention_s = retention_s
+        self.retention_s = bus.settings.bus_retention_s if retention_s is None else retention_s
+        self.max_backoff_s = bus.settings.bus_relay_max_backoff_s if max_backoff_s is None else max_backoff_s
+        self.prune_interval_s = prune_interval_s
         self._conn: Connection | None = None
-        self._declared = False
+        self._publisher: Publisher | None = None
         self._last_prune = 0.0
+        self._last_gauge = 0.0
+        self._warned_unroutable: set[str] = set()
+        self.contended = False  # the last round found another relay of this service publishing
 
-    def _connection(self) -> Connection:
-        if self._conn is None:
-            self._conn = self.bus.connection()
-            self._conn.ensure_connection(max_retries=1)
-            self._declared = False
-        if not self._declared:
-            self.bus.declare_topology(self._conn)
-            self._declared = True
-        return self._conn
+    def _connection(self) -> Publisher:
+        if self._publisher is None:
+            conn = self.bus.connection()
+            try:
+                conn.ensure_connection(max_retries=1)
+                self.bus.declare_topology(conn)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    conn.release()
+                raise
+            self._conn, self._publisher = conn, Publisher(self.bus, conn)
+        return self._publisher
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):  # already broken
                 self._conn.release()
-        self._conn = None
+        self._conn = self._publisher = None
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.max_backoff_s, 2.0 ** max(0, attempts - 1)))
+
+    def _due_rows(self, session: Session) -> list[Any]:
+        """Unpublished rows in order, leaving out rows backing off and the later rows of their aggregates."""
+        model = self.outbox.Event
+        earlier = aliased(model)
+        now = utcnow()
+        held_back = exists().where(
+            earlier.published_at.is_(None),
+            earlier.aggregate == model.aggregate,
+            earlier.next_attempt_at > now,
+            or_(earlier.created_at < model.created_at,
+                and_(earlier.created_at == model.created_at, earlier.id < model.id)),
+        )
+        stmt = (
+            select(model)
+            .where(model.published_at.is_(None),
+                   or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+                   ~held_back)
+            .order_by(model.created_at, model.id)
+            .limit(self.batch_size)
+        )
+        return list(session.scalars(stmt))
 
     def relay_once(self) -> int:
-        """Publish one batch of pending rows; returns how many were published."""
-        model = self.outbox.Event
+        """Publish one batch of due rows; returns how many were relayed (confirmed or found unroutable)."""
+        producer = self.outbox.producer
         with session_scope(self.session_factory) as session:
-            stmt = (
-                select(model)
-                .where(model.published_at.is_(None))
-                .order_by(model.created_at, model.id)
-                .limit(self.batch_size)
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                # Concurrent relays (replicas) each take different rows instead of double-publishing.
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = list(session.scalars(stmt))
+            self.contended = not try_transaction_lock(session, f"outbox-relay:{producer}")
+            if self.contended:
+                return 0
+            rows = self._due_rows(session)
             if not rows:
                 return 0
-            conn = self._connection()
+            publisher = self._connection()  # broker unreachable: raise, nothing changes
+            relayed = 0
             for row in rows:
                 try:
-                    self.bus.publish_envelopes(conn, [row.payload])
+                    routed = publisher.publish(row.payload)
                 except Exception as exc:
+                    # Keep what was confirmed; this row alone backs off (and its aggregate waits behind it).
+                    # The connection may be what failed: stop here, the next round starts on a fresh one.
                     row.attempts += 1
-                    row.last_error = str(exc)[:500]
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    row.next_attempt_at = utcnow() + self._backoff(row.attempts)
+                    metrics.OUTBOX_PUBLISH_FAILURES.labels(producer, row.type).inc()
+                    log.warning("outbox relay (%s): publishing %s %s failed (attempt %d, next in %.0fs): %s",
+                                producer, row.type, row.id, row.attempts, self._backoff(row.attempts).total_seconds(),
+                                row.last_error)
                     self._drop_connection()
-                    raise
+                    break
                 row.published_at = utcnow()
-            return len(rows)
+                row.next_attempt_at = None
+                relayed += 1
+                if routed:
+                    metrics.OUTBOX_PUBLISHED.labels(producer).inc()
+                else:
+                    self._unroutable(row)
+            return relayed
 
-    def prune(self) -> None:
-        """Delete rows published longer ago than the retention window."""
-        from datetime import timedelta
+    def _unroutable(self, row: Any) -> None:
+        # Publishers declare every subscription (TOPOLOGY) before publishing, so a message no queue takes has
+        # no subscriber by design (checkin.*, media.failed, chat.message today): retrying cannot change that.
+        # The row is marked relayed with the reason and deleted with the others after the retention window.
+        row.last_error = f"unroutable: no queue is bound to {row.type}"
+        metrics.OUTBOX_UNROUTABLE.labels(self.outbox.producer, row.type).inc()
+        level = logging.DEBUG if row.type in self._warned_unroutable else logging.WARNING
+        self._warned_unroutable.add(row.type)
+        log.log(level, "outbox relay (%s): no queue took %s %s (no subscriber); counted in outbox_unroutable_total",
+                self.outbox.producer, row.type, row.id)
 
+    def update_gauge(self) -> None:
+        """Set outbox_oldest_pending_age_seconds from the oldest unpublished row."""
+        model = self.outbox.Event
+        with self.session_factory() as session:
+            oldest = session.scalar(select(func.min(model.created_at)).where(model.published_at.is_(None)))
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        metrics.OUTBOX_OLDEST_PENDING.labels(self.outbox.producer).set(max(0.0, age))
+
+    def prune(self, chunk: int = 5000) -> int:
+        """Delete published rows and inbox ids older than the retention window, in chunks; returns how many."""
         cutoff = utcnow() - timedelta(seconds=self.retention_s)
-        with session_scope(self.session_factory) as session:
-            session.execute(delete(self.outbox.Event).where(self.outbox.Event.published_at < cutoff))
-            session.execute(delete(self.outbox.Processed).where(self.outbox.Processed.processed_at < cutoff))
+        event, processed = self.outbox.Event, self.outbox.Processed
+        removed = 0
+        while True:
+            with session_scope(self.session_factory) as session:
+                ids = select(event.id).where(event.published_at < cutoff).limit(chunk).scalar_subquery()
+                done: Any = session.execute(delete(event).where(event.id.in_(ids)))
+                n = int(done.rowcount)
+                pk = tuple_(processed.consumer, processed.event_id)
+                keys = select(processed.consumer, processed.event_id).where(processed.processed_at < cutoff)
+                done = session.execute(delete(processed).where(pk.in_(keys.limit(chunk))))
+                n += int(done.rowcount)
+            removed += n
+            if n == 0 or self._stop_event.is_set():
+                return removed
 
     def run(self) -> None:
         backoff = 0.5
@@ -292,13 +444,21 @@ class OutboxRelay(_StoppableThread):
                 while self.relay_once() and not self._stop_event.is_set():
                     pass
                 backoff = 0.5
-                if time.monotonic() - self._last_prune > 3600:
-                    self._last_prune = time.monotonic()
+                now = time.monotonic()
+                if now - self._last_gauge > 15:
+                    self._last_gauge = now
+                    self.update_gauge()
+                if now - self._last_prune > self.prune_interval_s:
+                    self._last_prune = now
                     self.prune()
             except Exception as exc:
+                self._drop_connection()
                 log.warning("outbox relay (%s) failed, retrying in %.1fs: %s", self.outbox.producer, backoff, exc)
                 self._stop_event.wait(backoff)
                 backoff = min(backoff * 2, 15.0)
+                continue
+            if self.contended:  # another replica is mid-batch: look again soon rather than after a full poll
+                self._stop_event.wait(0.05)
                 continue
             self.outbox.wake.wait(self.poll_interval_s)
             self.outbox.wake.clear()
@@ -361,9 +521,9 @@ class EventConsumer(_StoppableThread):
         try:
             raw = json.loads(body) if isinstance(body, str | bytes) else body
             envelope = EventEnvelope.model_validate(raw)
-        except Exception:
-            log.error("dropping malformed event on %s: %r", self.service, str(body)[:200])
-            message.reject(requeue=False)
+        except Exception as exc:
+            log.error("dead-lettering malformed event on %s: %r", self.service, str(body)[:200])
+            self._dead_letter(message, "malformed", exc)
             return
         key = str(envelope.id)
         self._pending.setdefault(key, envelope.occurred_at.timestamp())
@@ -372,21 +532,12 @@ class EventConsumer(_StoppableThread):
             self.handle(envelope)
         except UnknownEventVersion as exc:
             # a newer producer's schema: keep it for a replay after this service is upgraded
-            log.error("%s; sent to the dead-letter queue", exc)
             self._pending.pop(key, None)
-            message.reject(requeue=False)
+            self._dead_letter(message, envelope.type, exc)
             return
-        except Exception:
-            count = self._failures.get(key, 0) + 1
-            self._failures[key] = count
-            log.exception("handler for %s failed (attempt %d)", envelope.type, count)
-            if count >= self.max_local_retries:
-                self._failures.pop(key, None)
-                message.reject(requeue=False)  # to the dead-letter queue on RabbitMQ
-            else:
-                time.sleep(min(0.2 * 2**count, 5.0))
-                message.requeue()
+        except Exception as exc:
             self._pending.pop(key, None)
+            self._on_failure(message, envelope, exc)
             return
         finally:
             self._lag.set(self.lag_s())
@@ -396,6 +547,54 @@ class EventConsumer(_StoppableThread):
             self._delay.observe(max(0.0, time.time() - occurred))
         self._lag.set(self.lag_s())
         message.ack()
+
+    def _on_failure(self, message: Message, envelope: EventEnvelope, exc: Exception) -> None:
+        """Retry a failing event a few times, then dead-letter it: the same on RabbitMQ and on the filesystem.
+
+        The delivery count is the larger of this process's count and the message's `x-delivery-count` header
+        (set by the quorum queue on RabbitMQ, by the copy we requeue on the filesystem transport), so the
+        limit holds across consumer restarts and replicas. A consumer that crashes mid-event on RabbitMQ is
+        caught by the queue's own x-delivery-limit (10).
+        """
+        key = str(envelope.id)
+        prior = int((message.headers or {}).get("x-delivery-count") or 0)
+        count = max(self._failures.get(key, 0), prior) + 1
+        self._failures[key] = count
+        log.exception("handler for %s failed (delivery %d of %d)", envelope.type, count, self.max_local_retries)
+        if count >= self.max_local_retries:
+            self._failures.pop(key, None)
+            self._dead_letter(message, envelope.type, exc)
+            return
+        time.sleep(min(0.2 * 2**count, 5.0))
+        if self.bus.is_amqp:
+            message.requeue()
+        else:
+            # kombu's virtual requeue re-routes through the exchange (every subscriber would get it again) and
+            # keeps no count: put a counted copy back into this queue only.
+            headers = {**(message.headers or {}), "x-delivery-count": count}
+            self.bus.send_to_queue(message.channel, queue_name(self.service), message, headers)
+            message.ack()
+
+    def _dead_letter(self, message: Message, event_type: str, exc: Exception) -> None:
+        """Move a message to this service's dead-letter queue (RabbitMQ does it on reject)."""
+        metrics.BUS_DEAD_LETTERED.labels(self.service, event_type).inc()
+        if self.bus.is_amqp:
+            message.reject(requeue=False)  # x-dead-letter-exchange -> <queue>.dlq, with x-death
+            return
+        info = message.delivery_info or {}
+        source = queue_name(self.service)
+        headers = {**(message.headers or {})}
+        headers.update({
+            # the shape of RabbitMQ's x-death, so operators and `python -m shared.deadletters` read both alike
+            "x-death": [{"queue": source, "reason": "rejected", "count": 1, "time": utcnow().isoformat(),
+                         "exchange": info.get("exchange", ""), "routing-keys": [info.get("routing_key", "")]}],
+            "x-first-death-queue": source,
+            "x-first-death-reason": "rejected",
+            "x-last-error": f"{type(exc).__name__}: {exc}"[:1000],
+        })
+        self.bus.send_to_queue(message.channel, dead_letter_queue_name(self.service), message, headers)
+        message.ack()
+        log.error("dead-lettered %s on %s to %s", event_type, source, dead_letter_queue_name(self.service))
 
     def run(self) -> None:
         backoff = 0.5

@@ -1,11 +1,11 @@
-"""Prometheus metrics: request count and latency by route template and status."""
+"""Prometheus metrics: request count and latency by route template and status; the bus's counters."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +16,21 @@ LATENCY = Histogram(
     "HTTP request latency",
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+# The outbox relay and the event consumer (shared.messaging).
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows the broker confirmed", ["producer"])
+OUTBOX_PUBLISH_FAILURES = Counter(
+    "outbox_publish_failures_total", "Outbox rows whose publish failed (retried with backoff)", ["producer", "type"]
+)
+OUTBOX_UNROUTABLE = Counter(
+    "outbox_unroutable_total", "Events the broker found no queue for (no subscriber)", ["producer", "type"]
+)
+OUTBOX_OLDEST_PENDING = Gauge(
+    "outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox row (0 when none)", ["producer"]
+)
+BUS_DEAD_LETTERED = Counter(
+    "bus_dead_lettered_total", "Events a consumer gave up on and dead-lettered", ["service", "type"]
 )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text
@@ -12,6 +13,33 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from shared.db import UTCDateTime, after_commit, utcnow
 from shared.events import Event, EventEnvelope, make_envelope
+
+# Which fields of an event name the aggregate it is about, by the event type's family (`show.updated` -> show).
+# The relay never lets one aggregate's events overtake each other (docs/architecture.md, "Event delivery").
+_AGGREGATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "user": ("user_id",),
+    "show": ("show_id",),
+    "media": ("media_id",),
+    "comment": ("comment_id",),
+    "friendship": ("user_id", "friend_id"),  # an unordered pair
+    "checkin": ("concert_id", "user_id"),
+    "chat": ("concert_id",),
+}
+
+
+def aggregate_key(event_type: str, data: Mapping[str, Any]) -> str:
+    """The ordering key of an event: `show:12`, `friendship:3:7`; the event type itself when unknown."""
+    family = event_type.split(".", 1)[0]
+    fields = _AGGREGATE_FIELDS.get(family)
+    if not fields or any(data.get(f) is None for f in fields):
+        return event_type  # conservative: every event of this type stays in order
+    values = [str(data[f]) for f in fields]
+    if family == "friendship":
+        values.sort(key=lambda v: (len(v), v))  # numeric order of the two ids
+    return f"{family}:{':'.join(values)}"[:100]
+
+
+_LAST_CREATED = "shared_outbox_last_created_at"
 
 
 @dataclass
@@ -30,13 +58,21 @@ class Outbox:
 
             correlation_id = request_id_var.get()
         envelope = make_envelope(event, self.producer, correlation_id)
+        # Rows are relayed in created_at order: two events of one transaction never share a timestamp.
+        created = envelope.occurred_at
+        last: datetime | None = session.info.get(_LAST_CREATED)
+        if last is not None and created <= last:
+            created = last + timedelta(microseconds=1)
+        session.info[_LAST_CREATED] = created
+        payload = envelope.model_dump(mode="json")
         session.add(
             self.Event(
                 id=str(envelope.id),
                 type=envelope.type,
                 version=envelope.version,
-                payload=envelope.model_dump(mode="json"),
-                created_at=envelope.occurred_at,
+                payload=payload,
+                aggregate=aggregate_key(envelope.type, payload["data"]),
+                created_at=created,
             )
         )
         after_commit(session, self.wake.set)
@@ -56,9 +92,14 @@ def make_outbox_models(base: type[DeclarativeBase], producer: str) -> Outbox:
         version: Mapped[int] = mapped_column(Integer, default=1)
         payload: Mapped[dict[str, Any]] = mapped_column(JSON)
         created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+        # set once the broker confirmed the message (or found no queue for it: see last_error)
         published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
         attempts: Mapped[int] = mapped_column(Integer, default=0)
         last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+        # events of one aggregate are published in order (shared.outbox.aggregate_key)
+        aggregate: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+        # a row that failed is retried no earlier than this (its own exponential backoff)
+        next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
     class ProcessedEvent(base):  # type: ignore[misc,valid-type]
         __tablename__ = "processed_event"

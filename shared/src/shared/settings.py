@@ -65,6 +65,10 @@ class BaseServiceSettings(BaseSettings):
     # Event-fed copies are repaired from their owners at start-up and then every interval (shared.copies).
     copy_reconcile_enabled: bool = _common("COPY_RECONCILE_ENABLED", True)  # type: ignore[assignment]
     copy_reconcile_interval_s: float = _common("COPY_RECONCILE_INTERVAL_S", 120.0, ge=1)  # type: ignore[assignment]
+    # published outbox rows and processed-event ids (the inbox) are deleted after this long
+    bus_retention_s: float = _common("BUS_RETENTION_S", 7 * 24 * 3600.0, gt=0)  # type: ignore[assignment]
+    # a row whose publish keeps failing is retried after 1 s, 2 s, 4 s ... up to this
+    bus_relay_max_backoff_s: float = _common("BUS_RELAY_MAX_BACKOFF_S", 300.0, gt=0)  # type: ignore[assignment]
     docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
     internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
 

@@ -71,6 +71,10 @@ class MediaSettings(BaseServiceSettings):
     requeue_after_s: float = 120.0  # a queued row not picked up for this long is queued again
     sweep_interval_s: float = 30.0
     sweep_enabled: bool = True
+    # storage sweep (media.orphans): objects no row references, unfinished uploads
+    orphan_sweep_interval_s: float = 3600.0
+    orphan_grace_s: float = 3600.0  # unreferenced at two sweeps this far apart (uploads write before they commit)
+    stale_upload_age_s: float = 86400.0  # multipart uploads / partial files started longer ago are aborted
     ffmpeg_binary: str = ""
 
     def max_bytes(self, kind: str) -> int:

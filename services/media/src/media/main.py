@@ -41,7 +41,7 @@ def create_app(
 
         enqueuer = CeleryEnqueuer(make_app(settings), session_factory)
         enqueue = enqueuer
-    sweeper = Sweeper(session_factory, enqueuer.send if enqueuer else enqueue, settings)  # type: ignore[arg-type]
+    sweeper = Sweeper(session_factory, enqueuer.send if enqueuer else enqueue, settings, store)  # type: ignore[arg-type]
     shows_internal = InternalClient(settings.shows_url, settings.internal_token, service="shows",
                                     timeout_s=settings.internal_timeout_s)
     # the show copy (names, and tombstones that purge media of deleted shows) repaired from shows
@@ -99,3 +99,34 @@ def main() -> None:
 def migrate() -> None:
     """`alembic upgrade head` on DATABASE_URL."""
     run_migrations("media", get_settings().db_url)
+
+
+def storage_setup() -> None:
+    """`media-storage-setup`: the bucket lifecycle rule that aborts unfinished multipart uploads (S3 only).
+
+    The media service's own storage sweep aborts them too; the rule is the server-side safety net (AWS, Ceph,
+    ...). MinIO refuses such rules and purges stale uploads itself (MINIO_API_STALE_UPLOADS_EXPIRY).
+    """
+    import logging
+    import math
+
+    from shared.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging("media", settings.log_level, settings.log_format)
+    log = logging.getLogger("media.setup")
+    if settings.storage != "s3":
+        log.info("MEDIA_STORAGE=%s: no bucket to set up", settings.storage)
+        return
+    from media.storage_s3 import S3Storage
+
+    storage = S3Storage(settings, create_bucket=False)
+    storage.check()
+    days = math.ceil(settings.stale_upload_age_s / 86400)
+    if storage.ensure_abort_incomplete_rule(days):
+        log.info("bucket %s: unfinished multipart uploads are aborted %d day(s) after they start", storage.bucket,
+                 days)
+    else:
+        log.warning("bucket %s: the server refused the lifecycle rule; it must expire unfinished uploads itself "
+                    "(MinIO: MINIO_API_STALE_UPLOADS_EXPIRY); the media service's sweep aborts them as well",
+                    storage.bucket)

@@ -112,3 +112,13 @@ class ShowRef(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SweepMark(Base):
+    """Something the storage sweep found unreferenced (`prefix:<item prefix>`) or unfinished (`upload:<id>`),
+    and when it first saw it: it acts only on a second sighting a grace later (media.orphans)."""
+
+    __tablename__ = "sweep_mark"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,9 +1,10 @@
-"""Sending items to the worker queues after commit, and the sweep that re-queues what was lost."""
+"""Sending items to the worker queues after commit, and the sweeps that re-queue what was lost and clean storage."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from media import repository as repo
 from media.config import MediaSettings
-from shared.db import session_scope, utcnow
+from media.orphans import sweep_storage
+from media.storage import Storage
+from shared.db import process_lock, session_scope, utcnow
 
 log = logging.getLogger("media.queueing")
 
@@ -69,14 +72,30 @@ def sweep_once(session_factory: sessionmaker[Session], send: Send, settings: Med
 
 
 class Sweeper(threading.Thread):
-    """Runs `sweep_once` every `sweep_interval_s` inside the API process."""
+    """Inside the API process: `sweep_once` every `sweep_interval_s`, the storage sweep every
+    `orphan_sweep_interval_s` (one replica at a time)."""
 
-    def __init__(self, session_factory: sessionmaker[Session], send: Send, settings: MediaSettings) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], send: Send, settings: MediaSettings,
+                 storage: Storage | None = None) -> None:
         super().__init__(name="media-sweeper", daemon=True)
         self.session_factory = session_factory
         self.send = send
         self.settings = settings
+        self.storage = storage
+        self._last_storage_sweep: float | None = None
         self._stop_event = threading.Event()
+
+    def sweep_storage_if_due(self) -> None:
+        """Run the storage sweep when its interval has passed and no other replica is running it."""
+        now = time.monotonic()
+        last = self._last_storage_sweep
+        if self.storage is None or (last is not None and now - last < self.settings.orphan_sweep_interval_s):
+            return
+        self._last_storage_sweep = now
+        with process_lock(self.session_factory.kw["bind"], "media-storage-sweep") as mine:
+            if mine:
+                report = sweep_storage(self.session_factory, self.storage, self.settings)
+                log.info("storage sweep: %s", report)
 
     def run(self) -> None:
         while not self._stop_event.wait(self.settings.sweep_interval_s):
@@ -84,6 +103,10 @@ class Sweeper(threading.Thread):
                 sweep_once(self.session_factory, self.send, self.settings)
             except Exception as exc:  # the database may be briefly away; next round
                 log.warning("media sweep failed: %s", exc)
+            try:
+                self.sweep_storage_if_due()
+            except Exception as exc:  # storage or database away: the next interval tries again
+                log.warning("storage sweep failed: %s", exc)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop."""

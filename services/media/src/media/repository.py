@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef
+from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef, SweepMark
 from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
 
@@ -200,3 +200,39 @@ def mark_queued(session: Session, media_id: int, when: datetime | None) -> None:
         .values(queued_at=when).execution_options(synchronize_session=False)
     )
 
+
+
+# ---------------------------------------------------------------- storage sweep
+
+
+def referenced_prefixes(session: Session, prefixes: list[str]) -> set[str]:
+    """Which of these storage prefixes belong to a media row."""
+    if not prefixes:
+        return set()
+    return set(session.scalars(select(MediaItem.prefix).where(MediaItem.prefix.in_(prefixes))))
+
+
+def sweep_marks(session: Session, keys: list[str]) -> dict[str, datetime]:
+    """When the storage sweep first saw each of these keys (only those it marked)."""
+    if not keys:
+        return {}
+    rows = session.execute(select(SweepMark.key, SweepMark.first_seen_at).where(SweepMark.key.in_(keys)))
+    return {key: seen for key, seen in rows}
+
+
+def add_sweep_mark(session: Session, key: str, now: datetime) -> None:
+    """Remember that the storage sweep saw this key now."""
+    session.add(SweepMark(key=key, first_seen_at=now))
+    session.flush()
+
+
+def forget_sweep_marks(session: Session, keys: list[str] | None = None, *, seen_before: datetime | None = None) -> None:
+    """Drop marks: of these keys (referenced, finished or removed now), or those first seen before a time."""
+    stmt = delete(SweepMark)
+    if keys is not None:
+        if not keys:
+            return
+        stmt = stmt.where(SweepMark.key.in_(keys))
+    if seen_before is not None:
+        stmt = stmt.where(SweepMark.first_seen_at < seen_before)
+    session.execute(stmt)

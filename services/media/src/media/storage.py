@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -39,6 +40,24 @@ class ObjectStat:
     content_type: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """A stored object as a listing shows it."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    """An upload that was started and neither completed nor aborted (S3 multipart, local partial file)."""
+
+    key: str
+    upload_id: str
+    started: datetime  # S3: Initiated (not every server reports it truly); local: the last write
+
+
 def check_key(key: str) -> str:
     """Refuse keys that could escape the root (`..`, absolute, odd characters); return the key."""
     if len(key) > 512 or not _KEY_RE.match(key) or any(p in ("..", ".") for p in key.split("/")):
@@ -63,6 +82,9 @@ class Storage(Protocol):
     def stat(self, key: str) -> ObjectStat | None: ...
     def delete_prefix(self, prefix: str) -> int: ...
     def list(self, prefix: str) -> list[str]: ...
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def unfinished_uploads(self) -> Iterator[Unfinished]: ...
+    def abort_upload(self, upload: Unfinished) -> None: ...
     def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
                       content_type: str | None = None) -> str | None: ...
     def download_to(self, key: str, path: Path) -> None: ...
@@ -84,13 +106,16 @@ def _put_stream(storage: Storage, key: str, chunks: Iterable[bytes], content_typ
 # ---------------------------------------------------------------- local folder
 
 
+PARTIAL_PREFIX = ".upload-"  # a local object being written (the S3 twin is an unfinished multipart upload)
+
+
 class _LocalWriter:
     """Writes to a temp file next to the target; commit renames it into place (atomic)."""
 
     def __init__(self, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.target = target
-        fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=target.parent)
         self.tmp = Path(tmp)
         self.fh = os.fdopen(fd, "wb")
         self.size = 0
@@ -188,6 +213,47 @@ class LocalStorage:
         return sorted(
             str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under a prefix in key order (temp files excluded), with size and modification time."""
+        base = self.root if not prefix else self._path(prefix.rstrip("/"))
+        for folder, dirs, files in os.walk(base):
+            dirs.sort()
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue
+                path = Path(folder) / name
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # deleted meanwhile
+                    continue
+                yield ObjectInfo(str(path.relative_to(self.root)), st.st_size,
+                                 datetime.fromtimestamp(st.st_mtime, UTC))
+
+    def unfinished_uploads(self) -> Iterator[Unfinished]:
+        """Partial files of writers that have not committed (or died), with their last write time."""
+        for folder, dirs, files in os.walk(self.root):
+            dirs.sort()
+            for name in sorted(files):
+                if not name.startswith(PARTIAL_PREFIX):
+                    continue
+                path = Path(folder) / name
+                try:
+                    written = datetime.fromtimestamp(path.stat().st_mtime, UTC)  # a live writer keeps touching it
+                except FileNotFoundError:  # committed or aborted meanwhile
+                    continue
+                rel = str(path.relative_to(self.root))
+                yield Unfinished(rel, rel, written)
+
+    def abort_upload(self, upload: Unfinished) -> None:
+        """Remove a partial file (and its folder if nothing else is in it)."""
+        path = (self.root / upload.upload_id).resolve()
+        if not path.is_relative_to(self.root) or not path.name.startswith(PARTIAL_PREFIX):
+            raise ValueError(f"not a partial upload: {upload.upload_id!r}")
+        path.unlink(missing_ok=True)
+        _prune_empty(path.parent)
+        if path.parent.parent != self.root:
+            _prune_empty(path.parent.parent)
 
     def presigned_get(self, key: str, expires: int, *, filename: str | None = None,
                       content_type: str | None = None) -> str | None:
