@@ -13,6 +13,7 @@ from shared.db import utcnow
 from shared.events import ShowCreatedV1, ShowDeletedV1, ShowUpdatedV1
 from shared.outbox import emit
 from shows import repository as repo
+from shows.catalog import lineup as catalog_lineup
 from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
 from shows.models import Show
 from shows.normalize import normalize, parse_location
@@ -122,7 +123,7 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate) -> dict[s
     city, state, country = _place(data, fields)
     concert_id = _resolve_concert(
         session,
-        artist_name=data.artist_name,
+        artist_name=catalog_lineup.headliner_name(session, data.artist_name, data.artist_mbid),
         artist_mbid=data.artist_mbid,
         venue_name=data.venue_name,
         city=city,
@@ -151,9 +152,10 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate) -> dict[s
     except IntegrityError as exc:  # the same person logged it concurrently
         raise DuplicateShow() from exc
     repo.set_audience(session, show.id, data.visible_to)
+    catalog_lineup.apply_show_extras(session, show, data, fields)
     row = _row(session, show.id)
     emit(session, ShowCreatedV1(**_facts(row)))
-    body = show_json(row, viewer.id)
+    body = show_json(row, viewer.id, catalog_lineup.lineups(session, [show.id]).get(show.id))
     body["others_count"] = repo.count_concert_shows(session, concert_id, excluding_user=viewer.id)
     return body
 
@@ -197,12 +199,13 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
     if "visible_to" in fields:
         show.visible_to = data.visible_to
         repo.set_audience(session, show.id, data.visible_to)
+    catalog_lineup.apply_show_extras(session, show, data, fields)
     show.updated_at = utcnow()
     session.flush()
     session.expire_all()
     row = _row(session, show_id)
     emit(session, ShowUpdatedV1(**_facts(row)))
-    return show_json(row, viewer.id)
+    return show_json(row, viewer.id, catalog_lineup.lineups(session, [show_id]).get(show_id))
 
 
 def delete_show_and_emit(session: Session, show: Show) -> None:
@@ -223,7 +226,7 @@ def read_show(session: Session, *, viewer: Viewer, show_id: int) -> dict[str, An
     row = repo.show_row(session, show_id)  # one query serves both the access check and the JSON
     if row is None or not can_view(session, row, viewer.id):
         raise ShowNotFound()
-    body = show_json(row, viewer.id)
+    body = show_json(row, viewer.id, catalog_lineup.lineups(session, [show_id]).get(show_id))
     body["setlist"] = [song_json(s) for s in repo.list_songs(session, show_id)]
     return body
 
@@ -253,7 +256,8 @@ def list_shows(
         limit=limit,
         offset=offset,
     )
-    return [show_json(r, viewer.id) for r in rows], total
+    bills = catalog_lineup.lineups(session, [r.id for r in rows])
+    return [show_json(r, viewer.id, bills.get(r.id)) for r in rows], total
 
 
 def show_access(
