@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shows import repository as repo
+from shows.catalog.lineup import act_for_song
+from shows.catalog.text import song_key
 from shows.exceptions import SetlistFull, SongNotFound
 from shows.models import SetlistSong
 from shows.schemas import SongCreate, SongUpdate
@@ -45,6 +47,14 @@ def add_song(session: Session, *, viewer: Viewer, show_id: int, data: SongCreate
         duration=data.duration,
         songwriter=data.songwriter or None,
         with_artist=data.with_artist or None,
+        artist_id=act_for_song(session, show_id, data.artist_id, data.artist_name),
+        set_number=data.set_number or 1,
+        set_name=data.set_name or "",
+        encore=data.encore or 0,
+        is_tape=bool(data.is_tape),
+        recording_mbid=data.recording_mbid,
+        song_key=song_key(title),
+        source="manual",
     )
     session.add(song)
     session.flush()
@@ -64,6 +74,18 @@ def update_song(session: Session, *, viewer: Viewer, show_id: int, song_id: int,
     title = data.song_title()
     if title is not None:
         song.title = title
+        song.song_key = song_key(title)
+    if "artist_id" in fields or "artist_name" in fields:
+        song.artist_id = act_for_song(session, show_id, data.artist_id, data.artist_name)
+    for name in ("set_number", "encore"):
+        if name in fields and getattr(data, name) is not None:
+            setattr(song, name, getattr(data, name))
+    if "set_name" in fields:
+        song.set_name = data.set_name or ""
+    if "is_tape" in fields and data.is_tape is not None:
+        song.is_tape = data.is_tape
+    if "recording_mbid" in fields:
+        song.recording_mbid = data.recording_mbid
     if "notes" in fields:
         song.notes = data.notes or ""
     if "is_cover" in fields and data.is_cover is not None:

@@ -12,7 +12,7 @@ _NON_WORD = re.compile(r"[^\w]+")
 
 
 def song_key(title: str | None) -> str:
-    """Casefolded, accent-free, punctuation-free title without trailing qualifiers ("Yesterday (Live)" = "yesterday")."""
+    """Casefolded, accent- and punctuation-free title without trailing qualifiers: "Yesterday (Live)" = "yesterday"."""
     text = normalize(title)
     previous = None
     while previous != text:

@@ -1,0 +1,36 @@
+"""The one Celery task of the catalog queue: run a job, retrying later (with backoff) when a source is busy."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from celery import Task
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import make_engine, make_session_factory
+from shows.catalog.jobs import TASK
+from shows.catalog.runner import run_job as run_once
+from shows.catalog.sources import Sources, build_sources
+from shows.catalog.worker import celery_app
+from shows.config import get_settings
+from shows.db import outbox
+
+app = celery_app()
+settings = get_settings()
+
+
+@cache
+def resources() -> tuple[sessionmaker[Session], Sources]:
+    """Sessions and source clients, built once per worker process."""
+    factory = make_session_factory(make_engine(settings.db_url, **settings.engine_options), outbox)
+    return factory, build_sources(settings, factory)
+
+
+@app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def run_job(self: Task, job_id: int) -> str:
+    """Run a catalog job; a busy source puts it back in the queue for later (the job says why)."""
+    factory, sources = resources()
+    delay = run_once(factory, sources, settings, int(job_id))
+    if delay is not None:
+        raise self.retry(countdown=delay)
+    return "done"
