@@ -70,7 +70,8 @@ class _ShowFields(_Input):
             acts = [a for a in value["artists"] if isinstance(a, dict) and a.get("name")]
             head = next((a for a in acts if a.get("role") == "headliner"), acts[0] if acts else None)
             if head is not None:
-                value = {**value, "artist_name": head["name"], "artist_mbid": value.get("artist_mbid") or head.get("mbid")}
+                mbid = value.get("artist_mbid") or head.get("mbid")
+                value = {**value, "artist_name": head["name"], "artist_mbid": mbid}
         if isinstance(value, dict) and isinstance(value.get("festival"), str):
             value = {**value, "festival": {"name": value["festival"]} if value["festival"].strip() else None}
         return value

@@ -237,7 +237,7 @@ def _log_row(session: Session, viewer: Viewer, row: HistoryRow) -> tuple[str, in
 
 def _history(ctx: JobContext, rows: list[HistoryRow], dry_run: bool,
              after_row: Callable[[Session, HistoryRow, int], None] | None = None) -> dict[str, Any]:
-    viewer = Viewer(id=ctx.user_id, username=ctx.params.get("username", ""))
+    viewer = Viewer(id=ctx.user_id, username=ctx.params.get("viewer") or "")
     counts = {"created": 0, "matched": 0, "skipped": 0}
     report: list[dict[str, Any]] = []
     batch = 100
@@ -255,7 +255,8 @@ def _history(ctx: JobContext, rows: list[HistoryRow], dry_run: bool,
                                    "date": row.date.isoformat() if row.date else None})
             if not dry_run:
                 session.commit()  # a crash later redoes nothing: these rows are matched next time
-            ctx.progress(min(99, 5 + int(95 * min(len(rows), start + batch) / max(1, len(rows)))))
+                # (a dry run holds one transaction to the end: on SQLite a progress write would wait for it)
+                ctx.progress(min(99, 5 + int(95 * min(len(rows), start + batch) / max(1, len(rows)))))
         if dry_run:
             session.rollback()
     except BaseException:
