@@ -103,13 +103,18 @@ def finish(factory: sessionmaker[Session], job_id: int, *, result: dict[str, Any
         s.execute(update(Job).where(Job.id == job_id).values(**values))
 
 
-def requeue(factory: sessionmaker[Session], job_id: int, note: str, delay_s: float) -> None:
-    """Back to queued after a transient failure (the reason stays visible until it runs again); the sweep leaves
-    it alone until its retry is due."""
+def requeue(factory: sessionmaker[Session], job_id: int, note: str, delay_s: float, sweep_after_s: float) -> None:
+    """Back to queued after a transient failure (the reason stays visible until it runs again).
+
+    No Celery countdown: on quorum queues an ETA message occupies the worker's only slot until it is due. The
+    sweep sends a queued job once `queued_at` is `sweep_after_s` old, so `queued_at` is set to make that moment
+    `delay_s` from now.
+    """
     now = utcnow()
+    due = now + dt.timedelta(seconds=delay_s - sweep_after_s)
     with session_scope(factory) as s:
         s.execute(update(Job).where(Job.id == job_id).values(status="queued", error=note, updated_at=now,
-                                                             queued_at=now + dt.timedelta(seconds=delay_s)))
+                                                             queued_at=due))
 
 
 # ---------------------------------------------------------------- publishing and the lost-job sweep

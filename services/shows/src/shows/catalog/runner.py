@@ -22,7 +22,7 @@ def retry_delay(settings: ShowsSettings, attempts: int, retry_after: float | Non
 
 
 def run_job(factory: sessionmaker[Session], sources: Sources, settings: ShowsSettings, job_id: int) -> float | None:
-    """Run a job once; returns a delay in seconds when it should be retried later, else None (it has ended)."""
+    """Run a job once; returns the delay after which the sweep sends it again when a source was busy, else None."""
     job = jobs.claim(factory, job_id)
     if job is None:
         return None
@@ -39,7 +39,8 @@ def run_job(factory: sessionmaker[Session], sources: Sources, settings: ShowsSet
     except SourceError as exc:
         if exc.retryable and job.attempts <= settings.catalog_task_retries:
             delay = retry_delay(settings, job.attempts, exc.retry_after)
-            jobs.requeue(factory, job_id, f"{exc.reason} Retrying in {int(delay)} s.", delay)
+            jobs.requeue(factory, job_id, f"{exc.reason} Retrying in {int(delay)} s.", delay,
+                         settings.catalog_requeue_after_s)
             log.info("job %s: %s; retry in %.0f s", job_id, exc.reason, delay)
             return delay
         jobs.finish(factory, job_id, error=exc.reason)

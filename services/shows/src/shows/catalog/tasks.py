@@ -1,10 +1,9 @@
-"""The one Celery task of the catalog queue: run a job, retrying later (with backoff) when a source is busy."""
+"""The one Celery task of the catalog queue: run a job (a busy source puts the job back for the sweep to resend)."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from celery import Task
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import make_engine, make_session_factory
@@ -26,11 +25,9 @@ def resources() -> tuple[sessionmaker[Session], Sources]:
     return factory, build_sources(settings, factory)
 
 
-@app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def run_job(self: Task, job_id: int) -> str:
-    """Run a catalog job; a busy source puts it back in the queue for later (the job says why)."""
+@app.task(name=TASK, acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: int) -> str:
+    """Run a catalog job; when a source is busy the job goes back to `queued` with the reason and a due time."""
     factory, sources = resources()
     delay = run_once(factory, sources, settings, int(job_id))
-    if delay is not None:
-        raise self.retry(countdown=delay)
-    return "done"
+    return "done" if delay is None else f"retry in {delay:.0f} s"
