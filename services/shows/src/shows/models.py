@@ -137,7 +137,7 @@ class SetlistSong(Base):
     is_tape: Mapped[bool] = mapped_column(default=False)
     recording_mbid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # the match key of "songs heard live": the normalised title (or the MusicBrainz recording's)
-    song_key: Mapped[str] = mapped_column(String(200), default="")
+    song_key: Mapped[str] = mapped_column(String(200), default="", index=True)
     source: Mapped[str] = mapped_column(String(16), default="manual")
 
 

@@ -13,6 +13,7 @@ from shared.db import utcnow
 from shared.events import ShowCreatedV1, ShowDeletedV1, ShowUpdatedV1
 from shared.outbox import emit
 from shows import repository as repo
+from shows.catalog import heard
 from shows.catalog import lineup as catalog_lineup
 from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
 from shows.models import Show
@@ -165,6 +166,7 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
     show = get_owned_show(session, show_id, viewer.id, for_update=True)
     fields = set(data.model_fields_set)
     row = _row(session, show_id)
+    songs_heard = heard.keys_of_shows(session, [show_id])
     if fields & {"artist_name", "venue_name", "venue_location", "city", "state", "country", "date", "artist_mbid"}:
         if fields & {"venue_location", "city", "state", "country"}:
             city, state, country = _place(data, fields)
@@ -201,6 +203,7 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
         repo.set_audience(session, show.id, data.visible_to)
     catalog_lineup.apply_show_extras(session, show, data, fields)
     show.updated_at = utcnow()
+    heard.refresh_shows(session, show.user_id, [show_id], songs_heard)
     session.flush()
     session.expire_all()
     row = _row(session, show_id)
@@ -211,7 +214,9 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
 def delete_show_and_emit(session: Session, show: Show) -> None:
     """Delete a show here and tell media and social (show.deleted) in the same transaction."""
     concert_id, owner_id, sid = show.concert_id, show.user_id, show.id
+    songs_heard = heard.keys_of_shows(session, [sid])
     repo.delete_show(session, show)
+    heard.refresh(session, owner_id, songs_heard)
     others = repo.count_concert_shows(session, concert_id) > 0
     emit(session, ShowDeletedV1(show_id=sid, user_id=owner_id, concert_id=concert_id, concert_has_other_shows=others))
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope, utcnow
 from shows import repository as repo
-from shows.catalog import lineup
+from shows.catalog import heard, lineup
 from shows.catalog.csvformats import FileProblem, HistoryRow, read_rows
 from shows.catalog.http import SourceError, SourceNotFound
 from shows.catalog.models import ArtistRecording
@@ -89,6 +89,7 @@ def write_setlist(session: Session, show: Show, act_id: int | None, songs: Seque
     stored_act = None if act_id is None or (bill and act_id == bill[0]) else act_id
     cond = SetlistSong.artist_id.is_(None) if stored_act is None else SetlistSong.artist_id == stored_act
     existing = list(session.scalars(select(SetlistSong.id).where(SetlistSong.show_id == show.id, cond)))
+    before = heard.keys_of_shows(session, [show.id])
     if existing and not replace:
         raise JobFailed("This show already has a setlist for that act; import again with replace: true to overwrite.")
     if existing:
@@ -106,7 +107,7 @@ def write_setlist(session: Session, show: Show, act_id: int | None, songs: Seque
             recording_mbid=song.recording_mbid, song_key=song_key(song.title), source=source,
         ))
     show.updated_at = utcnow()
-    session.flush()
+    heard.refresh_shows(session, show.user_id, [show.id], before)
     return len(songs)
 
 

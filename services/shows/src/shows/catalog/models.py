@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import utcnow
@@ -83,3 +83,30 @@ class HomePlace(Base):
     city: Mapped[str] = mapped_column(String(120), default="")
     latitude: Mapped[float] = mapped_column()
     longitude: Mapped[float] = mapped_column()
+
+
+class HeardSong(Base):
+    """One song a person heard live, summed over their setlists (kept current on every setlist or show change)."""
+
+    __tablename__ = "heard_song"
+    __table_args__ = (
+        UniqueConstraint("user_id", "artist_id", "song_key", name="uq_heard_song_user_artist_key"),
+        Index("ix_heard_song_user_times", "user_id", "times"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    artist_id: Mapped[int] = mapped_column(Integer)
+    song_key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    times: Mapped[int] = mapped_column(Integer)
+    first_heard: Mapped[dt.date] = mapped_column(Date)
+    last_heard: Mapped[dt.date] = mapped_column(Date)
+    show_ids: Mapped[list[int]] = mapped_column(JSON)
+
+
+class HeardState(Base):
+    """Whose `heard_song` rows have been built (people with none are built on their first read)."""
+
+    __tablename__ = "heard_state"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    built_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

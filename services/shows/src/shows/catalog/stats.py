@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from shared.errors import NotFound
+from shows.catalog import heard
 from shows.catalog import stats_repo as repo
 from shows.catalog.models import HomePlace
 from shows.models import Artist
@@ -27,20 +28,18 @@ def _ref(artist: Artist | None, artist_id: int) -> dict[str, Any]:
 
 def songs(session: Session, *, user_id: int, artist_id: int | None, limit: int, offset: int) -> dict[str, Any]:
     """Every song the person heard live, matched across setlists by song key, most heard first."""
-    rows, total = repo.songs_page(session, user_id, artist_id, limit, offset)
-    keys = [(r.act, r.song_key) for r in rows]
-    shows = repo.show_ids_of(session, user_id, keys)
-    artists = repo.artists_by_id(session, {r.act for r in rows})
+    rows, total = heard.page(session, user_id, artist_id, limit, offset)
+    artists = repo.artists_by_id(session, {r.artist_id for r in rows})
     return {
         "songs": [
             {
-                "title": r[2],
+                "title": r.title,
                 "song_key": r.song_key,
-                "artist": _ref(artists.get(r.act), r.act),
-                "times_heard": int(r.times),
-                "first_heard": r[4],
-                "last_heard": r[5],
-                "show_ids": shows.get((r.act, r.song_key), []),
+                "artist": _ref(artists.get(r.artist_id), r.artist_id),
+                "times_heard": r.times,
+                "first_heard": r.first_heard,
+                "last_heard": r.last_heard,
+                "show_ids": list(r.show_ids),
             }
             for r in rows
         ],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, distinct, false, func, literal, select, tuple_
+from sqlalchemy import Select, String, and_, cast, distinct, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from shows.catalog.models import ArtistRecording, ShowAct
@@ -29,47 +29,6 @@ def _heard(user_id: int, artist_id: int | None) -> Select[Any]:
     if artist_id is not None:
         stmt = stmt.where(_act() == artist_id)
     return stmt
-
-
-def songs_page(session: Session, user_id: int, artist_id: int | None, limit: int, offset: int) -> tuple[list[Any], int]:
-    """One page of (act, key, title, times, first, last) most heard first, and how many songs in all (one query)."""
-    act = _act().label("act")
-    times = func.count().label("times")
-    stmt = (
-        _heard(user_id, artist_id)
-        .add_columns(act, SetlistSong.song_key, func.min(SetlistSong.title), times, func.min(Show.show_date),
-                     func.max(Show.show_date), func.count().over().label("total"))
-        .group_by(act, SetlistSong.song_key)
-        .order_by(times.desc(), SetlistSong.song_key, act)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = list(session.execute(stmt).all())
-    if rows:
-        return rows, int(rows[0].total)
-    if offset == 0:
-        return [], 0
-    groups = _heard(user_id, artist_id).add_columns(act, SetlistSong.song_key).group_by(act, SetlistSong.song_key)
-    count = select(func.count()).select_from(groups.subquery())
-    return [], int(session.scalar(count) or 0)
-
-
-def show_ids_of(session: Session, user_id: int, keys: list[tuple[int, str]]) -> dict[tuple[int, str], list[int]]:
-    """The shows where each (act, song key) was heard, oldest first."""
-    if not keys:
-        return {}
-    act = _act()
-    stmt = (
-        _heard(user_id, None)
-        .add_columns(act, SetlistSong.song_key, Show.id)
-        .where(tuple_(act, SetlistSong.song_key).in_(keys))
-        .distinct()
-        .order_by(Show.id)
-    )
-    out: dict[tuple[int, str], list[int]] = {}
-    for a, key, sid in session.execute(stmt):
-        out.setdefault((a, key), []).append(sid)
-    return out
 
 
 def artists_by_id(session: Session, ids: set[int]) -> dict[int, Artist]:
