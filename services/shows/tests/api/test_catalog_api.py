@@ -308,3 +308,65 @@ def test_year_map_and_home(cat: Any, auth: Any) -> None:
     assert [(v["name"], v["show_count"]) for v in venues["venues"]] == [("The Salt Shed", 1)]
     assert venues["without_coordinates"] == 2
     assert b["lineup"][0]["artist"]["name"] == "Paper Kites Club"
+
+
+def _expected_songs(cat: Any, h: dict[str, str]) -> dict[tuple[int, str], tuple[int, str, str, list[int]]]:
+    """The songs heard, computed by hand from the shows and setlists the API returns."""
+    from shows.catalog.text import song_key
+
+    out: dict[tuple[int, str], list[Any]] = {}
+    for show in cat.client.get("/api/shows?limit=100", headers=h).json():
+        head = show["lineup"][0]["artist"]["id"]
+        for song in cat.client.get(f"/api/shows/{show['id']}/setlist", headers=h).json():
+            if song["is_tape"]:
+                continue
+            key = (song["artist_id"] or head, song_key(song["title"]))
+            entry = out.setdefault(key, [0, show["date"], show["date"], set()])
+            entry[0] += 1
+            entry[1], entry[2] = min(entry[1], show["date"]), max(entry[2], show["date"])
+            entry[3].add(show["id"])
+    return {k: (v[0], v[1], v[2], sorted(v[3])) for k, v in out.items()}
+
+
+def test_songs_heard_stay_right_under_random_edits_and_deletes(cat: Any, auth: Any) -> None:
+    import random
+
+    rng = random.Random(14)
+    h = auth(1)
+    titles = ["Lantern Light", "Glass House", "Slow River", "Harbour Song", "Wild Horses", "Northern Sky"]
+    shows = [_show(cat, h, date=f"2024-0{m}-1{m}", venue_name=f"Hall {m}",
+                   artists=[{"name": "The Lanterns", "role": "headliner"}, {"name": "Paper Kites Club",
+                                                                           "role": "support"}]) for m in range(1, 6)]
+    cat.client.get("/api/stats/songs", headers=h)  # build the summary first: every later change must keep it right
+    for step in range(60):
+        show = rng.choice(shows)
+        sid = show["id"]
+        op = rng.random()
+        songs = cat.client.get(f"/api/shows/{sid}/setlist", headers=h).json() if op > 0.45 else []
+        if op <= 0.45 or not songs:
+            act = rng.choice([None, show["lineup"][1]["artist"]["id"]])
+            body = {"title": rng.choice(titles) + rng.choice(["", " (Live)"]), "is_tape": rng.random() < 0.1,
+                    **({"artist_id": act} if act else {})}
+            assert cat.client.post(f"/api/shows/{sid}/setlist", json=body, headers=h).status_code == 201
+        elif op <= 0.7:
+            song = rng.choice(songs)
+            assert cat.client.put(f"/api/shows/{sid}/setlist/{song['id']}", json={"title": rng.choice(titles)},
+                                  headers=h).status_code == 200
+        elif op <= 0.85:
+            song = rng.choice(songs)
+            assert cat.client.delete(f"/api/shows/{sid}/setlist/{song['id']}", headers=h).status_code == 204
+        elif op <= 0.95:
+            change = ({"date": f"202{rng.randint(0, 3)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"}
+                      if rng.random() < 0.5 else {"artist_name": rng.choice(["Florence Vale", "The Lanterns"])})
+            resp = cat.client.put(f"/api/shows/{sid}", json=change, headers=h)
+            assert resp.status_code in (200, 409), resp.text
+            if resp.status_code == 200:
+                shows[shows.index(show)] = resp.json()
+        elif len(shows) > 2:
+            assert cat.client.delete(f"/api/shows/{sid}", headers=h).status_code == 204
+            shows.remove(show)
+        if step % 10 == 9:
+            got = cat.client.get("/api/stats/songs?limit=500", headers=h).json()
+            actual = {(s["artist"]["id"], s["song_key"]): (s["times_heard"], s["first_heard"], s["last_heard"],
+                                                           s["show_ids"]) for s in got["songs"]}
+            assert actual == _expected_songs(cat, h) and got["total"] == len(actual), f"after step {step}"
