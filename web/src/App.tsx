@@ -73,7 +73,7 @@ const NAV = [
   { to: '/feed', label: 'Feed', icon: '≋', testid: 'nav-feed' },
   { to: '/songs', label: 'Songs', icon: '♪', testid: 'nav-songs' },
   { to: `/years/${new Date().getFullYear()}`, label: 'Year', icon: '★', testid: 'nav-year' },
-  { to: '/map', label: 'Map', icon: '⌖', testid: 'nav-map' },
+  { to: '/map', label: 'Map', icon: '◎', testid: 'nav-map' },
   { to: '/import', label: 'Import', icon: '⇪', testid: 'nav-import' },
   { to: '/friends', label: 'Friends', icon: '☺', testid: 'nav-friends' },
   { to: '/export', label: 'Export', icon: '⇩', testid: 'nav-export' },

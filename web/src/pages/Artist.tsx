@@ -34,7 +34,7 @@ export function ArtistPage({ params }: { params: Record<string, string> }) {
   return (
     <section className="page" data-testid="artist-page" data-artist-id={String(a.id)}>
       <div className="artist-head">
-        {a.image_url ? <img className="artist-image" src={a.image_url} alt="" data-testid="artist-image" /> : null}
+        {a.image_url ? <img className="artist-image" src={a.image_url} alt="" data-testid="artist-image" onError={(e) => { e.currentTarget.style.display = 'none'; }} /> : null}
         <div>
           <h1 data-testid="artist-name">{a.name}</h1>
           {a.disambiguation ? <p className="muted" data-testid="artist-disambiguation">{a.disambiguation}</p> : null}
