@@ -167,14 +167,3 @@ def file_session_factory(url: str) -> sessionmaker[Session]:
     """A session factory on a database URL with the shows outbox (for thread tests)."""
     return make_session_factory(make_engine(url), outbox)
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--live`: run the catalogue client tests against the real MusicBrainz and setlist.fm."""
-    parser.addoption("--live", action="store_true", default=False, help="call the real catalogue sources")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--live", default=False):
-        import os
-
-        os.environ["SMS_LIVE_SOURCES"] = "1"

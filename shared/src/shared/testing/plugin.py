@@ -38,6 +38,17 @@ AUDIENCE = "sharemyshows"
 
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--live`: the catalogue client tests call the real MusicBrainz / setlist.fm (same as SMS_LIVE_SOURCES=1)."""
+    parser.addoption("--live", action="store_true", default=False, help="call the real catalogue sources")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Turn `--live` into the environment switch the tests read."""
+    if config.getoption("--live", default=False):
+        os.environ["SMS_LIVE_SOURCES"] = "1"
+
+
 # ---------------------------------------------------------------- tokens (in-process tests)
 
 
