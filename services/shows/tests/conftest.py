@@ -166,4 +166,3 @@ def befriend(session_factory: sessionmaker[Session]) -> Callable[[int, int], Non
 def file_session_factory(url: str) -> sessionmaker[Session]:
     """A session factory on a database URL with the shows outbox (for thread tests)."""
     return make_session_factory(make_engine(url), outbox)
-
