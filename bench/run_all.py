@@ -28,12 +28,13 @@ import psutil
 from _common import RESULTS, SKIPPED_EXIT
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["thumbnails", "gateway", "shows", "chat", "media_upload", "video", "pipeline", "scale"]
+ORDER = ["thumbnails", "gateway", "shows", "stats", "chat", "media_upload", "video", "pipeline", "scale"]
 # smaller runs for `--quick`; an option is passed only if the script's source defines it
 QUICK_ARGS: dict[str, list[str]] = {
     "thumbnails": ["--runs", "3"],
     "gateway": ["--duration", "3", "--warmup", "1"],
     "shows": ["--duration", "3", "--shows", "2000", "--users", "20"],
+    "stats": ["--requests", "100", "--writes", "20"],
     "chat": ["--clients", "50", "--messages", "5", "--burst", "10"],
     "media_upload": ["--size-mb", "100"],
     "video": ["--seconds", "10"],

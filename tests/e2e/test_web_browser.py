@@ -251,3 +251,93 @@ def test_web_client_matches_the_merged_openapi(stack: Stack) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_catalogue_pages_in_the_browser(browser: object, stack: Stack) -> None:
+    """Issue 14: a festival logged with the lineup editor, a setlist imported with its progress, the artist page,
+    the year in review, the venue map (markers, not tiles: tests run offline) and a history import."""
+    from shared.testing.plugin import register_and_login
+
+    name = f"carol{uuid.uuid4().hex[:6]}"
+    api = register_and_login(stack.gateway_url, name, PASSWORD)
+    page = _page(browser, stack)
+    try:
+        _login(page, name)
+        page.get_by_test_id("current-user").wait_for()
+
+        # a festival day with two acts, through the lineup editor
+        page.goto("/shows/new")
+        page.get_by_test_id("show-artist").fill("Florence Vale")
+        page.get_by_test_id("show-venue").fill("Grant Park")
+        page.get_by_test_id("show-location").fill("Chicago, IL")
+        page.get_by_test_id("show-date").fill("2024-08-02")
+        page.get_by_test_id("lineup-add").click()
+        page.get_by_test_id("lineup-act-name-1").fill("The Lanterns")
+        page.get_by_test_id("show-festival-name").fill("Lollapalooza")
+        page.get_by_test_id("show-ticket-price").fill("120")
+        page.get_by_test_id("show-currency").fill("USD")
+        page.get_by_test_id("show-submit").click()
+        page.wait_for_url("**/shows/*")
+        page.get_by_test_id("show-detail").wait_for()
+        fest_id = int(page.get_by_test_id("show-detail").get_attribute("data-show-id"))
+        fest = api.client.get(f"/api/shows/{fest_id}").json()
+        assert [a["artist"]["name"] for a in fest["lineup"]] == ["Florence Vale", "The Lanterns"]
+        assert fest["festival"]["name"] == "Lollapalooza"
+
+        # a club show whose setlist comes from setlist.fm, with the job's progress on the page
+        club = api.client.post("/api/shows", json={"artist_name": "The Lanterns", "venue_name": "The Salt Shed",
+                                                   "venue_location": "Chicago, IL", "date": "2024-12-05"}).json()
+        page.goto(f"/shows/{club['id']}?tab=setlist")
+        page.get_by_test_id("setlist-import").locator("summary").click()
+        page.get_by_test_id("setlist-import-start").click()
+        page.locator('[data-testid="setlist-import-job"][data-status="succeeded"]').wait_for(timeout=60_000)
+        page.locator('[data-testid="setlist-song"]').nth(5).wait_for()
+        assert page.get_by_test_id("setlist-song-title").all_inner_texts()[:2] == ["Intro", "Lantern Light"]
+        _shot(page, "20-setlist-imported")
+
+        # the artist page: looked up on MusicBrainz from the page, then songs heard and not heard yet
+        lanterns = club["artist"]["id"]
+        page.goto(f"/artists/{lanterns}")
+        page.get_by_test_id("artist-lookup").click()
+        page.locator('[data-testid="artist-lookup-job"][data-status="succeeded"]').wait_for(timeout=60_000)
+        page.get_by_test_id("artist-not-heard-song").first.wait_for()
+        assert page.get_by_test_id("artist-name").inner_text() == "The Lanterns"
+        assert page.get_by_test_id("artist-disambiguation").inner_text() == "Chicago indie band"
+        assert page.get_by_test_id("artist-show").count() == 2
+        assert page.get_by_test_id("artist-not-heard-song").all_inner_texts() == ["Slow River"]
+        assert "5 / 5" in page.get_by_test_id("artist-coverage").inner_text()
+        _shot(page, "21-artist")
+
+        # the year in review
+        page.goto("/years/2024")
+        page.get_by_test_id("year-shows").wait_for()
+        assert page.get_by_test_id("year-shows").locator(".stat-value").inner_text() == "2"
+        assert page.get_by_test_id("year-new-artists").locator(".stat-value").inner_text() == "2"
+        assert page.get_by_test_id("year-most-seen").inner_text().startswith("The Lanterns")
+        assert "120.00 USD" in page.get_by_test_id("year-spending").inner_text()
+        _shot(page, "22-year")
+
+        # the map: one marker (The Salt Shed got its place from setlist.fm; Grant Park has none)
+        page.goto("/map")
+        page.get_by_test_id("venue-map").wait_for()
+        page.locator('[data-testid="map-marker"]').first.wait_for()
+        markers = page.locator('[data-testid="map-marker"]')
+        assert markers.count() == 1 and markers.first.get_attribute("data-count") == "1"
+        assert "1 venues have no known place" in page.get_by_test_id("map-missing").inner_text()
+        _shot(page, "23-map")
+
+        # a Concert Archives file through the import page: the Salt Shed show is already there
+        page.goto("/import")
+        archive = REPO_ROOT / "tests" / "fixtures" / "imports" / "concertarchives.csv"
+        page.get_by_test_id("import-file").set_input_files(str(archive))
+        page.get_by_test_id("import-submit").click()
+        page.locator('[data-testid="import-job"][data-status="succeeded"]').wait_for(timeout=60_000)
+        assert page.get_by_test_id("import-created").inner_text() == "2"
+        assert page.get_by_test_id("import-matched").inner_text() == "1"
+        assert page.get_by_test_id("import-skipped-row").count() == 2
+        _shot(page, "24-import")
+    except Exception:
+        _shot(page, "failure-catalogue")
+        raise
+    finally:
+        api.client.close()

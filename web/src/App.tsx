@@ -21,6 +21,11 @@ const ShowDetailPage = page(() => import('./pages/show/ShowDetail'), 'ShowDetail
 const ShowEditPage = page(() => import('./pages/ShowForm'), 'ShowEditPage');
 const ShowNewPage = page(() => import('./pages/ShowForm'), 'ShowNewPage');
 const ShowsPage = page(() => import('./pages/Shows'), 'ShowsPage');
+const ImportPage = page(() => import('./pages/Import'), 'ImportPage');
+const ArtistPage = page(() => import('./pages/Artist'), 'ArtistPage');
+const SongsPage = page(() => import('./pages/Songs'), 'SongsPage');
+const YearPage = page(() => import('./pages/Year'), 'YearPage');
+const MapPage = page(() => import('./pages/VenueMap'), 'MapPage');
 
 export interface RouteDef {
   path: string;
@@ -44,6 +49,11 @@ export const routes: RouteDef[] = [
   { path: '/shows/:id', access: 'auth', component: ShowDetailPage, title: 'Show', shell: true },
   { path: '/shows/:id/edit', access: 'auth', component: ShowEditPage, title: 'Edit show', shell: true },
   { path: '/friends', access: 'auth', component: FriendsPage, title: 'Friends', shell: true },
+  { path: '/import', access: 'auth', component: ImportPage, title: 'Import', shell: true },
+  { path: '/artists/:id', access: 'auth', component: ArtistPage, title: 'Artist', shell: true },
+  { path: '/songs', access: 'auth', component: SongsPage, title: 'Songs heard live', shell: true },
+  { path: '/years/:year', access: 'auth', component: YearPage, title: 'Year in review', shell: true },
+  { path: '/map', access: 'auth', component: MapPage, title: 'Venue map', shell: true },
   { path: '/feed', access: 'auth', component: FeedPage, title: 'Feed', shell: true },
   { path: '/export', access: 'auth', component: ExportPage, title: 'Export', shell: true },
   { path: '/settings', access: 'auth', component: SettingsPage, title: 'Settings', shell: true },
@@ -61,6 +71,10 @@ const NAV = [
   { to: '/dashboard', label: 'Dashboard', icon: '◉', testid: 'nav-dashboard' },
   { to: '/shows', label: 'Shows', icon: '♫', testid: 'nav-shows' },
   { to: '/feed', label: 'Feed', icon: '≋', testid: 'nav-feed' },
+  { to: '/songs', label: 'Songs', icon: '♪', testid: 'nav-songs' },
+  { to: `/years/${new Date().getFullYear()}`, label: 'Year', icon: '★', testid: 'nav-year' },
+  { to: '/map', label: 'Map', icon: '◎', testid: 'nav-map' },
+  { to: '/import', label: 'Import', icon: '⇪', testid: 'nav-import' },
   { to: '/friends', label: 'Friends', icon: '☺', testid: 'nav-friends' },
   { to: '/export', label: 'Export', icon: '⇩', testid: 'nav-export' },
   { to: '/settings', label: 'Settings', icon: '⚙', testid: 'nav-settings' },

@@ -42,6 +42,8 @@ SERVICES: list[ServiceSpec] = [
     ServiceSpec("media", "media", 5003, "media.main:main"),
     ServiceSpec("social", "social", 5004, "social.main:main"),
     ServiceSpec("media-worker", "media", None, "media.worker:main", migrate=False),
+    # one catalog worker: MusicBrainz's and setlist.fm's rate limits are kept per process
+    ServiceSpec("shows-worker", "shows", None, "shows.catalog.worker:main", migrate=False),
     ServiceSpec("gateway", "gateway", 5000, "gateway.main:main", migrate=False),
 ]
 
@@ -181,7 +183,9 @@ class Stack:
 
     def count_of(self, spec: ServiceSpec) -> int:
         """How many processes of this spec run."""
-        return self.worker_count if spec.port is None else len(self.replica_ports[spec.name])
+        if spec.port is None:
+            return self.worker_count if spec.name == "media-worker" else 1
+        return len(self.replica_ports[spec.name])
 
     def start(self, timeout_s: float = 90.0) -> None:
         """Migrate, start every process and wait until each HTTP service answers /health."""

@@ -3,6 +3,15 @@ import { client, type UploadOptions } from './client';
 import type {
   ActiveUsersResponse,
   Artist,
+  ArtistDetail,
+  ArtistHistory,
+  CatalogSources,
+  HomePlace,
+  Job,
+  JobAccepted,
+  SongsHeard,
+  VenueMap,
+  YearInReview,
   ChatMessagesResponse,
   CheckinResponse,
   Comment,
@@ -158,4 +167,31 @@ export const dashboard = {
   recentPhotos: async (limit = 8) => listFrom<MediaRecord>(await client.call<unknown>('dashboardPhotosRecent', { query: { limit } }), 'photos'),
   recentAudio: async (limit = 5) => listFrom<MediaRecord>(await client.call<unknown>('dashboardAudioRecent', { query: { limit } }), 'recordings', 'audio'),
   recentVideos: async (limit = 5) => listFrom<MediaRecord>(await client.call<unknown>('dashboardVideosRecent', { query: { limit } }), 'recordings', 'videos'),
+};
+
+export const catalog = {
+  sources: () => client.call<CatalogSources>('catalogSources'),
+  artist: (id: Id) => client.call<ArtistDetail>('artistGet', { params: p(id) }),
+  lookupArtist: (id: Id, mbid?: string) => client.call<JobAccepted>('artistLookup', { params: p(id), body: mbid ? { mbid } : {} }),
+  importSetlist: (showId: Id, body: { source: 'setlistfm' | 'musicbrainz'; external_id?: string; replace?: boolean; artist_id?: Id }) =>
+    client.call<JobAccepted>('setlistImport', { params: p(showId), body }),
+  job: (id: Id) => client.call<Job>('jobGet', { params: p(id) }),
+  importHistory(file: File, format: string, dryRun: boolean) {
+    const form = new FormData();
+    form.append('format', format);
+    form.append('dry_run', dryRun ? 'true' : 'false');
+    form.append('file', file, file.name);
+    return client.call<JobAccepted>('importsUpload', { body: form });
+  },
+  importAttended: (username: string, dryRun = false) => client.call<JobAccepted>('importsAttended', { body: { username, dry_run: dryRun } }),
+};
+
+export const stats = {
+  songs: (query: { artist_id?: Id; limit?: number; offset?: number } = {}) =>
+    client.call<SongsHeard>('statsSongs', { query: { artist_id: query.artist_id, limit: query.limit ?? 50, offset: query.offset ?? 0 } }),
+  artist: (id: Id) => client.call<ArtistHistory>('statsArtist', { params: p(id) }),
+  year: (year: number | string) => client.call<YearInReview>('statsYear', { params: { year: String(year) } }),
+  map: () => client.call<VenueMap>('statsMap'),
+  home: () => client.call<HomePlace>('statsHomeGet'),
+  setHome: (body: { city: string; latitude: number; longitude: number }) => client.call<HomePlace>('statsHomePut', { body }),
 };

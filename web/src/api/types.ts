@@ -109,6 +109,13 @@ export interface SetlistSong {
   show_id?: Id;
   order: number;
   title: string;
+  artist_id?: Id | null;
+  set_number?: number;
+  set_name?: string;
+  encore?: number;
+  is_tape?: boolean;
+  recording_mbid?: string | null;
+  source?: 'manual' | 'setlistfm' | 'musicbrainz' | string;
   notes?: string | null;
   is_cover?: boolean;
   original_artist?: string | null;
@@ -119,6 +126,7 @@ export interface SetlistSong {
 
 export interface SetlistSongInput {
   title: string;
+  artist_id?: Id;
   order?: number;
   notes?: string;
   is_cover?: boolean;
@@ -204,6 +212,135 @@ export interface Show {
   comment_count?: number;
   song_count?: number;
   attendee_count?: number;
+  lineup?: LineupEntry[];
+  festival?: Festival | null;
+  ticket_price?: number | null;
+  currency?: string | null;
+  seat?: string | null;
+}
+
+export type ActRole = 'headliner' | 'support' | 'guest';
+
+export interface LineupEntry {
+  artist: Artist & { disambiguation?: string };
+  role: ActRole;
+  position: number;
+}
+
+export interface Festival {
+  name: string;
+  day?: string | null;
+  stage?: string | null;
+}
+
+export interface ActInput {
+  name: string;
+  mbid?: string;
+  role: ActRole;
+}
+
+export interface JobAccepted {
+  job_id: Id;
+  status: JobStatus;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface Job {
+  job_id: Id;
+  kind: string;
+  status: JobStatus;
+  progress: number;
+  result?: Record<string, unknown> | null;
+  error?: string | null;
+  created_at?: string;
+  finished_at?: string | null;
+}
+
+export interface SourceState {
+  configured: boolean;
+  reason?: string | null;
+}
+
+export interface CatalogSources {
+  sources: Record<'setlistfm' | 'musicbrainz', SourceState>;
+  map: { tile_url: string; attribution: string };
+}
+
+export interface ArtistDetail extends Artist {
+  disambiguation?: string;
+  sort_name?: string | null;
+  description?: string | null;
+  aliases?: string[];
+  catalog_fetched_at?: string | null;
+}
+
+export interface SongHeard {
+  title: string;
+  song_key: string;
+  artist: { id: Id; name: string };
+  times_heard: number;
+  first_heard: string;
+  last_heard: string;
+  show_ids: Id[];
+}
+
+export interface SongsHeard {
+  songs: SongHeard[];
+  total: number;
+}
+
+export interface ArtistHistory {
+  artist: ArtistDetail;
+  shows: { show_id: Id; date: string; role: string; venue: { id: Id; name: string; city: string }; festival?: string | null }[];
+  first_seen: string | null;
+  last_seen: string | null;
+  songs_heard: number;
+  songs_known: number | null;
+  coverage: number | null;
+  heard: { title: string; times_heard: number }[];
+  not_heard: string[];
+}
+
+export interface YearInReview {
+  year: number;
+  shows: number;
+  artists: number;
+  new_artists: { id: Id; name: string; first_seen: string }[];
+  venues: number;
+  cities: string[];
+  songs_heard: number;
+  unique_songs: number;
+  most_seen_artist: { id: Id; name: string; shows: number } | null;
+  top_artists: { id: Id; name: string; shows: number }[];
+  longest_trip: { show_id: Id; venue_id: Id; venue: string; city: string; km: number } | null;
+  home: { city: string | null; latitude: number | null; longitude: number | null } | null;
+  spending: { currency: string | null; total: number; shows: number }[];
+  photos: number;
+  videos: number;
+  months: { month: number; shows: number }[];
+}
+
+export interface MapVenue {
+  venue_id: Id;
+  name: string;
+  city: string;
+  country: string;
+  latitude: number;
+  longitude: number;
+  show_count: number;
+  last_seen: string;
+}
+
+export interface VenueMap {
+  venues: MapVenue[];
+  without_coordinates: number;
+}
+
+export interface HomePlace {
+  city: string | null;
+  latitude: number | null;
+  longitude: number | null;
 }
 
 export interface ShowDetail extends Show {
@@ -224,6 +361,11 @@ export interface ShowInput {
   rating?: number | null;
   visibility?: Visibility;
   visible_to?: Id[];
+  artists?: ActInput[];
+  festival?: Festival | null;
+  ticket_price?: number | null;
+  currency?: string | null;
+  seat?: string | null;
 }
 
 export interface ShowListQuery {

@@ -6,7 +6,7 @@ import type { Friendship } from '../api/types';
 import { Autocomplete } from '../components/Autocomplete';
 import { describeFeedItem } from '../pages/Feed';
 import { otherUser } from '../pages/Friends';
-import { draftFromShow, inputFromDraft, requiredProblems } from '../pages/ShowForm';
+import { draftFromShow, extrasFromDraft, inputFromDraft, requiredProblems } from '../pages/ShowForm';
 import { queryFromSearch, searchFromQuery } from '../pages/Shows';
 import { passwordProblem } from '../pages/auth/Register';
 import { fakeFetch } from './fakes';
@@ -34,6 +34,26 @@ describe('show form mapping', () => {
     const d = draftFromShow({ id: 1, user_id: 1, artist_name: 'Muse', venue_name: 'O2', date: '2024-05-01', time: '19:30:00', visibility: 'public', rating: 4, venue: { id: 1, name: 'O2', city: 'London', country: 'UK' } });
     expect(d).toMatchObject({ artist_name: 'Muse', venue_location: 'London, UK', time: '19:30', rating: '4', visibility: 'public' });
     expect(inputFromDraft({ ...d, time: '', notes: '  ', rating: '' })).toEqual({ artist_name: 'Muse', venue_name: 'O2', venue_location: 'London, UK', date: '2024-05-01', time: null, notes: null, rating: null, visibility: 'public' });
+  });
+});
+
+describe('show form bill, festival and ticket', () => {
+  const base = { artist_name: 'Florence Vale', venue_name: 'Grant Park', venue_location: '', date: '2019-08-02', time: '', notes: '', rating: '', visibility: 'friends' as const };
+  it('sends the bill with the headliner first, and only what was filled in', () => {
+    expect(extrasFromDraft(base)).toEqual({});
+    const d = { ...base, acts: [{ name: ' The Lanterns ', role: 'support' as const }, { name: '', role: 'guest' as const }], festival_name: 'Lollapalooza', festival_day: 'Friday', ticket_price: '120', currency: 'usd' };
+    expect(extrasFromDraft(d)).toEqual({
+      artists: [{ name: 'Florence Vale', role: 'headliner' }, { name: 'The Lanterns', role: 'support' }],
+      festival: { name: 'Lollapalooza', day: 'Friday', stage: null },
+      ticket_price: 120,
+      currency: 'USD',
+    });
+  });
+  it('clears what was emptied once edited, and reads a show back', () => {
+    expect(extrasFromDraft({ ...base, extras_touched: true })).toEqual({ artists: [{ name: 'Florence Vale', role: 'headliner' }], festival: null, ticket_price: null, currency: null, seat: null });
+    const d = draftFromShow({ id: 1, user_id: 1, artist_name: 'Florence Vale', venue_name: 'Grant Park', date: '2019-08-02', visibility: 'friends', festival: { name: 'Lolla', day: 'Fri' }, ticket_price: 99.5, currency: 'USD',
+      lineup: [{ artist: { id: 1, name: 'Florence Vale' }, role: 'headliner', position: 1 }, { artist: { id: 2, name: 'The Lanterns' }, role: 'support', position: 2 }] });
+    expect(d).toMatchObject({ acts: [{ name: 'The Lanterns', role: 'support' }], festival_name: 'Lolla', festival_day: 'Fri', ticket_price: '99.5', currency: 'USD' });
   });
 });
 

@@ -84,7 +84,8 @@ def suggest_artists(session: Session, *, q: str, limit: int = 10) -> dict[str, A
         return {"artists": []}
     return {
         "artists": [
-            {"id": a.id, "name": a.name, "mbid": a.mbid, "image_url": a.image_url, "show_count": n}
+            {"id": a.id, "name": a.name, "mbid": a.mbid, "image_url": a.image_url, "show_count": n,
+             "disambiguation": a.disambiguation or ""}
             for a, n in repo.suggest_artists(session, prefix, limit)
         ]
     }

@@ -11,6 +11,8 @@ from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
 from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
 from shows import service
+from shows.catalog.jobs import CeleryEnqueuer, Enqueue, JobSweeper
+from shows.catalog.router import imports_router, stats_router
 from shows.clients import HttpPeers, Peers
 from shows.config import ShowsSettings, get_settings
 from shows.consumers import subscriptions
@@ -25,8 +27,9 @@ def create_app(
     token_verifier: TokenVerifier | None = None,
     peers: Peers | None = None,
     users: UserDirectory | None = None,
+    catalog_enqueue: Enqueue | None = None,
 ) -> FastAPI:
-    """Build the shows app (routes, session factory, outbox relay, event consumer, copy reconciler)."""
+    """Build the shows app (routes, session factory, outbox relay, event consumer, copy reconciler, catalog jobs)."""
     settings = settings or get_settings()
     engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
@@ -45,8 +48,23 @@ def create_app(
         ],
         interval_s=settings.copy_reconcile_interval_s,
     )
+    enqueuer: CeleryEnqueuer | None = None
+    if catalog_enqueue is None:
+        from shows.catalog.worker import make_app
+
+        enqueuer = catalog_enqueue = CeleryEnqueuer(make_app(settings))
+    sweeper = JobSweeper(session_factory, catalog_enqueue, settings.catalog_sweep_interval_s,
+                         settings.catalog_requeue_after_s)
+
+    def _start(_: FastAPI) -> None:
+        if settings.catalog_sweep_enabled:
+            sweeper.start()
 
     def _close(_: FastAPI) -> None:
+        if sweeper.is_alive():
+            sweeper.stop()
+        if enqueuer is not None:
+            enqueuer.close()
         if http_peers is not None:
             http_peers.close()
         auth_client.close()
@@ -57,15 +75,17 @@ def create_app(
         settings,
         title="ShareMyShows shows",
         description="Artists, venues, concerts, a person's shows, setlists, check-ins and the dashboard.",
-        routers=[router, dashboard_router, catalogue_router, internal_router],
+        routers=[router, imports_router, stats_router, dashboard_router, catalogue_router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=subscriptions,
         reconciler=reconciler,
         token_verifier=token_verifier,
+        on_startup=[_start],
         on_shutdown=[_close],
     )
     app.state.engine = engine
+    app.state.catalog_enqueue = catalog_enqueue
     app.state.peers = peers if peers is not None else http_peers
     app.state.users = users if users is not None else AuthDirectory(auth_client)
     return app

@@ -36,6 +36,12 @@ class Artist(Base):
     spotify_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     image_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # catalogue facts (issue 14): filled by the catalog worker from MusicBrainz / Wikidata
+    sort_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disambiguation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    description: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    aliases: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    catalog_fetched_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class Venue(Base):
@@ -54,6 +60,8 @@ class Venue(Base):
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     place_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    mbid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    setlistfm_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class Concert(Base):
@@ -93,6 +101,13 @@ class Show(Base):
     visible_to: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # festival and ticket facts (issue 14)
+    festival_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    festival_day: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    festival_stage: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    ticket_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    seat: Mapped[str | None] = mapped_column(String(120), nullable=True)
     # bumped (under the row lock) by every show.* event; copies in media and social compare it
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -131,6 +146,16 @@ class SetlistSong(Base):
     duration: Mapped[str | None] = mapped_column(String(10), nullable=True)
     songwriter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     with_artist: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # per-act setlists and imported structure (issue 14); artist_id NULL = the concert's headliner
+    artist_id: Mapped[int | None] = mapped_column(ForeignKey("artist.id"), nullable=True)
+    set_number: Mapped[int] = mapped_column(Integer, default=1)
+    set_name: Mapped[str] = mapped_column(String(120), default="")
+    encore: Mapped[int] = mapped_column(Integer, default=0)
+    is_tape: Mapped[bool] = mapped_column(default=False)
+    recording_mbid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # the match key of "songs heard live": the normalised title (or the MusicBrainz recording's)
+    song_key: Mapped[str] = mapped_column(String(200), default="", index=True)
+    source: Mapped[str] = mapped_column(String(16), default="manual")
 
 
 class CheckIn(Base):
@@ -176,6 +201,9 @@ class ShowCounter(Base):
     audio: Mapped[int] = mapped_column(Integer, default=0)
     videos: Mapped[int] = mapped_column(Integer, default=0)
     comments: Mapped[int] = mapped_column(Integer, default=0)
+
+
+from shows.catalog import models as _catalog_models  # noqa: E402, F401 - registers the catalogue tables
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

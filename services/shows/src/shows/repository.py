@@ -236,6 +236,12 @@ class ShowRow(Protocol):
     owner_username: str | None
     song_count: int
     attendee_count: int
+    festival_name: str | None
+    festival_day: str | None
+    festival_stage: str | None
+    ticket_price: float | None
+    currency: str | None
+    seat: str | None
 
 
 @functools.cache
@@ -282,6 +288,12 @@ def _show_select() -> Select[Any]:
             User.username.label("owner_username"),
             song_count.label("song_count"),
             attendees.label("attendee_count"),
+            Show.festival_name,
+            Show.festival_day,
+            Show.festival_stage,
+            Show.ticket_price,
+            Show.currency,
+            Show.seat,
         )
         .join(Concert, Concert.id == Show.concert_id)
         .join(Artist, Artist.id == Concert.artist_id)

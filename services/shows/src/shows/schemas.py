@@ -23,6 +23,24 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=10_000)
 
 
+class ActIn(_Input):
+    """One act of a bill in a create/update body."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    mbid: str | None = Field(None, max_length=36)
+    role: Literal["headliner", "support", "guest"] = "support"
+
+    _strip_name = field_validator("name", "mbid", mode="before")(_strip)
+
+
+class FestivalIn(_Input):
+    """The festival a show was part of (a bare string is its name)."""
+
+    name: str = Field(..., min_length=1, max_length=200)
+    day: str | None = Field(None, max_length=40)
+    stage: str | None = Field(None, max_length=120)
+
+
 class _ShowFields(_Input):
     artist_name: str | None = Field(None, min_length=1, max_length=200)
     venue_name: str | None = Field(None, min_length=1, max_length=200)
@@ -37,6 +55,31 @@ class _ShowFields(_Input):
     visibility: Visibility | None = None
     visible_to: list[UserId] | None = Field(None, max_length=1000)
     artist_mbid: str | None = Field(None, max_length=36)
+    # issue 14: the bill, festival and ticket facts
+    artists: list[ActIn] | None = Field(None, max_length=100)
+    festival: FestivalIn | None = None
+    ticket_price: float | None = Field(None, ge=0, le=1_000_000)
+    currency: str | None = Field(None, pattern=r"^[A-Za-z]{3}$")
+    seat: str | None = Field(None, max_length=120)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bill_names_headliner(cls, value: Any) -> Any:
+        # `artists` may replace `artist_name`: the first headliner (else the first act) heads the concert
+        if isinstance(value, dict) and not value.get("artist_name") and isinstance(value.get("artists"), list):
+            acts = [a for a in value["artists"] if isinstance(a, dict) and a.get("name")]
+            head = next((a for a in acts if a.get("role") == "headliner"), acts[0] if acts else None)
+            if head is not None:
+                mbid = value.get("artist_mbid") or head.get("mbid")
+                value = {**value, "artist_name": head["name"], "artist_mbid": mbid}
+        if isinstance(value, dict) and isinstance(value.get("festival"), str):
+            value = {**value, "festival": {"name": value["festival"]} if value["festival"].strip() else None}
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
 
     _strip_names = field_validator(
         "artist_name", "venue_name", "venue_location", "city", "state", "country", "artist_mbid", mode="before"
@@ -103,6 +146,14 @@ class _SongFields(_Input):
     duration: str | None = None
     songwriter: str | None = Field(None, max_length=200)
     with_artist: str | None = Field(None, max_length=200)
+    # issue 14: the act (on the show's bill) and the set this song belongs to
+    artist_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    artist_name: str | None = Field(None, max_length=200)
+    set_number: int | None = Field(None, ge=1, le=50)
+    set_name: str | None = Field(None, max_length=120)
+    encore: int | None = Field(None, ge=0, le=20)
+    is_tape: bool | None = None
+    recording_mbid: str | None = Field(None, pattern=r"^[0-9a-f-]{36}$")
 
     _strip_text = field_validator("title", "song_name", "original_artist", "songwriter", "with_artist", mode="before")(
         _strip
@@ -179,6 +230,35 @@ class SongRead(BaseModel):
     duration: str | None
     songwriter: str | None
     with_artist: str | None
+    artist_id: int | None = None
+    set_number: int = 1
+    set_name: str = ""
+    encore: int = 0
+    is_tape: bool = False
+    recording_mbid: str | None = None
+    source: str = "manual"
+
+
+class LineupArtist(ArtistRead):
+    """An act's artist (the disambiguation tells namesakes apart)."""
+
+    disambiguation: str = ""
+
+
+class LineupEntry(BaseModel):
+    """One act of a show's bill."""
+
+    artist: LineupArtist
+    role: str
+    position: int
+
+
+class FestivalRead(BaseModel):
+    """The festival a show was part of."""
+
+    name: str
+    day: str | None = None
+    stage: str | None = None
 
 
 class ShowRead(BaseModel):
@@ -210,6 +290,11 @@ class ShowRead(BaseModel):
     comment_count: int = 0
     song_count: int = 0
     attendee_count: int = 0
+    lineup: list[LineupEntry] = []
+    festival: FestivalRead | None = None
+    ticket_price: float | None = None
+    currency: str | None = None
+    seat: str | None = None
 
 
 class ShowCreated(ShowRead):
@@ -319,6 +404,7 @@ class ArtistSuggestion(BaseModel):
     mbid: str | None
     image_url: str | None
     show_count: int
+    disambiguation: str = ""
 
 
 class VenueSuggestion(BaseModel):

@@ -15,10 +15,27 @@ def show_name(artist_name: str, venue_name: str) -> str:
     return f"{artist_name} at {venue_name}"
 
 
-def show_json(row: ShowRow, viewer_id: int | None) -> dict[str, Any]:
-    """The contract's show JSON for `viewer_id` (`visible_to` only for the owner)."""
+def _festival(row: ShowRow) -> dict[str, Any] | None:
+    name = getattr(row, "festival_name", None)
+    if not name:
+        return None
+    return {"name": name, "day": getattr(row, "festival_day", None), "stage": getattr(row, "festival_stage", None)}
+
+
+def show_json(row: ShowRow, viewer_id: int | None, lineup: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The contract's show JSON for `viewer_id` (`visible_to` only for the owner).
+
+    `lineup` is the show's bill (shows.catalog.lineup.lineups); without it the concert's artist is the bill.
+    """
     is_owner = viewer_id is not None and viewer_id == row.user_id
     location = format_location(row.city, row.state, row.country)
+    if not lineup:
+        lineup = [{
+            "artist": {"id": row.artist_id, "name": row.artist_name, "mbid": row.artist_mbid,
+                       "image_url": row.artist_image_url, "disambiguation": ""},
+            "role": "headliner",
+            "position": 1,
+        }]
     return {
         "id": row.id,
         "user_id": row.user_id,
@@ -60,6 +77,12 @@ def show_json(row: ShowRow, viewer_id: int | None) -> dict[str, Any]:
         "comment_count": row.comment_count,
         "song_count": row.song_count,
         "attendee_count": row.attendee_count,
+        "lineup": lineup,
+        "festival": _festival(row),
+        # ticket facts are the owner's own business
+        "ticket_price": getattr(row, "ticket_price", None) if is_owner else None,
+        "currency": getattr(row, "currency", None) if is_owner else None,
+        "seat": getattr(row, "seat", None) if is_owner else None,
     }
 
 
@@ -77,4 +100,11 @@ def song_json(song: SetlistSong) -> dict[str, Any]:
         "duration": song.duration,
         "songwriter": song.songwriter,
         "with_artist": song.with_artist,
+        "artist_id": song.artist_id,
+        "set_number": song.set_number or 1,
+        "set_name": song.set_name or "",
+        "encore": song.encore or 0,
+        "is_tape": bool(song.is_tape),
+        "recording_mbid": song.recording_mbid,
+        "source": song.source or "manual",
     }

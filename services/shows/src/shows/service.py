@@ -16,6 +16,8 @@ from shared.events import ShowCreatedV1, ShowDeletedV1, ShowUpdatedV1
 from shared.outbox import emit
 from shared.users import UserDirectory, ensure_live_user
 from shows import repository as repo
+from shows.catalog import heard
+from shows.catalog import lineup as catalog_lineup
 from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
 from shows.models import Show
 from shows.normalize import normalize, parse_location
@@ -140,7 +142,7 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate, users: Us
     city, state, country = _place(data, fields)
     concert_id = _resolve_concert(
         session,
-        artist_name=data.artist_name,
+        artist_name=catalog_lineup.headliner_name(session, data.artist_name, data.artist_mbid),
         artist_mbid=data.artist_mbid,
         venue_name=data.venue_name,
         city=city,
@@ -169,9 +171,10 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate, users: Us
     except IntegrityError as exc:  # the same person logged it concurrently
         raise DuplicateShow() from exc
     repo.set_audience(session, show.id, data.visible_to)
+    catalog_lineup.apply_show_extras(session, show, data, fields)
     row = _row(session, show.id)
     emit(session, ShowCreatedV1(**_facts(row)))
-    body = show_json(row, viewer.id)
+    body = show_json(row, viewer.id, catalog_lineup.lineups(session, [show.id]).get(show.id))
     body["others_count"] = repo.count_concert_shows(session, concert_id, excluding_user=viewer.id)
     return body
 
@@ -181,6 +184,7 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
     show = get_owned_show(session, show_id, viewer.id, for_update=True)
     fields = set(data.model_fields_set)
     row = _row(session, show_id)
+    songs_heard = heard.keys_of_shows(session, [show_id])
     if fields & {"artist_name", "venue_name", "venue_location", "city", "state", "country", "date", "artist_mbid"}:
         if fields & {"venue_location", "city", "state", "country"}:
             city, state, country = _place(data, fields)
@@ -215,19 +219,23 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
     if "visible_to" in fields:
         show.visible_to = data.visible_to
         repo.set_audience(session, show.id, data.visible_to)
+    catalog_lineup.apply_show_extras(session, show, data, fields)
     show.updated_at = utcnow()
     show.version = (show.version or 1) + 1  # the row is locked (for_update): versions follow commit order
+    heard.refresh_shows(session, show.user_id, [show_id], songs_heard)
     session.flush()
     session.expire_all()
     row = _row(session, show_id)
     emit(session, ShowUpdatedV1(**_facts(row)))
-    return show_json(row, viewer.id)
+    return show_json(row, viewer.id, catalog_lineup.lineups(session, [show_id]).get(show_id))
 
 
 def delete_show_and_emit(session: Session, show: Show) -> None:
     """Delete a show here and tell media and social (show.deleted) in the same transaction."""
     concert_id, owner_id, sid = show.concert_id, show.user_id, show.id
+    songs_heard = heard.keys_of_shows(session, [sid])
     version = repo.delete_show(session, show)
+    heard.refresh(session, owner_id, songs_heard)
     others = repo.count_concert_shows(session, concert_id) > 0
     emit(session, ShowDeletedV1(show_id=sid, user_id=owner_id, concert_id=concert_id, concert_has_other_shows=others,
                                 aggregate_version=version))
@@ -243,7 +251,7 @@ def read_show(session: Session, *, viewer: Viewer, show_id: int) -> dict[str, An
     row = repo.show_row(session, show_id)  # one query serves both the access check and the JSON
     if row is None or not can_view(session, row, viewer.id):
         raise ShowNotFound()
-    body = show_json(row, viewer.id)
+    body = show_json(row, viewer.id, catalog_lineup.lineups(session, [show_id]).get(show_id))
     body["setlist"] = [song_json(s) for s in repo.list_songs(session, show_id)]
     return body
 
@@ -273,7 +281,8 @@ def list_shows(
         limit=limit,
         offset=offset,
     )
-    return [show_json(r, viewer.id) for r in rows], total
+    bills = catalog_lineup.lineups(session, [r.id for r in rows])
+    return [show_json(r, viewer.id, bills.get(r.id)) for r in rows], total
 
 
 def show_access(

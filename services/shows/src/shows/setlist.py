@@ -7,6 +7,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shows import repository as repo
+from shows.catalog import heard
+from shows.catalog.lineup import act_for_song
+from shows.catalog.text import song_key
 from shows.exceptions import SetlistFull, SongNotFound
 from shows.models import SetlistSong
 from shows.schemas import SongCreate, SongUpdate
@@ -31,7 +34,7 @@ def _reorder(session: Session, show_id: int, song_id: int, target: int | None) -
 def add_song(session: Session, *, viewer: Viewer, show_id: int, data: SongCreate, max_songs: int) -> dict[str, Any]:
     """Append a song, or insert it at `order` shifting the rest down (owner only)."""
     # the row lock serialises concurrent setlist edits of this show on PostgreSQL
-    get_owned_show(session, show_id, viewer.id, for_update=True)
+    show = get_owned_show(session, show_id, viewer.id, for_update=True)
     if repo.count_songs(session, show_id) >= max_songs:
         raise SetlistFull()
     title = data.song_title() or ""
@@ -45,25 +48,47 @@ def add_song(session: Session, *, viewer: Viewer, show_id: int, data: SongCreate
         duration=data.duration,
         songwriter=data.songwriter or None,
         with_artist=data.with_artist or None,
+        artist_id=act_for_song(session, show_id, data.artist_id, data.artist_name),
+        set_number=data.set_number or 1,
+        set_name=data.set_name or "",
+        encore=data.encore or 0,
+        is_tape=bool(data.is_tape),
+        recording_mbid=data.recording_mbid,
+        song_key=song_key(title),
+        source="manual",
     )
     session.add(song)
     session.flush()
     if data.order is not None:
         _reorder(session, show_id, song.id, data.order)
+    heard.refresh_shows(session, show.user_id, [show_id], set())
     session.refresh(song)
     return song_json(song)
 
 
 def update_song(session: Session, *, viewer: Viewer, show_id: int, song_id: int, data: SongUpdate) -> dict[str, Any]:
     """Change a song of this show (owner only); `order` moves it and renumbers the rest."""
-    get_owned_show(session, show_id, viewer.id, for_update=True)
+    show = get_owned_show(session, show_id, viewer.id, for_update=True)
     song = repo.get_song(session, show_id, song_id)
     if song is None:
         raise SongNotFound()
+    before = heard.keys_of_shows(session, [show_id])
     fields = data.model_fields_set
     title = data.song_title()
     if title is not None:
         song.title = title
+        song.song_key = song_key(title)
+    if "artist_id" in fields or "artist_name" in fields:
+        song.artist_id = act_for_song(session, show_id, data.artist_id, data.artist_name)
+    for name in ("set_number", "encore"):
+        if name in fields and getattr(data, name) is not None:
+            setattr(song, name, getattr(data, name))
+    if "set_name" in fields:
+        song.set_name = data.set_name or ""
+    if "is_tape" in fields and data.is_tape is not None:
+        song.is_tape = data.is_tape
+    if "recording_mbid" in fields:
+        song.recording_mbid = data.recording_mbid
     if "notes" in fields:
         song.notes = data.notes or ""
     if "is_cover" in fields and data.is_cover is not None:
@@ -74,16 +99,19 @@ def update_song(session: Session, *, viewer: Viewer, show_id: int, song_id: int,
     session.flush()
     if data.order is not None:
         _reorder(session, show_id, song.id, data.order)
+    heard.refresh_shows(session, show.user_id, [show_id], before)
     session.refresh(song)
     return song_json(song)
 
 
 def remove_song(session: Session, *, viewer: Viewer, show_id: int, song_id: int) -> None:
     """Remove a song of this show (owner only) and close the gap."""
-    get_owned_show(session, show_id, viewer.id, for_update=True)
+    show = get_owned_show(session, show_id, viewer.id, for_update=True)
     song = repo.get_song(session, show_id, song_id)
     if song is None:
         raise SongNotFound()
+    before = heard.keys_of_shows(session, [show_id])
     session.delete(song)
     session.flush()
     repo.apply_positions(session, show_id, [s.id for s in repo.list_songs(session, show_id)])
+    heard.refresh_shows(session, show.user_id, [show_id], before)

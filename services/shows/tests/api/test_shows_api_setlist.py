@@ -61,6 +61,13 @@ def test_song_shape_and_aliases(client: Any, auth: Any, make_show: Any) -> None:
         "duration": "4:13",
         "songwriter": "Alex Turner",
         "with_artist": "Miles Kane",
+        "artist_id": None,
+        "set_number": 1,
+        "set_name": "",
+        "encore": 0,
+        "is_tape": False,
+        "recording_mbid": None,
+        "source": "manual",
     }
     listed = client.get(f"/api/shows/{sid}/setlist", headers=auth(1))
     assert isinstance(listed.json(), list) and listed.json()[0] == song

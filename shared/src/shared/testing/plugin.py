@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,9 +32,21 @@ from shared.testing import infra
 from shared.testing.infra import S3Server
 
 RUN_ID = uuid.uuid4().hex[:8]
+FAKE_SETLISTFM_KEY = "e2e-setlistfm-key"
 ISSUER = "sharemyshows-auth"
 AUDIENCE = "sharemyshows"
 
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--live`: the catalogue client tests call the real MusicBrainz / setlist.fm (same as SMS_LIVE_SOURCES=1)."""
+    parser.addoption("--live", action="store_true", default=False, help="call the real catalogue sources")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Turn `--live` into the environment switch the tests read."""
+    if config.getoption("--live", default=False):
+        os.environ["SMS_LIVE_SOURCES"] = "1"
 
 
 # ---------------------------------------------------------------- tokens (in-process tests)
@@ -121,11 +135,40 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
+def fake_sources() -> Iterator[str]:
+    """The recorded MusicBrainz / setlist.fm / Wikidata answers served by `shared.testing.fakesources` (a process)."""
+    from shared.stack import REPO_ROOT
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.testing.fakesources", "--port", str(port), "--fixtures",
+         str(REPO_ROOT / "tests" / "fixtures"), "--setlistfm-key", FAKE_SETLISTFM_KEY],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(base + "/_requests", timeout=1.0)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("the fake source server did not start", pytrace=False)
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
 def stack_env(
     tmp_path_factory: pytest.TempPathFactory,
     pg_url_factory: Callable[[str], str],
     rabbit_url: str,
     s3_server: S3Server,
+    fake_sources: str,
 ) -> dict[str, str]:
     """The environment of a full-mode stack: PostgreSQL per service, RabbitMQ vhost, S3 bucket."""
     env = dict(os.environ)
@@ -144,6 +187,12 @@ def stack_env(
             "GATEWAY_RATE_LIMIT_USER": "100000",
             "AUTH_REGISTER_LIMIT_PER_IP": "100000",
             "AUTH_LOGIN_LIMIT_PER_IP": "100000",
+            # the catalogue's sources are the fake server (real sockets, recorded answers)
+            "SHOWS_MUSICBRAINZ_URL": fake_sources,
+            "SHOWS_SETLISTFM_URL": fake_sources + "/rest",
+            "SHOWS_WIKIDATA_URL": fake_sources,
+            "SETLISTFM_API_KEY": FAKE_SETLISTFM_KEY,
+            "SHOWS_CATALOG_RETRY_BACKOFF_S": "1",
         }
     )
     for svc in ("auth", "shows", "media", "social"):

@@ -22,6 +22,37 @@ export function InfoTab({ show }: { show: ShowDetail }) {
       <div className="panel">
         <h2>About this show</h2>
         <dl className="facts">
+          <dt>Bill</dt>
+          <dd>
+            <ol className="lineup" data-testid="show-lineup">
+              {(show.lineup ?? []).map((a) => (
+                <li key={String(a.artist.id)} data-testid="lineup-act" data-role={a.role}>
+                  <Link to={`/artists/${a.artist.id}`}>{a.artist.name}</Link>
+                  {a.artist.disambiguation ? <span className="muted small"> ({a.artist.disambiguation})</span> : null}
+                  <span className="chip">{a.role}</span>
+                </li>
+              ))}
+            </ol>
+          </dd>
+          {show.festival ? (
+            <>
+              <dt>Festival</dt>
+              <dd data-testid="show-festival">
+                {show.festival.name}
+                {show.festival.day ? `, ${show.festival.day}` : ''}
+                {show.festival.stage ? ` · ${show.festival.stage} stage` : ''}
+              </dd>
+            </>
+          ) : null}
+          {show.ticket_price !== null && show.ticket_price !== undefined ? (
+            <>
+              <dt>Ticket</dt>
+              <dd data-testid="show-ticket">
+                {show.ticket_price.toFixed(2)} {show.currency ?? ''}
+                {show.seat ? ` · ${show.seat}` : ''}
+              </dd>
+            </>
+          ) : null}
           <dt>Rating</dt>
           <dd>{show.rating ? <Stars value={show.rating} /> : <span className="muted">Not rated</span>}</dd>
           <dt>Attendees</dt>

@@ -1,9 +1,10 @@
 import { useEffect, useState, type DragEvent, type FormEvent } from 'react';
 import { shows, type SetlistSong, type ShowDetail } from '../../api';
-import { Empty, ErrorText, FormError, TextField, fieldError, useAction } from '../../components/ui';
+import { Empty, ErrorText, FormError, SelectField, TextField, fieldError, useAction } from '../../components/ui';
 import { dropIndex, isDuration, moveSong, normalise } from '../../lib/setlist';
+import { SetlistImport } from './SetlistImport';
 
-const EMPTY = { title: '', duration: '', is_cover: false, original_artist: '', with_artist: '', songwriter: '', notes: '' };
+const EMPTY = { title: '', duration: '', is_cover: false, original_artist: '', with_artist: '', songwriter: '', notes: '', act: '' };
 
 export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (songs: SetlistSong[]) => void }) {
   const [songs, setSongs] = useState<SetlistSong[]>(normalise(show.setlist ?? []));
@@ -38,8 +39,9 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
       with_artist: draft.with_artist.trim() || undefined,
       songwriter: draft.songwriter.trim() || undefined,
       notes: draft.notes.trim() || undefined,
+      artist_id: draft.act || undefined,
     });
-    setDraft((d) => ({ ...EMPTY, notes: d.notes }));
+    setDraft((d) => ({ ...EMPTY, notes: d.notes, act: d.act }));
     await refresh();
   });
 
@@ -84,6 +86,8 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
   };
 
   const set = (k: keyof typeof EMPTY) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [k]: e.target.value }));
+  const acts = show.lineup ?? [];
+  const actName = (id: SetlistSong['artist_id']) => acts.find((a) => String(a.artist.id) === String(id))?.artist.name;
 
   return (
     <div className="panel">
@@ -111,6 +115,9 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
             <span className="song-main">
               <span className="song-title" data-testid="setlist-song-title">{s.title}</span>
               <span className="song-extra">
+                {s.artist_id && actName(s.artist_id) ? <span className="chip" data-testid="setlist-song-act">{actName(s.artist_id)}</span> : null}
+                {s.is_tape ? <span className="chip" data-testid="setlist-song-tape">tape</span> : null}
+                {s.encore ? <span className="chip" data-testid="setlist-song-encore">{s.set_name || `encore ${s.encore}`}</span> : s.set_name ? <span className="chip">{s.set_name}</span> : null}
                 {s.is_cover ? <span className="chip">cover{s.original_artist ? ` of ${s.original_artist}` : ''}</span> : null}
                 {s.with_artist ? <span className="chip">with {s.with_artist}</span> : null}
                 {s.songwriter ? <span className="muted small">written by {s.songwriter}</span> : null}
@@ -130,6 +137,7 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
       </ol>
       <ErrorText error={move.error ?? remove.error} testid="setlist-error" />
 
+      {owner ? <SetlistImport show={show} onImported={() => void refresh()} /> : null}
       {owner ? (
         <form
           className="song-form"
@@ -142,6 +150,12 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
         >
           <h3>Add a song</h3>
           <div className="row gap wrap">
+            {acts.length > 1 ? (
+              <SelectField label="Act" name="act" testid="song-act" value={draft.act} onChange={set('act')}>
+                <option value="">{acts[0].artist.name}</option>
+                {acts.slice(1).map((a) => <option key={String(a.artist.id)} value={String(a.artist.id)}>{a.artist.name}</option>)}
+              </SelectField>
+            ) : null}
             <TextField label="Song title" name="title" testid="song-title" required value={draft.title} onChange={set('title')} error={fieldError(add.error, 'title', 'song_name')} />
             <TextField label="Duration (m:ss)" name="duration" testid="song-duration" placeholder="3:45" value={draft.duration} onChange={set('duration')} error={fieldError(add.error, 'duration') ?? (draft.duration && !isDuration(draft.duration) ? 'Use minutes:seconds, e.g. 3:45.' : undefined)} />
           </div>

@@ -1,0 +1,249 @@
+"""Songs heard live: `GET /api/stats/songs` for a person with 1,000 shows and 20,000 setlist songs (PostgreSQL).
+
+Run: `.venv/bin/python bench/stats.py [--shows 1000] [--songs-per-show 20] [--requests 300]`.
+
+What it does:
+1. creates a fresh PostgreSQL database, migrates it and bulk-inserts one person's history: 1,000 shows of 120
+   artists at 150 venues (a quarter of them festival days with three acts), 20 songs each (20,000 songs, with
+   tape intros and covers), drawn from 40 titles per artist so songs repeat across shows as they do in life;
+2. starts the JWKS stub of bench/shows.py and the real shows service (one process);
+3. measures, in the same run and alternating, `GET /api/stats/songs?limit=50` over HTTP (sequential requests
+   on a keep-alive connection: the latency one person sees; the service reads its per-person summary rows) and,
+   as the baseline, the aggregate SQL alone that computes the same page from the setlists (psycopg, one
+   connection); then the price of keeping the summary current: `POST /api/shows/{id}/setlist` (one song added,
+   its summary row recounted) against `GET /api/shows/{id}/setlist` on the same show;
+4. prints p50/p95 of each against the target (< 50 ms p50) and writes bench/results/stats.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import random
+import statistics as pystats
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# this folder holds shows.py: keep it off sys.path so `import shows` finds the service package
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_spec = importlib.util.spec_from_file_location("bench_common", _HERE / "_common.py")
+assert _spec is not None and _spec.loader is not None
+_common = importlib.util.module_from_spec(_spec)
+sys.modules["bench_common"] = _common
+_spec.loader.exec_module(_common)
+ISSUER, AUDIENCE = "sharemyshows-auth", "sharemyshows"
+TARGET_P50_MS = 50.0
+
+
+def seed(url: str, n_shows: int, per_show: int, rng: random.Random) -> int:
+    """One person's history, inserted in bulk through the shows tables; returns their user id."""
+    from sqlalchemy import insert
+
+    from shared.db import make_engine, run_migrations, utcnow
+    from shows.catalog.models import ShowAct
+    from shows.catalog.text import song_key
+    from shows.models import Artist, Concert, SetlistSong, Show, User, Venue
+
+    run_migrations("shows", url)
+    engine = make_engine(url)
+    user_id, now = 1, utcnow()
+    n_artists, n_venues = 120, 150
+    with engine.begin() as c:
+        c.execute(insert(User), [{"id": user_id, "username": "bench"}])
+        c.execute(insert(Artist), [{"id": i, "name": f"Artist {i}", "name_norm": f"artist {i}", "created_at": now}
+                                   for i in range(1, n_artists + 1)])
+        c.execute(insert(Venue), [{"id": i, "name": f"Venue {i}", "name_norm": f"venue {i}", "city": f"City {i % 40}",
+                                   "city_norm": f"city {i % 40}", "state": "", "country": "Somewhere",
+                                   "latitude": 40 + i / 100, "longitude": -80 + i / 100, "created_at": now}
+                                  for i in range(1, n_venues + 1)])
+        start = dt.date(2000, 1, 1)
+        concerts, shows, acts, songs = [], [], [], []
+        song_id = 0
+        for sid in range(1, n_shows + 1):
+            day = start + dt.timedelta(days=sid * 9)
+            head = rng.randint(1, n_artists)
+            concerts.append({"id": sid, "artist_id": head, "venue_id": rng.randint(1, n_venues), "date": day,
+                             "created_at": now})
+            fest = sid % 4 == 0
+            shows.append({"id": sid, "user_id": user_id, "concert_id": sid, "show_date": day, "notes": "",
+                          "notes_norm": "", "visibility": "friends", "created_at": now, "updated_at": now,
+                          "festival_name": "Bench Fest" if fest else None,
+                          "ticket_price": float(rng.randint(20, 150)), "currency": "USD"})
+            bill = [head] + (rng.sample([a for a in range(1, n_artists + 1) if a != head], 2) if fest else [])
+            acts += [{"show_id": sid, "artist_id": a, "role": "headliner" if i == 0 else "support", "position": i + 1}
+                     for i, a in enumerate(bill)]
+            for pos in range(1, per_show + 1):
+                song_id += 1
+                act = bill[(pos - 1) * len(bill) // per_show]
+                title = "Intro" if pos == 1 else f"Song {act}-{rng.randint(1, 40)}"
+                songs.append({"id": song_id, "show_id": sid, "position": pos, "title": title, "notes": "",
+                              "is_cover": pos % 17 == 0, "artist_id": None if act == head else act,
+                              "set_number": 1 if pos < per_show - 2 else 2, "set_name": "",
+                              "encore": 0 if pos < per_show - 2 else 1, "is_tape": pos == 1,
+                              "song_key": song_key(title), "source": "setlistfm"})
+        c.execute(insert(Concert), concerts)
+        c.execute(insert(Show), shows)
+        c.execute(insert(ShowAct), acts)
+        for i in range(0, len(songs), 5000):
+            c.execute(insert(SetlistSong), songs[i:i + 5000])
+        for table in ("artist", "venue", "concert", "show", "show_act", "setlist_song"):
+            c.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        c.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return user_id
+
+
+def sql_baseline(url: str, user_id: int) -> tuple[str, Any]:
+    """The baseline: the one-pass aggregate over the person's setlists that answers the same page without the
+    summary rows (compiled for psycopg), and a connection."""
+    import psycopg
+    from sqlalchemy import func
+    from sqlalchemy.dialects import postgresql
+
+    from shows.catalog import stats_repo
+    from shows.models import SetlistSong, Show
+
+    act = stats_repo._act().label("act")
+    times = func.count().label("times")
+    stmt = (stats_repo._heard(user_id, None)
+            .add_columns(act, SetlistSong.song_key, func.min(SetlistSong.title.collate("C")), times,
+                         func.min(Show.show_date), func.max(Show.show_date), func.array_agg(Show.id),
+                         func.count().over())
+            .group_by(act, SetlistSong.song_key).order_by(times.desc(), SetlistSong.song_key, act).limit(50))
+    sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    return sql, psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) in ms."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Seed, start the service, measure both, stop."""
+    from shared.auth import TokenSigner
+    from shared.stack import Stack, free_port
+    from shared.testing import infra
+
+    work = _common.scratch_dir("stats")
+    db_name = f"sms_bench_stats_{os.getpid()}"
+    url = infra.create_database(db_name)
+    stub: subprocess.Popen[bytes] | None = None
+    stack: Stack | None = None
+    try:
+        t0 = time.perf_counter()
+        user_id = seed(url, args.shows, args.songs_per_show, random.Random(7))
+        print(f"seeded {args.shows} shows, {args.shows * args.songs_per_show} songs in {time.perf_counter() - t0:.1f}s")
+        signer = TokenSigner(Ed25519PrivateKey.generate(), ISSUER, AUDIENCE)
+        token, _ = signer.access_token(user_id, "bench", ttl_s=3600)
+        jwks_file = work / "jwks.json"
+        jwks_file.write_text(json.dumps(signer.jwks()))
+        stub_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
+        env.update({"BENCH_JWKS_FILE": str(jwks_file), "SHOWS_DATABASE_URL": url,
+                    "JWKS_URL": f"http://127.0.0.1:{stub_port}/jwks.json", "ENV": "testing", "LOG_LEVEL": "WARNING",
+                    "BUS_CONSUMER_ENABLED": "false", "BUS_RELAY_ENABLED": "false",
+                    "SHOWS_CATALOG_SWEEP_ENABLED": "false"})
+        with (work / "stub.log").open("ab") as log:
+            stub = subprocess.Popen([sys.executable, str(_HERE / "shows.py"), "--serve", "stub", "--port",
+                                     str(stub_port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{stub_port}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        stack = Stack(work / "stack", env=env, ports={"shows": free_port()}, services=["shows"], quiet=True)
+        stack.start(timeout_s=120)
+        endpoint = f"{stack.url('shows')}/api/stats/songs?limit=50"
+        sql, conn = sql_baseline(url, user_id)
+        http_ms: list[float] = []
+        sql_ms: list[float] = []
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            first = client.get(endpoint)
+            assert first.status_code == 200, first.text
+            body = first.json()
+            print(f"{body['total']} distinct songs; most heard: {body['songs'][0]['title']} "
+                  f"x{body['songs'][0]['times_heard']}")
+            for _ in range(args.warmup):
+                client.get(endpoint)
+                conn.execute(sql).fetchall()
+            for _ in range(args.requests):
+                t = time.perf_counter()
+                resp = client.get(endpoint)
+                http_ms.append((time.perf_counter() - t) * 1000)
+                assert resp.status_code == 200
+                t = time.perf_counter()
+                conn.execute(sql).fetchall()
+                sql_ms.append((time.perf_counter() - t) * 1000)
+            show = 500
+            add_ms: list[float] = []
+            read_ms: list[float] = []
+            for i in range(args.writes):
+                t = time.perf_counter()
+                resp = client.post(f"{stack.url('shows')}/api/shows/{show}/setlist", json={"title": f"New {i % 7}"})
+                add_ms.append((time.perf_counter() - t) * 1000)
+                assert resp.status_code == 201, resp.text
+                t = time.perf_counter()
+                client.get(f"{stack.url('shows')}/api/shows/{show}/setlist")
+                read_ms.append((time.perf_counter() - t) * 1000)
+            after = client.get(endpoint + "&limit=500").json()
+            assert any(s["title"].startswith("New ") for s in after["songs"]), "the summary missed the new songs"
+        conn.close()
+        figures = {
+            "stats_songs_p50_ms": round(pct(http_ms, 50), 2),
+            "stats_songs_p95_ms": round(pct(http_ms, 95), 2),
+            "sql_only_p50_ms": round(pct(sql_ms, 50), 2),
+            "sql_only_p95_ms": round(pct(sql_ms, 95), 2),
+            "add_song_p50_ms": round(pct(add_ms, 50), 2),
+            "read_setlist_p50_ms": round(pct(read_ms, 50), 2),
+            "target_p50_ms": TARGET_P50_MS,
+        }
+        print(f"\nGET /api/stats/songs?limit=50  p50 {figures['stats_songs_p50_ms']:.1f} ms  "
+              f"p95 {figures['stats_songs_p95_ms']:.1f} ms  (target p50 < {TARGET_P50_MS:.0f} ms: "
+              f"{'met' if figures['stats_songs_p50_ms'] < TARGET_P50_MS else 'MISSED'})")
+        print(f"baseline: the same page aggregated from the setlists (SQL alone)  p50 {figures['sql_only_p50_ms']:.1f} "
+              f"ms  p95 {figures['sql_only_p95_ms']:.1f} ms  (mean of the endpoint {pystats.mean(http_ms):.1f} ms "
+              f"over {len(http_ms)})")
+        print(f"keeping it current: POST a song p50 {figures['add_song_p50_ms']:.1f} ms vs GET the setlist p50 "
+              f"{figures['read_setlist_p50_ms']:.1f} ms")
+        return {"shows": args.shows, "songs": args.shows * args.songs_per_show, "requests": args.requests,
+                "figures": figures}
+    finally:
+        if stack is not None:
+            stack.stop()
+        if stub is not None:
+            stub.terminate()
+        infra.drop_database(db_name)
+
+
+def main() -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shows", type=int, default=1000)
+    parser.add_argument("--songs-per-show", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--writes", type=int, default=50)
+    args = parser.parse_args()
+    data = run(args)
+    print(f"wrote {_common.write_results('stats', data)}")
+
+
+if __name__ == "__main__":
+    main()
