@@ -656,3 +656,25 @@ def test_idempotent_request_retried_when_an_instance_dies_mid_request(
     finally:
         stop_gateway(g)
         dropper.close()
+
+
+def test_merged_openapi_keeps_a_restarting_services_last_document() -> None:
+    """A service that does not answer one refresh (restarting, or slow to build its first schema) keeps its
+    last good document in the merged spec instead of vanishing from /docs for everyone."""
+    import asyncio
+
+    from gateway.docs import DocsCache
+
+    docs = {"shows": {"openapi": "3.1.0", "paths": {"/api/shows": {"get": {"operationId": "list_shows"}}}},
+            "social": {"openapi": "3.1.0", "paths": {"/api/friends": {"get": {"operationId": "friends"}}}}}
+    up: dict[str, bool] = {"shows": True, "social": True}
+    cache = DocsCache({}, {"shows": None, "social": None}, ttl_s=0.0)  # type: ignore[dict-item]
+
+    async def fetch(name: str) -> dict | None:
+        return docs[name] if up[name] else None
+
+    cache._fetch_one = fetch  # type: ignore[method-assign]
+    assert {"/api/shows", "/api/friends"} <= set(asyncio.run(cache.spec())["paths"])
+    up["shows"] = False
+    spec = asyncio.run(cache.spec())
+    assert "/api/shows" in spec["paths"] and "x-unavailable-services" not in spec

@@ -266,6 +266,7 @@ class DocsCache:
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self._spec: dict[str, Any] | None = None
+        self._last: dict[str, dict[str, Any]] = {}  # each service's last good document
         self._html: bytes | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
@@ -295,9 +296,13 @@ class DocsCache:
                 return self._spec
             names = list(self.upstreams)
             fetched = await asyncio.gather(*(self._fetch_one(n) for n in names))
-            specs = {n: s for n, s in zip(names, fetched, strict=True) if s is not None}
+            for name, doc in zip(names, fetched, strict=True):
+                if doc is not None:
+                    self._last[name] = doc
+            # a service that is restarting (or slow to build its first schema) keeps its last good document
+            specs = {n: self._last[n] for n in names if n in self._last}
             merged = merge_specs(specs)
-            missing = [n for n, s in zip(names, fetched, strict=True) if s is None]
+            missing = [n for n in names if n not in self._last]
             if missing:
                 merged["x-unavailable-services"] = missing
             self._spec = merged
