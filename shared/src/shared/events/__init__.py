@@ -169,6 +169,17 @@ class CommentDeletedV1(Event):
     user_id: int
 
 
+class SessionRevokedV1(Event):
+    """A session (its refresh family and every access token carrying its `sid`) was ended."""
+
+    type: ClassVar[str] = "session.revoked"
+    sid: str
+    user_id: int
+    reason: str = ""
+    # after this instant no token of the session can still be valid: revocation lists may forget it
+    expires_at: dt.datetime
+
+
 class CheckinCreatedV1(Event):
     """Someone checked in at a concert."""
 
@@ -215,6 +226,7 @@ EVENT_TYPES: dict[tuple[str, int], type[Event]] = {
         FriendshipRemovedV1,
         CommentCreatedV1,
         CommentDeletedV1,
+        SessionRevokedV1,
         CheckinCreatedV1,
         CheckinEndedV1,
         ChatMessageV1,
