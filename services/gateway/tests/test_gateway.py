@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -208,6 +209,7 @@ def _bad_tokens(keys: Keys) -> dict[str, str]:
         "mfa_typ": keys.token(typ="mfa"),
         "bad_signature": forged,
         "tampered": f"{head}.{payload[:-4]}AAAA.{sig}",
+        "no_sid": keys.token(sid=None),
         "wrong_audience": jwt.encode(
             {"sub": "1", "typ": "access", "iss": ISSUER, "aud": "other", "iat": int(time.time()),
              "exp": int(time.time()) + 600, "jti": "j"},
@@ -238,7 +240,11 @@ def test_stale_cookie_does_not_block_login(gw: Gw, keys: Keys) -> None:
         assert r.json()["service"] == "auth"
         assert c.post("/api/auth/register", json={}).status_code == 200
         assert c.get("/api/auth/.well-known/jwks.json").status_code == 200
-        assert c.get("/api/auth/me").status_code == 401
+        # auth judges tokens itself (it answers 401 for /me with this cookie: tests/e2e); no list of its
+        # public paths is kept in the gateway
+        assert c.get("/api/auth/me").json()["service"] == "auth"
+        # every other service is refused a stale token before forwarding
+        assert c.get("/api/shows/1").status_code == 401
 
 
 def test_unknown_kid_refetches_jwks(gw: Gw, keys: Keys) -> None:
@@ -656,3 +662,106 @@ def test_idempotent_request_retried_when_an_instance_dies_mid_request(
     finally:
         stop_gateway(g)
         dropper.close()
+
+
+# ---- revoked sessions ------------------------------------------------------------------------
+def _push_revocation(gw: Gw, sid: str) -> None:
+    """What auth does after a logout: a notice on the broadcast (the embedded mode's tailed file here)."""
+    from shared.broadcast import Broadcast, FileBackend
+    from shared.revocation import CHANNEL
+
+    b = Broadcast(FileBackend(gw.var_dir / "broadcast"), "test-auth")
+    b.start()
+    b.publish(CHANNEL, {"sid": sid, "user_id": 1, "expires_at": time.time() + 600})
+    assert b.flush()
+    b.stop()
+
+
+def _refused_within(c: httpx.Client, token: str, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        r = c.get("/api/shows/1", headers=bearer(token))
+        if r.status_code == 401:
+            assert r.json()["code"] == "session_revoked"
+            return time.monotonic() - started
+        time.sleep(0.02)
+    pytest.fail(f"the revoked session was still accepted after {seconds}s")
+
+
+def test_pushed_revocation_is_refused_at_once_even_for_a_cached_token(gw: Gw, keys: Keys) -> None:
+    sid = uuid.uuid4().hex
+    token = keys.token(sid=sid)
+    other = keys.token()
+    with gw.client() as c:
+        assert c.get("/api/shows/1", headers=bearer(token)).status_code == 200  # now in the verified-token cache
+        _push_revocation(gw, sid)
+        took = _refused_within(c, token, 5)
+        assert c.get("/api/shows/1", headers=bearer(other)).status_code == 200  # other sessions unaffected
+        c.cookies.set("access_token_cookie", token)
+        assert c.get("/api/friends").status_code == 401
+    print(f"push to refusal: {took * 1000:.0f} ms")
+
+
+def test_missed_push_converges_by_catch_up(stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> None:
+    g = start_gateway(stack, tmp_path_factory.mktemp("gwc"), REVOCATION_CATCHUP_S="0.5")
+    sid = uuid.uuid4().hex
+    token = keys.token(sid=sid)
+    try:
+        with g.client() as c:
+            assert c.get("/api/shows/1", headers=bearer(token)).status_code == 200
+            keys.revoked[sid] = time.time() + 600  # auth knows; the push never came
+            _refused_within(c, token, 5)
+    finally:
+        keys.revoked.pop(sid, None)
+        stop_gateway(g)
+
+
+def test_a_restarted_gateway_refuses_revoked_sessions_from_its_first_request(
+    stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    sid = uuid.uuid4().hex
+    keys.revoked[sid] = time.time() + 600
+    g = start_gateway(stack, tmp_path_factory.mktemp("gwr"))
+    try:
+        with g.client() as c:
+            r = c.get("/api/shows/1", headers=bearer(keys.token(sid=sid)))
+            assert r.status_code == 401 and r.json()["code"] == "session_revoked"
+            assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
+            assert c.get("/ready").json()["status"] == "ready"
+    finally:
+        keys.revoked.pop(sid, None)
+        stop_gateway(g)
+
+
+def test_tokens_are_refused_503_until_revocations_load(
+    stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # auth's catch-up endpoint unreachable: the gateway cannot know revoked sessions, so it accepts none
+    g = start_gateway(stack, tmp_path_factory.mktemp("gwu"), AUTH_URL=f"http://127.0.0.1:{stack.dead_port}",
+                      JWKS_URL=f"http://127.0.0.1:{stack.ports['auth']}/api/auth/.well-known/jwks.json",
+                      REVOCATION_STARTUP_WAIT_S="0.5")
+    try:
+        with g.client() as c:
+            r = c.get("/api/shows/1", headers=bearer(keys.token()))
+            assert r.status_code == 503 and r.json()["code"] == "sessions_unavailable"
+            assert c.get("/ready").status_code == 503
+    finally:
+        stop_gateway(g)
+
+
+def test_websocket_token_in_the_query_string_is_refused(gw: Gw, keys: Keys) -> None:
+    token = keys.token()
+    for param in ("access_token", "token"):
+        with pytest.raises(InvalidStatus) as info:
+            ws_connect(_ws_url(gw) + f"?{param}={token}").close()
+        assert info.value.response.status_code == 401
+
+
+def test_websocket_close_reason_propagates(gw: Gw, keys: Keys) -> None:
+    with ws_connect(_ws_url(gw), additional_headers=bearer(keys.token())) as ws:
+        ws.recv(timeout=5)
+        ws.send("close:4401")
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 4401
+    assert info.value.rcvd.reason == "closed by upstream"
