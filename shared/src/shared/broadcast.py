@@ -315,45 +315,79 @@ class AmqpBackend:
 
 
 class FileBackend:
-    """One append-only file per channel, tailed by every process; rotated at `max_bytes` (two files kept).
+    """Append-only files per channel, tailed by every process: `<channel>.<generation>.log`.
 
-    Appends hold a shared lock and rotation an exclusive one, so once a reader sees the file replaced no
-    writer can still append to the old one: reading the old file to its end and then switching loses
-    nothing.
+    A writer appends to the newest generation under a shared lock; when it is over `max_bytes` a writer
+    starts the next generation under the exclusive lock, so once generation n+1 exists nobody appends to
+    n any more: a reader finishes n and moves on without losing a line, however many rotations happened
+    between two polls. Generations beyond the newest `keep` that are older than a minute are deleted
+    (readers keep their open file).
     """
 
     kind = "file"
 
-    def __init__(self, folder: Path, poll_s: float = 0.05, max_bytes: int = 1 << 20) -> None:
+    def __init__(self, folder: Path, poll_s: float = 0.05, max_bytes: int = 1 << 20, keep: int = 3) -> None:
         self.folder = Path(folder)
         self.poll_s = poll_s
         self.max_bytes = max_bytes
+        self.keep = keep
 
-    def _path(self, channel: str) -> Path:
-        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in channel)
-        return self.folder / f"{safe}.log"
+    @staticmethod
+    def _safe(channel: str) -> str:
+        return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in channel)
+
+    def path(self, channel: str, generation: int) -> Path:
+        """The file of one generation of a channel."""
+        return self.folder / f"{self._safe(channel)}.{generation:08d}.log"
+
+    def generations(self, channel: str) -> list[int]:
+        """The channel's generations on disk, oldest first."""
+        prefix = self._safe(channel) + "."
+        out = []
+        for name in os.listdir(self.folder):
+            if name.startswith(prefix) and name.endswith(".log"):
+                middle = name[len(prefix):-4]
+                if middle.isdigit():
+                    out.append(int(middle))
+        return sorted(out)
 
     @contextlib.contextmanager
     def _locked(self, channel: str, kind: int) -> Any:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self._path(channel).with_suffix(".lock"), "a") as lock:
+        with open(self.folder / f"{self._safe(channel)}.lock", "a") as lock:
             fcntl.flock(lock, kind)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _rotate(self, channel: str) -> None:
+        with self._locked(channel, fcntl.LOCK_EX):
+            gens = self.generations(channel) or [0]
+            newest = gens[-1]
+            try:
+                if os.stat(self.path(channel, newest)).st_size <= self.max_bytes:
+                    return  # another writer rotated first
+            except FileNotFoundError:
+                pass
+            self.path(channel, newest + 1).touch()
+            cutoff = time.time() - 60
+            for g in gens[: -self.keep]:
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(self.path(channel, g)).st_mtime < cutoff:
+                        os.unlink(self.path(channel, g))
+
     def send(self, channel: str, body: bytes) -> None:
-        """Append one line (rotating first when the file is over the cap)."""
-        path = self._path(channel)
+        """Append one line to the newest generation (starting the next one first when it is full)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
         line = body.replace(b"\n", b" ") + b"\n"
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size > self.max_bytes:
-                with self._locked(channel, fcntl.LOCK_EX):
-                    if path.stat().st_size > self.max_bytes:
-                        os.replace(path, path.with_suffix(".log.1"))
+        gens = self.generations(channel)
+        if gens:
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(self.path(channel, gens[-1])).st_size > self.max_bytes:
+                    self._rotate(channel)
         with self._locked(channel, fcntl.LOCK_SH):
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            gens = self.generations(channel) or [0]
+            fd = os.open(self.path(channel, gens[-1]), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
             finally:
@@ -361,11 +395,11 @@ class FileBackend:
 
     def run(self, channels: list[str], deliver: Callable[[str, bytes], None], connected: Callable[[], None],
             stop: threading.Event) -> None:
-        """Follow every channel's file from its current end (like `tail -F`) until stopped."""
+        """Follow every channel from its current end (like `tail -F`) until stopped."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        tails = [_Tail(c, self._path(c)) for c in channels]
+        tails = [_Tail(self, c) for c in channels]
         for t in tails:
-            t.open(at_end=True)
+            t.start_at_end()
         connected()
         try:
             while not stop.is_set():
@@ -382,26 +416,36 @@ class FileBackend:
 
 
 class _Tail:
-    """Reads complete new lines of a file that may be rotated (replaced) under it."""
+    """Reads the complete new lines of a channel, across its generations."""
 
-    def __init__(self, channel: str, path: Path) -> None:
+    def __init__(self, backend: FileBackend, channel: str) -> None:
+        self.backend = backend
         self.channel = channel
-        self.path = path
+        self.generation = 0
         self.fh: Any = None
-        self.ino: int | None = None
         self.partial = b""
 
-    def open(self, at_end: bool) -> None:
+    def _open(self, generation: int, at_end: bool) -> bool:
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+            fh = open(self.backend.path(self.channel, generation), "rb")  # noqa: SIM115 - kept open
         except FileNotFoundError:
-            self.fh, self.ino = None, None
-            return
-        self.fh, self.ino = fh, os.fstat(fh.fileno()).st_ino
+            return False
+        self.close()
+        self.fh, self.generation = fh, generation
         if at_end:
             fh.seek(0, os.SEEK_END)
+        return True
+
+    def start_at_end(self) -> None:
+        gens = self.backend.generations(self.channel)
+        if gens:
+            self._open(gens[-1], at_end=True)
+        else:
+            self.generation = -1  # nothing yet: the first generation written is new
 
     def _lines(self) -> list[bytes]:
+        if self.fh is None:
+            return []
         data = self.fh.read()
         if not data:
             return []
@@ -410,23 +454,20 @@ class _Tail:
         return [ln for ln in lines if ln]
 
     def poll(self) -> list[bytes]:
-        if self.fh is None:
-            self.open(at_end=False)  # created after we started: everything in it is new
-            return self._lines() if self.fh is not None else []
         out = self._lines()
-        try:
-            replaced = os.stat(self.path).st_ino != self.ino
-        except FileNotFoundError:
-            replaced = False  # between rotation's rename and the first new append
-        if replaced:
-            out += self._lines()  # the rest of the old file (no writer appends to it any more)
-            self.close()
-            self.open(at_end=False)
-            if self.fh is not None:
-                out += self._lines()
-        return out
+        while True:
+            nxt = self.generation + 1
+            if not os.path.exists(self.backend.path(self.channel, nxt)):
+                later = [g for g in self.backend.generations(self.channel) if g > nxt]
+                if not later:
+                    return out
+                nxt = later[0]  # fell so far behind that generations were deleted: skip to the oldest left
+            out += self._lines()  # the rest of the finished generation (nobody appends to it any more)
+            if not self._open(nxt, at_end=False):
+                return out
+            out += self._lines()
 
     def close(self) -> None:
         if self.fh is not None:
             self.fh.close()
-        self.fh, self.ino, self.partial = None, None, b""
+        self.fh, self.partial = None, b""
