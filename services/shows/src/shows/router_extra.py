@@ -69,10 +69,16 @@ def suggest_venues(
 
 @internal_router.get("/shows/{show_id}/access", response_model=ShowAccess)
 def show_access(
-    show_id: ShowId, session: SessionDep, settings: SettingsDep, user_id: Annotated[int, Query(ge=0, le=MAX_ID)]
+    show_id: ShowId, session: SessionDep, settings: SettingsDep, user_id: Annotated[int, Query(ge=0, le=MAX_ID)],
+    friends: Annotated[bool | None, Query(description="owner and user are friends (social's answer)")] = None,
 ) -> dict[str, Any]:
-    """What `user_id` may do with a show (404 if the show does not exist)."""
-    return service.show_access(session, show_id=show_id, user_id=user_id, ttl_hours=settings.checkin_ttl_hours)
+    """What `user_id` may do with a show (404 if the show does not exist).
+
+    `friends=0|1`: the caller (social, which owns friendships) states whether owner and user are friends,
+    so a decision right after an unfriending does not wait for shows' copy to catch up.
+    """
+    return service.show_access(session, show_id=show_id, user_id=user_id, ttl_hours=settings.checkin_ttl_hours,
+                               friends=friends)
 
 
 @internal_router.get("/shows/{show_id}", response_model=ShowInfo)

@@ -28,15 +28,22 @@ class Viewer:
     username: str = ""
 
 
-def can_view(session: Session, show: Show | repo.ShowRow, viewer_id: int | None) -> bool:
-    """Owner always; public for any signed-in user; friends-only for accepted friends (narrowed by visible_to)."""
+def can_view(
+    session: Session, show: Show | repo.ShowRow, viewer_id: int | None, *, friends: bool | None = None
+) -> bool:
+    """Owner always; public for any signed-in user; friends-only for accepted friends (narrowed by visible_to).
+
+    `friends` is the friendship of owner and viewer as its owner (social) knows it right now; without it
+    shows' event-fed copy decides.
+    """
     if viewer_id is None:
         return False
     if show.user_id == viewer_id:
         return True
     if show.visibility == "public":
         return True
-    if show.visibility == "friends" and repo.is_friend(session, show.user_id, viewer_id):
+    is_friend = repo.is_friend(session, show.user_id, viewer_id) if friends is None else friends
+    if show.visibility == "friends" and is_friend:
         return show.visible_to is None or viewer_id in show.visible_to
     return False
 
@@ -257,9 +264,13 @@ def list_shows(
 
 
 def show_access(
-    session: Session, *, show_id: int, user_id: int, now: dt.datetime | None = None, ttl_hours: float = 6.0
+    session: Session, *, show_id: int, user_id: int, now: dt.datetime | None = None, ttl_hours: float = 6.0,
+    friends: bool | None = None,
 ) -> dict[str, Any]:
-    """What a user may do with a show (the internal access answer media and social rely on)."""
+    """What a user may do with a show (the internal access answer media and social rely on).
+
+    `friends`: social's authoritative answer to "are owner and user friends" (see can_view).
+    """
     row = repo.show_row(session, show_id)
     if row is None:
         raise ShowNotFound()
@@ -271,7 +282,7 @@ def show_access(
         "owner_id": show.user_id,
         "concert_id": show.concert_id,
         "visibility": show.visibility,
-        "can_view": can_view(session, show, user_id),
+        "can_view": can_view(session, show, user_id, friends=friends),
         "can_edit": show.user_id == user_id,
         "logged_concert": mine is not None,
         "checked_in": repo.active_checkin(session, user_id, show.concert_id, since) is not None,

@@ -25,6 +25,8 @@ from social import repository as repo
 from social.models import ShowRef
 
 OnShowChanged = Callable[[int], None]
+# (deleted user, their former friends): live grants of theirs go
+OnUserDeleted = Callable[[int, list[int]], None]
 
 
 def on_user_registered(session: Session, envelope: EventEnvelope) -> None:
@@ -34,15 +36,19 @@ def on_user_registered(session: Session, envelope: EventEnvelope) -> None:
         repo.upsert_user(session, event.user_id, event.username, event.email)
 
 
-def on_user_deleted(session: Session, envelope: EventEnvelope) -> None:
+def on_user_deleted(session: Session, envelope: EventEnvelope, notify: OnUserDeleted | None = None) -> None:
     """Remove a user's friendships, comments, chat messages, feed items and user row."""
     event = parse_event(envelope)
     if not isinstance(event, UserDeletedV1):
         return
     uid = event.user_id
+    friends: list[int] = []
     for row in repo.delete_friendships_of(session, uid):
         if row.status == "accepted":
             emit(session, FriendshipRemovedV1(user_id=row.user_id, friend_id=row.friend_id))
+            friends.append(row.friend_id if row.user_id == uid else row.user_id)
+    if notify is not None:
+        notify(uid, friends)
     for c in repo.delete_comments(session, user_id=uid):
         emit(session, CommentDeletedV1(comment_id=c.id, show_id=c.show_id, photo_id=c.photo_id, user_id=uid))
     repo.delete_chat(session, user_id=uid)
@@ -68,8 +74,9 @@ def _apply_show(session: Session, event: ShowCreatedV1 | ShowUpdatedV1) -> ShowR
     return ref
 
 
-def make_handlers(on_show_changed: OnShowChanged | None = None) -> dict[str, Handler]:
-    """The event handlers of the social service (`on_show_changed` drops cached access answers)."""
+def make_handlers(on_show_changed: OnShowChanged | None = None,
+                  on_user_deleted_hook: OnUserDeleted | None = None) -> dict[str, Handler]:
+    """The event handlers of the social service (the hooks drop cached access answers and live grants)."""
 
     def changed(show_id: int) -> None:
         if on_show_changed is not None:
@@ -122,7 +129,7 @@ def make_handlers(on_show_changed: OnShowChanged | None = None) -> dict[str, Han
 
     return {
         "user.registered": on_user_registered,
-        "user.deleted": on_user_deleted,
+        "user.deleted": lambda session, envelope: on_user_deleted(session, envelope, on_user_deleted_hook),
         "show.created": on_show_created,
         "show.updated": on_show_updated,
         "show.deleted": on_show_deleted,

@@ -9,7 +9,7 @@ from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
 from shared.ratelimit import make_rate_limiter
 from social import models  # noqa: F401 - registers the tables on Base
-from social.chat import ChatHub
+from social.chat import ACCESS_CHANNEL, ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings, get_settings
 from social.consumers import make_handlers
@@ -20,7 +20,9 @@ DESCRIPTION = (
     "Comments, friends, the friends' feed and live concert chat. Chat is per concert (reached through any "
     "of its shows); the WebSocket `/api/chat/show/{id}/ws` takes the access cookie or a bearer header and "
     "speaks JSON frames: server `history`, `message`, `presence`, `typing`, `error`; client `message`, "
-    "`typing`. Close codes: 4401 not signed in, 4403 not allowed to chat, 4404 unknown show."
+    "`typing`, `auth` (a fresh token keeps the socket open past the old one's expiry). Close codes: 4401 "
+    "not signed in, session ended or token expired; 4403 not allowed to chat (also when access goes while "
+    "connected); 4404 unknown show; 1013 access cannot be checked now."
 )
 
 
@@ -29,10 +31,12 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
+    # social owns friendships: shows applies its visibility policy to social's answer, not to its copy
     shows_client = ShowsClient(
         InternalClient(settings.shows_url, settings.internal_token, service="shows",
                        timeout_s=settings.internal_timeout_s),
         ttl_s=settings.access_cache_ttl_s,
+        session_factory=session_factory,
     )
     media_client = MediaClient(
         InternalClient(settings.media_url, settings.internal_token, service="media",
@@ -40,8 +44,11 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
     )
     hub = ChatHub(settings, bus_enabled=settings.chat_bus_enabled)
 
-    async def start_hub(_app: FastAPI) -> None:
+    async def start_hub(app: FastAPI) -> None:
         await hub.start()
+        revocations = app.state.token_verifier.revocations
+        if revocations is not None:  # a revoked session's sockets close at once
+            revocations.listen(hub.on_session_revoked)
 
     async def stop_hub(_app: FastAPI) -> None:
         await hub.stop()
@@ -52,6 +59,16 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
         if hub.bus_enabled and not hub.consumer_ready.is_set():
             raise RuntimeError("chat fan-out consumer not connected")
 
+    def on_show_changed(show_id: int) -> None:
+        shows_client.forget(show_id)
+        hub.notify_access(show_id=show_id)
+
+    def on_user_deleted(user_id: int, friend_ids: list[int]) -> None:
+        for uid in (user_id, *friend_ids):
+            shows_client.forget_user(uid)
+        hub.notify_access(users=friend_ids, deleted_user=user_id)
+
+    handlers = make_handlers(on_show_changed, on_user_deleted)
     app = create_service_app(
         settings,
         title="ShareMyShows social",
@@ -59,12 +76,15 @@ def create_app(settings: SocialSettings | None = None) -> FastAPI:
         routers=[router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
-        handlers=make_handlers(shows_client.forget),
+        handlers=handlers,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         ready_checks={"chat_bus": chat_bus_ready},
     )
+    hub.broadcast = app.state.broadcast
+    app.state.broadcast.subscribe(ACCESS_CHANNEL, hub.on_access_notice)
     app.state.engine = engine
+    app.state.event_handlers = handlers
     app.state.shows_client = shows_client
     app.state.media_client = media_client
     app.state.chat_hub = hub
