@@ -141,7 +141,7 @@ def test_access_and_refresh_tokens_need_a_session_id(signer: TokenSigner, verifi
 def test_revoked_session_is_refused_cached_or_not(signer: TokenSigner) -> None:
     revocations = RevocationList()
     v = TokenVerifier(None, ISS, AUD, jwks=signer.jwks(), revocations=revocations)
-    token, claims = signer.access_token(7, "ana", sid="s1")
+    token, _ = signer.access_token(7, "ana", sid="s1")
     other, _ = signer.access_token(7, "ana", sid="s2")
     with pytest.raises(ServiceUnavailable) as unavailable:  # not loaded yet: no token is accepted
         v.verify(token)

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 
 from auth.context import AuthContext
 from auth.service import Device
-from shared.auth import CurrentUser, OptionalUser
+from shared.auth import CurrentUser, OptionalUser, Principal, get_optional_user
+from shared.errors import ServiceError
 
 
 async def get_context(request: Request) -> AuthContext:
@@ -49,8 +50,17 @@ async def client_device(request: Request) -> Device:
     return Device(user_agent=request.headers.get("user-agent", "")[:255], ip=ip[:64])
 
 
+async def lenient_user(request: Request) -> Principal | None:
+    """The caller if their token is valid, else None (signing out never fails on a bad token)."""
+    try:
+        return await get_optional_user(request)
+    except ServiceError:
+        return None
+
+
 Ctx = Annotated[AuthContext, Depends(get_context)]
+LenientUser = Annotated[Principal | None, Depends(lenient_user)]
 ClientIp = Annotated[str, Depends(client_ip)]
 ClientDevice = Annotated[Device, Depends(client_device)]
 
-__all__ = ["ClientDevice", "ClientIp", "Ctx", "CurrentUser", "OptionalUser"]
+__all__ = ["ClientDevice", "ClientIp", "Ctx", "CurrentUser", "LenientUser", "OptionalUser"]

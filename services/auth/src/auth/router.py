@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from auth import mfa as mfa_service
 from auth import service, sessions
 from auth.db import SessionDep
-from auth.dependencies import ClientDevice, ClientIp, Ctx, CurrentUser, OptionalUser
+from auth.dependencies import ClientDevice, ClientIp, Ctx, CurrentUser, LenientUser
 from auth.exceptions import PasswordResetRequired, ReauthenticationRequired, SessionNotFound
 from auth.schemas import (
     ChangeEmailRequest,
@@ -172,7 +172,7 @@ def resend_mfa(request: Request, ctx: Ctx, session: SessionDep, body: MfaTokenRe
 
 @router.post("/logout", response_model=MessageResponse)
 def logout(
-    request: Request, ctx: Ctx, session: SessionDep, response: Response, principal: OptionalUser,
+    request: Request, ctx: Ctx, session: SessionDep, response: Response, principal: LenientUser,
     body: RefreshRequest | None = None,
 ) -> MessageResponse:
     """Sign out: this session ends everywhere (refresh token, or else the access token) and cookies are cleared.
