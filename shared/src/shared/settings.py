@@ -68,7 +68,7 @@ class BaseServiceSettings(BaseSettings):
     # waits for the first catch-up before serving (tokens are answered 503 until it succeeds)
     revocation_catchup_s: float = _common("REVOCATION_CATCHUP_S", 30.0, gt=0)  # type: ignore[assignment]
     revocation_startup_wait_s: float = _common("REVOCATION_STARTUP_WAIT_S", 20.0, ge=0)  # type: ignore[assignment]
-    # embedded mode: how often each process polls the broadcast files (shared.broadcast)
+    # embedded mode where inotify is missing (not Linux): how often processes poll the broadcast files
     broadcast_poll_s: float = _common("BROADCAST_POLL_S", 0.05, gt=0)  # type: ignore[assignment]
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ from auth.models import AuthSession, RefreshToken, User
 from auth.security import sha256_hex
 from shared.auth import Principal, check_csrf
 from shared.db import after_commit, session_scope
-from shared.errors import Unauthorized
+from shared.errors import ServiceError
 from shared.events import SessionRevokedV1
 from shared.outbox import emit
 from shared.revocation import CHANNEL, Fetch
@@ -193,7 +193,7 @@ def logout(
     if refresh_token:
         try:
             claims = ctx.keys.verify(refresh_token, "refresh")
-        except Unauthorized:
+        except ServiceError:  # invalid, expired, already revoked: nothing left to end
             claims = None
         if claims is not None:
             row = repo.get_refresh_token(session, str(claims["jti"]))
