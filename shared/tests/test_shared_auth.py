@@ -186,3 +186,23 @@ def test_csrf_rules() -> None:
     with pytest.raises(Forbidden):
         check_csrf("POST", {"sec-fetch-site": "cross-site", "x-csrf-token": "tok"}, claims, via_cookie=True)
     check_csrf("POST", {"sec-fetch-site": "same-origin", "x-csrf-token": "tok"}, claims, via_cookie=True)
+
+
+def test_concurrent_first_requests_share_one_jwks_fetch(signer: TokenSigner) -> None:
+    """The first requests after start-up arrive together: none is refused while the keys are on their way."""
+    fetches: list[float] = []
+
+    def slow_provider() -> dict:
+        fetches.append(time.monotonic())
+        time.sleep(0.2)
+        return signer.jwks()
+
+    v = TokenVerifier(None, ISS, AUD, jwks_provider=slow_provider)
+    tokens = [signer.access_token(i, f"u{i}")[0] for i in range(1, 6)]
+
+    async def all_at_once() -> list[dict]:
+        return await asyncio.gather(*(v.verify_async(t) for t in tokens))
+
+    claims = asyncio.run(all_at_once())
+    assert [c["sub"] for c in claims] == ["1", "2", "3", "4", "5"]
+    assert len(fetches) == 1

@@ -203,20 +203,25 @@ class TokenVerifier:
                 log.warning("could not fetch JWKS from %s: %s", self.jwks_url, exc)
 
     async def refresh_async(self, *, force: bool = False) -> bool:
-        """Fetch the JWKS without blocking the loop (concurrent callers share one fetch); False on failure."""
+        """Fetch the JWKS without blocking the loop; False on failure.
+
+        Concurrent callers share the fetch in flight: a request that arrives while the keys are being
+        fetched waits for them instead of being refused for an unknown key.
+        """
         if self._refetching is not None:
             return await asyncio.shield(self._refetching)
         if not force and not self._may_refetch():
             return False
-        if self._async_fetch is None:
-            await asyncio.to_thread(self.refresh, force=True)
-            return bool(self._keys)
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._refetching = fut
         ok = False
         try:
-            self._load(await self._async_fetch())
-            ok = True
+            if self._async_fetch is None:
+                await asyncio.to_thread(self.refresh, force=True)
+                ok = bool(self._keys)
+            else:
+                self._load(await self._async_fetch())
+                ok = True
         except Exception as exc:
             log.warning("JWKS fetch failed: %s", exc)
         finally:
