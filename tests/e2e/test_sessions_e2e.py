@@ -5,7 +5,6 @@ lose their grant (4401 after logout, 4403 after unfriending, 1013 when shows can
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.stack import Stack, free_port
-from shared.testing.plugin import TestUser, wait_for
+from shared.stack import Stack
+from shared.testing.plugin import TestUser, extra_instance, wait_for
 from shared.testing.revocation import PATHS, accepted_everywhere, refusal_latency, revoke, socket_close
 from shared.testing.tcpproxy import TcpProxy
 
@@ -98,34 +97,12 @@ def test_listening_chat_socket_closed_4403_after_unfriending(stack: Stack, make_
 @pytest.fixture
 def social_behind_a_cuttable_shows(stack: Stack) -> Iterator[tuple[str, TcpProxy]]:
     """A second social instance that reaches shows through a proxy the test can cut; re-checks every second."""
-    shows_port = int(stack.url("shows").rsplit(":", 1)[1])
-    proxy = TcpProxy("127.0.0.1", shows_port)
-    spec = next(s for s in stack.specs if s.name == "social")
-    env = stack.env_for(spec)
-    port = free_port()
-    env.update({"PORT": str(port), "SHOWS_URL": proxy.url, "SOCIAL_CHAT_RECHECK_S": "1",
-                "SOCIAL_ACCESS_CACHE_TTL_S": "0"})
-    log = (stack.var_dir / "log" / f"social-cut-{port}.log").open("wb")
-    proc = subprocess.Popen(stack._python_cmd(spec.entry), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, "the extra social instance exited"
-        try:
-            return httpx.get(f"{url}/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    proxy = TcpProxy("127.0.0.1", int(stack.url("shows").rsplit(":", 1)[1]))
     try:
-        wait_for(ready, 60, what="the extra social instance")
-        yield url, proxy
+        with extra_instance(stack, "social", SHOWS_URL=proxy.url, SOCIAL_CHAT_RECHECK_S="1",
+                            SOCIAL_ACCESS_CACHE_TTL_S="0") as url:
+            yield url, proxy
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         proxy.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +151,16 @@ def start_gateway(stack: Stack, tmp: Path, **env: str) -> Gw:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"gateway did not start: {gw.log_text()}")
+
+
+@contextlib.contextmanager
+def running_gateway(stack: Stack, tmp: Path, **env: str) -> Iterator[Gw]:
+    """A gateway process for one test, stopped at the end."""
+    gw = start_gateway(stack, tmp, **env)
+    try:
+        yield gw
+    finally:
+        stop_gateway(gw)
 
 
 def stop_gateway(gw: Gw) -> None:
