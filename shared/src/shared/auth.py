@@ -308,6 +308,12 @@ class TokenVerifier:
 
     async def verify_async(self, token: str, expected_type: str = "access") -> dict[str, Any]:
         """`verify` for the event loop: a cached token or a known key is checked inline, a JWKS fetch awaited."""
+        if expected_type == "access":  # the gateway's hot path, inlined: one dict lookup + the revocation check
+            hit = self._cache.get(token)
+            if hit is not None and hit[1] > time.time():
+                if self.revocations is not None:
+                    self.revocations.check(hit[0]["sid"])
+                return hit[0]
         try:
             return self.verify(token, expected_type, may_fetch=False)
         except KeyFetchNeeded:

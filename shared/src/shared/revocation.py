@@ -57,6 +57,7 @@ class RevocationList:
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()  # writers only; readers rely on atomic dict lookups
         self._ready = threading.Event()
+        self._loaded = False
         self.clock = clock
         self.cursor = 0
         self.loaded_at: float | None = None
@@ -76,7 +77,7 @@ class RevocationList:
         """Raise SessionRevoked for a revoked session, RevocationsUnavailable before the first load."""
         if sid in self._revoked:
             raise SessionRevoked()
-        if not self._ready.is_set():
+        if not self._loaded:
             raise RevocationsUnavailable()
 
     def __len__(self) -> int:
@@ -127,6 +128,7 @@ class RevocationList:
 
     def mark_ready(self) -> None:
         """Declare the list complete enough to serve (after a load)."""
+        self._loaded = True  # a plain attribute: read on every token check
         self._ready.set()
 
     def wait_ready(self, timeout: float) -> bool:
