@@ -35,6 +35,10 @@ def stub_app() -> Any:
     async def counts(user_id: int) -> dict[str, int]:
         return {"photos": 0, "audio": 0, "videos": 0, "comments": 0, "friends": 0}
 
+    @app.get("/internal/sessions/revoked")
+    async def revoked() -> dict[str, Any]:
+        return {"revocations": [], "cursor": 0}  # auth's catch-up: nothing revoked
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}

@@ -64,6 +64,8 @@ def start_fake(jwks: dict[str, Any]) -> tuple[str, ThreadingHTTPServer]:
                 body = {"show_id": int(m.group(1)), "owner_id": 1, "concert_id": CONCERT_ID, "visibility": "public",
                         "can_view": True, "can_edit": False, "logged_concert": False, "checked_in": True,
                         "show_name": "Bench at Arena", "date": "2026-11-25"}
+            elif path == "/internal/sessions/revoked":  # auth's catch-up: nothing revoked
+                body = {"revocations": [], "cursor": 0}
             elif path == "/health":
                 body = {"status": "ok"}
             else:

@@ -46,6 +46,10 @@ UPSTREAM_APP = textwrap.dedent(
     async def jwks() -> dict:
         return JWKS
 
+    @app.get("/internal/sessions/revoked")
+    async def revoked() -> dict:
+        return {"revocations": [], "cursor": 0}  # auth's catch-up: nothing revoked
+
     @app.get("/health")
     async def health() -> dict:
         return {"status": "ok"}
@@ -94,7 +98,7 @@ def main() -> int:
 
     procs: list[subprocess.Popen[bytes]] = []
     up_port, nginx_port, gw_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "BENCH_JWKS": str(tmp / "jwks.json")}
+    env = {**os.environ, "BENCH_JWKS": str(tmp / "jwks.json"), "VAR_DIR": str(tmp / "var")}
     try:
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench_upstream:app", "--app-dir", str(tmp), "--port", str(up_port),

@@ -38,6 +38,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "chat": ["--clients", "50", "--messages", "5", "--burst", "10"],
     "media_upload": ["--size-mb", "100"],
     "video": ["--seconds", "10"],
+    "revocation": ["--tries", "3"],
 }
 META_KEYS = {"benchmark", "at", "when", "cpus", "machine", "versions", "conditions", "params", "settings", "input",
              "load", "setup", "figures", "peak_rss_mb", "queue_depth", "buckets", "error_list", "served_by_replica"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -10,8 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared.auth import TokenSigner, TokenVerifier, check_csrf, extract_token
-from shared.errors import Forbidden, Unauthorized
+from shared.auth import TokenSigner, TokenVerifier, check_csrf, extract_token, token_from_subprotocols
+from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+from shared.revocation import RevocationList
 
 ISS, AUD = "sharemyshows-auth", "sharemyshows"
 
@@ -37,7 +39,7 @@ def test_valid_access_token(signer: TokenSigner, verifier: TokenVerifier) -> Non
 
 
 def test_expired_token_is_401_with_code(signer: TokenSigner, verifier: TokenVerifier) -> None:
-    token, _ = signer.issue("access", 7, -10, name="ana")
+    token, _ = signer.issue("access", 7, -10, name="ana", sid="s")
     with pytest.raises(Unauthorized) as err:
         verifier.verify(token)
     assert err.value.code == "token_expired"
@@ -109,9 +111,66 @@ def test_unknown_kid_triggers_refetch_then_accepts_rotated_key() -> None:
 
 
 def test_extract_token_prefers_bearer() -> None:
-    assert extract_token({"authorization": "Bearer abc"}, {"access_token_cookie": "x"}) == ("abc", False)
-    assert extract_token({}, {"access_token_cookie": "x"}) == ("x", True)
-    assert extract_token({"authorization": "Basic zzz"}, {}) == (None, False)
+    assert extract_token("Bearer abc", {"access_token_cookie": "x"}) == ("abc", False)
+    assert extract_token(None, {"access_token_cookie": "x"}) == ("x", True)
+    assert extract_token("Basic zzz", {}) == (None, False)
+    # the raw Cookie header (the gateway) is parsed the same way
+    assert extract_token(None, "a=1; access_token_cookie=x; b=2") == ("x", True)
+    assert extract_token(None, "xaccess_token_cookie=x") == (None, False)
+
+
+def test_token_from_websocket_subprotocols() -> None:
+    assert token_from_subprotocols("access_token, abc.def.ghi, chat.v1") == ("abc.def.ghi", ["chat.v1"],
+                                                                             "access_token")
+    assert token_from_subprotocols("chat.v1") == (None, ["chat.v1"], None)
+    assert token_from_subprotocols(None) == (None, [], None)
+
+
+def test_access_and_refresh_tokens_need_a_session_id(signer: TokenSigner, verifier: TokenVerifier) -> None:
+    token, _ = signer.issue("access", 7, 600, name="ana", csrf="c")  # no sid: issued before sessions
+    with pytest.raises(Unauthorized) as err:
+        verifier.verify(token)
+    assert err.value.code == "invalid_token"
+    refresh, _ = signer.issue("refresh", 7, 600)
+    with pytest.raises(Unauthorized):
+        verifier.verify(refresh, "refresh")
+    mfa, _ = signer.issue("mfa", 7, 300)  # pre-session tokens have no sid
+    assert verifier.verify(mfa, "mfa")["typ"] == "mfa"
+
+
+def test_revoked_session_is_refused_cached_or_not(signer: TokenSigner) -> None:
+    revocations = RevocationList()
+    v = TokenVerifier(None, ISS, AUD, jwks=signer.jwks(), revocations=revocations)
+    token, _ = signer.access_token(7, "ana", sid="s1")
+    other, _ = signer.access_token(7, "ana", sid="s2")
+    with pytest.raises(ServiceUnavailable) as unavailable:  # not loaded yet: no token is accepted
+        v.verify(token)
+    assert unavailable.value.code == "sessions_unavailable"
+    revocations.apply_catchup({"revocations": [], "cursor": 0})
+    assert v.verify(token)["sid"] == "s1"  # cached from here on
+    revocations.add("s1", time.time() + 600, 7)
+    with pytest.raises(Unauthorized) as err:
+        v.verify(token)
+    assert err.value.code == "session_revoked"
+    assert v.verify(other)["sid"] == "s2"
+    fresh, _ = signer.access_token(7, "ana", sid="s1")  # never cached: refused all the same
+    with pytest.raises(Unauthorized):
+        v.verify(fresh)
+
+
+def test_verify_async_fetches_unknown_keys_without_blocking(signer: TokenSigner) -> None:
+    fetched: list[int] = []
+
+    async def fetch() -> dict:
+        fetched.append(1)
+        return signer.jwks()
+
+    v = TokenVerifier(None, ISS, AUD, async_jwks_fetch=fetch, refetch_interval_s=0)
+    token, _ = signer.access_token(3, "c")
+    assert asyncio.run(v.verify_async(token))["sub"] == "3"
+    assert fetched == [1]
+    assert asyncio.run(v.verify_async(token))["sub"] == "3"  # cached: no fetch
+    assert fetched == [1]
 
 
 def test_csrf_rules() -> None:
@@ -127,3 +186,23 @@ def test_csrf_rules() -> None:
     with pytest.raises(Forbidden):
         check_csrf("POST", {"sec-fetch-site": "cross-site", "x-csrf-token": "tok"}, claims, via_cookie=True)
     check_csrf("POST", {"sec-fetch-site": "same-origin", "x-csrf-token": "tok"}, claims, via_cookie=True)
+
+
+def test_concurrent_first_requests_share_one_jwks_fetch(signer: TokenSigner) -> None:
+    """The first requests after start-up arrive together: none is refused while the keys are on their way."""
+    fetches: list[float] = []
+
+    def slow_provider() -> dict:
+        fetches.append(time.monotonic())
+        time.sleep(0.2)
+        return signer.jwks()
+
+    v = TokenVerifier(None, ISS, AUD, jwks_provider=slow_provider)
+    tokens = [signer.access_token(i, f"u{i}")[0] for i in range(1, 6)]
+
+    async def all_at_once() -> list[dict]:
+        return await asyncio.gather(*(v.verify_async(t) for t in tokens))
+
+    claims = asyncio.run(all_at_once())
+    assert [c["sub"] for c in claims] == ["1", "2", "3", "4", "5"]
+    assert len(fetches) == 1

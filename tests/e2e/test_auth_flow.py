@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +11,7 @@ import pyotp
 import pytest
 
 from shared.stack import Stack
-from shared.testing.plugin import wait_for
+from shared.testing.revocation import mailed
 
 pytestmark = pytest.mark.e2e
 
@@ -33,24 +29,6 @@ def _fresh(client: httpx.Client, **extra: Any) -> dict[str, Any]:
 
 def _login(client: httpx.Client, u: dict[str, Any]) -> httpx.Response:
     return client.post("/api/auth/login", json={"username": u["username"], "password": u["password"]})
-
-
-def _mailed(var_dir: Path, to: str, after: float, pattern: str) -> str:
-    """Group 1 of `pattern` in the newest mail to `to` written after `after` (the auth service's file sink)."""
-
-    def newest() -> str | None:
-        for path in sorted((var_dir / "mail").glob("*.eml"), reverse=True):
-            if path.stat().st_mtime < after:
-                continue
-            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            if msg["To"] == to:
-                body = msg.get_body(preferencelist=("plain",))
-                match = re.search(pattern, str(body.get_content()) if body else "")
-                if match:
-                    return match.group(1)
-        return None
-
-    return str(wait_for(newest, timeout_s=20, what=f"a mail to {to} matching {pattern}"))
 
 
 def test_seed_walkthrough_register_login_me(stack: Stack) -> None:
@@ -80,6 +58,10 @@ def test_totp_login_and_replay(stack: Stack) -> None:
     with httpx.Client(base_url=stack.gateway_url, timeout=30) as c:
         u = _fresh(c)
         assert _login(c, u).status_code == 200
+        # a session alone (as a thief holding a cookie would have) cannot enroll a second factor
+        refused = c.post("/api/auth/mfa/setup", json={"method": "totp"})
+        assert refused.status_code == 403 and refused.json()["code"] == "reauthentication_required"
+        assert c.post("/api/auth/reauthenticate", json={"password": u["password"]}).status_code == 200
         setup = c.post("/api/auth/mfa/setup", json={"method": "totp"})
         assert setup.status_code == 200, setup.text
         totp = pyotp.TOTP(setup.json()["totp_secret"])
@@ -109,7 +91,7 @@ def test_email_code_mfa(stack: Stack) -> None:
         started = time.time() - 1
         pending = _login(c, u).json()
         assert pending["mfa_required"] is True and pending["methods"][0] == "email"
-        code = _mailed(stack.var_dir, u["email"], started, r"\b(\d{6})\b")
+        code = mailed(stack.var_dir, u["email"], started, r"\b(\d{6})\b")
         done = c.post("/api/auth/verify-mfa", json={"mfa_token": pending["mfa_token"], "code": code})
         assert done.status_code == 200, done.text
         assert done.json()["user"]["email_verified"] is True
@@ -135,11 +117,12 @@ def test_csrf_for_browser_cookie_requests(stack: Stack) -> None:
         u = _fresh(c)
         assert _login(c, u).status_code == 200
         browser = {"Origin": stack.gateway_url, "Sec-Fetch-Site": "same-origin"}
-        r = c.post("/api/auth/mfa/setup", json={"method": "totp"}, headers=browser)
+        body = {"password": u["password"]}
+        r = c.post("/api/auth/reauthenticate", json=body, headers=browser)
         assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
         r = c.post(
-            "/api/auth/mfa/setup",
-            json={"method": "totp"},
+            "/api/auth/reauthenticate",
+            json=body,
             headers={**browser, "X-CSRF-TOKEN": c.cookies["csrf_access_token"]},
         )
         assert r.status_code == 200, r.text
@@ -170,7 +153,7 @@ def test_forgot_password_is_identical_and_reset_single_use(stack: Stack) -> None
         unknown = c.post("/api/auth/forgot-password", json={"email": f"ghost{uuid.uuid4().hex[:6]}@example.test"})
         assert known.status_code == unknown.status_code == 200 and known.content == unknown.content
 
-        reset = _mailed(stack.var_dir, u["email"], started, r"/reset-password\?token=([A-Za-z0-9_\-]+)")
+        reset = mailed(stack.var_dir, u["email"], started, r"/reset-password\?token=([A-Za-z0-9_\-]+)")
         new_pw = "encore under the disco ball"
         assert c.post("/api/auth/reset-password", json={"token": reset, "password": new_pw}).status_code == 200
         assert c.post("/api/auth/reset-password", json={"token": reset, "password": new_pw}).status_code == 400

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
-from shared.stack import free_port
-from shared.testing.plugin import wait_for
+from shared.testing.plugin import extra_instance
 
 pytestmark = pytest.mark.e2e
 
@@ -23,31 +20,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def second_social(stack: Any) -> Iterator[str]:
     """Another social process on the same database and broker (the gateway keeps using the first)."""
-    spec = next(s for s in stack.specs if s.name == "social")
-    env = stack.env_for(spec)
-    port = free_port()
-    env["PORT"] = str(port)
-    log = (stack.var_dir / "log" / f"social-second-{port}.log").open("wb")
-    proc = subprocess.Popen(stack._python_cmd(spec.entry), env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, "the second social instance exited"
-        try:
-            return httpx.get(f"{url}/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(ready, 60, what="the second social instance")
+    with extra_instance(stack, "social") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _concert(make_user: Any) -> tuple[Any, Any, Any, dict[str, Any], dict[str, Any]]:

@@ -233,10 +233,20 @@ def _journey(browser: object, stack: Stack, tmp_path: Path, pages: list[object])
     _shot(a, "07-chat-alice")
     _shot(b, "08-chat-bob-mobile")
 
+    # Bob signs out everywhere from another tab: the chat he left open says so at once (its session ended)
+    tab = b.context.new_page()
+    tab.goto("/settings")
+    tab.get_by_test_id("session-row").first.wait_for()
+    tab.get_by_test_id("sessions-revoke-all").click()
+    tab.wait_for_url("**/login*")
+    b.get_by_test_id("chat-error").filter(has_text="You were signed out.").wait_for(timeout=15_000)
+    _shot(b, "09-chat-signed-out-mobile")
+    tab.close()
+
     # the dashboard counts what happened
     a.goto("/dashboard")
     a.get_by_test_id("stat-shows").filter(has_text="1").wait_for()
-    _shot(a, "09-dashboard")
+    _shot(a, "10-dashboard")
 
 
 def test_web_client_matches_the_merged_openapi(stack: Stack) -> None:

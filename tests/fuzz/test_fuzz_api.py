@@ -34,7 +34,7 @@ def api_schema(stack: Stack) -> Any:
     schema.config.base_url = stack.gateway_url
     # deleting the fuzz user or logging it out would turn the rest of the run into 401s
     return schema.exclude(path_regex=r"^/api/auth/(me|logout|change-password|mfa/.*)$", method="DELETE").exclude(
-        path_regex=r"^/api/auth/(logout|change-password|reset-password)$"
+        path_regex=r"^/api/auth/(logout|change-password|reset-password|sessions/revoke-all)$"
     )
 
 

@@ -1,11 +1,12 @@
 import { Suspense, lazy, useEffect, useState, type ComponentType } from 'react';
 import { AuthProvider, useAuth } from './auth';
+import { ReauthDialog } from './components/ReauthDialog';
 import { Loading } from './components/ui';
 import { guard, type Access } from './lib/guards';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { LoginPage } from './pages/auth/Login';
 import { MfaPage } from './pages/auth/Mfa';
-import { ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage } from './pages/auth/Recovery';
+import { ForgotPasswordPage, ResetPasswordPage, SecureAccountPage, VerifyEmailPage } from './pages/auth/Recovery';
 import { RegisterPage } from './pages/auth/Register';
 import { NotFoundPage } from './pages/NotFound';
 
@@ -44,6 +45,7 @@ export const routes: RouteDef[] = [
   { path: '/forgot-password', access: 'guest', component: ForgotPasswordPage, title: 'Forgot password' },
   { path: '/reset-password', access: 'public', component: ResetPasswordPage, title: 'Reset password' },
   { path: '/verify-email', access: 'public', component: VerifyEmailPage, title: 'Verify email' },
+  { path: '/secure-account', access: 'public', component: SecureAccountPage, title: 'Secure your account' },
   { path: '/shows', access: 'auth', component: ShowsPage, title: 'Shows', shell: true },
   { path: '/shows/new', access: 'auth', component: ShowNewPage, title: 'Add a show', shell: true },
   { path: '/shows/:id', access: 'auth', component: ShowDetailPage, title: 'Show', shell: true },
@@ -158,6 +160,7 @@ export function App() {
   return (
     <AuthProvider>
       <Router />
+      <ReauthDialog />
     </AuthProvider>
   );
 }

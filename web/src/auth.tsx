@@ -62,7 +62,10 @@ export function AuthProvider({ children, initialUser }: { children: ReactNode; i
   }, [initialUser, reload]);
 
   useEffect(() => {
-    client.onAuthLost(() => setUser(null));
+    client.onAuthLost(() => {
+      client.stopRefreshing();
+      setUser(null);
+    });
     return () => client.onAuthLost(null);
   }, []);
 
@@ -72,6 +75,7 @@ export function AuthProvider({ children, initialUser }: { children: ReactNode; i
     } catch {
       /* cookies are cleared server-side when possible; forget the user locally either way */
     }
+    client.stopRefreshing();
     setUser(null);
     navigate('/login', { replace: true });
   }, []);

@@ -24,7 +24,8 @@ def keys() -> Keys:
 def stack(keys: Keys) -> Iterator[Stack]:
     servers = {}
     for name in ("auth", "shows", "media", "social"):
-        app = make_upstream(name, keys.jwks if name == "auth" else None)
+        app = make_upstream(name, keys.jwks if name == "auth" else None,
+                            keys.revocations if name == "auth" else None)
         servers[name] = ServerThread(app, free_port()).start()
     yield Stack({n: s.port for n, s in servers.items()}, free_port())
     for s in servers.values():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,10 +59,11 @@ class ServerThread:
 
 @dataclass
 class Keys:
-    """Signing keys; `active` are published in the JWKS (tests rotate them)."""
+    """Signing keys; `active` are published in the JWKS (tests rotate them); revoked sessions as auth lists them."""
 
     active: list[TokenSigner] = field(default_factory=list)
     fetches: int = 0
+    revoked: dict[str, float] = field(default_factory=dict)
 
     def new_signer(self) -> TokenSigner:
         return TokenSigner(Ed25519PrivateKey.generate(), ISSUER, AUDIENCE)
@@ -68,8 +72,17 @@ class Keys:
         self.fetches += 1
         return {"keys": [public_jwk(s.private_key.public_key(), s.kid) for s in self.active]}
 
+    def revocations(self, after: int) -> dict[str, Any]:
+        """The catch-up answer of auth's /internal/sessions/revoked."""
+        return {"revocations": [{"sid": sid, "user_id": 1, "reason": "test", "revoked_at": "2026-01-01T00:00:00Z",
+                                 "expires_at": exp} for sid, exp in self.revoked.items()],
+                "cursor": len(self.revoked)}
+
     def token(self, user_id: int = 1, signer: TokenSigner | None = None, **claims: Any) -> str:
         signer = signer or self.active[0]
+        claims.setdefault("sid", uuid.uuid4().hex)
+        if claims["sid"] is None:
+            claims.pop("sid")
         token, _ = signer.issue(claims.pop("typ", "access"), user_id, claims.pop("ttl", 600), name=f"user{user_id}",
                                 csrf=claims.pop("csrf", "csrf-value"), **claims)
         return token
@@ -90,6 +103,7 @@ class Gw:
     url: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    var_dir: Path
 
     def client(self, **kw: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kw)
@@ -116,14 +130,17 @@ def start_gateway(stack: Stack, tmp: Path, **env: str) -> Gw:
         "GATEWAY_JWKS_MIN_REFETCH_SECONDS": "0",
         "GATEWAY_OPENAPI_CACHE_SECONDS": "0",
         "LOG_LEVEL": "INFO",
+        "VAR_DIR": str(tmp / "var"),
+        "BROKER_URL": "",
+        "REVOCATION_STARTUP_WAIT_S": "5",
         **env,
     }
     log_path = tmp / f"gateway-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-c", "from gateway.main import main; main()"], env=full,
                                 stdout=log, stderr=subprocess.STDOUT)
-    gw = Gw(f"http://127.0.0.1:{port}", proc, log_path)
-    deadline = time.monotonic() + 20
+    gw = Gw(f"http://127.0.0.1:{port}", proc, log_path, Path(full["VAR_DIR"]))
+    deadline = time.monotonic() + 60  # imports alone take seconds on a loaded machine
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"gateway exited: {gw.log_text()}")
@@ -134,6 +151,16 @@ def start_gateway(stack: Stack, tmp: Path, **env: str) -> Gw:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"gateway did not start: {gw.log_text()}")
+
+
+@contextlib.contextmanager
+def running_gateway(stack: Stack, tmp: Path, **env: str) -> Iterator[Gw]:
+    """A gateway process for one test, stopped at the end."""
+    gw = start_gateway(stack, tmp, **env)
+    try:
+        yield gw
+    finally:
+        stop_gateway(gw)
 
 
 def stop_gateway(gw: Gw) -> None:

@@ -52,7 +52,8 @@ def openapi_for(name: str) -> dict[str, Any]:
     }
 
 
-def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -> Starlette:
+def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None,
+                  revocations: Callable[[int], dict[str, Any]] | None = None) -> Starlette:
     """An upstream standing in for one service."""
 
     async def health(_: Request) -> JSONResponse:
@@ -63,6 +64,11 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -
 
     async def jwks_endpoint(_: Request) -> JSONResponse:
         return JSONResponse(jwks() if jwks else {"keys": []})
+
+    async def revoked(request: Request) -> JSONResponse:
+        if revocations is None:
+            return JSONResponse({"error": "no route"}, status_code=404)
+        return JSONResponse(revocations(int(request.query_params.get("after", "0"))))
 
     async def cookies(_: Request) -> Response:
         resp = Response(b"{}", media_type="application/json")
@@ -138,7 +144,7 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -
                     return
                 text = msg.get("text")
                 if text is not None and text.startswith("close:"):
-                    await websocket.close(code=int(text.split(":", 1)[1]))
+                    await websocket.close(code=int(text.split(":", 1)[1]), reason="closed by upstream")
                     return
                 if text is not None:
                     await websocket.send_text(f"echo:{text}")
@@ -152,6 +158,7 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -
         Route("/health", health),
         Route("/openapi.json", openapi),
         Route("/api/auth/.well-known/jwks.json", jwks_endpoint),
+        Route("/internal/sessions/revoked", revoked),
         Route("/api/shows/cookies", cookies),
         Route("/api/shows/slow", slow),
         Route("/api/videos/download", download),

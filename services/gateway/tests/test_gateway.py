@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import jwt
 import psutil
 import pytest
-from gw_helpers import AUDIENCE, ISSUER, Gw, Keys, Stack, alg_none_token, bearer, start_gateway, stop_gateway
+from gw_helpers import (
+    AUDIENCE,
+    ISSUER,
+    Gw,
+    Keys,
+    Stack,
+    alg_none_token,
+    bearer,
+    running_gateway,
+    start_gateway,
+    stop_gateway,
+)
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
@@ -208,6 +221,7 @@ def _bad_tokens(keys: Keys) -> dict[str, str]:
         "mfa_typ": keys.token(typ="mfa"),
         "bad_signature": forged,
         "tampered": f"{head}.{payload[:-4]}AAAA.{sig}",
+        "no_sid": keys.token(sid=None),
         "wrong_audience": jwt.encode(
             {"sub": "1", "typ": "access", "iss": ISSUER, "aud": "other", "iat": int(time.time()),
              "exp": int(time.time()) + 600, "jti": "j"},
@@ -238,7 +252,11 @@ def test_stale_cookie_does_not_block_login(gw: Gw, keys: Keys) -> None:
         assert r.json()["service"] == "auth"
         assert c.post("/api/auth/register", json={}).status_code == 200
         assert c.get("/api/auth/.well-known/jwks.json").status_code == 200
-        assert c.get("/api/auth/me").status_code == 401
+        # auth judges tokens itself (it answers 401 for /me with this cookie: tests/e2e); no list of its
+        # public paths is kept in the gateway
+        assert c.get("/api/auth/me").json()["service"] == "auth"
+        # every other service is refused a stale token before forwarding
+        assert c.get("/api/shows/1").status_code == 401
 
 
 def test_unknown_kid_refetches_jwks(gw: Gw, keys: Keys) -> None:
@@ -528,6 +546,7 @@ def test_websocket_close_code_propagates(gw: Gw, keys: Keys) -> None:
         with pytest.raises(ConnectionClosed) as info:
             ws.recv(timeout=5)
     assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+    assert info.value.rcvd.reason == "closed by upstream"  # e.g. "You were signed out." reaches the web app
 
 
 def test_websocket_rejects_unauthenticated(gw: Gw, keys: Keys) -> None:
@@ -678,3 +697,90 @@ def test_merged_openapi_keeps_a_restarting_services_last_document() -> None:
     up["shows"] = False
     spec = asyncio.run(cache.spec())
     assert "/api/shows" in spec["paths"] and "x-unavailable-services" not in spec
+# ---- revoked sessions ------------------------------------------------------------------------
+def _push_revocation(gw: Gw, sid: str) -> None:
+    """What auth does after a logout: a notice on the broadcast (the embedded mode's tailed file here)."""
+    from shared.broadcast import Broadcast, FileBackend
+    from shared.revocation import CHANNEL
+
+    b = Broadcast(FileBackend(gw.var_dir / "broadcast"), "test-auth")
+    b.start()
+    b.publish(CHANNEL, {"sid": sid, "user_id": 1, "expires_at": time.time() + 600})
+    assert b.flush()
+    b.stop()
+
+
+def _refused_within(c: httpx.Client, token: str, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        r = c.get("/api/shows/1", headers=bearer(token))
+        if r.status_code == 401:
+            assert r.json()["code"] == "session_revoked"
+            return time.monotonic() - started
+        time.sleep(0.02)
+    pytest.fail(f"the revoked session was still accepted after {seconds}s")
+
+
+def test_pushed_revocation_is_refused_at_once_even_for_a_cached_token(gw: Gw, keys: Keys) -> None:
+    sid = uuid.uuid4().hex
+    token = keys.token(sid=sid)
+    other = keys.token()
+    with gw.client() as c:
+        assert c.get("/api/shows/1", headers=bearer(token)).status_code == 200  # now in the verified-token cache
+        _push_revocation(gw, sid)
+        took = _refused_within(c, token, 5)
+        assert c.get("/api/shows/1", headers=bearer(other)).status_code == 200  # other sessions unaffected
+        c.cookies.set("access_token_cookie", token)
+        assert c.get("/api/friends").status_code == 401
+    print(f"push to refusal: {took * 1000:.0f} ms")
+
+
+@contextlib.contextmanager
+def _revoked_at_auth(keys: Keys, sid: str) -> Iterator[None]:
+    """auth lists `sid` as revoked (catch-up) for the length of the block."""
+    keys.revoked[sid] = time.time() + 600
+    try:
+        yield
+    finally:
+        keys.revoked.pop(sid, None)
+
+
+def test_missed_push_converges_by_catch_up(stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> None:
+    sid = uuid.uuid4().hex
+    token = keys.token(sid=sid)
+    with running_gateway(stack, tmp_path_factory.mktemp("gwc"), REVOCATION_CATCHUP_S="0.5") as g, g.client() as c:
+        assert c.get("/api/shows/1", headers=bearer(token)).status_code == 200
+        with _revoked_at_auth(keys, sid):  # auth knows; the push never came
+            _refused_within(c, token, 5)
+
+
+def test_a_restarted_gateway_refuses_revoked_sessions_from_its_first_request(
+    stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    sid = uuid.uuid4().hex
+    with _revoked_at_auth(keys, sid), running_gateway(stack, tmp_path_factory.mktemp("gwr")) as g, \
+            g.client() as c:
+        r = c.get("/api/shows/1", headers=bearer(keys.token(sid=sid)))
+        assert r.status_code == 401 and r.json()["code"] == "session_revoked"
+        assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
+        assert c.get("/ready").json()["status"] == "ready"
+
+
+def test_tokens_are_refused_503_until_revocations_load(
+    stack: Stack, keys: Keys, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # auth's catch-up endpoint unreachable: the gateway cannot know revoked sessions, so it accepts none
+    with running_gateway(stack, tmp_path_factory.mktemp("gwu"), AUTH_URL=f"http://127.0.0.1:{stack.dead_port}",
+                         JWKS_URL=f"http://127.0.0.1:{stack.ports['auth']}/api/auth/.well-known/jwks.json",
+                         REVOCATION_STARTUP_WAIT_S="0.5") as g, g.client() as c:
+        r = c.get("/api/shows/1", headers=bearer(keys.token()))
+        assert r.status_code == 503 and r.json()["code"] == "sessions_unavailable"
+        assert c.get("/ready").status_code == 503
+
+
+def test_websocket_token_in_the_query_string_is_refused(gw: Gw, keys: Keys) -> None:
+    token = keys.token()
+    for param in ("access_token", "token"):
+        with pytest.raises(InvalidStatus) as info:
+            ws_connect(_ws_url(gw) + f"?{param}={token}").close()
+        assert info.value.response.status_code == 401

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from gateway.auth import cookie_value, extract_token
 from gateway.docs import merge_specs, render_docs
 from gateway.routes import Upstream, is_unsafe_path, match_route, route_label
 from gateway.static import cache_control, prefers_html
+from shared.auth import cookie_value, extract_token
 
 
 def test_match_route() -> None:

@@ -35,6 +35,8 @@ class FakeWorld:
     photos: dict[int, dict[str, Any]] = field(default_factory=dict)
     shows_down: bool = False
     access_calls: int = 0
+    friends_params: list[str | None] = field(default_factory=list)
+    revoked: list[dict[str, Any]] = field(default_factory=list)
     jwks: dict[str, Any] = field(default_factory=dict)
     directory: StaticDirectory = field(default_factory=StaticDirectory)  # what auth knows of accounts
 
@@ -49,15 +51,16 @@ class FakeWorld:
         """Make two users friends (as shows knows it)."""
         self.friends.add(frozenset((a, b)))
 
-    def access(self, show_id: int, user_id: int) -> tuple[int, dict[str, Any]]:
-        """The (status, body) of shows' access endpoint."""
+    def access(self, show_id: int, user_id: int, friends: str | None = None) -> tuple[int, dict[str, Any]]:
+        """The (status, body) of shows' access endpoint (`friends`: social's answer, as shows takes it)."""
         self.access_calls += 1
+        self.friends_params.append(friends)
         show = self.shows.get(show_id)
         if show is None:
             return 404, {"error": "Show not found.", "code": "not_found"}
         owner = show["owner_id"]
         vis = show["visibility"]
-        is_friend = frozenset((owner, user_id)) in self.friends
+        is_friend = frozenset((owner, user_id)) in self.friends if friends is None else friends in ("1", "true")
         can_view = (
             user_id == owner
             or vis == "public"
@@ -77,7 +80,7 @@ class FakeWorld:
         if m := ACCESS_RE.match(path):
             if self.shows_down:
                 return 503, {"error": "down", "code": "service_unavailable"}
-            return self.access(int(m.group(1)), int(params.get("user_id", "0")))
+            return self.access(int(m.group(1)), int(params.get("user_id", "0")), params.get("friends"))
         if m := PHOTO_RE.match(path):
             photo = self.photos.get(int(m.group(1)))
             if photo is None:
@@ -88,6 +91,8 @@ class FakeWorld:
         if path == "/internal/snapshot/users":
             ids = [int(p) for p in params.get("ids", "").split(",") if p]
             return 200, {"items": self.directory.fetch(ids), "next_after": None}
+        if path == "/internal/sessions/revoked":  # auth's catch-up
+            return 200, {"revocations": self.revoked, "cursor": 0}
         return 404, {"error": "no route", "code": "not_found"}
 
     def transport(self) -> httpx.MockTransport:
@@ -204,6 +209,15 @@ class SocialApp:
         with self.session() as s:
             return [r.type for r in s.scalars(select(model).order_by(model.created_at, model.id))]
 
+    def befriend(self, a: int, b: int) -> None:
+        """Make two users friends in social (which owns friendships) and in shows' copy."""
+        from social import repository as repo
+
+        self.world.befriend(a, b)
+        with self.session() as s:
+            row = repo.add_friend_request(s, a, b)
+            repo.accept_if_pending(s, row.id)
+
     def add_user(self, user_id: int, username: str, email: str | None = None) -> None:
         """Announce a user (user.registered, as auth would: the account exists there too)."""
         from shared.events import UserRegisteredV1
@@ -223,7 +237,7 @@ def _build(settings: Any, world: FakeWorld, token_verifier: Any,
     app.state.token_verifier = token_verifier
     for client in (app.state.shows_client.client, app.state.media_client.client):
         client._client = httpx.Client(transport=world.transport(), headers=dict(client._client.headers))
-    subscriptions = make_subscriptions(app.state.shows_client.forget)
+    subscriptions = make_subscriptions(app.state.shows_client.forget)  # the consumer path (no live-socket hooks)
     with TestClient(app) as tc:
         yield SocialApp(app, tc, world, token_factory, subscriptions, directory)
     app.state.engine.dispose()
@@ -249,6 +263,29 @@ def social(make_settings: Callable[..., Any], world: FakeWorld, token_verifier: 
         src.backup(dst)
     settings = make_settings(DATABASE_URL=f"sqlite:///{target}")
     yield from _build(settings, world, token_verifier, token_factory)
+
+
+@pytest.fixture
+def social_factory(make_settings: Callable[..., Any], world: FakeWorld, token_factory: Callable[..., str],
+                   migrated_template: Path, tmp_path: Path) -> Iterator[Callable[..., SocialApp]]:
+    """`social_factory(verifier, **env)` → a started app like `social`, with its own verifier and settings."""
+    import sqlite3
+
+    builds: list[Iterator[SocialApp]] = []
+
+    def make(verifier: Any, **env: str) -> SocialApp:
+        target = tmp_path / f"social-{len(builds)}.db"
+        with contextlib.closing(sqlite3.connect(migrated_template)) as src, \
+                contextlib.closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+        gen = _build(make_settings(DATABASE_URL=f"sqlite:///{target}", **env), world, verifier, token_factory)
+        builds.append(gen)
+        return next(gen)
+
+    yield make
+    for gen in reversed(builds):
+        with contextlib.suppress(StopIteration):
+            next(gen)
 
 
 @pytest.fixture

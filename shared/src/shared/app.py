@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -13,12 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import TokenVerifier
+from shared.broadcast import Broadcast
 from shared.copies import Reconciler
 from shared.errors import install_exception_handlers
+from shared.internal import InternalClient
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import EventBus, EventConsumer, OutboxRelay, Subscriptions
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.outbox import Outbox
+from shared.revocation import Fetch, RevocationFeed, RevocationList, http_fetch
 from shared.settings import BaseServiceSettings
 
 log = logging.getLogger("shared.app")
@@ -35,21 +39,48 @@ def create_service_app(
     subscriptions: Subscriptions | None = None,
     reconciler: Reconciler | None = None,
     token_verifier: TokenVerifier | None = None,
+    revocation_fetch: Fetch | None = None,
     ready_checks: dict[str, ReadyCheck] | None = None,
     on_startup: Iterable[Callable[[FastAPI], Any]] = (),
     on_shutdown: Iterable[Callable[[FastAPI], Any]] = (),
     description: str = "",
     version: str = "1.0",
 ) -> FastAPI:
-    """Build a service app with the shared middleware, /health, /ready, /metrics, bus and reconcile threads."""
+    """Build a service app with the shared middleware, /health, /ready, /metrics and bus threads.
+
+    Without a `token_verifier` the app gets the standard one: JWKS from auth, and a revocation list fed
+    by the broadcast push and catch-ups from auth (`revocation_fetch` replaces the HTTP catch-up, e.g. in
+    auth, which reads its own database). Whatever verifier `app.state.token_verifier` holds when the app
+    starts is the one used; if it has a revocation list, start-up waits (up to REVOCATION_STARTUP_WAIT_S)
+    for the first catch-up. Other components subscribe to `app.state.broadcast` before the app starts.
+    """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     bus = EventBus(settings)
+    broadcast = Broadcast.from_settings(settings)
     threads: list[Any] = []
     startup_hooks = list(on_startup)
     shutdown_hooks = list(on_shutdown)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        verifier: TokenVerifier = app.state.token_verifier
+        feed: RevocationFeed | None = None
+        auth_client: InternalClient | None = None
+        if verifier.revocations is not None:
+            fetch = revocation_fetch
+            if fetch is None:
+                auth_client = InternalClient(settings.auth_url, settings.internal_token, service="auth",
+                                             timeout_s=max(settings.internal_timeout_s, 3.0))
+                fetch = http_fetch(auth_client)
+            feed = RevocationFeed(verifier.revocations, fetch, interval_s=settings.revocation_catchup_s)
+            feed.attach(broadcast)
+            app.state.revocation_feed = feed
+        broadcast.start()
+        if feed is not None:
+            feed.start()
+            # a restarted process must refuse already-revoked sessions from its first request on
+            if not await asyncio.to_thread(verifier.revocations.wait_ready, settings.revocation_startup_wait_s):
+                log.warning("revoked sessions not loaded yet: tokens are refused (503) until auth answers")
         if session_factory is not None and outbox is not None and settings.bus_relay_enabled:
             threads.append(OutboxRelay(bus, session_factory, outbox))
         consumer: EventConsumer | None = None
@@ -80,6 +111,11 @@ def create_service_app(
                     await result
             for t in threads:
                 t.stop()
+            if feed is not None:
+                feed.stop()
+            broadcast.stop()
+            if auth_client is not None:
+                auth_client.close()
 
     docs = settings.docs_enabled
     app = FastAPI(
@@ -95,8 +131,9 @@ def create_service_app(
     app.state.session_factory = session_factory
     app.state.outbox = outbox
     app.state.bus = bus
+    app.state.broadcast = broadcast
     app.state.token_verifier = token_verifier or TokenVerifier(
-        settings.jwks_endpoint, settings.jwt_issuer, settings.jwt_audience
+        settings.jwks_endpoint, settings.jwt_issuer, settings.jwt_audience, revocations=RevocationList()
     )
     install_exception_handlers(app)
     for router in routers:
@@ -116,6 +153,13 @@ def create_service_app(
             conn.ensure_connection(max_retries=1, timeout=2)
 
     checks.setdefault("bus", _bus)
+
+    def _sessions() -> None:
+        revocations = app.state.token_verifier.revocations
+        if revocations is not None and not revocations.ready:
+            raise RuntimeError("revoked sessions not loaded")
+
+    checks.setdefault("sessions", _sessions)
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -39,7 +39,7 @@ TOPOLOGY: dict[str, list[str]] = {
     ],
     "media": ["show.created", "show.updated", "show.deleted", "user.deleted", "comment.created", "comment.deleted"],
     "social": [
-        "user.registered", "user.deleted", "show.created", "show.updated", "show.deleted",
+        "user.registered", "user.updated", "user.deleted", "show.created", "show.updated", "show.deleted",
         "media.ready", "media.deleted",
     ],
 }

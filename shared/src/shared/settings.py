@@ -71,6 +71,12 @@ class BaseServiceSettings(BaseSettings):
     bus_relay_max_backoff_s: float = _common("BUS_RELAY_MAX_BACKOFF_S", 300.0, gt=0)  # type: ignore[assignment]
     docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
     internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
+    # revoked sessions: catch-up from auth every N s (the push makes it immediate); how long start-up
+    # waits for the first catch-up before serving (tokens are answered 503 until it succeeds)
+    revocation_catchup_s: float = _common("REVOCATION_CATCHUP_S", 30.0, gt=0)  # type: ignore[assignment]
+    revocation_startup_wait_s: float = _common("REVOCATION_STARTUP_WAIT_S", 20.0, ge=0)  # type: ignore[assignment]
+    # embedded mode where inotify is missing (not Linux): how often processes poll the broadcast files
+    broadcast_poll_s: float = _common("BROADCAST_POLL_S", 0.05, gt=0)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> BaseServiceSettings:

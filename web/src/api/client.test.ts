@@ -181,3 +181,54 @@ describe('uploads', () => {
     await expect(p).resolves.toEqual({ id: 3 });
   });
 });
+
+describe('silent refresh and step-up', () => {
+  it('refreshes before the access token expires, and again after each refresh', async () => {
+    const timers: { fn: () => void; ms: number }[] = [];
+    const { fn, calls } = fakeFetch([
+      ['POST', /\/api\/auth\/login$/, () => ({ body: { user: { id: 1 }, access_token: 'a', refresh_token: 'r', expires_in: 300, mfa_required: false } })],
+      ['POST', /\/api\/auth\/refresh$/, () => ({ body: { access_token: 'b', refresh_token: 'r2', expires_in: 300 } })],
+    ]);
+    const c = new ApiClient({ fetch: fn as unknown as typeof fetch, getCookie: cookie, setTimer: (f, ms) => timers.push({ fn: f, ms }), clearTimer: () => undefined });
+    await c.call('authLogin', { body: { login: 'a', password: 'b' } });
+    expect(timers.map((t) => t.ms)).toEqual([240_000]); // 80 % of 5 minutes
+    timers[0].fn();
+    await vi.waitFor(() => expect(timers).toHaveLength(2));
+    expect(calls.map((x) => x.url)).toEqual(['/api/auth/login', '/api/auth/refresh']);
+  });
+
+  it('does not refresh when the 401 is about what was typed (a wrong current password)', async () => {
+    const { fn, calls } = fakeFetch([
+      ['POST', /mfa\/disable/, () => ({ status: 401, body: { error: 'The password or code is not correct.', code: 'invalid_credentials' } })],
+    ]);
+    const lost = vi.fn();
+    const c = new ApiClient({ fetch: fn as unknown as typeof fetch, getCookie: cookie });
+    c.onAuthLost(lost);
+    const err = await fail(c.call('authMfaDisable', { body: { password: 'nope' } }));
+    expect(err.code).toBe('invalid_credentials');
+    expect(calls).toHaveLength(1);
+    expect(lost).not.toHaveBeenCalled();
+  });
+
+  it('asks for the password on 403 reauthentication_required and retries the change once', async () => {
+    let confirmed = false;
+    const { fn, calls } = fakeFetch([
+      ['POST', /mfa\/setup/, () => (confirmed ? { body: { method: 'totp', totp_uri: 'otpauth://x' } } : { status: 403, body: { error: 'Confirm it is you.', code: 'reauthentication_required' } })],
+    ]);
+    const c = new ApiClient({ fetch: fn as unknown as typeof fetch, getCookie: cookie });
+    const ask = vi.fn(async () => {
+      confirmed = true; // the dialog posted /reauthenticate
+      return true;
+    });
+    c.onReauthRequired(ask);
+    await expect(c.call('authMfaSetup', { body: { method: 'totp' } })).resolves.toEqual({ method: 'totp', totp_uri: 'otpauth://x' });
+    expect(ask).toHaveBeenCalledTimes(1);
+    expect(calls).toHaveLength(2);
+    // cancelled: the 403 comes back as the error
+    confirmed = false;
+    c.onReauthRequired(async () => false);
+    const err = await fail(c.call('authMfaSetup', { body: { method: 'totp' } }));
+    expect(err.status).toBe(403);
+    expect(err.code).toBe('reauthentication_required');
+  });
+});

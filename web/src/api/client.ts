@@ -1,5 +1,7 @@
 // The one HTTP client of the web app: same-origin fetch with cookies, CSRF double-submit header,
-// contract error bodies turned into ApiError, one refresh-and-retry on 401, XHR uploads with progress.
+// contract error bodies turned into ApiError, silent session refresh (before the 5-minute access token
+// expires, and once on a 401 then retry), a password prompt and retry on 403 reauthentication_required,
+// XHR uploads with progress.
 
 import { buildPath, operations, type Operation, type OperationId } from './operations';
 import type { ErrorBody, FieldErrorDetail } from './types';
@@ -79,6 +81,21 @@ function defaultMessage(status: number): string {
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** 401s that are about what was typed, not about the session: refreshing would not help. */
+const NOT_SESSION_PROBLEMS = new Set(['invalid_credentials', 'invalid_mfa_code', 'mfa_session_invalid']);
+/** Refresh when this share of the access token's lifetime has passed. */
+const REFRESH_AT = 0.8;
+
+function codeOf(body: unknown): string | undefined {
+  return body && typeof body === 'object' && typeof (body as { code?: unknown }).code === 'string' ? (body as { code: string }).code : undefined;
+}
+
+/** `expires_in` of a session response (login, MFA, refresh, password change), if that is what `body` is. */
+export function sessionLifetime(body: unknown): number | null {
+  if (!body || typeof body !== 'object') return null;
+  const b = body as { access_token?: unknown; expires_in?: unknown };
+  return typeof b.access_token === 'string' && typeof b.expires_in === 'number' && b.expires_in > 0 ? b.expires_in : null;
+}
 
 export function readCookie(name: string, cookieString: string = typeof document !== 'undefined' ? document.cookie : ''): string | null {
   for (const part of cookieString.split(';')) {
@@ -146,11 +163,15 @@ export interface ClientDeps {
   fetch?: typeof fetch;
   createXhr?: () => XMLHttpRequest;
   getCookie?: (name: string) => string | null;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
 }
 
 export class ApiClient {
   private refreshing: Promise<boolean> | null = null;
   private authLost: (() => void) | null = null;
+  private reauth: (() => Promise<boolean>) | null = null;
+  private refreshTimer: unknown = null;
   private readonly deps: Required<ClientDeps>;
 
   constructor(deps: ClientDeps = {}) {
@@ -158,12 +179,38 @@ export class ApiClient {
       fetch: deps.fetch ?? ((...a: Parameters<typeof fetch>) => fetch(...a)),
       createXhr: deps.createXhr ?? (() => new XMLHttpRequest()),
       getCookie: deps.getCookie ?? ((n) => readCookie(n)),
+      setTimer: deps.setTimer ?? ((fn, ms) => setTimeout(fn, ms)),
+      clearTimer: deps.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>)),
     };
   }
 
   /** Called when the session is gone for good (refresh failed); the app routes to the login page. */
   onAuthLost(handler: (() => void) | null): void {
     this.authLost = handler;
+  }
+
+  /**
+   * Called when a sensitive change answers 403 `reauthentication_required`: the app asks for the password
+   * (POST /api/auth/reauthenticate) and resolves true to retry the change once, false to give up.
+   */
+  onReauthRequired(handler: (() => Promise<boolean>) | null): void {
+    this.reauth = handler;
+  }
+
+  /** A session started or was refreshed: refresh it silently before its access token expires. */
+  sessionStarted(expiresInSeconds: number): void {
+    this.stopRefreshing();
+    const ms = Math.max(5, expiresInSeconds * REFRESH_AT) * 1000;
+    this.refreshTimer = this.deps.setTimer(() => {
+      this.refreshTimer = null;
+      void this.refresh();
+    }, ms);
+  }
+
+  /** Stop the silent refresh (signed out). */
+  stopRefreshing(): void {
+    if (this.refreshTimer !== null) this.deps.clearTimer(this.refreshTimer);
+    this.refreshTimer = null;
   }
 
   url(id: OperationId, opts: Pick<RequestOptions, 'params' | 'query'> = {}): string {
@@ -182,15 +229,21 @@ export class ApiClient {
 
   async request<T>(id: OperationId, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     const op: Operation = operations[id];
-    const first = await this.send<T>(op, this.url(id, opts), opts);
-    if (first.status !== 401 || op.noRefresh) return this.finish(first);
-    if (!(await this.refresh())) {
-      this.authLost?.();
-      return this.finish(first);
+    let res = await this.send<T>(op, this.url(id, opts), opts);
+    if (res.status === 401 && !op.noRefresh && !NOT_SESSION_PROBLEMS.has(codeOf(res.body) ?? '')) {
+      if (!(await this.refresh())) {
+        this.authLost?.();
+        return this.finish(res);
+      }
+      res = await this.send<T>(op, this.url(id, opts), opts);
+      if (res.status === 401 && !NOT_SESSION_PROBLEMS.has(codeOf(res.body) ?? '')) this.authLost?.();
     }
-    const second = await this.send<T>(op, this.url(id, opts), opts);
-    if (second.status === 401) this.authLost?.();
-    return this.finish(second);
+    if (res.status === 403 && codeOf(res.body) === 'reauthentication_required' && this.reauth) {
+      if (await this.reauth()) res = await this.send<T>(op, this.url(id, opts), opts);
+    }
+    const lifetime = res.ok ? sessionLifetime(res.body) : null;
+    if (lifetime !== null) this.sessionStarted(lifetime);
+    return this.finish(res);
   }
 
   /** POST /api/auth/refresh once at a time; concurrent 401s share the same attempt. */
@@ -203,7 +256,15 @@ export class ApiClient {
           credentials: 'same-origin',
           headers: { Accept: 'application/json', ...this.csrfHeaders('POST', path) },
         })
-        .then((r) => r.ok)
+        .then(async (r) => {
+          if (!r.ok) {
+            this.stopRefreshing();
+            return false;
+          }
+          const lifetime = sessionLifetime(await readBody(r).catch(() => undefined));
+          if (lifetime !== null) this.sessionStarted(lifetime);
+          return true;
+        })
         .catch(() => false)
         .finally(() => {
           this.refreshing = null;

@@ -32,6 +32,7 @@ import type {
   RecordingsEnvelope,
   RegisterRequest,
   RegisterResponse,
+  SessionList,
   SessionResponse,
   SetlistSong,
   SetlistSongInput,
@@ -75,7 +76,13 @@ export const auth = {
   mfaEnable: (code: string, method?: string) => client.call<MfaEnableResponse>('authMfaEnable', { body: { code: code.replace(/\s+/g, ''), method } }),
   mfaDisable: (body: { password?: string; code?: string }) => client.call<MessageResponse>('authMfaDisable', { body }),
   mfaRecoveryCodes: (body: { password?: string; code?: string }) => client.call<MfaEnableResponse>('authMfaRecoveryCodes', { body }),
-  deleteMe: (password: string) => client.call<void>('authDeleteMe', { body: { password } }),
+  deleteMe: (password?: string) => client.call<void>('authDeleteMe', { body: password ? { password } : {} }),
+  reauthenticate: (body: { password?: string; code?: string }) => client.call<{ message: string; reauth_until: string }>('authReauthenticate', { body }),
+  changeEmail: (new_email: string) => client.call<MessageResponse>('authChangeEmail', { body: { new_email } }),
+  sessions: () => client.call<SessionList>('authSessions'),
+  revokeSession: (sid: string) => client.call<void>('authRevokeSession', { params: { sid } }),
+  revokeAllSessions: (keep_current = false) => client.call<{ message: string; revoked: number }>('authRevokeAllSessions', { body: { keep_current } }),
+  secureAccount: (token: string) => client.call<MessageResponse>('authSecureAccount', { body: { token } }),
 };
 
 export const shows = {

@@ -30,6 +30,12 @@ export const operations = {
   authMfaDisable: { method: 'POST', path: '/api/auth/mfa/disable' },
   authMfaRecoveryCodes: { method: 'POST', path: '/api/auth/mfa/recovery-codes' },
   authDeleteMe: { method: 'DELETE', path: '/api/auth/me' },
+  authReauthenticate: { method: 'POST', path: '/api/auth/reauthenticate' },
+  authChangeEmail: { method: 'POST', path: '/api/auth/change-email' },
+  authSessions: { method: 'GET', path: '/api/auth/sessions' },
+  authRevokeSession: { method: 'DELETE', path: '/api/auth/sessions/{sid}' },
+  authRevokeAllSessions: { method: 'POST', path: '/api/auth/sessions/revoke-all' },
+  authSecureAccount: { method: 'POST', path: '/api/auth/secure-account', noRefresh: true },
 
   showsList: { method: 'GET', path: '/api/shows' },
   showsGet: { method: 'GET', path: '/api/shows/{id}' },

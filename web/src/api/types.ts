@@ -54,7 +54,27 @@ export interface SessionResponse {
   user: Me | (UserRef & Partial<Me>);
   access_token: string;
   refresh_token: string;
+  /** Seconds until the access token expires (the client refreshes before). */
+  expires_in?: number;
+  session_id?: string;
   mfa_required: false;
+}
+
+/** One signed-in device (GET /api/auth/sessions). */
+export interface SessionInfo {
+  id: string;
+  current: boolean;
+  device: string;
+  user_agent: string;
+  ip: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+}
+
+export interface SessionList {
+  sessions: SessionInfo[];
+  total: number;
 }
 
 export interface MfaRequiredResponse {

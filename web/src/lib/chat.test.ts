@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ChatConnection, applyFrame, mergeMessages, socketUrl, type ChatState } from './chat';
+import { ChatConnection, applyFrame, closeMessage, mergeMessages, socketUrl, type ChatState } from './chat';
 
 const empty: ChatState = { messages: [], present: [], typing: [], error: null, connected: false };
 const msg = (id: number, text = `m${id}`, user = { id: 1, username: 'ann' }) => ({ id, user, message: text, created_at: `2026-01-01T00:00:0${id % 10}Z` });
@@ -127,5 +127,44 @@ describe('ChatConnection', () => {
     expect(c.state.error).toBe('Check in or log this show to chat.');
     c.stop();
     vi.useRealTimers();
+  });
+});
+
+describe('closes that take the grant away', () => {
+  it('shows the server reason, or words of its own, and does not reconnect', () => {
+    expect(closeMessage(4403, 'You no longer have access to this show.')).toBe('You no longer have access to this show.');
+    expect(closeMessage(4401, '')).toBe('You were signed out.');
+    expect(closeMessage(4403, '')).toBe('You no longer have access to this show.');
+    expect(closeMessage(1013, '')).toBeNull();
+  });
+
+  it('4403 after unfriending: the reason is shown and no reconnect is scheduled', () => {
+    vi.useFakeTimers();
+    FakeSocket.all = [];
+    const c = new ChatConnection({ path: '/api/chat/show/9/ws', onState: () => undefined, createSocket: (u) => new FakeSocket(u) as unknown as WebSocket });
+    c.start();
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].drop(4403, 'You no longer have access to this show.');
+    expect(c.state.error).toBe('You no longer have access to this show.');
+    expect(c.state.reconnecting).toBe(false);
+    vi.advanceTimersByTime(30_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    vi.useRealTimers();
+  });
+
+  it('4401 on an expired token refreshes and reconnects; on a revoked session says so', async () => {
+    FakeSocket.all = [];
+    let refreshOk = true;
+    const c = new ChatConnection({ path: '/api/chat/show/9/ws', onState: () => undefined, createSocket: (u) => new FakeSocket(u) as unknown as WebSocket, refreshSession: async () => refreshOk });
+    c.start();
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].drop(4401, 'Your session expired; sign in again.');
+    await vi.waitFor(() => expect(FakeSocket.all).toHaveLength(2));
+    FakeSocket.all[1].open();
+    refreshOk = false;
+    FakeSocket.all[1].drop(4401, 'You were signed out.');
+    await vi.waitFor(() => expect(c.state.error).toBe('You were signed out.'));
+    expect(FakeSocket.all).toHaveLength(2);
+    c.stop();
   });
 });

@@ -106,9 +106,23 @@ export interface ChatConnectionOptions {
   refreshSession?: () => Promise<boolean>;
 }
 
-/** Close codes of the chat socket (social service): 4401 unauthenticated, 4403 not allowed, 4404 no such show. */
+/**
+ * Close codes of the chat socket (social service): 4401 unauthenticated (signed out, session ended or
+ * token expired), 4403 not allowed (also when access goes while connected), 4404 no such show,
+ * 1013 access cannot be checked right now (reconnect later).
+ */
 export const CLOSE_UNAUTHENTICATED = 4401;
-const PERMANENT = new Set([4403, 4404, 1008]);
+export const CLOSE_FORBIDDEN = 4403;
+const PERMANENT = new Set([CLOSE_FORBIDDEN, 4404, 1008]);
+
+/** What to tell the person when the chat closes for good (the server's reason when it gave one). */
+export function closeMessage(code: number, reason: string): string | null {
+  if (reason) return reason;
+  if (code === CLOSE_UNAUTHENTICATED) return 'You were signed out.';
+  if (code === CLOSE_FORBIDDEN) return 'You no longer have access to this show.';
+  if (PERMANENT.has(code)) return 'You cannot join this chat (log the show or check in first).';
+  return null;
+}
 
 /** Owns one WebSocket, reconnecting with backoff and ?after= the last seen id. */
 export class ChatConnection {
@@ -162,15 +176,16 @@ export class ChatConnection {
       if (ev.code === CLOSE_UNAUTHENTICATED && this.opts.refreshSession && !this.refreshed && !this.closed) {
         this.refreshed = true;
         this.set({ ...this.state, connected: false, reconnecting: true });
+        // an expired token: refresh and reconnect silently; a revoked session cannot refresh
         void this.opts.refreshSession().then((ok) => {
           if (this.closed) return;
           if (ok) this.open();
-          else this.set({ ...this.state, reconnecting: false, error: ev.reason || 'Your session has expired; log in again.' });
+          else this.set({ ...this.state, reconnecting: false, error: closeMessage(ev.code, ev.reason) });
         });
         return;
       }
       const denied = PERMANENT.has(ev.code) || ev.code === CLOSE_UNAUTHENTICATED;
-      const reason = ev.reason || (denied ? 'You cannot join this chat (log the show or check in first).' : null);
+      const reason = denied ? closeMessage(ev.code, ev.reason) : null;
       this.set({ ...this.state, connected: false, reconnecting: !this.closed && !denied, error: reason ?? this.state.error });
       if (!this.closed && !denied) this.scheduleReconnect();
     };

@@ -2,8 +2,8 @@ import { useState, type FormEvent } from 'react';
 import { auth, type MfaSetupResponse } from '../api';
 import { useAuth } from '../auth';
 import { RecoveryCodes, TotpSetup } from '../components/TotpSetup';
-import { FormError, Notice, TextField, fieldError, useAction } from '../components/ui';
-import { formatDate } from '../lib/format';
+import { ErrorText, FormError, Loading, Notice, TextField, fieldError, useAction, useLoad } from '../components/ui';
+import { formatDate, formatDateTime } from '../lib/format';
 import { navigate } from '../lib/router';
 import { PASSWORD_RULE } from './auth/AuthLayout';
 
@@ -26,14 +26,82 @@ export function SettingsPage() {
           <dd>{formatDate(user.created_at)}</dd>
         </dl>
       </div>
+      <ChangeEmail />
       <MfaSection />
       <ChangePassword />
+      <Sessions />
       <div className="panel row between wrap gap">
         <span>Signed in as {user.username} on this device.</span>
         <button type="button" className="btn ghost" onClick={() => void logout()} data-testid="settings-logout">Log out</button>
       </div>
       <DeleteAccount />
     </section>
+  );
+}
+
+function ChangeEmail() {
+  const [email, setEmail] = useState('');
+  const [done, setDone] = useState<string | null>(null);
+  const a = useAction(async () => {
+    const r = await auth.changeEmail(email.trim());
+    setDone(r?.message || 'Check the new address for a confirmation link.');
+    setEmail('');
+  });
+  return (
+    <form
+      className="panel"
+      noValidate
+      data-testid="change-email-form"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        setDone(null);
+        void a.run();
+      }}
+    >
+      <h2>Change email</h2>
+      <TextField label="New email address" name="new_email" type="email" testid="ce-email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} error={fieldError(a.error, 'new_email', 'email')} />
+      <FormError error={a.error} fields={['new_email', 'email']} testid="ce-error" />
+      {done ? <Notice testid="ce-done">{done}</Notice> : null}
+      <button type="submit" className="btn primary" disabled={a.pending || !email.trim()} data-testid="ce-submit">Send confirmation link</button>
+    </form>
+  );
+}
+
+/** Signed-in devices: sign one out, or all of them. */
+function Sessions() {
+  const { setUser } = useAuth();
+  const list = useLoad(() => auth.sessions(), []);
+  const revoke = useAction(async (sid: string, current: boolean) => {
+    await auth.revokeSession(sid);
+    if (current) {
+      setUser(null);
+      navigate('/login', { replace: true });
+    } else list.reload();
+  });
+  const everywhere = useAction(async () => {
+    await auth.revokeAllSessions(false);
+    setUser(null);
+    navigate('/login', { replace: true });
+  });
+  return (
+    <div className="panel" data-testid="sessions-panel">
+      <h2>Where you are signed in</h2>
+      {list.loading ? <Loading /> : null}
+      <ErrorText error={list.error ?? revoke.error ?? everywhere.error} testid="sessions-error" />
+      <ul className="sessions">
+        {(list.data?.sessions ?? []).map((s) => (
+          <li key={s.id} className="row between wrap gap" data-testid="session-row">
+            <span>
+              <strong>{s.device}</strong> {s.current ? <span className="chip ok">this device</span> : null}
+              <br />
+              <span className="muted small">{s.ip ? `${s.ip} · ` : ''}last active {formatDateTime(s.last_used_at)}</span>
+            </span>
+            <button type="button" className="btn ghost small" disabled={revoke.pending} onClick={() => void revoke.run(s.id, s.current)} data-testid="session-revoke">Sign out</button>
+          </li>
+        ))}
+      </ul>
+      <button type="button" className="btn danger" disabled={everywhere.pending} onClick={() => void everywhere.run()} data-testid="sessions-revoke-all">Sign out everywhere</button>
+    </div>
   );
 }
 
@@ -171,7 +239,7 @@ function DeleteAccount() {
   const [pw, setPw] = useState('');
   const [sure, setSure] = useState(false);
   const a = useAction(async () => {
-    await auth.deleteMe(pw);
+    await auth.deleteMe(pw || undefined);
     setUser(null);
     navigate('/login', { replace: true });
   });

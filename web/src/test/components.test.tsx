@@ -132,6 +132,7 @@ describe('Sign up with an authenticator app', () => {
         signedIn = true;
         return { body: { user: me, access_token: 'a', refresh_token: 'r', mfa_required: false } };
       }],
+      ['POST', /reauthenticate/, () => ({ body: { message: 'Thanks.', reauth_until: '2026-01-01T00:05:00Z' } })],
       ['POST', /mfa\/enable/, () => ({ body: { message: 'Two-step verification is on.', recovery_codes: ['abcd-efgh', 'ijkl-mnop'] } })],
       ['GET', /\/api\//, () => ({ body: [] })],
     ]);
@@ -153,6 +154,56 @@ describe('Sign up with an authenticator app', () => {
     await screen.findByTestId('dashboard');
     expect(calls.find((c) => c.url.endsWith('/register'))?.body).toEqual({ username: 'ann', email: 'ann@example.com', password: 'correct horse battery staple', mfa_method: 'totp' });
     expect(calls.find((c) => c.url.endsWith('/mfa/enable'))?.body).toEqual({ code: '123456', method: 'totp' });
+    // enrolling needs a fresh password check: the page uses the password just typed (no second prompt)
+    expect(calls.find((c) => c.url.endsWith('/reauthenticate'))?.body).toEqual({ password: 'correct horse battery staple' });
+  });
+
+  it('asks for the password when a change needs it, then retries the change', async () => {
+    let reauthenticated = false;
+    const { fn, calls } = fakeFetch([
+      ['GET', /\/api\/auth\/me/, () => ({ body: me })],
+      ['GET', /\/api\/auth\/sessions/, () => ({ body: { sessions: [], total: 0 } })],
+      ['POST', /mfa\/setup/, () => (reauthenticated
+        ? { body: { method: 'email', message: 'We sent a 6-digit code to your email.' } }
+        : { status: 403, body: { error: 'Confirm it is you.', code: 'reauthentication_required' } })],
+      ['POST', /reauthenticate/, (c) => {
+        if ((c.body as { password?: string }).password !== 'my real password here') {
+          return { status: 401, body: { error: 'The password or code is not correct.', code: 'invalid_credentials' } };
+        }
+        reauthenticated = true;
+        return { body: { message: 'Thanks.', reauth_until: '2026-01-01T00:05:00Z' } };
+      }],
+      ['GET', /\/api\//, () => ({ body: [] })],
+    ]);
+    vi.stubGlobal('fetch', fn);
+    go('/settings');
+    render(<App />);
+    fireEvent.click(await screen.findByTestId('mfa-setup-email'));
+    fireEvent.change(await screen.findByTestId('reauth-password'), { target: { value: 'not my password at all' } });
+    fireEvent.click(screen.getByTestId('reauth-submit'));
+    expect((await screen.findByTestId('reauth-error')).textContent).toBe('The password or code is not correct.');
+    expect(window.location.pathname).toBe('/settings'); // a wrong password is not a lost session
+    fireEvent.change(screen.getByTestId('reauth-password'), { target: { value: 'my real password here' } });
+    fireEvent.click(screen.getByTestId('reauth-submit'));
+    await screen.findByTestId('mfa-email-code');
+    expect(screen.queryByTestId('reauth-dialog')).toBeNull();
+    expect(calls.filter((c) => c.url.endsWith('/mfa/setup'))).toHaveLength(2);
+  });
+
+  it("secures the account from a mailed link only after the person confirms", async () => {
+    const { fn, calls } = fakeFetch([
+      ['GET', /\/api\/auth\/me/, () => ({ status: 401, body: { error: 'Not logged in.', code: 'not_authenticated' } })],
+      ['POST', /refresh/, () => ({ status: 401, body: { error: 'no' } })],
+      ['POST', /secure-account/, () => ({ body: { message: 'Your account is secured.' } })],
+    ]);
+    vi.stubGlobal('fetch', fn);
+    go('/secure-account?token=tok123');
+    render(<App />);
+    const button = await screen.findByTestId('secure-submit');
+    expect(calls.filter((c) => c.url.includes('secure-account'))).toHaveLength(0); // opening the link changes nothing
+    fireEvent.click(button);
+    expect((await screen.findByTestId('secure-done')).textContent).toBe('Your account is secured.');
+    expect(calls.find((c) => c.url.endsWith('/secure-account'))?.body).toEqual({ token: 'tok123' });
   });
 });
 

@@ -24,12 +24,18 @@ class AuthSettings(BaseServiceSettings):
     jwt_previous_public_keys: str = ""  # PEM public keys still published in the JWKS during a rotation
     totp_encryption_key: str = ""
 
-    # token lifetimes (seconds)
-    access_ttl_s: int = Field(3600, ge=1)
+    # token lifetimes (seconds); a revoked session's access tokens are refused everywhere within
+    # seconds by the revocation list, which keeps each entry for access_ttl_s (+ the verifiers' leeway)
+    access_ttl_s: int = Field(300, ge=1)
     refresh_ttl_s: int = Field(30 * 24 * 3600, ge=1)
     mfa_ttl_s: int = Field(300, ge=1)
     verify_email_ttl_s: int = Field(24 * 3600, ge=0)
     reset_ttl_s: int = Field(3600, ge=0)
+    change_email_ttl_s: int = Field(24 * 3600, ge=0)
+    # the "this wasn't me" link of a security notice
+    secure_account_ttl_s: int = Field(7 * 24 * 3600, ge=0)
+    # step-up: sensitive changes need the password or a second factor checked this recently on the session
+    reauth_window_s: int = Field(300, ge=0)
     code_ttl_s: int = Field(600, ge=0)
     code_max_attempts: int = Field(5, ge=1)
 

@@ -9,8 +9,10 @@ from datetime import datetime
 from auth.config import AuthSettings
 from auth.passwords import PasswordHashing
 from auth.security import KeyRing, SecretBox
+from shared.broadcast import Broadcast
 from shared.db import utcnow
 from shared.ratelimit import RateLimiter, enforce, make_rate_limiter
+from shared.revocation import RevocationList
 
 
 @dataclass
@@ -22,17 +24,23 @@ class AuthContext:
     box: SecretBox
     hashing: PasswordHashing
     limiter: RateLimiter
+    # this process's list of revoked sessions (auth's own verifier checks it too)
+    revocations: RevocationList = field(default_factory=RevocationList)
+    # where revocations are pushed to every process (set by the app; None in unit tests)
+    broadcast: Broadcast | None = None
     clock: Callable[[], datetime] = field(default_factory=lambda: utcnow)
 
     @classmethod
     def build(cls, settings: AuthSettings) -> AuthContext:
         """Load or create the keys and build the collaborators from settings."""
+        revocations = RevocationList()
         return cls(
             settings=settings,
-            keys=KeyRing(settings),
+            keys=KeyRing(settings, revocations=revocations),
             box=SecretBox(settings),
             hashing=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism),
             limiter=make_rate_limiter(settings.redis_url or None),
+            revocations=revocations,
         )
 
     def now(self) -> datetime:

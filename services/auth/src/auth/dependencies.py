@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from auth.context import AuthContext
-from shared.auth import CurrentUser
+from auth.service import Device
+from shared.auth import CurrentUser, OptionalUser, Principal, get_optional_user
+from shared.errors import ServiceError
 
 
 async def get_context(request: Request) -> AuthContext:
@@ -39,7 +41,26 @@ async def client_ip(request: Request) -> str:
     return rate_key_for_ip(request.client.host if request.client else "unknown")
 
 
-Ctx = Annotated[AuthContext, Depends(get_context)]
-ClientIp = Annotated[str, Depends(client_ip)]
+async def client_device(request: Request) -> Device:
+    """The caller's User-Agent and address, for the sessions list."""
+    ctx: AuthContext = request.app.state.auth
+    ip = request.client.host if request.client else ""
+    if ctx.settings.trust_forwarded_for:
+        ip = request.headers.get("x-forwarded-for", "").split(",")[0].strip() or ip
+    return Device(user_agent=request.headers.get("user-agent", "")[:255], ip=ip[:64])
 
-__all__ = ["ClientIp", "Ctx", "CurrentUser"]
+
+async def lenient_user(request: Request) -> Principal | None:
+    """The caller if their token is valid, else None (signing out never fails on a bad token)."""
+    try:
+        return await get_optional_user(request)
+    except ServiceError:
+        return None
+
+
+Ctx = Annotated[AuthContext, Depends(get_context)]
+LenientUser = Annotated[Principal | None, Depends(lenient_user)]
+ClientIp = Annotated[str, Depends(client_ip)]
+ClientDevice = Annotated[Device, Depends(client_device)]
+
+__all__ = ["ClientDevice", "ClientIp", "Ctx", "CurrentUser", "LenientUser", "OptionalUser"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import BadRequest, Conflict, Unauthorized, ValidationFailed
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 
 class InvalidCredentials(Unauthorized):
@@ -64,6 +64,27 @@ class ReauthFailed(Unauthorized):
     commit_changes = True
     default_code = "invalid_credentials"
     default_message = "The password or code is not correct."
+
+
+class ReauthenticationRequired(Forbidden):
+    """A sensitive change without a password or second-factor check on this session in the last minutes."""
+
+    default_code = "reauthentication_required"
+    default_message = "Confirm it is you: enter your password (or a current code) to continue."
+
+
+class PasswordResetRequired(Forbidden):
+    """The account was reported as taken over: a password reset by mail comes first."""
+
+    default_code = "password_reset_required"
+    default_message = "For your safety, choose a new password with the link we emailed you before signing in."
+
+
+class SessionNotFound(NotFound):
+    """No such session among the caller's."""
+
+    default_code = "session_not_found"
+    default_message = "No such session."
 
 
 class UsernameTaken(Conflict):

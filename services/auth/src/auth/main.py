@@ -9,6 +9,7 @@ from auth.context import AuthContext
 from auth.db import outbox
 from auth.mail import MessageSender
 from auth.router import internal_router, router
+from auth.sessions import database_fetch
 from shared.app import create_service_app, run_uvicorn
 from shared.auth import TokenVerifier
 from shared.db import make_engine, make_session_factory, run_migrations
@@ -37,14 +38,17 @@ def create_app(settings: AuthSettings | None = None, token_verifier: TokenVerifi
         routers=[router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
-        # auth verifies its own access tokens with its own key set (no HTTP round trip to itself)
+        # auth verifies its own access tokens with its own key set (no HTTP round trip to itself) and
+        # catches up on revocations from its own database
         token_verifier=token_verifier or ctx.keys.verifier,
+        revocation_fetch=database_fetch(ctx, session_factory),
         on_startup=[_start],
         on_shutdown=[_stop],
         description="Accounts, sessions (JWT cookies or bearer tokens), MFA and the JWKS.",
     )
     app.state.auth = ctx
     app.state.mailer = sender
+    ctx.broadcast = app.state.broadcast  # revocations are pushed to every process from here
     return app
 
 

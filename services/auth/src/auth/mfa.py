@@ -1,4 +1,7 @@
-"""Second factors: TOTP (replay-safe), emailed/SMS codes, recovery codes, the MFA login step, setup and disable."""
+"""Second factors: TOTP (replay-safe), emailed/SMS codes, recovery codes, the MFA login step, setup and disable.
+
+Callers check the step-up (auth.sessions.require_step_up) and send the notices (auth.notices).
+"""
 
 from __future__ import annotations
 
@@ -240,11 +243,6 @@ def _new_recovery_codes(ctx: AuthContext, session: Session, user: User) -> list[
     return codes
 
 
-def _notify(session: Session, user: User, subject: str, line: str) -> None:
-    text, html_body = mail.render(user.username, [line, "If this was not you, reset your password now."])
-    mail.queue_mail(session, to=user.email, subject=subject, text=text, html_body=html_body)
-
-
 def enable(ctx: AuthContext, *, session: Session, user: User, code: str, method: str | None) -> tuple[str, list[str]]:
     """Confirm the method being set up with a valid code; returns it and 10 new recovery codes."""
     if user.mfa_enabled:
@@ -271,7 +269,6 @@ def enable(ctx: AuthContext, *, session: Session, user: User, code: str, method:
         raise MfaMethodUnavailable("Start with /api/auth/mfa/setup.")
     user.mfa_enabled, user.mfa_method = True, method
     codes = _new_recovery_codes(ctx, session, user)
-    _notify(session, user, "Two-step verification is on", f"Two-step verification ({method}) was turned on.")
     return method, codes
 
 
@@ -288,24 +285,24 @@ def reauthenticate(ctx: AuthContext, *, session: Session, user: User, password: 
     raise ReauthFailed()
 
 
-def disable(ctx: AuthContext, *, session: Session, user: User, password: str | None, code: str | None) -> None:
-    """Turn MFA off after a password or code check; secrets and recovery codes are dropped."""
-    if not user.mfa_enabled:
-        raise MfaStateConflict("Two-step verification is already off.")
-    reauthenticate(ctx, session=session, user=user, password=password, code=code)
+def turn_off(session: Session, user: User) -> None:
+    """Drop every second factor of the account: secrets, phone, recovery codes."""
     user.mfa_enabled, user.mfa_method = False, None
     user.totp_secret_enc = user.totp_pending_secret_enc = None
     user.totp_last_step = None
-    user.phone_number = None
+    user.phone_number = user.pending_phone_number = None
     repo.delete_recovery_codes(session, user.id)
-    _notify(session, user, "Two-step verification is off", "Two-step verification was turned off.")
 
 
-def regenerate_recovery_codes(
-    ctx: AuthContext, *, session: Session, user: User, password: str | None, code: str | None
-) -> list[str]:
-    """Replace the recovery codes after a password or code check."""
+def disable(ctx: AuthContext, *, session: Session, user: User) -> None:
+    """Turn MFA off (the caller checked the step-up); secrets and recovery codes are dropped."""
+    if not user.mfa_enabled:
+        raise MfaStateConflict("Two-step verification is already off.")
+    turn_off(session, user)
+
+
+def regenerate_recovery_codes(ctx: AuthContext, *, session: Session, user: User) -> list[str]:
+    """Replace the recovery codes (the caller checked the step-up)."""
     if not user.mfa_enabled:
         raise MfaStateConflict("Turn on two-step verification first.")
-    reauthenticate(ctx, session=session, user=user, password=password, code=code)
     return _new_recovery_codes(ctx, session, user)

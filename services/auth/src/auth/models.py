@@ -1,10 +1,11 @@
-"""Auth tables: users, refresh tokens, one-time tokens, MFA challenges/codes, recovery codes, mail outbox."""
+"""Auth tables: users, sessions and their revocations, refresh tokens, one-time tokens, MFA, mail outbox."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth.db import Base
@@ -30,6 +31,8 @@ class User(Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     phone_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
     pending_phone_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # set by a "this wasn't me" report: signing in is refused until the password was reset by mail
+    password_reset_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # the version other services' copies compare (shared.copies); bumped by every user.* event
@@ -46,8 +49,44 @@ class DeletedUser(Base):
     deleted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class AuthSession(Base):
+    """A signed-in device: the refresh-token family is the session, its id the tokens' `sid` claim."""
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the refresh token's lifetime, moved forward at each rotation
+    expires_at: Mapped[datetime] = mapped_column()
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    # the last time the password or a second factor was checked on this session (step-up)
+    reauth_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class SessionRevocation(Base):
+    """One revocation, kept while tokens of the session may still be valid: every process catches up here.
+
+    The id orders revocations for `/internal/sessions/revoked?after=<id>`; no foreign key, so account
+    deletion keeps the rows that make its tokens refused.
+    """
+
+    __tablename__ = "session_revocation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(40), default="")
+    revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class RefreshToken(Base):
-    """One issued refresh token (by jti and hash) in a rotation family."""
+    """One issued refresh token (by jti and hash) in a rotation family (= session)."""
 
     __tablename__ = "refresh_token"
 
@@ -73,6 +112,8 @@ class OneTimeToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # what the link acts on: the new address of an email change, the change a "this wasn't me" undoes
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class MfaChallenge(Base):

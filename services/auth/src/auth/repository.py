@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from auth.models import (
+    AuthSession,
     DeletedUser,
     MfaChallenge,
     MfaCode,
@@ -16,6 +17,7 @@ from auth.models import (
     OutboundMessage,
     RecoveryCode,
     RefreshToken,
+    SessionRevocation,
     User,
 )
 from shared.db import utcnow
@@ -61,6 +63,7 @@ def delete_user(session: Session, user: User) -> int:
     session.execute(delete(MfaCode).where(MfaCode.user_id == user.id))
     session.execute(delete(MfaChallenge).where(MfaChallenge.user_id == user.id))
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
     session.delete(user)
     session.flush()
     return version
@@ -90,6 +93,91 @@ def consume_totp_step(session: Session, user_id: int, step: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- sessions and revocations
+
+
+def add_session(session: Session, row: AuthSession) -> None:
+    """Store a new session."""
+    session.add(row)
+    session.flush()
+
+
+def get_session(session: Session, sid: str) -> AuthSession | None:
+    """A session by id."""
+    return session.get(AuthSession, sid)
+
+
+def active_sessions(session: Session, user_id: int, now: datetime) -> list[AuthSession]:
+    """A user's sessions that are neither revoked nor expired, most recently used first."""
+    stmt = (
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
+        .order_by(AuthSession.last_used_at.desc(), AuthSession.created_at.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def sessions_to_revoke(session: Session, *, user_id: int, sids: Sequence[str] | None = None,
+                       keep: str | None = None) -> list[AuthSession]:
+    """Unrevoked sessions of a user (all, or those in `sids`), except `keep`; locked for the update."""
+    stmt = select(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if sids is not None:
+        stmt = stmt.where(AuthSession.id.in_(list(sids)))
+    if keep:
+        stmt = stmt.where(AuthSession.id != keep)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
+def mark_revoked(session: Session, rows: Sequence[AuthSession], *, reason: str, now: datetime,
+                 expires_at: datetime) -> None:
+    """Revoke sessions: their refresh tokens die and one revocation row each is written for catch-ups."""
+    for row in rows:
+        row.revoked_at = now
+        row.revoked_reason = reason
+        session.add(SessionRevocation(sid=row.id, user_id=row.user_id, reason=reason, revoked_at=now,
+                                      expires_at=expires_at))
+    if rows:
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id.in_([r.id for r in rows]))
+            .values(revoked=True)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+
+
+def revocations_after(session: Session, after: int, now: datetime, limit: int = 5000) -> list[SessionRevocation]:
+    """Revocations with an id above `after` whose tokens may still be valid, in id order."""
+    stmt = (
+        select(SessionRevocation)
+        .where(SessionRevocation.id > after, SessionRevocation.expires_at > now)
+        .order_by(SessionRevocation.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def revocation_cursor(session: Session, settled_before: datetime) -> int:
+    """The highest revocation id written before `settled_before` (0 if none)."""
+    value = session.scalar(
+        select(func.max(SessionRevocation.id)).where(SessionRevocation.revoked_at <= settled_before)
+    )
+    return int(value or 0)
+
+
+def max_revocation_id(session: Session) -> int:
+    """The highest revocation id (0 if none)."""
+    return int(session.scalar(select(func.max(SessionRevocation.id))) or 0)
+
+
+def prune_revocations(session: Session, before: datetime) -> int:
+    """Delete revocation rows whose tokens all expired before `before`."""
+    result = session.execute(delete(SessionRevocation).where(SessionRevocation.expires_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- refresh tokens
@@ -162,11 +250,12 @@ def use_link_token(session: Session, token_id: int, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def invalidate_link_tokens(session: Session, user_id: int, purpose: str, now: datetime) -> None:
-    """Mark every unused token of `purpose` for a user as used."""
+def invalidate_link_tokens(session: Session, user_id: int, purpose: str | Sequence[str], now: datetime) -> None:
+    """Mark every unused token of `purpose` (or of several purposes) for a user as used."""
+    purposes = [purpose] if isinstance(purpose, str) else list(purpose)
     session.execute(
         update(OneTimeToken)
-        .where(OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose, OneTimeToken.used_at.is_(None))
+        .where(OneTimeToken.user_id == user_id, OneTimeToken.purpose.in_(purposes), OneTimeToken.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from auth import mfa as mfa_service
-from auth import service
+from auth import service, sessions
 from auth.db import SessionDep
-from auth.dependencies import ClientIp, Ctx, CurrentUser
+from auth.dependencies import ClientDevice, ClientIp, Ctx, CurrentUser, LenientUser
+from auth.exceptions import PasswordResetRequired, ReauthenticationRequired, SessionNotFound
 from auth.schemas import (
+    ChangeEmailRequest,
     ChangePasswordRequest,
     EmailRequest,
     InternalUsers,
@@ -24,11 +26,16 @@ from auth.schemas import (
     MfaTokenRequest,
     PasswordRequest,
     ReauthRequest,
+    ReauthResponse,
     RecoveryCodesResponse,
     RefreshRequest,
     RegisterRequest,
     RegisterResponse,
     ResetPasswordRequest,
+    RevocationPage,
+    RevokeAllRequest,
+    RevokedCount,
+    SessionList,
     SessionResponse,
     TokenRequest,
     UserRef,
@@ -52,9 +59,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: ValidationFailed.schema(),
     429: RateLimited.schema(),
 }
+# sensitive changes: 403 `reauthentication_required` without a recent password/code check on the session
+_STEP_UP: dict[int | str, dict[str, Any]] = {**_ERRORS, 403: ReauthenticationRequired.schema()}
 
 
-def _set_session_cookies(ctx: Ctx, response: Response, issued: service.IssuedSession) -> None:
+def _set_session_cookies(ctx: Ctx, response: Response, issued: sessions.IssuedSession) -> None:
     s = ctx.settings
     common: dict[str, Any] = {"secure": s.cookie_secure, "samesite": "lax"}
     response.set_cookie(ACCESS_COOKIE, issued.access_token, max_age=s.access_ttl_s, path="/", httponly=True, **common)
@@ -77,13 +86,15 @@ def _clear_cookies(ctx: Ctx, response: Response) -> None:
     response.delete_cookie(MFA_COOKIE, path=AUTH_PATH, httponly=True, **common)
 
 
-def _session_body(issued: service.IssuedSession, message: str | None = None) -> SessionResponse:
+def _session_body(issued: sessions.IssuedSession, message: str | None = None) -> SessionResponse:
     extra = {"message": message} if message else {}
     return SessionResponse(
         user=MeRead.model_validate(issued.user, from_attributes=True),
         mfa_required=False,
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
+        expires_in=issued.expires_in,
+        session_id=issued.sid,
         **extra,
     )
 
@@ -107,13 +118,19 @@ def register(body: RegisterRequest, ctx: Ctx, session: SessionDep, ip: ClientIp)
 
 
 @router.post(
-    "/login", response_model=SessionResponse | MfaRequiredResponse, response_model_exclude_unset=True, responses=_ERRORS
+    "/login",
+    response_model=SessionResponse | MfaRequiredResponse,
+    response_model_exclude_unset=True,
+    responses={**_ERRORS, 403: PasswordResetRequired.schema()},
 )
 def login(
-    body: LoginRequest, ctx: Ctx, session: SessionDep, ip: ClientIp, response: Response
+    body: LoginRequest, ctx: Ctx, session: SessionDep, ip: ClientIp, device: ClientDevice, response: Response
 ) -> SessionResponse | MfaRequiredResponse:
-    """Sign in with a username or email and the password (sets cookies; or asks for the second factor)."""
-    result = service.login(ctx, session=session, login=body.login, password=body.password, ip=ip)
+    """Sign in with a username or email and the password (sets cookies; or asks for the second factor).
+
+    403 `password_reset_required` after the account was reported with a "this wasn't me" link.
+    """
+    result = service.login(ctx, session=session, login=body.login, password=body.password, ip=ip, device=device)
     if isinstance(result, mfa_service.MfaPending):
         response.set_cookie(
             MFA_COOKIE,
@@ -131,13 +148,18 @@ def login(
     return _session_body(result)
 
 
-@router.post("/verify-mfa", response_model=SessionResponse, response_model_exclude_unset=True, responses=_ERRORS)
+@router.post(
+    "/verify-mfa",
+    response_model=SessionResponse,
+    response_model_exclude_unset=True,
+    responses={**_ERRORS, 403: PasswordResetRequired.schema()},
+)
 def verify_mfa(
-    body: VerifyMfaRequest, request: Request, ctx: Ctx, session: SessionDep, response: Response
+    body: VerifyMfaRequest, request: Request, ctx: Ctx, session: SessionDep, device: ClientDevice, response: Response
 ) -> SessionResponse:
     """Finish signing in with a TOTP, emailed/SMS or recovery code (bound to the login attempt)."""
     token = body.mfa_token or request.cookies.get(MFA_COOKIE)
-    issued = service.verify_mfa(ctx, session=session, mfa_token=token, code=body.code)
+    issued = service.verify_mfa(ctx, session=session, mfa_token=token, code=body.code, device=device)
     _set_session_cookies(ctx, response, issued)
     return _session_body(issued, "Verification successful!")
 
@@ -151,11 +173,16 @@ def resend_mfa(request: Request, ctx: Ctx, session: SessionDep, body: MfaTokenRe
 
 @router.post("/logout", response_model=MessageResponse)
 def logout(
-    request: Request, ctx: Ctx, session: SessionDep, response: Response, body: RefreshRequest | None = None
+    request: Request, ctx: Ctx, session: SessionDep, response: Response, principal: LenientUser,
+    body: RefreshRequest | None = None,
 ) -> MessageResponse:
-    """Sign out: the refresh family is revoked and the cookies are cleared."""
+    """Sign out: this session ends everywhere (refresh token, or else the access token) and cookies are cleared.
+
+    Its access tokens are refused by every service within seconds. A missing or invalid token still
+    clears the cookies (never an error).
+    """
     token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
-    service.logout(ctx, session=session, refresh_token=token)
+    sessions.logout(ctx, session=session, refresh_token=token, principal=principal)
     _clear_cookies(ctx, response)
     return MessageResponse(message="Logged out successfully")
 
@@ -164,10 +191,10 @@ def logout(
 def refresh(
     request: Request, ctx: Ctx, session: SessionDep, response: Response, body: RefreshRequest | None = None
 ) -> SessionResponse:
-    """New tokens for a refresh token (cookie or body); the old one is rotated out."""
+    """New tokens for a refresh token (cookie or body); the old one is rotated out (same session)."""
     from_body = body.refresh_token if body else None
     token = from_body or request.cookies.get(REFRESH_COOKIE)
-    issued = service.refresh(ctx, session=session, token=token, via_cookie=not from_body, headers=request.headers)
+    issued = sessions.rotate(ctx, session=session, token=token, via_cookie=not from_body, headers=request.headers)
     _set_session_cookies(ctx, response, issued)
     return _session_body(issued)
 
@@ -179,20 +206,37 @@ def me(principal: CurrentUser, ctx: Ctx, session: SessionDep) -> MeRead:
     return MeRead.model_validate(user, from_attributes=True)
 
 
-@router.delete("/me", status_code=204, response_class=Response, responses=_ERRORS)
-def delete_me(body: PasswordRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep) -> Response:
-    """Delete the account (password required); every service removes the user's data."""
-    service.delete_account(ctx, session=session, principal=principal, password=body.password)
+@router.delete("/me", status_code=204, response_class=Response, responses=_STEP_UP)
+def delete_me(
+    principal: CurrentUser, ctx: Ctx, session: SessionDep, body: PasswordRequest | None = None
+) -> Response:
+    """Delete the account (the password, or a recent re-authentication); every session ends, every service
+    removes the user's data."""
+    service.delete_account(ctx, session=session, principal=principal, password=body.password if body else None)
     response = Response(status_code=204)
     _clear_cookies(ctx, response)
     return response
 
 
-@router.post("/verify-email", response_model=MessageResponse, responses={400: BadRequest.schema(), **_ERRORS})
+@router.post(
+    "/verify-email", response_model=MessageResponse,
+    responses={400: BadRequest.schema(), 409: Conflict.schema(), **_ERRORS},
+)
 def verify_email(body: TokenRequest, ctx: Ctx, session: SessionDep, ip: ClientIp) -> MessageResponse:
-    """Confirm the email address with the token from the mail."""
-    service.verify_email(ctx, session=session, token=body.token, ip=ip)
-    return MessageResponse(message="Your email address is confirmed.")
+    """Confirm an email address with the token from the mail (the account's, or the new one of a change)."""
+    return MessageResponse(message=service.verify_email(ctx, session=session, token=body.token, ip=ip))
+
+
+@router.post(
+    "/change-email", status_code=202, response_model=MessageResponse, responses={409: Conflict.schema(), **_STEP_UP}
+)
+def change_email(body: ChangeEmailRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep) -> MessageResponse:
+    """Change the email address: a link goes to the new one and the change happens when it is opened
+    (the old address gets a notice). Needs the password or a recent re-authentication."""
+    message = service.request_email_change(
+        ctx, session=session, principal=principal, new_email=body.new_email, password=body.password
+    )
+    return MessageResponse(message=message)
 
 
 @router.post("/forgot-password", response_model=MessageResponse, responses=_ERRORS)
@@ -211,15 +255,18 @@ def reset_password(body: ResetPasswordRequest, ctx: Ctx, session: SessionDep, ip
 
 @router.post("/change-password", response_model=SessionResponse, response_model_exclude_unset=True, responses=_ERRORS)
 def change_password(
-    body: ChangePasswordRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep, response: Response
+    body: ChangePasswordRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep, device: ClientDevice,
+    response: Response,
 ) -> SessionResponse:
-    """Change the password; other sessions end and this one gets fresh tokens."""
+    """Change the password (the current one is the re-authentication); every session ends, this device
+    continues in a new one."""
     issued = service.change_password(
         ctx,
         session=session,
         principal=principal,
         current_password=body.current_password,
         new_password=body.new_password,
+        device=device,
     )
     _set_session_cookies(ctx, response, issued)
     return _session_body(issued, "Your password was changed; other sessions were signed out.")
@@ -229,45 +276,104 @@ def change_password(
     "/mfa/setup",
     response_model=MfaSetupResponse,
     response_model_exclude_unset=True,
-    responses={409: Conflict.schema(), **_ERRORS},
+    responses={409: Conflict.schema(), **_STEP_UP},
 )
 def mfa_setup(body: MfaSetupRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep) -> MfaSetupResponse:
-    """Start setting up TOTP (URI, secret, QR code), email or SMS codes (a code is sent)."""
-    user = service.current_user(ctx, session=session, principal=principal)
-    data = mfa_service.setup(ctx, session=session, user=user, method=body.method, phone_number=body.phone_number)
+    """Start setting up TOTP (URI, secret, QR code), email or SMS codes (a code is sent).
+
+    Needs a re-authentication (`/reauthenticate`) in the last 5 minutes.
+    """
+    data = service.mfa_setup(ctx, session=session, principal=principal, method=body.method,
+                             phone_number=body.phone_number)
     return MfaSetupResponse(**data)
 
 
-@router.post("/mfa/enable", response_model=RecoveryCodesResponse, responses={409: Conflict.schema(), **_ERRORS})
+@router.post("/mfa/enable", response_model=RecoveryCodesResponse, responses={409: Conflict.schema(), **_STEP_UP})
 def mfa_enable(body: MfaEnableRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep) -> RecoveryCodesResponse:
-    """Turn MFA on with a valid code; returns 10 one-time recovery codes (shown once)."""
-    user = service.current_user(ctx, session=session, principal=principal)
-    method, codes = mfa_service.enable(ctx, session=session, user=user, code=body.code, method=body.method)
+    """Turn MFA on with a valid code; returns 10 one-time recovery codes (shown once).
+
+    Needs a re-authentication in the last 5 minutes; the account gets a notice mail.
+    """
+    method, codes = service.mfa_enable(ctx, session=session, principal=principal, code=body.code,
+                                       method=body.method)
     return RecoveryCodesResponse(
         message="Two-step verification is on. Keep these recovery codes safe.", method=method, recovery_codes=codes
     )
 
 
-@router.post("/mfa/disable", response_model=MessageResponse, responses={409: Conflict.schema(), **_ERRORS})
+@router.post("/mfa/disable", response_model=MessageResponse, responses={409: Conflict.schema(), **_STEP_UP})
 def mfa_disable(body: ReauthRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep) -> MessageResponse:
-    """Turn MFA off (password or a current code required)."""
-    user = service.current_user(ctx, session=session, principal=principal)
-    mfa_service.disable(ctx, session=session, user=user, password=body.password, code=body.code)
+    """Turn MFA off (the password or a current code, or a recent re-authentication); a notice is mailed."""
+    service.mfa_disable(ctx, session=session, principal=principal, password=body.password, code=body.code)
     return MessageResponse(message="Two-step verification is off.")
 
 
-@router.post("/mfa/recovery-codes", response_model=RecoveryCodesResponse, responses={409: Conflict.schema(), **_ERRORS})
+@router.post("/mfa/recovery-codes", response_model=RecoveryCodesResponse,
+             responses={409: Conflict.schema(), **_STEP_UP})
 def mfa_recovery_codes(
     body: ReauthRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep
 ) -> RecoveryCodesResponse:
-    """Replace the recovery codes (password or a current code required)."""
-    user = service.current_user(ctx, session=session, principal=principal)
-    codes = mfa_service.regenerate_recovery_codes(
-        ctx, session=session, user=user, password=body.password, code=body.code
-    )
+    """Replace the recovery codes (the password or a current code, or a recent re-authentication)."""
+    method, codes = service.mfa_recovery_codes(ctx, session=session, principal=principal, password=body.password,
+                                               code=body.code)
     return RecoveryCodesResponse(
-        message="New recovery codes; the old ones no longer work.", method=user.mfa_method, recovery_codes=codes
+        message="New recovery codes; the old ones no longer work.", method=method, recovery_codes=codes
     )
+
+
+@router.post("/reauthenticate", response_model=ReauthResponse, responses=_ERRORS)
+def reauthenticate(body: ReauthRequest, principal: CurrentUser, ctx: Ctx, session: SessionDep) -> ReauthResponse:
+    """Confirm it is you with the password or a current code: sensitive changes are allowed on this session
+    for the next 5 minutes."""
+    until = service.reauthenticate(ctx, session=session, principal=principal, password=body.password,
+                                   code=body.code)
+    return ReauthResponse(message="Thanks, you can go on.", reauth_until=until)
+
+
+@router.get("/sessions", response_model=SessionList, responses=_ERRORS)
+def list_sessions(principal: CurrentUser, ctx: Ctx, session: SessionDep) -> dict[str, Any]:
+    """Your signed-in devices (the one you are using is `current`)."""
+    rows = sessions.list_sessions(ctx, session=session, principal=principal)
+    return {"sessions": rows, "total": len(rows)}
+
+
+@router.delete("/sessions/{sid}", status_code=204, response_class=Response,
+               responses={404: SessionNotFound.schema(), **_ERRORS})
+def revoke_session(
+    sid: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")], principal: CurrentUser,
+    ctx: Ctx, session: SessionDep,
+) -> Response:
+    """Sign one of your devices out: its tokens are refused everywhere within seconds (idempotent)."""
+    current = sessions.revoke_one(ctx, session=session, principal=principal, sid=sid)
+    response = Response(status_code=204)
+    if current:
+        _clear_cookies(ctx, response)
+    return response
+
+
+@router.post("/sessions/revoke-all", response_model=RevokedCount, responses=_ERRORS)
+def revoke_all_sessions(
+    principal: CurrentUser, ctx: Ctx, session: SessionDep, response: Response, body: RevokeAllRequest | None = None
+) -> RevokedCount:
+    """Sign out everywhere (or, with `keep_current`, every other device)."""
+    keep = bool(body and body.keep_current)
+    count = sessions.revoke_all(ctx, session=session, principal=principal, keep_current=keep)
+    if not keep:
+        _clear_cookies(ctx, response)
+    return RevokedCount(message=f"Signed out of {count} session{'s' if count != 1 else ''}.", revoked=count)
+
+
+@router.post("/secure-account", response_model=MessageResponse, responses={400: BadRequest.schema(), **_ERRORS})
+def secure_account(body: TokenRequest, ctx: Ctx, session: SessionDep, ip: ClientIp,
+                   response: Response) -> MessageResponse:
+    """Act on the "this wasn't me" link of a security notice (no sign-in needed).
+
+    Every session ends, the reported change is undone where possible, and a new password is required
+    (a reset link is mailed).
+    """
+    message = service.secure_account(ctx, session=session, token=body.token, ip=ip)
+    _clear_cookies(ctx, response)
+    return MessageResponse(message=message)
 
 
 @router.get("/.well-known/jwks.json")
@@ -275,6 +381,14 @@ def jwks(ctx: Ctx, response: Response) -> dict[str, Any]:
     """The public keys that verify this service's tokens."""
     response.headers["Cache-Control"] = "public, max-age=300"
     return ctx.keys.jwks()
+
+
+@internal_router.get("/sessions/revoked", response_model=RevocationPage)
+def internal_revoked_sessions(
+    ctx: Ctx, session: SessionDep, after: Annotated[int, Query(ge=0)] = 0
+) -> dict[str, Any]:
+    """Revoked sessions whose tokens may still be valid, after `cursor` (every process catches up here)."""
+    return sessions.revoked_since(ctx, session=session, after=after)
 
 
 @internal_router.get("/users", response_model=InternalUsers)

@@ -92,8 +92,83 @@ class SessionResponse(BaseModel):
     user: MeRead
     access_token: str
     refresh_token: str
+    # seconds until the access token expires: refresh before that (the web app does at 80 %)
+    expires_in: int
+    session_id: str
     mfa_required: Literal[False] = False
     message: str | None = None
+
+
+class SessionRead(BaseModel):
+    """One signed-in device of the caller."""
+
+    id: str
+    current: bool
+    device: str
+    user_agent: str
+    ip: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+
+    @field_serializer("created_at", "last_used_at", "expires_at")
+    def _iso(self, value: datetime) -> str | None:
+        return iso(value)
+
+
+class SessionList(BaseModel):
+    """The caller's active sessions, the current one marked."""
+
+    sessions: list[SessionRead]
+    total: int
+
+
+class RevokeAllRequest(_In):
+    """Sign out every session (default), or every session but this one."""
+
+    keep_current: bool = False
+
+
+class RevokedCount(BaseModel):
+    """How many sessions were signed out."""
+
+    message: str
+    revoked: int
+
+
+class ReauthResponse(BaseModel):
+    """The re-authentication was recorded on this session until `reauth_until`."""
+
+    message: str
+    reauth_until: str
+
+
+class ChangeEmailRequest(_In):
+    """The new address (confirmed by a mailed link) and, optionally, the password as the step-up."""
+
+    new_email: str = Field(min_length=1, max_length=320, validation_alias=AliasChoices("new_email", "email"))
+    password: str | None = Field(None, max_length=4096)
+
+
+class Revocation(BaseModel):
+    """A revoked session whose tokens may still be around (`expires_at`: epoch seconds)."""
+
+    sid: str
+    user_id: int
+    reason: str
+    revoked_at: datetime
+    expires_at: float
+
+    @field_serializer("revoked_at")
+    def _iso(self, value: datetime) -> str | None:
+        return iso(value)
+
+
+class RevocationPage(BaseModel):
+    """Revocations after a cursor, and the cursor to ask with next time."""
+
+    revocations: list[Revocation]
+    cursor: int
 
 
 class MfaRequiredResponse(BaseModel):
@@ -150,13 +225,13 @@ class ChangePasswordRequest(_In):
 
 
 class PasswordRequest(_In):
-    """The password, to confirm a destructive action."""
+    """The password, to confirm a destructive action (optional after a recent re-authentication)."""
 
-    password: str = _PW
+    password: str | None = Field(None, max_length=4096)
 
 
 class ReauthRequest(_In):
-    """The password or a current MFA code (TOTP or recovery code)."""
+    """The password or a current MFA code (TOTP or recovery code); optional after a recent re-authentication."""
 
     password: str | None = Field(None, max_length=4096)
     code: str | None = Field(None, max_length=64)

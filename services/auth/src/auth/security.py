@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from auth.config import AuthSettings
 from shared.auth import TokenSigner, TokenVerifier, key_id, public_jwk
+from shared.revocation import RevocationList
 
 TOTP_PERIOD = 30
 TOTP_DIGITS = 6
@@ -87,12 +88,18 @@ def load_previous_public_keys(settings: AuthSettings) -> list[Ed25519PublicKey]:
 class KeyRing:
     """Signs tokens with the current key and verifies them against the published key set."""
 
-    def __init__(self, settings: AuthSettings, private_key: Ed25519PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        private_key: Ed25519PrivateKey | None = None,
+        revocations: RevocationList | None = None,
+    ) -> None:
         key = private_key or load_signing_key(settings)
         self.signer = TokenSigner(key, settings.jwt_issuer, settings.jwt_audience)
         self.previous = load_previous_public_keys(settings)
         self.verifier = TokenVerifier(
-            None, settings.jwt_issuer, settings.jwt_audience, jwks_provider=self.jwks, refetch_interval_s=60
+            None, settings.jwt_issuer, settings.jwt_audience, jwks_provider=self.jwks, refetch_interval_s=60,
+            revocations=revocations,
         )
         self.verifier.refresh(force=True)
 

@@ -1,57 +1,46 @@
-"""Accounts and sessions: register, login, tokens, email verification, password reset and change."""
+"""Accounts: register, sign in, email verification and change, password reset and change, MFA changes.
+
+Session mechanics live in auth.sessions, second factors in auth.mfa, security notices in auth.notices;
+the functions here tie them together per use case (step-up first, then the change, then the notice).
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from auth import mail
+from auth import accounts, links, mail, notices, sessions
 from auth import mfa as mfa_service
 from auth import repository as repo
 from auth.context import AuthContext
 from auth.exceptions import (
     EmailTaken,
-    ExpiredLinkToken,
     InvalidCredentials,
     InvalidLinkToken,
     InvalidToken,
-    RefreshReused,
+    MfaStateConflict,
+    PasswordResetRequired,
     UsernameTaken,
     policy_error,
 )
 from auth.mfa import MfaPending
-from auth.models import OneTimeToken, RefreshToken, User
+from auth.models import User
 from auth.passwords import USERNAME_RE, check_password
-from auth.security import new_link_token, sha256_hex
-from shared.auth import Principal, check_csrf
+from auth.sessions import IssuedSession
+from shared.auth import Principal
 from shared.copies import SNAPSHOT_PAGE_MAX, SnapshotPage, merge_page
-from shared.errors import Unauthorized, ValidationFailed
+from shared.errors import ValidationFailed
 from shared.events import UserDeletedV1, UserRegisteredV1
 from shared.outbox import emit
 
 log = logging.getLogger("auth.service")
 
-VERIFY_EMAIL = "verify_email"
-RESET_PASSWORD = "reset_password"
 FORGOT_MESSAGE = "If an account uses that email address, a password reset link has been sent to it."
-
-
-@dataclass
-class IssuedSession:
-    """A fresh access + refresh token pair and the CSRF values for the readable cookies."""
-
-    user: User
-    access_token: str
-    refresh_token: str
-    csrf_access: str
-    csrf_refresh: str
 
 
 @dataclass
@@ -61,6 +50,14 @@ class Registered:
     user: User
     message: str
     totp: dict[str, str] | None = None
+
+
+@dataclass
+class Device:
+    """Where a sign-in comes from (shown in the sessions list)."""
+
+    user_agent: str = ""
+    ip: str = ""
 
 
 def _check_policy(password: str, *, field: str, username: str, email: str) -> None:
@@ -79,49 +76,12 @@ def normalize_email(email: str, *, allow_test_domains: bool = False) -> str:
     return checked.normalized.lower()
 
 
-def start_session(ctx: AuthContext, *, session: Session, user: User, family_id: str | None = None) -> IssuedSession:
-    """Issue an access token and a refresh token (stored by jti and hash) in a rotation family."""
-    s = ctx.settings
-    access, access_claims = ctx.keys.signer.access_token(user.id, user.username, s.access_ttl_s)
-    family = family_id or uuid.uuid4().hex
-    # the pair shares one CSRF value: a refresh from the browser echoes it whichever readable cookie it has
-    csrf = str(access_claims["csrf"])
-    refresh, claims = ctx.keys.issue("refresh", user.id, s.refresh_ttl_s, fam=family, csrf=csrf)
-    repo.add_refresh_token(
-        session,
-        RefreshToken(
-            jti=claims["jti"],
-            user_id=user.id,
-            family_id=family,
-            token_hash=sha256_hex(refresh),
-            expires_at=ctx.now() + timedelta(seconds=s.refresh_ttl_s),
-        ),
-    )
-    return IssuedSession(user, access, refresh, csrf, csrf)
-
-
-def _link(ctx: AuthContext, path: str, token: str) -> str:
-    # always the configured public URL, never the request's Host header
-    return f"{ctx.settings.public_base_url.rstrip('/')}/{path}?token={token}"
-
-
-def _new_link_token(ctx: AuthContext, session: Session, user: User, purpose: str, ttl_s: int) -> str:
-    token, token_hash = new_link_token()
-    repo.add_link_token(
-        session,
-        OneTimeToken(
-            user_id=user.id, purpose=purpose, token_hash=token_hash, expires_at=ctx.now() + timedelta(seconds=ttl_s)
-        ),
-    )
-    return token
-
-
 def _send_verification(ctx: AuthContext, session: Session, user: User) -> None:
-    token = _new_link_token(ctx, session, user, VERIFY_EMAIL, ctx.settings.verify_email_ttl_s)
+    token = links.issue(ctx, session, user, links.VERIFY_EMAIL, ctx.settings.verify_email_ttl_s)
     text, html_body = mail.render(
         user.username,
         ["Welcome to ShareMyShows! Confirm your email address with the link below (valid for 24 hours)."],
-        _link(ctx, "verify-email", token),
+        links.url(ctx, "verify-email", token),
         "Confirm my email address",
     )
     mail.queue_mail(
@@ -173,7 +133,9 @@ def register(
     return Registered(user, message, totp)
 
 
-def login(ctx: AuthContext, *, session: Session, login: str, password: str, ip: str) -> IssuedSession | MfaPending:
+def login(
+    ctx: AuthContext, *, session: Session, login: str, password: str, ip: str, device: Device | None = None
+) -> IssuedSession | MfaPending:
     """Check the password (same answer for unknown users); a session, or an MFA challenge."""
     s = ctx.settings
     ident = login.strip().lower()
@@ -190,49 +152,23 @@ def login(ctx: AuthContext, *, session: Session, login: str, password: str, ip: 
     if ctx.hashing.needs_rehash(user.password_hash):
         user.password_hash = ctx.hashing.hash(password)
     ctx.limiter.reset(f"auth:{account_key}")  # only failures accumulate (MFA has its own limit)
+    if user.password_reset_required:
+        raise PasswordResetRequired()
     if user.mfa_enabled and user.mfa_method:
         return mfa_service.start_challenge(ctx, session=session, user=user)
-    return start_session(ctx, session=session, user=user)
+    device = device or Device()
+    return sessions.start(ctx, session=session, user=user, user_agent=device.user_agent, ip=device.ip or ip)
 
 
-def verify_mfa(ctx: AuthContext, *, session: Session, mfa_token: str | None, code: str) -> IssuedSession:
+def verify_mfa(
+    ctx: AuthContext, *, session: Session, mfa_token: str | None, code: str, device: Device | None = None
+) -> IssuedSession:
     """Complete a login attempt with its second factor."""
     user = mfa_service.complete_challenge(ctx, session=session, mfa_token=mfa_token, code=code)
-    return start_session(ctx, session=session, user=user)
-
-
-def refresh(
-    ctx: AuthContext, *, session: Session, token: str | None, via_cookie: bool, headers: Mapping[str, str]
-) -> IssuedSession:
-    """Rotate a refresh token; a reused one revokes its whole family."""
-    if not token:
-        raise InvalidToken("Sign in again.", code="not_authenticated")
-    claims = ctx.keys.verify(token, "refresh")
-    check_csrf("POST", headers, claims, via_cookie)
-    row = repo.get_refresh_token(session, str(claims["jti"]))
-    if row is None or row.token_hash != sha256_hex(token) or row.revoked:
-        raise InvalidToken()
-    if row.used_at is not None or not repo.mark_refresh_used(session, row.jti, ctx.now()):
-        repo.revoke_family(session, row.family_id)
-        log.warning("refresh token reuse for user %s: family %s revoked", row.user_id, row.family_id)
-        raise RefreshReused()
-    user = repo.get_user(session, row.user_id)
-    if user is None or row.expires_at <= ctx.now():
-        raise InvalidToken()
-    return start_session(ctx, session=session, user=user, family_id=row.family_id)
-
-
-def logout(ctx: AuthContext, *, session: Session, refresh_token: str | None) -> None:
-    """Revoke the refresh family of this session (an invalid token has nothing left to revoke)."""
-    if not refresh_token:
-        return
-    try:
-        claims = ctx.keys.verify(refresh_token, "refresh")
-    except Unauthorized:
-        return
-    row = repo.get_refresh_token(session, str(claims["jti"]))
-    if row is not None and row.token_hash == sha256_hex(refresh_token):
-        repo.revoke_family(session, row.family_id)
+    if user.password_reset_required:
+        raise PasswordResetRequired()
+    device = device or Device()
+    return sessions.start(ctx, session=session, user=user, user_agent=device.user_agent, ip=device.ip)
 
 
 def current_user(ctx: AuthContext, *, session: Session, principal: Principal) -> User:
@@ -243,34 +179,84 @@ def current_user(ctx: AuthContext, *, session: Session, principal: Principal) ->
     return user
 
 
-def delete_account(ctx: AuthContext, *, session: Session, principal: Principal, password: str) -> None:
-    """Delete the caller's account after a password check and publish `user.deleted`."""
+def _step_up(ctx: AuthContext, session: Session, principal: Principal, password: str | None = None,
+             code: str | None = None) -> User:
     user = current_user(ctx, session=session, principal=principal)
-    mfa_service.reauthenticate(ctx, session=session, user=user, password=password, code=None)
-    user_id = user.id
+    sessions.require_step_up(ctx, session=session, principal=principal, user=user, password=password, code=code)
+    return user
+
+
+def reauthenticate(ctx: AuthContext, *, session: Session, principal: Principal, password: str | None,
+                   code: str | None) -> str:
+    """Re-check the password or a current code on this session; the ISO time until it counts."""
+    user = current_user(ctx, session=session, principal=principal)
+    until = sessions.reauthenticate(ctx, session=session, principal=principal, user=user, password=password,
+                                    code=code)
+    return until.isoformat().replace("+00:00", "Z")
+
+
+def delete_account(ctx: AuthContext, *, session: Session, principal: Principal, password: str | None) -> None:
+    """Delete the caller's account (step-up), end every session and publish `user.deleted` (a tombstone)."""
+    user = _step_up(ctx, session, principal, password=password)
+    user_id, address, name = user.id, user.email, user.username
+    sessions.revoke(ctx, session=session, user_id=user_id, reason=sessions.ACCOUNT_DELETED)
+    text, html_body = mail.render(
+        name, ["Your ShareMyShows account and everything in it were deleted, as you asked. Goodbye!"]
+    )
+    mail.queue_mail(session, to=address, subject="Your ShareMyShows account was deleted", text=text,
+                    html_body=html_body)
     version = repo.delete_user(session, user)
     emit(session, UserDeletedV1(user_id=user_id, aggregate_version=version))
 
 
-def _use_link_token(ctx: AuthContext, session: Session, token: str, purpose: str, ip: str) -> OneTimeToken:
-    s = ctx.settings
-    ctx.limit(f"confirm:ip:{ip}", s.confirm_limit_per_ip, s.confirm_window_s)
-    row = repo.get_link_token(session, sha256_hex(token.strip()))
-    if row is None or row.purpose != purpose or row.used_at is not None:
-        raise InvalidLinkToken()
-    if row.expires_at <= ctx.now():
-        raise ExpiredLinkToken()
-    return row
-
-
-def verify_email(ctx: AuthContext, *, session: Session, token: str, ip: str) -> None:
-    """Mark the address verified (single-use 24 h token)."""
-    row = _use_link_token(ctx, session, token, VERIFY_EMAIL, ip)
-    if not repo.use_link_token(session, row.id, ctx.now()):
-        raise InvalidLinkToken()
+def verify_email(ctx: AuthContext, *, session: Session, token: str, ip: str) -> str:
+    """Confirm an address with a mailed link: the account's own, or the new one of an email change."""
+    row = links.find(ctx, session, token, (links.VERIFY_EMAIL, links.CHANGE_EMAIL), ip)
     user = repo.get_user(session, row.user_id)
-    if user is not None:
+    if user is None:
+        raise InvalidLinkToken()
+    links.spend(ctx, session, row)
+    if row.purpose == links.VERIFY_EMAIL:
         user.email_verified = True
+        return "Your email address is confirmed."
+    new_email = str((row.data or {}).get("new_email") or "")
+    if not new_email:
+        raise InvalidLinkToken()
+    other = repo.get_user_by_email(session, new_email)
+    if other is not None and other.id != user.id:
+        raise EmailTaken()
+    old_email = user.email
+    accounts.set_email(session, user, new_email)
+    # links mailed to the old address (reset, verification) must not act on the account any more
+    repo.invalidate_link_tokens(session, user.id, (links.RESET_PASSWORD, links.VERIFY_EMAIL), ctx.now())
+    notices.notify(ctx, session, user, notices.EMAIL_CHANGED, to=old_email, old_email=old_email,
+                   new_email=new_email)
+    return f"Your email address is now {new_email}."
+
+
+def request_email_change(ctx: AuthContext, *, session: Session, principal: Principal, new_email: str,
+                         password: str | None) -> str:
+    """Mail a confirmation link to a new address (step-up); the change happens when it is opened."""
+    user = _step_up(ctx, session, principal, password=password)
+    address = normalize_email(new_email, allow_test_domains=ctx.settings.is_dev)
+    if address == user.email:
+        raise ValidationFailed("This is already your email address.", field="new_email")
+    if repo.get_user_by_email(session, address) is not None:
+        raise EmailTaken()
+    repo.invalidate_link_tokens(session, user.id, links.CHANGE_EMAIL, ctx.now())
+    token = links.issue(ctx, session, user, links.CHANGE_EMAIL, ctx.settings.change_email_ttl_s,
+                        data={"new_email": address})
+    text, html_body = mail.render(
+        user.username,
+        ["Confirm that this address should become the email address of your ShareMyShows account "
+         "(the link is valid for 24 hours and works once). Until then your old address stays in use.",
+         "If you did not ask for this, ignore this mail."],
+        links.url(ctx, "verify-email", token),
+        "Use this email address",
+    )
+    mail.queue_mail(session, to=address, subject="Confirm your new ShareMyShows email address", text=text,
+                    html_body=html_body)
+    return f"We sent a confirmation link to {address}; your email changes when you open it."
 
 
 def forgot_password(ctx: AuthContext, *, session: Session, email: str, ip: str) -> str:
@@ -281,60 +267,95 @@ def forgot_password(ctx: AuthContext, *, session: Session, email: str, ip: str) 
     within_limit = ctx.allowed(f"forgot:email:{address}", s.forgot_limit_per_email, s.forgot_window_s)
     user = repo.get_user_by_email(session, address)
     if user is not None and within_limit:
-        repo.invalidate_link_tokens(session, user.id, RESET_PASSWORD, ctx.now())
-        token = _new_link_token(ctx, session, user, RESET_PASSWORD, s.reset_ttl_s)
-        text, html_body = mail.render(
-            user.username,
-            [
-                "Someone asked to reset your ShareMyShows password. The link is valid for one hour and works once.",
-                "If it was not you, ignore this mail; your password stays the same.",
-            ],
-            _link(ctx, "reset-password", token),
-            "Choose a new password",
-        )
-        mail.queue_mail(
-            session, to=user.email, subject="Reset your ShareMyShows password", text=text, html_body=html_body
-        )
+        notices.send_reset_link(ctx, session, user)
     return FORGOT_MESSAGE
 
 
-def _password_changed(ctx: AuthContext, session: Session, user: User, password: str) -> None:
+def _set_password(ctx: AuthContext, session: Session, user: User, password: str) -> None:
     user.password_hash = ctx.hashing.hash(password)
-    repo.invalidate_link_tokens(session, user.id, RESET_PASSWORD, ctx.now())
-    repo.revoke_user_refresh_tokens(session, user.id)
-    text, html_body = mail.render(
-        user.username,
-        [
-            "Your ShareMyShows password was changed and every other session was signed out.",
-            "If this was not you, reset your password now and contact us.",
-        ],
-    )
-    mail.queue_mail(
-        session, to=user.email, subject="Your ShareMyShows password was changed", text=text, html_body=html_body
-    )
+    user.password_reset_required = False
+    repo.invalidate_link_tokens(session, user.id, links.RESET_PASSWORD, ctx.now())
 
 
 def reset_password(ctx: AuthContext, *, session: Session, token: str, password: str, ip: str) -> None:
     """Set a new password with a single-use reset token; every session ends (MFA stays on)."""
-    row = _use_link_token(ctx, session, token, RESET_PASSWORD, ip)
+    row = links.find(ctx, session, token, (links.RESET_PASSWORD,), ip)
     user = repo.get_user(session, row.user_id)
     if user is None:
         raise InvalidLinkToken()
     _check_policy(password, field="password", username=user.username, email=user.email)
-    if not repo.use_link_token(session, row.id, ctx.now()):
-        raise InvalidLinkToken()
-    _password_changed(ctx, session, user, password)
+    links.spend(ctx, session, row)
+    _set_password(ctx, session, user, password)
+    sessions.revoke(ctx, session=session, user_id=user.id, reason=sessions.PASSWORD_RESET)
+    notices.notify(ctx, session, user, notices.PASSWORD_RESET)
 
 
 def change_password(
-    ctx: AuthContext, *, session: Session, principal: Principal, current_password: str, new_password: str
+    ctx: AuthContext, *, session: Session, principal: Principal, current_password: str, new_password: str,
+    device: Device | None = None,
 ) -> IssuedSession:
-    """Change the password (current one required); other sessions end, this one gets fresh tokens."""
-    user = current_user(ctx, session=session, principal=principal)
-    mfa_service.reauthenticate(ctx, session=session, user=user, password=current_password, code=None)
+    """Change the password (the current one is the step-up); every session ends, this device gets a new one."""
+    user = _step_up(ctx, session, principal, password=current_password)
     _check_policy(new_password, field="new_password", username=user.username, email=user.email)
-    _password_changed(ctx, session, user, new_password)
-    return start_session(ctx, session=session, user=user)
+    _set_password(ctx, session, user, new_password)
+    sessions.revoke(ctx, session=session, user_id=user.id, reason=sessions.PASSWORD_CHANGED)
+    notices.notify(ctx, session, user, notices.PASSWORD_CHANGED)
+    device = device or Device()
+    return sessions.start(ctx, session=session, user=user, user_agent=device.user_agent, ip=device.ip,
+                          reauthenticated=True)
+
+
+# ---------------------------------------------------------------- MFA changes (step-up + notice)
+
+
+def mfa_setup(ctx: AuthContext, *, session: Session, principal: Principal, method: str,
+              phone_number: str | None) -> dict[str, str]:
+    """Start enrolling a second factor (needs a recent re-authentication)."""
+    user = current_user(ctx, session=session, principal=principal)
+    if user.mfa_enabled:  # say so before asking for the password
+        raise MfaStateConflict("Two-step verification is already on; turn it off first to change the method.")
+    sessions.require_step_up(ctx, session=session, principal=principal, user=user)
+    return mfa_service.setup(ctx, session=session, user=user, method=method, phone_number=phone_number)
+
+
+def mfa_enable(ctx: AuthContext, *, session: Session, principal: Principal, code: str,
+               method: str | None) -> tuple[str, list[str]]:
+    """Turn MFA on with the enrolment code (needs a recent re-authentication); mails a notice."""
+    user = current_user(ctx, session=session, principal=principal)
+    if user.mfa_enabled:
+        raise MfaStateConflict("Two-step verification is already on.")
+    sessions.require_step_up(ctx, session=session, principal=principal, user=user)
+    method, codes = mfa_service.enable(ctx, session=session, user=user, code=code, method=method)
+    notices.notify(ctx, session, user, notices.MFA_ENABLED, method=method)
+    return method, codes
+
+
+def mfa_disable(ctx: AuthContext, *, session: Session, principal: Principal, password: str | None,
+                code: str | None) -> None:
+    """Turn MFA off (password or code given, or a recent re-authentication); mails a notice."""
+    user = current_user(ctx, session=session, principal=principal)
+    if not user.mfa_enabled:
+        raise MfaStateConflict("Two-step verification is already off.")
+    sessions.require_step_up(ctx, session=session, principal=principal, user=user, password=password, code=code)
+    mfa_service.disable(ctx, session=session, user=user)
+    notices.notify(ctx, session, user, notices.MFA_DISABLED)
+
+
+def mfa_recovery_codes(ctx: AuthContext, *, session: Session, principal: Principal, password: str | None,
+                       code: str | None) -> tuple[str | None, list[str]]:
+    """New recovery codes (password or code given, or a recent re-authentication); mails a notice."""
+    user = current_user(ctx, session=session, principal=principal)
+    if not user.mfa_enabled:
+        raise MfaStateConflict("Turn on two-step verification first.")
+    sessions.require_step_up(ctx, session=session, principal=principal, user=user, password=password, code=code)
+    codes = mfa_service.regenerate_recovery_codes(ctx, session=session, user=user)
+    notices.notify(ctx, session, user, notices.RECOVERY_CODES)
+    return user.mfa_method, codes
+
+
+def secure_account(ctx: AuthContext, *, session: Session, token: str, ip: str) -> str:
+    """The "this wasn't me" link of a security notice (see auth.notices)."""
+    return notices.secure_account(ctx, session=session, token=token, ip=ip)
 
 
 def internal_users(*, session: Session, ids: str) -> list[User]:

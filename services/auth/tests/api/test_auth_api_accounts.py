@@ -147,7 +147,8 @@ def test_delete_account_needs_password_and_emits_user_deleted(
     refresh = login.json()["refresh_token"]
     r = client.request("DELETE", "/api/auth/me", json={"password": "wrong password entirely"})
     assert r.status_code == 401
-    assert client.request("DELETE", "/api/auth/me", json={}).status_code == 422
+    r = client.request("DELETE", "/api/auth/me", json={})
+    assert r.status_code == 403 and r.json()["code"] == "reauthentication_required"
     r = client.request("DELETE", "/api/auth/me", json={"password": u["password"]})
     assert r.status_code == 204
     assert any("access_token_cookie=" in c and "Max-Age=0" in c for c in r.headers.get_list("set-cookie"))

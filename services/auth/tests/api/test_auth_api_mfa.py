@@ -24,12 +24,18 @@ def _set_clock(client: TestClient, when: datetime) -> None:
     client.app.state.auth.clock = lambda: when  # type: ignore[attr-defined]
 
 
+def _reauth(client: TestClient, u: dict[str, Any]) -> None:
+    r = client.post("/api/auth/reauthenticate", json={"password": u["password"]})
+    assert r.status_code == 200, r.text
+
+
 def _code(secret: str, when: datetime) -> str:
     return pyotp.TOTP(secret).generate_otp(int(when.timestamp() // 30))
 
 
 def _enable_totp(client: TestClient, u: dict[str, Any], when: datetime) -> tuple[str, list[str]]:
     assert _login(client, u).status_code == 200
+    _reauth(client, u)
     setup = client.post("/api/auth/mfa/setup", json={"method": "totp"})
     assert setup.status_code == 200, setup.text
     secret = setup.json()["totp_secret"]
@@ -44,6 +50,7 @@ def test_totp_setup_enable_and_login(client: TestClient, new_user: Callable[...,
     _set_clock(client, now)
     u = new_user()
     assert _login(client, u).status_code == 200
+    _reauth(client, u)
     setup = client.post("/api/auth/mfa/setup", json={"method": "totp"}).json()
     assert setup["totp_uri"].startswith(f"otpauth://totp/ShareMyShows:{u['username']}?")
     assert "issuer=ShareMyShows" in setup["totp_uri"] and setup["totp_secret"] in setup["totp_uri"]
@@ -269,6 +276,7 @@ def test_sms_setup_through_the_development_sender(
 ) -> None:
     u = new_user()
     _login(client, u)
+    _reauth(client, u)
     assert client.post("/api/auth/mfa/setup", json={"method": "sms"}).status_code == 422
     assert client.post("/api/auth/mfa/setup", json={"method": "sms", "phone_number": "12345"}).status_code == 422
     r = client.post("/api/auth/mfa/setup", json={"method": "sms", "phone_number": "+15551234567"})
@@ -300,7 +308,9 @@ def test_disable_and_regenerate_need_password_or_code(
     token = _login(client, u).json()["mfa_token"]
     client.post("/api/auth/verify-mfa", json={"mfa_token": token, "code": codes[0]})
     assert client.post("/api/auth/mfa/setup", json={"method": "totp"}).status_code == 409
-    assert client.post("/api/auth/mfa/recovery-codes", json={}).status_code == 422
+    # no password or code, and no re-authentication since signing in: the step-up is asked for
+    r = client.post("/api/auth/mfa/recovery-codes", json={})
+    assert r.status_code == 403 and r.json()["code"] == "reauthentication_required"
     assert client.post("/api/auth/mfa/recovery-codes", json={"password": "not my password at all"}).status_code == 401
     later = now + timedelta(seconds=30)
     fresh = client.post("/api/auth/mfa/recovery-codes", json={"code": _code(secret, later)})
@@ -325,5 +335,6 @@ def test_register_with_totp_returns_provisioning_data(
     assert reg["totp_uri"].startswith("otpauth://totp/") and reg["totp_secret"]
     assert reg["user"]["mfa_enabled"] is False
     assert _login(client, u).json()["mfa_required"] is False  # until confirmed with /mfa/enable
+    _reauth(client, u)
     r = client.post("/api/auth/mfa/enable", json={"code": _code(reg["totp_secret"], now)})
     assert r.status_code == 200 and r.json()["method"] == "totp"

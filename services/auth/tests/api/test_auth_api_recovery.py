@@ -67,6 +67,7 @@ def test_reset_password_single_use_revokes_sessions_and_keeps_mfa(
     client.app.state.auth.clock = lambda: now  # type: ignore[attr-defined]
     u = new_user()
     session = _login(client, u["username"], PW).json()
+    assert client.post("/api/auth/reauthenticate", json={"password": PW}).status_code == 200
     setup = client.post("/api/auth/mfa/setup", json={"method": "totp"}).json()
     totp = pyotp.TOTP(setup["totp_secret"])
     client.post("/api/auth/mfa/enable", json={"code": totp.generate_otp(int(now.timestamp() // 30))})
@@ -88,7 +89,7 @@ def test_reset_password_single_use_revokes_sessions_and_keeps_mfa(
     assert _login(client, u["username"], PW).status_code == 401
     after = _login(client, u["username"], NEW_PW).json()
     assert after["mfa_required"] is True
-    assert "changed" in mailbox.last(u["email"])["Subject"]
+    assert "reset" in mailbox.last(u["email"])["Subject"]
 
 
 def test_reset_token_is_bound_to_its_purpose(

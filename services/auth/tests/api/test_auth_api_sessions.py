@@ -156,27 +156,28 @@ def test_csrf_for_cookie_authenticated_browser_requests(
 ) -> None:
     u = new_user()
     _login(client, u)
-    body = {"method": "totp"}
+    body = {"password": u["password"]}
+    path = "/api/auth/reauthenticate"
     # a browser (Origin) with cookie auth and no X-CSRF-TOKEN is refused
-    r = client.post("/api/auth/mfa/setup", json=body, headers={"Origin": "http://testserver"})
+    r = client.post(path, json=body, headers={"Origin": "http://testserver"})
     assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
-    r = client.post("/api/auth/mfa/setup", json=body, headers={"Origin": "http://testserver", "X-CSRF-TOKEN": "wrong"})
+    r = client.post(path, json=body, headers={"Origin": "http://testserver", "X-CSRF-TOKEN": "wrong"})
     assert r.status_code == 403
     r = client.post(
-        "/api/auth/mfa/setup",
+        path,
         json=body,
         headers={"Sec-Fetch-Site": "cross-site", "X-CSRF-TOKEN": client.cookies["csrf_access_token"]},
     )
     assert r.status_code == 403
     r = client.post(
-        "/api/auth/mfa/setup",
+        path,
         json=body,
         headers={"Origin": "http://testserver", "X-CSRF-TOKEN": client.cookies["csrf_access_token"]},
     )
     assert r.status_code == 200, r.text
     # curl (no browser headers) with cookies, and bearer clients, are not subject to CSRF
-    assert client.post("/api/auth/mfa/setup", json=body).status_code == 200
+    assert client.post(path, json=body).status_code == 200
     token = _login(client, u)["access_token"]
     client.cookies.clear()
-    r = client.post("/api/auth/mfa/setup", json=body, headers={**_bearer(token), "Origin": "http://evil.example"})
+    r = client.post(path, json=body, headers={**_bearer(token), "Origin": "http://evil.example"})
     assert r.status_code == 200

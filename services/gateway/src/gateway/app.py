@@ -15,7 +15,7 @@ import aiohttp
 
 from gateway import health
 from gateway.accesslog import AccessLog
-from gateway.auth import TokenVerifier, check_csrf, extract_token, not_authenticated
+from gateway.auth import check_csrf, from_service_error, not_authenticated
 from gateway.config import GatewaySettings, get_settings
 from gateway.cors import Cors
 from gateway.docs import DocsCache
@@ -34,10 +34,15 @@ from gateway.responses import (
     send_error,
     send_json,
 )
-from gateway.routes import PUBLIC_PATHS, Upstream, is_unsafe_path, match_route, route_label
+from gateway.routes import SELF_AUTHENTICATING, Upstream, is_unsafe_path, match_route, route_label
 from gateway.static import StaticSite, prefers_html
 from gateway.websocket import handle_websocket
+from shared.auth import TokenVerifier, extract_token
+from shared.broadcast import Broadcast
+from shared.errors import ServiceError
+from shared.internal import InternalClient
 from shared.logging import configure_logging, request_id_var
+from shared.revocation import RevocationFeed, RevocationList, http_fetch
 
 log = logging.getLogger("gateway")
 
@@ -87,13 +92,23 @@ class Gateway:
         self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.proxy = HttpProxy(self.sessions, settings.read_timeout)
         self.docs = DocsCache(self.sessions, self.upstreams, settings.openapi_cache_seconds)
+        # the one verifier: JWKS fetched asynchronously, revoked sessions pushed and caught up in a thread
+        self.revocations = RevocationList()
         self.verifier = TokenVerifier(
-            self._fetch_jwks,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+            None,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            async_jwks_fetch=self._fetch_jwks,
+            revocations=self.revocations,
+            refetch_interval_s=settings.jwks_min_refetch_seconds,
             cache_size=settings.token_cache_size,
-            min_refetch_s=settings.jwks_min_refetch_seconds,
         )
+        self.broadcast = Broadcast.from_settings(settings, "gateway")
+        self._auth_client = InternalClient(settings.auth_url, settings.internal_token, service="auth",
+                                           timeout_s=max(settings.internal_timeout_s, 3.0))
+        self.revocation_feed = RevocationFeed(self.revocations, http_fetch(self._auth_client),
+                                              interval_s=settings.revocation_catchup_s)
+        self.revocation_feed.attach(self.broadcast)
         self.started = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._hops = settings.trusted_proxy_hops
@@ -124,8 +139,13 @@ class Gateway:
         s = self.settings
         for name in self.upstreams:
             self.sessions[name] = make_session(s.pool_size, s.connect_timeout, s.read_timeout)
-        await self.verifier.refresh()
+        await self.verifier.refresh_async(force=True)
         self._tasks.append(asyncio.create_task(self._refresh_jwks_forever()))
+        self.broadcast.start()
+        self.revocation_feed.start()
+        # refuse already-revoked sessions from the first request on (tokens get 503 until loaded)
+        if not await asyncio.to_thread(self.revocations.wait_ready, s.revocation_startup_wait_s):
+            log.warning("revoked sessions not loaded yet: tokens are refused (503) until auth answers")
         await self.limiter.start()
         if self.access_log is not None:
             self.access_log.start()
@@ -143,6 +163,9 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         await self.limiter.stop()
+        await asyncio.to_thread(self.revocation_feed.stop)
+        await asyncio.to_thread(self.broadcast.stop)
+        self._auth_client.close()
         if self.access_log is not None:
             await self.access_log.stop()
         for session in self.sessions.values():
@@ -189,7 +212,7 @@ class Gateway:
         """Refresh the keys periodically (sooner while auth has not answered yet)."""
         while True:
             await asyncio.sleep(self.settings.jwks_refresh_seconds if self.verifier.kids else 5.0)
-            await self.verifier.refresh()
+            await self.verifier.refresh_async(force=True)
 
     # ---- helpers used by the HTTP and WebSocket paths ----------------------------------------
     def request_id(self, incoming: str | None) -> str:
@@ -364,20 +387,19 @@ class Gateway:
             raise GatewayError(400, "The path is not valid.", "bad_path")
         self.check_rate(f"ip:{self.client_ip(scope, xff)}", self._ip_limit)
         token, via_cookie = extract_token(authorization, cookie)
-        public = path in PUBLIC_PATHS or path.rstrip("/") in PUBLIC_PATHS
         if token is not None:
             try:
-                claims = await self.verifier.verify(token)
-            except GatewayError:
-                if not public:
-                    raise
-                claims = None  # a stale cookie must not block login, refresh or reset
+                claims = await self.verifier.verify_async(token)
+            except ServiceError as exc:
+                if service not in SELF_AUTHENTICATING:
+                    raise from_service_error(exc) from None
+                claims = None  # the service judges it (a stale cookie must not block signing in)
             if claims is not None:
                 if via_cookie and method not in ("GET", "HEAD", "OPTIONS"):
                     check_csrf(method, {k.decode(): v for k, v in h.items()} | _origin(origin), claims,
                                via_cookie)
                 self.check_rate(f"user:{claims['sub']}", self._user_limit)
-        elif not public:
+        elif service not in SELF_AUTHENTICATING:
             raise not_authenticated()
 
         if cookie is not None:
@@ -421,8 +443,9 @@ class Gateway:
             return 200
         if path == "/ready":
             data = await health.aggregate(self.sessions, self.upstreams, self.settings.health_timeout)
-            data["status"] = "ready" if self.started else "starting"
-            status = 200 if self.started else 503
+            ready = self.started and self.revocations.ready
+            data["status"] = "ready" if ready else "starting"
+            status = 200 if ready else 503
             await send_json(send, status, data, [*extra, (b"cache-control", b"no-store")], head=head)
             return status
         if path in ("/openapi.json", "/docs") and not self.settings.docs_enabled:

@@ -30,23 +30,12 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/dashboard/comments", "social"),
 )
 
-# Paths under a routed prefix that need no token (a stale token there is forwarded, not refused).
-PUBLIC_PATHS: frozenset[str] = frozenset(
-    f"/api/auth/{p}"
-    for p in (
-        "register",
-        "login",
-        "logout",
-        "verify-mfa",
-        "resend-mfa",
-        "forgot-password",
-        "request-password-reset",
-        "reset-password",
-        "verify-email",
-        "refresh",
-        ".well-known/jwks.json",
-    )
-)
+# Services that have public operations (sign in, refresh, password reset, the JWKS ...) and check
+# tokens themselves: the gateway forwards their requests with or without a token, and a missing,
+# expired or revoked one is theirs to judge, so a stale cookie never blocks signing in. Which of their
+# operations are public is theirs to say (FastAPI dependencies), not a list kept here. Every other
+# service has only signed-in operations: a missing or bad token is refused before forwarding.
+SELF_AUTHENTICATING: frozenset[str] = frozenset({"auth"})
 
 _ONE: dict[str, str] = {}
 _TWO: dict[tuple[str, str], str] = {}

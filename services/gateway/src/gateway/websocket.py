@@ -1,4 +1,10 @@
-"""WebSocket pass-through (chat): authenticate, connect upstream, pump frames both ways."""
+"""WebSocket pass-through (chat): authenticate, connect upstream, pump frames both ways.
+
+The token comes from the access cookie, an `Authorization: Bearer` header (non-browser clients) or
+`Sec-WebSocket-Protocol: access_token, <jwt>`; never from the query string, which ends up in access
+logs. The upstream closes the socket when its session is revoked or its access goes (4401/4403); the
+pump passes the close code and reason on to the client.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +13,21 @@ import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import aiohttp
 
-from gateway.auth import extract_token
+from gateway.auth import verify
 from gateway.responses import GatewayError, Receive, Scope, Send
 from gateway.routes import is_unsafe_path, match_route
+from shared.auth import extract_token, token_from_subprotocols
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
 log = logging.getLogger("gateway.websocket")
 
-TOKEN_PROTOCOLS = ("access_token", "bearer")  # Sec-WebSocket-Protocol: access_token, <jwt>
-TOKEN_PARAMS = ("access_token", "token")
 FORWARD = frozenset({b"cookie", b"origin", b"user-agent", b"accept-language"})
 RESERVED_CLOSE = frozenset({1004, 1005, 1006, 1015})
-
-
-def _protocols(header: str | None) -> tuple[list[str], str | None, str | None]:
-    """(protocols to forward, token from the subprotocol trick, the marker protocol used)."""
-    if not header:
-        return [], None, None
-    items = [p.strip() for p in header.split(",") if p.strip()]
-    for marker in TOKEN_PROTOCOLS:
-        if marker in items:
-            i = items.index(marker)
-            if i + 1 < len(items):
-                token = items[i + 1]
-                rest = items[:i] + items[i + 2 :]
-                return rest, token, marker
-    return items, None, None
 
 
 async def deny(scope: Scope, send: Send, err: GatewayError) -> None:
@@ -71,20 +60,17 @@ async def handle_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Se
     for name, value in scope["headers"]:
         hdrs[name] = value.decode("latin-1")
     token, via_cookie = extract_token(hdrs.get(b"authorization"), hdrs.get(b"cookie"))
-    protocols, proto_token, marker = _protocols(hdrs.get(b"sec-websocket-protocol"))
+    proto_token, protocols, marker = token_from_subprotocols(hdrs.get(b"sec-websocket-protocol"))
     query = scope.get("query_string", b"").decode("latin-1")
     if token is None and proto_token:
         token = proto_token
-    if token is None and query:
-        params = dict(parse_qsl(query))
-        token = next((params[p] for p in TOKEN_PARAMS if params.get(p)), None)
     client_ip = gw.client_ip(scope, hdrs.get(b"x-forwarded-for"))
     rid = gw.request_id(hdrs.get(b"x-request-id"))
     try:
         gw.check_rate(f"ip:{client_ip}", gw.settings.rate_limit_ip)
         if token is None:
             raise gw.not_authenticated()
-        claims = await gw.verifier.verify(token)
+        claims = await verify(gw.verifier, token)
         gw.check_rate(f"user:{claims['sub']}", gw.settings.rate_limit_user)
         origin = hdrs.get(b"origin")
         if via_cookie and origin and not gw.cors.allowed(origin) and not gw.same_origin(origin, hdrs.get(b"host")):
@@ -162,16 +148,22 @@ async def _pump(ws: aiohttp.ClientWebSocketResponse, receive: Receive, send: Sen
                 return
 
     async def upstream_to_client() -> None:
-        async for frame in ws:
+        reason = ""
+        while True:
+            frame = await ws.receive()
             if frame.type == aiohttp.WSMsgType.TEXT:
                 await send({"type": "websocket.send", "text": frame.data})
             elif frame.type == aiohttp.WSMsgType.BINARY:
                 await send({"type": "websocket.send", "bytes": frame.data})
-            elif frame.type == aiohttp.WSMsgType.ERROR:
+            elif frame.type == aiohttp.WSMsgType.CLOSE:
+                reason = str(frame.extra or "")  # e.g. "You were signed out." with 4401: the client shows it
+                break
+            else:  # CLOSING, CLOSED, ERROR
                 break
         code = ws.close_code or 1000
         with contextlib.suppress(Exception):
-            await send({"type": "websocket.close", "code": 1011 if code in RESERVED_CLOSE else code})
+            await send({"type": "websocket.close", "code": 1011 if code in RESERVED_CLOSE else code,
+                        "reason": reason.encode()[:120].decode(errors="ignore")})
 
     tasks = [asyncio.ensure_future(client_to_upstream()), asyncio.ensure_future(upstream_to_client())]
     try:

@@ -136,3 +136,22 @@ def test_internal_access(client: Any, auth: Any, make_show: Any, befriend: Any, 
     assert info["owner_id"] == 1 and info["show_name"] == "Arctic Monkeys at Madison Square Garden"
     ids = client.get("/internal/users/1/shows?ids_only=1", headers=h).json()
     assert ids["show_ids"] == [show["id"]]
+
+
+def test_internal_access_takes_socials_answer_on_the_friendship(
+    client: Any, make_show: Any, befriend: Any, settings: Any
+) -> None:
+    """Right after an unfriending, social knows and shows' copy does not yet: social's fact wins."""
+    show = make_show(1, visibility="friends")
+    private = make_show(1, visibility="private", artist_name="Blur")
+    befriend(1, 2)  # shows' copy still has the friendship
+    h = {"X-Internal-Token": settings.internal_token}
+    url = f"/internal/shows/{show['id']}/access"
+    assert client.get(url, params={"user_id": 2}, headers=h).json()["can_view"] is True
+    assert client.get(url, params={"user_id": 2, "friends": 0}, headers=h).json()["can_view"] is False
+    # and the other way round (accepted a moment ago, not copied yet); visibility still rules
+    assert client.get(url, params={"user_id": 3}, headers=h).json()["can_view"] is False
+    assert client.get(url, params={"user_id": 3, "friends": 1}, headers=h).json()["can_view"] is True
+    private_url = f"/internal/shows/{private['id']}/access"
+    assert client.get(private_url, params={"user_id": 2, "friends": 1}, headers=h).json()["can_view"] is False
+    assert client.get(url, params={"user_id": 1, "friends": 0}, headers=h).json()["can_view"] is True  # owner

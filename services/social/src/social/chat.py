@@ -5,6 +5,11 @@ hub: delivered at once to this instance's sockets and published best-effort on t
 `SOCIAL_CHAT_EXCHANGE`. Every instance consumes that exchange with its own exclusive auto-delete queue
 in a thread and hands frames to the asyncio loop; each socket drops message ids it already got, so a
 message reaches every socket exactly once (including the one that arrived in the join history).
+
+Grants are taken back from live sockets: the hub hears revoked sessions (the process's revocation
+list) and "access changed" notices (`ACCESS_CHANNEL` on shared.broadcast, so every instance hears
+what the one instance that consumed an event, or made a change, knows) and signals the sockets
+concerned, which close or re-check their access (chat_ws.ChatSocket).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
 
+from shared.broadcast import Broadcast
 from shared.messaging import drain_until_stopped
 from social.config import SocialSettings
 from social.presence import Presence, RedisPresence
@@ -28,15 +34,27 @@ from social.presence import Presence, RedisPresence
 log = logging.getLogger("social.chat")
 SEEN_WINDOW = 2048
 SEND_QUEUE_MAX = 5000
+# "access changed" notices between social instances: {"users": [ids]} (friendships ended),
+# {"show_id": id} (visibility changed or show deleted), {"deleted_user": id} (account deleted)
+ACCESS_CHANNEL = "social.access"
+
+# signals to a socket's guard
+REVOKED = "revoked"
+ACCOUNT_DELETED = "account_deleted"
+RECHECK = "recheck"
+RENEWED = "renewed"
 
 
 class ChatConnection:
     """One socket in a concert room: a send queue drained by a writer task, with per-socket dedupe."""
 
-    def __init__(self, user_id: int, username: str, concert_id: int) -> None:
+    def __init__(self, user_id: int, username: str, concert_id: int, *, show_id: int = 0, sid: str = "") -> None:
         self.user_id = user_id
         self.username = username
         self.concert_id = concert_id
+        self.show_id = show_id  # the show the socket was granted through (access is re-checked on it)
+        self.sid = sid  # the session of its token
+        self.signals: asyncio.Queue[str] = asyncio.Queue()
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=SEND_QUEUE_MAX)
         self._seen: set[int] = set()
         self._order: deque[int] = deque()
@@ -83,6 +101,7 @@ class ChatHub:
         self._heartbeat: asyncio.Task[None] | None = None
         self.consumer_ready = threading.Event()
         self.exchange = Exchange(settings.chat_exchange, type="fanout", durable=False)
+        self.broadcast: Broadcast | None = None  # carries "access changed" notices to every instance
 
     # ------------------------------------------------------------ lifecycle
 
@@ -248,6 +267,54 @@ class ChatHub:
     def register(self, conn: ChatConnection) -> None:
         """Start routing the concert's frames to a socket (loop thread)."""
         self.rooms.setdefault(conn.concert_id, set()).add(conn)
+
+    # ------------------------------------------------------------ taking grants back
+
+    def _connections(self) -> list[ChatConnection]:
+        return [c for room in self.rooms.values() for c in room]
+
+    def _signal(self, predicate: Any, signal: str) -> int:
+        hit = 0
+        for conn in self._connections():
+            if predicate(conn):
+                conn.signals.put_nowait(signal)
+                hit += 1
+        return hit
+
+    def notify_access(self, *, users: list[int] | None = None, show_id: int | None = None,
+                      deleted_user: int | None = None) -> None:
+        """Tell every instance (this one too) that grants may have gone (any thread)."""
+        data: dict[str, Any] = {"users": list(users or []), "show_id": show_id or 0, "deleted_user": deleted_user or 0}
+        if self.broadcast is not None:
+            self.broadcast.publish(ACCESS_CHANNEL, data)
+        else:
+            self.on_access_notice(data)
+
+    def on_session_revoked(self, sid: str, _user_id: int | None = None) -> None:
+        """A session was revoked (any thread): its sockets close with 4401."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._signal, lambda c: c.sid == sid, REVOKED)
+
+    def on_access_notice(self, data: dict[str, Any]) -> None:
+        """An "access changed" notice from any instance (any thread): the sockets concerned re-check."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.apply_access_notice, data)
+
+    def apply_access_notice(self, data: dict[str, Any]) -> int:
+        """Signal the sockets a notice concerns (loop thread); how many."""
+        try:
+            users = {int(u) for u in data.get("users") or ()}
+            show_id = int(data.get("show_id") or 0)
+            deleted = int(data.get("deleted_user") or 0)
+        except (TypeError, ValueError):
+            log.warning("ignoring a malformed access notice: %r", data)
+            return 0
+        hit = 0
+        if deleted:
+            hit += self._signal(lambda c: c.user_id == deleted, ACCOUNT_DELETED)
+        if users or show_id:
+            hit += self._signal(lambda c: c.user_id in users or (show_id and c.show_id == show_id), RECHECK)
+        return hit
 
     def unregister(self, conn: ChatConnection) -> None:
         """Stop routing frames to a socket (loop thread)."""

@@ -18,9 +18,10 @@ from social.models import ChatMessage
 from social.service import ensure_user, viewable
 
 
-def chat_access(*, shows: ShowsClient, policy: str, show_id: int, user_id: int) -> ShowAccess:
+def chat_access(*, shows: ShowsClient, policy: str, show_id: int, user_id: int,
+                session: Session | None = None) -> ShowAccess:
     """The show's access if the user may use its concert's chat; ShowNotFound / ChatNotAllowed otherwise."""
-    access = viewable(shows, show_id, user_id)
+    access = viewable(shows, show_id, user_id, session)
     allowed = access.checked_in if policy == "checked_in" else (access.logged_concert or access.checked_in)
     if not allowed:
         raise ChatNotAllowed()

@@ -1,4 +1,13 @@
-"""The chat WebSocket: authenticate, authorise, send history, then relay frames both ways."""
+"""The chat WebSocket: authenticate, authorise, send history, then relay frames both ways.
+
+A socket keeps its grant only while it holds: a guard task closes it
+- 4401 when its session is revoked (pushed to every instance) or its account deleted, and when its
+  token expires unless the client sent a fresh token of the same user first (`{"type": "auth",
+  "token": ...}`; browsers, whose cookie is HttpOnly, reconnect after a refresh instead);
+- 4403 when a re-check finds the access gone: on an "access changed" notice (unfriending, visibility
+  change, show deleted) and at least every SOCIAL_CHAT_RECHECK_S seconds;
+- 1013 when the re-check cannot ask shows (fail closed: reconnect later).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +23,13 @@ from fastapi import WebSocket
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from shared.auth import Principal, authenticate_websocket
+from shared.auth import Principal, TokenVerifier, principal_from_claims, websocket_token
 from shared.db import after_commit, session_scope, utcnow
 from shared.errors import ServiceError, ServiceUnavailable
 from shared.ratelimit import MemoryRateLimiter, RateLimiter
 from shared.users import UserDirectory
 from social import chat_service, service
-from social.chat import ChatConnection, ChatHub
+from social.chat import ACCOUNT_DELETED, RECHECK, RENEWED, REVOKED, ChatConnection, ChatHub
 from social.clients import ShowsClient
 from social.config import SocialSettings
 from social.exceptions import ChatNotAllowed, ShowNotFound
@@ -32,8 +41,12 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TRY_AGAIN = 1013
-RECHECK_ACCESS_S = 30.0
 TYPING_MIN_INTERVAL_S = 1.0
+SIGNED_OUT = "You were signed out."
+ACCOUNT_GONE = "This account was deleted."
+EXPIRED = "Your session expired; sign in again."
+ACCESS_GONE = "You no longer have access to this show."
+CANNOT_CHECK = "Your access cannot be checked right now; reconnect in a moment."
 MAX_FRAME_CHARS = 16 * 1024  # a 1000-character message in JSON fits easily
 
 
@@ -68,23 +81,43 @@ class ChatSocket:
         self.limiter: RateLimiter = state.chat_limiter
         self.session_factory: sessionmaker[Session] = state.session_factory
         self.users: UserDirectory = state.users
+        self.verifier: TokenVerifier = state.token_verifier
+        self.recheck_s: float = self.settings.chat_recheck_s
         self.principal: Principal | None = None
         self.conn: ChatConnection | None = None
         self.checked_at = 0.0
+        self.expires_at = 0.0
         self.last_typing = 0.0
+        self.closed = False
 
     async def close(self, code: int, reason: str) -> None:
         """Close the socket with an application code (after accepting, so the code reaches the client)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.conn is not None:  # a last frame for clients that cannot read close reasons
+            with contextlib.suppress(Exception):
+                await self.ws.send_text(json.dumps({"type": "closing", "code": code, "reason": reason}))
         with contextlib.suppress(Exception):
             await self.ws.close(code=code, reason=reason)
 
-    async def _authorise(self) -> int | None:
+    def _set_principal(self, principal: Principal) -> None:
+        self.principal = principal
+        self.expires_at = float(principal.claims.get("exp", 0))
+        if self.conn is not None:
+            self.conn.sid = principal.sid
+
+    async def _authorise(self, token: str | None, via_cookie: bool) -> int | None:
         """The concert id, or None after closing the socket with the reason."""
-        try:
-            self.principal = authenticate_websocket(self.ws)
-        except ServiceError as exc:
-            await self.close(CLOSE_UNAUTHENTICATED, exc.message)
+        if not token:
+            await self.close(CLOSE_UNAUTHENTICATED, "Sign in to do this.")
             return None
+        try:
+            self._set_principal(principal_from_claims(await self.verifier.verify_async(token), via_cookie))
+        except ServiceError as exc:
+            await self.close(CLOSE_UNAUTHENTICATED if exc.status_code == 401 else CLOSE_TRY_AGAIN, exc.message)
+            return None
+        assert self.principal is not None
         if self.principal.via_cookie and not origin_allowed(self.ws, self.settings):
             await self.close(CLOSE_FORBIDDEN, "Cross-site socket refused.")
             return None
@@ -117,35 +150,85 @@ class ChatSocket:
                                        replay_max=self.settings.chat_replay_max)
 
     async def run(self) -> None:
-        """Serve the socket until the client leaves."""
-        await self.ws.accept()
-        concert_id = await self._authorise()
+        """Serve the socket until the client leaves or its grant goes."""
+        token, via_cookie, subprotocol = websocket_token(self.ws)
+        await self.ws.accept(subprotocol=subprotocol)
+        concert_id = await self._authorise(token, via_cookie)
         if concert_id is None:
             return
         assert self.principal is not None
         username = await asyncio.to_thread(self._username)  # the local name, as in stored messages
-        conn = self.conn = ChatConnection(self.principal.user_id, username, concert_id)
+        conn = self.conn = ChatConnection(self.principal.user_id, username, concert_id, show_id=self.show_id,
+                                          sid=self.principal.sid)
         self.hub.register(conn)  # from here on new messages queue up (deduplicated against the history)
-        writer: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
         try:
+            if self._session_revoked():  # revoked while we were checking access: the push came before register
+                await self.close(CLOSE_UNAUTHENTICATED, SIGNED_OUT)
+                return
             history = await asyncio.to_thread(self._replay, concert_id)
             for m in history:
                 conn.mark_seen(int(m["id"]))
             await self.ws.send_text(json.dumps({"type": "history", "messages": history}))
-            writer = asyncio.create_task(self._writer())
+            tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._guard()),
+                     asyncio.create_task(self._reader())]
             self.hub.join(conn, utcnow().isoformat().replace("+00:00", "Z"))
-            await self._reader()
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                exc = t.exception()
+                if isinstance(exc, ServiceUnavailable):
+                    await self.close(CLOSE_TRY_AGAIN, exc.message)
+                elif exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    log.warning("chat socket ended by an error: %r", exc)
         except WebSocketDisconnect:
             pass
-        except ServiceUnavailable as exc:
-            await self.close(CLOSE_TRY_AGAIN, exc.message)
         finally:
             self.hub.unregister(conn)
             self.hub.leave(conn)
-            if writer is not None:
-                writer.cancel()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await writer
+                    await t
+
+    def _session_revoked(self) -> bool:
+        revocations = self.verifier.revocations
+        return bool(self.principal and revocations is not None and revocations.is_revoked(self.principal.sid))
+
+    async def _guard(self) -> None:
+        """Close the socket when its session, token or access ends (see the module docs)."""
+        assert self.conn is not None
+        while not self.closed:
+            wait_s = max(0.0, min(self.expires_at - time.time(), self.checked_at + self.recheck_s - time.monotonic()))
+            try:
+                signal: str | None = await asyncio.wait_for(self.conn.signals.get(), wait_s)
+            except TimeoutError:
+                signal = None
+            if signal == REVOKED or self._session_revoked():
+                await self.close(CLOSE_UNAUTHENTICATED, SIGNED_OUT)
+            elif signal == ACCOUNT_DELETED:
+                await self.close(CLOSE_UNAUTHENTICATED, ACCOUNT_GONE)
+            elif time.time() >= self.expires_at:
+                await self.close(CLOSE_UNAUTHENTICATED, EXPIRED)
+            elif signal == RECHECK or time.monotonic() - self.checked_at >= self.recheck_s:
+                await self._recheck(forget=signal == RECHECK)
+
+    async def _recheck(self, *, forget: bool) -> None:
+        """Ask shows again; close 4403 when the access is gone, 1013 when shows cannot be asked."""
+        assert self.principal is not None
+        if forget:  # a notice: the cached answer may predate the change
+            self.shows.forget(self.show_id)
+            self.shows.forget_user(self.principal.user_id)
+        try:
+            await asyncio.to_thread(chat_service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
+                                    show_id=self.show_id, user_id=self.principal.user_id)
+        except (ShowNotFound, ChatNotAllowed):
+            await self.close(CLOSE_FORBIDDEN, ACCESS_GONE)
+            return
+        except ServiceError:
+            await self.close(CLOSE_TRY_AGAIN, CANNOT_CHECK)  # fail closed: never keep a grant unchecked
+            return
+        self.checked_at = time.monotonic()
 
     async def _writer(self) -> None:
         assert self.conn is not None
@@ -166,7 +249,7 @@ class ChatSocket:
                 raw = event["bytes"].decode("utf-8", "replace")
             if not await self._handle(raw or ""):
                 return
-            if self.ws.client_state != WebSocketState.CONNECTED:
+            if self.closed or self.ws.client_state != WebSocketState.CONNECTED:
                 return
 
     async def _send_error(self, code: str, message: str, **extra: Any) -> None:
@@ -186,10 +269,16 @@ class ChatSocket:
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self._send_error("bad_frame", 'Frames need a "type" ("message" or "typing").')
             return True
-        if not await self._still_allowed():
+        if self.closed:
             return False
+        if time.time() >= self.expires_at or self._session_revoked():
+            assert self.conn is not None
+            self.conn.signals.put_nowait(REVOKED if self._session_revoked() else RENEWED)  # the guard closes
+            return True
         kind = frame["type"]
-        if kind == "message":
+        if kind == "auth":
+            await self._on_auth(frame)
+        elif kind == "message":
             await self._on_message(frame)
         elif kind == "typing":
             now = time.monotonic()
@@ -204,27 +293,24 @@ class ChatSocket:
             await self._send_error("bad_frame", f'Unknown frame type "{kind[:32]}".')
         return True
 
-    async def _still_allowed(self) -> bool:
-        """Close when the token expired or the user lost access since joining."""
-        assert self.principal is not None
-        if float(self.principal.claims.get("exp", 0)) < time.time():
-            await self.close(CLOSE_UNAUTHENTICATED, "Your session has expired; sign in again.")
-            return False
-        if time.monotonic() - self.checked_at < RECHECK_ACCESS_S:
-            return True
+    async def _on_auth(self, frame: dict[str, Any]) -> None:
+        """A fresh token of the same user keeps the socket open past the old token's expiry."""
+        assert self.principal is not None and self.conn is not None
+        token = frame.get("token")
+        if not isinstance(token, str) or not token:
+            await self._send_error("invalid_token", 'An "auth" frame needs a "token".')
+            return
         try:
-            await asyncio.to_thread(chat_service.chat_access, shows=self.shows, policy=self.settings.chat_policy,
-                                    show_id=self.show_id, user_id=self.principal.user_id)
-        except ShowNotFound:
-            await self.close(CLOSE_NOT_FOUND, "Show not found.")
-            return False
-        except ChatNotAllowed as exc:
-            await self.close(CLOSE_FORBIDDEN, exc.message)
-            return False
-        except ServiceError:
-            return True  # shows briefly down: keep the session, check again next time
-        self.checked_at = time.monotonic()
-        return True
+            principal = principal_from_claims(await self.verifier.verify_async(token), False)
+        except ServiceError as exc:
+            await self._send_error(exc.code, exc.message)
+            return
+        if principal.user_id != self.principal.user_id:
+            await self._send_error("invalid_token", "That token belongs to someone else.")
+            return
+        self._set_principal(principal)
+        self.conn.signals.put_nowait(RENEWED)  # the guard recomputes its deadline
+        self.conn.offer(json.dumps({"type": "auth", "ok": True, "expires_at": int(self.expires_at)}))
 
     async def _on_message(self, frame: dict[str, Any]) -> None:
         assert self.principal is not None and self.conn is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar, Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -30,6 +31,8 @@ class SocialSettings(BaseServiceSettings):
     presence_ttl_s: int = 30
     ws_allowed_origins: str = ""
     access_cache_ttl_s: float = 1.0  # adds to how stale a revoked grant can be (docs/architecture.md)
+    # an open chat socket re-checks its access at least this often (and at once on a notice)
+    chat_recheck_s: float = Field(30.0, gt=0, le=60)
 
 
 @lru_cache

@@ -19,6 +19,7 @@ from shared.events import (
     ShowUpdatedV1,
     UserDeletedV1,
     UserRegisteredV1,
+    UserUpdatedV1,
 )
 from shared.messaging import Subscriptions
 from shared.outbox import emit
@@ -27,17 +28,24 @@ from social import service
 from social.models import ShowRef
 
 OnShowChanged = Callable[[int], None]
+# (deleted user, their former friends): live grants of theirs go
+OnUserDeleted = Callable[[int, list[int]], None]
 
 
-def on_user(session: Session, item: dict[str, Any]) -> bool:
-    """Apply auth's user at a version; a newer deletion removes the user's friendships, comments, chat, feed."""
+def on_user(session: Session, item: dict[str, Any], notify: OnUserDeleted | None = None) -> bool:
+    """Apply auth's user at a version; a newer deletion removes the user's friendships, comments, chat, feed
+    (and `notify` takes their live grants away from open sockets)."""
     if not service.apply_user_item(session, item):
         return False
     if item.get("deleted"):
         uid = int(item["user_id"])
+        friends: list[int] = []
         for row in repo.delete_friendships_of(session, uid):
             if row.status == "accepted":
                 service.emit_removed(session, row.user_id, row.friend_id)
+                friends.append(row.friend_id if row.user_id == uid else row.user_id)
+        if notify is not None:
+            notify(uid, friends)
         for c in repo.delete_comments(session, user_id=uid):
             emit(session, CommentDeletedV1(comment_id=c.id, show_id=c.show_id, photo_id=c.photo_id, user_id=uid))
         repo.delete_chat(session, user_id=uid)
@@ -85,22 +93,24 @@ def apply_show_item(session: Session, item: dict[str, Any]) -> bool:
     return changed
 
 
-def make_subscriptions(on_show_changed: OnShowChanged | None = None) -> Subscriptions:
-    """The social service's event handlers (`on_show_changed` drops cached access answers about a show)."""
+def make_subscriptions(on_show_changed: OnShowChanged | None = None,
+                       on_user_deleted_hook: OnUserDeleted | None = None) -> Subscriptions:
+    """The social service's event handlers (the hooks drop cached access answers and live grants)."""
     subs = Subscriptions("social")
 
     def changed(show_id: int) -> None:
         if on_show_changed is not None:
             on_show_changed(show_id)
 
-    @subs.on(UserRegisteredV1)
-    def on_user_registered(session: Session, ev: UserRegisteredV1, _: EventEnvelope) -> None:
+    @subs.on(UserRegisteredV1, UserUpdatedV1)
+    def on_user_facts(session: Session, ev: UserRegisteredV1 | UserUpdatedV1, _: EventEnvelope) -> None:
         on_user(session, {"user_id": ev.user_id, "username": ev.username, "email": ev.email,
                           "version": ev.aggregate_version, "deleted": False})
 
     @subs.on(UserDeletedV1)
     def on_user_deleted(session: Session, ev: UserDeletedV1, _: EventEnvelope) -> None:
-        on_user(session, {"user_id": ev.user_id, "version": ev.aggregate_version, "deleted": True})
+        on_user(session, {"user_id": ev.user_id, "version": ev.aggregate_version, "deleted": True},
+                on_user_deleted_hook)
 
     @subs.on(ShowCreatedV1)
     def on_show_created(session: Session, ev: ShowCreatedV1, envelope: EventEnvelope) -> None:

@@ -11,7 +11,7 @@ from shared.internal import InternalClient
 from shared.ratelimit import make_rate_limiter
 from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
 from social import models  # noqa: F401 - registers the tables on Base
-from social.chat import ChatHub
+from social.chat import ACCESS_CHANNEL, ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings, get_settings
 from social.consumers import apply_show_item, make_subscriptions, on_user
@@ -22,7 +22,9 @@ DESCRIPTION = (
     "Comments, friends, the friends' feed and live concert chat. Chat is per concert (reached through any "
     "of its shows); the WebSocket `/api/chat/show/{id}/ws` takes the access cookie or a bearer header and "
     "speaks JSON frames: server `history`, `message`, `presence`, `typing`, `error`; client `message`, "
-    "`typing`. Close codes: 4401 not signed in, 4403 not allowed to chat, 4404 unknown show."
+    "`typing`, `auth` (a fresh token keeps the socket open past the old one's expiry). Close codes: 4401 "
+    "not signed in, session ended or token expired; 4403 not allowed to chat (also when access goes while "
+    "connected); 4404 unknown show; 1013 access cannot be checked now."
 )
 
 
@@ -35,26 +37,19 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
                                     timeout_s=settings.internal_timeout_s)
     auth_internal = InternalClient(settings.auth_url, settings.internal_token, service="auth",
                                    timeout_s=settings.internal_timeout_s)
-    shows_client = ShowsClient(shows_internal, ttl_s=settings.access_cache_ttl_s)
-    # users from auth, shows from shows: the copies behind the feed, names and mentions
-    reconciler = Reconciler(
-        "social",
-        session_factory,
-        {"auth": auth_internal, "shows": shows_internal},
-        [
-            ("auth", CopySpec("users", USERS_SNAPSHOT, on_user)),
-            ("shows", CopySpec("shows", "/internal/snapshot/shows", apply_show_item)),
-        ],
-        interval_s=settings.copy_reconcile_interval_s,
-    )
+    # social owns friendships: shows applies its visibility policy to social's answer, not to its copy
+    shows_client = ShowsClient(shows_internal, ttl_s=settings.access_cache_ttl_s, session_factory=session_factory)
     media_client = MediaClient(
         InternalClient(settings.media_url, settings.internal_token, service="media",
                        timeout_s=settings.internal_timeout_s)
     )
     hub = ChatHub(settings, bus_enabled=settings.chat_bus_enabled)
 
-    async def start_hub(_app: FastAPI) -> None:
+    async def start_hub(app: FastAPI) -> None:
         await hub.start()
+        revocations = app.state.token_verifier.revocations
+        if revocations is not None:  # a revoked session's sockets close at once
+            revocations.listen(hub.on_session_revoked)
 
     async def stop_hub(_app: FastAPI) -> None:
         await hub.stop()
@@ -66,6 +61,27 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         if hub.bus_enabled and not hub.consumer_ready.is_set():
             raise RuntimeError("chat fan-out consumer not connected")
 
+    def on_show_changed(show_id: int) -> None:
+        shows_client.forget(show_id)
+        hub.notify_access(show_id=show_id)
+
+    def on_user_deleted(user_id: int, friend_ids: list[int]) -> None:
+        for uid in (user_id, *friend_ids):
+            shows_client.forget_user(uid)
+        hub.notify_access(users=friend_ids, deleted_user=user_id)
+
+    subscriptions = make_subscriptions(on_show_changed, on_user_deleted)
+    # users from auth, shows from shows: the copies behind the feed, names and mentions (repaired the same way)
+    reconciler = Reconciler(
+        "social",
+        session_factory,
+        {"auth": auth_internal, "shows": shows_internal},
+        [
+            ("auth", CopySpec("users", USERS_SNAPSHOT, lambda session, item: on_user(session, item, on_user_deleted))),
+            ("shows", CopySpec("shows", "/internal/snapshot/shows", apply_show_item)),
+        ],
+        interval_s=settings.copy_reconcile_interval_s,
+    )
     app = create_service_app(
         settings,
         title="ShareMyShows social",
@@ -73,13 +89,16 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         routers=[router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
-        subscriptions=make_subscriptions(shows_client.forget),
+        subscriptions=subscriptions,
         reconciler=reconciler,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         ready_checks={"chat_bus": chat_bus_ready},
     )
+    hub.broadcast = app.state.broadcast
+    app.state.broadcast.subscribe(ACCESS_CHANNEL, hub.on_access_notice)
     app.state.engine = engine
+    app.state.event_subscriptions = subscriptions
     app.state.shows_client = shows_client
     app.state.media_client = media_client
     app.state.chat_hub = hub

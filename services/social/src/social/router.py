@@ -162,9 +162,11 @@ def list_requests(user: CurrentUser, session: SessionDep,
 
 
 @router.delete("/api/friends/{friendship_id}", status_code=204, tags=["friends"], responses={**COMMON, 404: E})
-def remove_friend(friendship_id: FriendshipId, user: CurrentUser, session: SessionDep) -> Response:
-    """Remove a friend, or cancel/decline a pending request (either side)."""
-    service.remove_friendship(session=session, principal=user, friendship_id=friendship_id)
+def remove_friend(friendship_id: FriendshipId, user: CurrentUser, session: SessionDep, hub: Hub) -> Response:
+    """Remove a friend, or cancel/decline a pending request (either side); open chat sockets that the
+    friendship granted close within seconds."""
+    service.remove_friendship(session=session, principal=user, friendship_id=friendship_id,
+                              on_removed=lambda users: hub.notify_access(users=users))
     return Response(status_code=204)
 
 
@@ -190,7 +192,8 @@ def chat_messages(show_id: ShowId, user: CurrentUser, session: SessionDep, shows
                   before: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
                   limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
     """A page of the concert's chat."""
-    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
+    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id,
+                                      user_id=user.user_id, session=session)
     return chat_service.chat_messages(session=session, concert_id=access.concert_id, before=before, limit=limit)
 
 
@@ -201,7 +204,8 @@ def post_chat_message(show_id: ShowId, body: ChatMessageCreate, user: CurrentUse
                       shows: Shows, settings: Settings, hub: Hub, limiter: ChatLimiter,
                       users: Users) -> dict[str, Any]:
     """Send a chat message (delivered live to every connected socket)."""
-    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id, user_id=user.user_id)
+    access = chat_service.chat_access(shows=shows, policy=settings.chat_policy, show_id=show_id,
+                                      user_id=user.user_id, session=session)
     enforce(limiter, f"chat:{user.user_id}", settings.chat_rate_limit, settings.chat_rate_window_s,
             "You are sending messages too fast; wait a moment.")
     assert body.message is not None

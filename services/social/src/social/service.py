@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.auth import Principal
 from shared.copies import SnapshotPage
-from shared.db import iso
+from shared.db import after_commit, iso
 from shared.events import (
     CommentCreatedV1,
     CommentDeletedV1,
@@ -103,8 +103,9 @@ def serialize_comments(*, session: Session, comments: Sequence[Comment]) -> list
     ]
 
 
-def viewable(shows: ShowsClient, show_id: int, user_id: int) -> ShowAccess:
-    access = shows.access(show_id, user_id)
+def viewable(shows: ShowsClient, show_id: int, user_id: int, session: Session | None = None) -> ShowAccess:
+    """shows' answer for a show the user may see (friendship as social knows it now); ShowNotFound otherwise."""
+    access = shows.access(show_id, user_id, session=session)
     if not access.can_view:
         raise ShowNotFound()
     return access
@@ -120,12 +121,12 @@ def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, 
             raise InvalidInput("The photo does not belong to that show.", field="photo_id")
         show_id = photo.show_id
         try:
-            viewable(shows, show_id, principal.user_id)
+            viewable(shows, show_id, principal.user_id, session)
         except ShowNotFound:
             raise PhotoNotFound() from None
     else:
         assert show_id is not None
-        viewable(shows, show_id, principal.user_id)
+        viewable(shows, show_id, principal.user_id, session)
     ensure_user(session=session, principal=principal, users=users)
     # lock the show's copy: if show.deleted is being applied right now, one of us sees the other's result
     # (the deletion removes this comment, or this call finds the tombstone), never an orphaned comment
@@ -143,7 +144,7 @@ def _comment_for_writer(session: Session, shows: ShowsClient, comment_id: int, u
     if comment is None:
         raise CommentNotFound()
     try:
-        viewable(shows, comment.show_id, user_id)
+        viewable(shows, comment.show_id, user_id, session)
     except ShowNotFound:
         raise CommentNotFound() from None
     return comment
@@ -170,7 +171,7 @@ def delete_comment(*, session: Session, shows: ShowsClient, principal: Principal
         raise CommentNotFound()
     if comment.user_id != principal.user_id:
         try:
-            access = viewable(shows, comment.show_id, principal.user_id)
+            access = viewable(shows, comment.show_id, principal.user_id, session)
         except ShowNotFound:
             raise CommentNotFound() from None
         if access.owner_id != principal.user_id:
@@ -183,7 +184,7 @@ def delete_comment(*, session: Session, shows: ShowsClient, principal: Principal
 def list_show_comments(*, session: Session, shows: ShowsClient, principal: Principal, show_id: int, limit: int,
                        offset: int) -> dict[str, Any]:
     """Show-level comments of a show the caller may see, oldest first."""
-    viewable(shows, show_id, principal.user_id)
+    viewable(shows, show_id, principal.user_id, session)
     rows, total = repo.comments_of(session, show_id=show_id, limit=limit, offset=offset)
     return {"comments": serialize_comments(session=session, comments=rows), "total": total}
 
@@ -194,7 +195,7 @@ def list_photo_comments(*, session: Session, shows: ShowsClient, media: MediaCli
     known = repo.first_comment_on_photo(session, photo_id)
     show_id = known.show_id if known is not None else media.photo(photo_id).show_id
     try:
-        viewable(shows, show_id, principal.user_id)
+        viewable(shows, show_id, principal.user_id, session)
     except ShowNotFound:
         raise PhotoNotFound() from None
     rows, total = repo.comments_of(session, photo_id=photo_id, limit=limit, offset=offset)
@@ -356,12 +357,18 @@ def reject_request(*, session: Session, principal: Principal, friendship_id: int
     return {"message": "Friend request rejected"}
 
 
-def remove_friendship(*, session: Session, principal: Principal, friendship_id: int) -> None:
-    """Remove a friend or cancel/decline a pending request (either party)."""
+def remove_friendship(*, session: Session, principal: Principal, friendship_id: int,
+                      on_removed: Callable[[list[int]], None] | None = None) -> None:
+    """Remove a friend or cancel/decline a pending request (either party).
+
+    `on_removed([a, b])` runs once an ended friendship is committed (live chat sockets re-check).
+    """
     row = _row_for(session, friendship_id, principal.user_id)
     user_id, friend_id = row.user_id, row.friend_id
     if repo.delete_friendship_row(session, row.id) == "accepted":
         emit_removed(session, user_id, friend_id)
+        if on_removed is not None:
+            after_commit(session, lambda: on_removed([user_id, friend_id]))
 
 
 def friendships_snapshot(*, session: Session, after: str | None, limit: int, since: datetime | None) -> SnapshotPage:

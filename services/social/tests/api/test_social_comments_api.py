@@ -12,8 +12,8 @@ def people(social):
     for uid, name in ((OWNER, "olivia"), (FRIEND, "fred"), (STRANGER, "stan"), (NARROWED_OUT, "nora")):
         social.add_user(uid, name)
     w = social.world
-    w.befriend(OWNER, FRIEND)
-    w.befriend(OWNER, NARROWED_OUT)
+    social.befriend(OWNER, FRIEND)
+    social.befriend(OWNER, NARROWED_OUT)
     w.add_show(10, OWNER, visibility="private")
     w.add_show(11, OWNER, visibility="friends")
     w.add_show(12, OWNER, visibility="public")
@@ -177,4 +177,4 @@ def test_recent_comments_dashboard_and_internal(people) -> None:
     r = c.get("/internal/comments/show/12", headers={"X-Internal-Token": token})
     assert r.status_code == 200 and r.json()["total"] == 3
     r = c.get(f"/internal/users/{FRIEND}/counts", headers={"X-Internal-Token": token})
-    assert r.json() == {"comments": 3, "friends": 0}
+    assert r.json() == {"comments": 3, "friends": 1}

@@ -1,7 +1,8 @@
 """Two real social instances (uvicorn processes) sharing one database and one bus (kombu filesystem).
 
 Clients on different instances each receive every message exactly once, see each other's presence,
-get history on join and what they missed on reconnect (`?after=`); bad sockets are refused.
+get history on join and what they missed on reconnect (`?after=`); bad sockets are refused; a grant
+taken back on one instance (unfriending, revoked session) closes the sockets on the other.
 """
 
 from __future__ import annotations
@@ -198,3 +199,67 @@ def test_refusals_and_bad_frames_on_a_real_server(instances: list[str], token_fa
             assert codes.count("ok") == 5 and codes.count("rate_limited") == 1
 
     asyncio.run(scenario())
+
+
+def test_grants_taken_back_on_one_instance_close_sockets_on_the_other(
+    instances: list[str], token_factory: Any, tmp_path: Path, world: Any, broker: str
+) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from shared.broadcast import AmqpBackend, Broadcast, FileBackend
+    from shared.db import make_engine, session_scope
+    from shared.revocation import CHANNEL
+    from social import repository as repo
+
+    one, two = instances
+    show_f = 12
+    world.add_show(show_f, ALICE, visibility="friends", concert_id=CONCERT)
+    world.checked_in.add((CAROL, CONCERT))
+    engine = make_engine(f"sqlite:///{tmp_path / 'social.db'}")
+    with session_scope(sessionmaker(engine)) as s:
+        for uid, name in ((ALICE, "alice"), (CAROL, "carol")):
+            repo.apply_user(s, user_id=uid, username=name, email=None, version=1, deleted=False)
+        row = repo.add_friend_request(s, ALICE, CAROL)
+        repo.accept_if_pending(s, row.id)
+        friendship_id = row.id
+    engine.dispose()
+    alice, carol, dave = token_factory(ALICE, "alice"), token_factory(CAROL, "carol"), token_factory(DAVE, "dave")
+
+    async def close_of(ws: Any, within: float) -> tuple[int, str]:
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            while True:
+                await _recv(ws, within)
+        assert info.value.rcvd is not None
+        return info.value.rcvd.code, info.value.rcvd.reason
+
+    async def scenario() -> None:
+        async with _ws(two, show_f, carol) as wc:
+            assert (await _recv(wc))["type"] == "history"
+            r = await asyncio.to_thread(httpx.delete, f"{one}/api/friends/{friendship_id}",
+                                        headers={"Authorization": f"Bearer {alice}"})
+            assert r.status_code == 204
+            started = time.monotonic()
+            assert await close_of(wc, 5) == (4403, "You no longer have access to this show.")
+            print(f"unfriended on one instance, socket on the other closed after "
+                  f"{1000 * (time.monotonic() - started):.0f} ms")
+        async with _ws(one, SHOW_B, dave) as w1, _ws(two, SHOW_B, dave) as w2:
+            await _recv(w1)
+            await _recv(w2)
+            backend = (AmqpBackend(broker) if broker
+                       else FileBackend(tmp_path / "var" / "broadcast"))
+            auth = Broadcast(backend, "test-auth")
+            auth.start()
+            sid = token_sid(dave)
+            auth.publish(CHANNEL, {"sid": sid, "user_id": DAVE, "expires_at": time.time() + 600})
+            assert auth.flush()
+            results = await asyncio.gather(close_of(w1, 5), close_of(w2, 5))
+            auth.stop()
+            assert results == [(4401, "You were signed out."), (4401, "You were signed out.")]
+
+    asyncio.run(scenario())
+
+
+def token_sid(token: str) -> str:
+    import jwt
+
+    return str(jwt.decode(token, options={"verify_signature": False})["sid"])

@@ -61,6 +61,15 @@ class UserRegisteredV1(Versioned):
     email: str | None = None
 
 
+class UserUpdatedV1(Versioned):
+    """An account's public facts changed (its email, after a confirmed change or its undoing)."""
+
+    type: ClassVar[str] = "user.updated"
+    user_id: int
+    username: str
+    email: str | None = None
+
+
 class UserDeletedV1(Versioned):
     """An account was deleted; every service removes that user's data (a tombstone at this version)."""
 
@@ -181,6 +190,17 @@ class CommentDeletedV1(Event):
     user_id: int
 
 
+class SessionRevokedV1(Event):
+    """A session (its refresh family and every access token carrying its `sid`) was ended."""
+
+    type: ClassVar[str] = "session.revoked"
+    sid: str
+    user_id: int
+    reason: str = ""
+    # after this instant no token of the session can still be valid: revocation lists may forget it
+    expires_at: dt.datetime
+
+
 class CheckinCreatedV1(Event):
     """Someone checked in at a concert."""
 
@@ -215,6 +235,7 @@ EVENT_TYPES: dict[tuple[str, int], type[Event]] = {
     (cls.type, cls.version): cls
     for cls in (
         UserRegisteredV1,
+        UserUpdatedV1,
         UserDeletedV1,
         ShowCreatedV1,
         ShowUpdatedV1,
@@ -227,6 +248,7 @@ EVENT_TYPES: dict[tuple[str, int], type[Event]] = {
         FriendshipRemovedV1,
         CommentCreatedV1,
         CommentDeletedV1,
+        SessionRevokedV1,
         CheckinCreatedV1,
         CheckinEndedV1,
         ChatMessageV1,

@@ -273,6 +273,42 @@ def make_user(stack: Stack) -> Iterator[Callable[..., TestUser]]:
         u.client.close()
 
 
+@contextlib.contextmanager
+def extra_instance(stack: Stack, name: str, **env: str) -> Iterator[str]:
+    """Another process of service `name` on the stack's databases and broker, with `env` on top; its URL.
+
+    The gateway keeps using the stack's own instance: tests talk to this one directly.
+    """
+    import subprocess
+
+    spec = next(s for s in stack.specs if s.name == name)
+    full = stack.env_for(spec)
+    port = free_port()
+    full.update({"PORT": str(port), **env})
+    log = (stack.var_dir / "log" / f"{name}-extra-{port}.log").open("wb")
+    proc = subprocess.Popen(stack._python_cmd(spec.entry), env=full, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        assert proc.poll() is None, f"the extra {name} instance exited (log: {log.name})"
+        try:
+            return httpx.get(f"{url}/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(ready, 60, what=f"the extra {name} instance")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.2, what: str = "") -> Any:
     """Poll until `predicate()` is truthy; fail the test with `what` otherwise."""
     deadline = time.monotonic() + timeout_s

@@ -100,3 +100,32 @@ export function VerifyEmailPage() {
     </AuthLayout>
   );
 }
+
+/** The "this wasn't me" link of a security mail: nothing happens until the person confirms (a mail
+ * scanner opening the link changes nothing). */
+export function SecureAccountPage() {
+  const token = useQuery().get('token') ?? '';
+  const [done, setDone] = useState<string | null>(null);
+  const a = useAction(async () => {
+    const r = await auth.secureAccount(token);
+    setDone(r?.message || 'Your account is secured. Check your mail for a link to choose a new password.');
+  });
+  return (
+    <AuthLayout title="Secure your account" footer={<Link to="/login">Back to log in</Link>}>
+      {!token ? <ErrorText error="This link has no token. Use the link from the mail." /> : null}
+      {done ? <Notice testid="secure-done">{done}</Notice> : null}
+      {token && !done ? (
+        <>
+          <p>
+            If you did not make the change we mailed you about, we sign out every session, undo the change where we
+            can and ask you for a new password.
+          </p>
+          <FormError error={a.error} fields={[]} testid="secure-error" />
+          <button type="button" className="btn danger block" disabled={a.pending} onClick={() => void a.run()} data-testid="secure-submit">
+            {a.pending ? 'Securing…' : 'This wasn\'t me: secure my account'}
+          </button>
+        </>
+      ) : null}
+    </AuthLayout>
+  );
+}

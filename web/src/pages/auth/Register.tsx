@@ -30,6 +30,8 @@ export function RegisterPage() {
       try {
         const login = await auth.login(form.username.trim(), form.password);
         if (!login.mfa_required) {
+          // enrolling a second factor needs a fresh password check: the one just typed
+          await auth.reauthenticate({ password: form.password });
           setSignedIn(true);
         }
       } catch {

@@ -71,7 +71,7 @@ export function LiveTab({ show }: { show: ShowDetail }) {
       <div className="panel chat-panel">
         <div className="row between">
           <h2>Live chat</h2>
-          <span className={`dot ${state.connected ? 'on' : 'off'}`} data-testid="chat-status">{state.connected ? 'Connected' : state.reconnecting ? 'Reconnecting…' : 'Connecting…'}</span>
+          <span className={`dot ${state.connected ? 'on' : 'off'}`} data-testid="chat-status">{state.connected ? 'Connected' : state.reconnecting ? 'Reconnecting…' : state.error ? 'Disconnected' : 'Connecting…'}</span>
         </div>
         <ol className="chat-messages" ref={listRef} aria-live="polite" aria-label="Chat messages" data-testid="chat-messages">
           {state.messages.map((m) => {
