@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from shared.stack import Stack
 from shared.testing.plugin import TestUser, register_and_login
@@ -46,6 +46,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_every_operation(case: Any, fuzz_user: TestUser) -> None:
     case.call_and_validate(
         headers=fuzz_user.headers(),
-        checks=[not_a_server_error, response_schema_conformance],
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
         timeout=30,
     )

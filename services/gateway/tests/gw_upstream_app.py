@@ -156,6 +156,7 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None) -
         Route("/api/shows/slow", slow),
         Route("/api/videos/download", download),
         Route("/api/videos/upload", upload, methods=["POST", "PUT"]),
+        Route("/api/videos", upload, methods=["POST"]),
         Route("/api/videos/broken", broken),
         WebSocketRoute("/api/chat/show/{show_id}/ws", ws_echo),
         Route("/{path:path}", echo, methods=methods),

@@ -147,13 +147,98 @@ def test_200mb_upload_streams(gw: Gw, keys: Keys) -> None:
     with gw.client() as c:
         c.get("/health")
         with RssSampler(gw.proc.pid) as rss:
-            r = c.post("/api/videos/upload", content=gen(), headers={**bearer(keys.token()),
-                                                                      "Content-Length": str(size)})
+            r = c.post("/api/videos", content=gen(), headers={**bearer(keys.token()),
+                                                               "Content-Length": str(size)})
     assert r.status_code == 200, r.text
     assert r.json()["received"] == size
     assert r.json()["content_length"] == str(size)
     print(f"RSS growth {rss.growth_mb:.1f} MB")
     assert rss.growth_mb < 30, rss.growth_mb
+
+
+# ---- body limits ---------------------------------------------------------------------------------
+def _raw_request(gw: Gw, head: str, timeout: float = 5.0) -> tuple[bytes, float]:
+    """Send only a request head over a socket; returns (response head, seconds until it arrived)."""
+    import socket
+
+    host, port = gw.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        started = time.perf_counter()
+        sock.sendall(head.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+        return data, time.perf_counter() - started
+
+
+def test_declared_body_over_the_limit_is_refused_before_it_is_sent(gw: Gw, keys: Keys) -> None:
+    # only the head goes out: the answer cannot wait for (or forward) a single body byte
+    for path in ("/api/shows", "/api/auth/register", "/api/photos"):
+        head, _ = _raw_request(gw, f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {keys.token()}\r\n"
+                                   f"Content-Type: application/json\r\nContent-Length: {50 * MB}\r\n"
+                                   "Expect: 100-continue\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413"), (path, head[:200])
+        assert b"100 Continue" not in head
+
+
+def test_json_body_limit_exact_boundary(gw: Gw, keys: Keys) -> None:
+    limit = MB  # MAX_BODY_BYTES default
+    with gw.client() as c:
+        for size, expected in ((limit, 200), (limit + 1, 413)):
+            r = c.post("/api/shows", content=b"x" * size, headers=bearer(keys.token()))
+            assert r.status_code == expected, (size, r.text[:200])
+
+            def gen(n: int = size) -> Iterator[bytes]:
+                for i in range(0, n, 100_000):
+                    yield b"x" * min(100_000, n - i)
+
+            r = c.post("/api/shows", content=gen(), headers=bearer(keys.token()))
+            assert r.status_code == expected, (size, "chunked", r.text[:200])
+        assert r.json() == {"error": "The request body is larger than the 1 MiB this endpoint accepts.",
+                            "code": "payload_too_large"}
+        assert c.post("/api/shows", content=b"x" * limit, headers=bearer(keys.token())).json()["body_len"] == limit
+
+
+def test_chunked_body_over_the_limit_stops_forwarding_with_memory_flat(gw: Gw, keys: Keys) -> None:
+    sent = 0
+
+    def gen() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(50):
+            sent += MB
+            yield b"j" * MB
+
+    with gw.client() as c:
+        c.get("/health")
+        with RssSampler(gw.proc.pid) as rss:
+            started = time.perf_counter()
+            r = c.post("/api/shows", content=gen(), headers=bearer(keys.token()))
+            elapsed = time.perf_counter() - started
+        assert r.status_code == 413, r.text
+        assert r.json()["code"] == "payload_too_large"
+        # the same connection goes on working after the refused body was discarded
+        assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
+    print(f"50 MB chunked: 413 after {elapsed:.2f} s, gateway RSS growth {rss.growth_mb:.1f} MB")
+    assert rss.growth_mb < 15, rss.growth_mb
+    time.sleep(0.3)
+    assert "Traceback" not in gw.log_text()
+
+
+def test_upload_routes_allow_their_kind_size(gw: Gw, keys: Keys) -> None:
+    from shared.limits import MULTIPART_SLACK
+
+    limit = 100_000 + MULTIPART_SLACK  # MEDIA_PHOTO_MAX_BYTES of this gateway + multipart slack
+    with gw.client() as c:
+        r = c.post("/api/photos", content=b"p" * limit, headers=bearer(keys.token()))
+        assert r.status_code == 200 and r.json()["body_len"] == limit
+        r = c.post("/api/photos", content=b"p" * (limit + 1), headers=bearer(keys.token()))
+        assert r.status_code == 413
+        assert "1124 KiB" in r.json()["error"] or "bytes" in r.json()["error"]
+        # PUT on the same path is not an upload: the JSON limit applies
+        assert c.put("/api/photos", content=b"p" * (MB + 1), headers=bearer(keys.token())).status_code == 413
 
 
 @pytest.mark.parametrize("with_length", [False, True])
@@ -605,7 +690,7 @@ def test_client_abort_mid_upload_leaves_gateway_healthy(gw: Gw, keys: Keys) -> N
         raise Boom
 
     with gw.client() as c, pytest.raises(Boom):
-        c.post("/api/videos/upload", content=gen(), headers={**bearer(keys.token()), "Content-Length": str(50 * MB)})
+        c.post("/api/videos", content=gen(), headers={**bearer(keys.token()), "Content-Length": str(50 * MB)})
     with gw.client() as c:
         assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
     time.sleep(0.3)

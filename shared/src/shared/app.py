@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import TokenVerifier
 from shared.errors import install_exception_handlers
+from shared.limits import BodyLimitMiddleware
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import EventBus, EventConsumer, Handler, OutboxRelay
 from shared.metrics import MetricsMiddleware, metrics_endpoint
+from shared.openapi import document_common_errors
 from shared.outbox import Outbox
 from shared.settings import BaseServiceSettings
 
@@ -38,8 +40,13 @@ def create_service_app(
     on_shutdown: Iterable[Callable[[FastAPI], Any]] = (),
     description: str = "",
     version: str = "1.0",
+    body_limits: Mapping[tuple[str, str], int] | None = None,
 ) -> FastAPI:
-    """Build a service app with the shared middleware, /health, /ready, /metrics and bus threads."""
+    """Build a service app with the shared middleware, /health, /ready, /metrics and bus threads.
+
+    Request bodies are limited to MAX_BODY_BYTES; `body_limits` maps (method, path) of routes that take
+    more (uploads) to their own limit.
+    """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     bus = EventBus(settings)
     threads: list[Any] = []
@@ -91,6 +98,7 @@ def create_service_app(
     install_exception_handlers(app)
     for router in routers:
         app.include_router(router)
+    document_common_errors(app)
 
     checks: dict[str, ReadyCheck] = dict(ready_checks or {})
     if session_factory is not None:
@@ -126,6 +134,7 @@ def create_service_app(
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": results}, status_code=200 if ok else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware)
     return app

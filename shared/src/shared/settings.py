@@ -64,6 +64,8 @@ class BaseServiceSettings(BaseSettings):
     bus_exchange: str = _common("BUS_EXCHANGE", "sms.events")  # type: ignore[assignment]
     docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
     internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
+    # the largest request body of every route but the uploads (JSON); the gateway and each service enforce it
+    max_body_bytes: int = _common("MAX_BODY_BYTES", 1024 * 1024, ge=1)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> BaseServiceSettings:

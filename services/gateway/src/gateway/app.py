@@ -20,7 +20,7 @@ from gateway.config import GatewaySettings, get_settings
 from gateway.cors import Cors
 from gateway.docs import DocsCache
 from gateway.metrics import Metrics
-from gateway.proxy import ClientGone, HttpProxy, ResponseAborted, make_session
+from gateway.proxy import ClientGone, HttpProxy, ResponseAborted, make_session, payload_too_large
 from gateway.ratelimit import make_limiter
 from gateway.responses import (
     HTML_CT,
@@ -101,6 +101,9 @@ class Gateway:
         self._user_limit = settings.rate_limit_user
         self._window = settings.rate_limit_window
         self.access_log = AccessLog("gateway") if settings.access_log else None
+        # largest request body: MAX_BODY_BYTES, or the kind's file size (+ multipart slack) on upload routes
+        self.max_body = settings.max_body_bytes
+        self.body_limits = settings.upload_body_limits()
         # Request ids: a random per-process prefix and a counter (unique, and far cheaper than uuid4).
         self._rid_prefix = os.urandom(6).hex()
         self._rid_counter = itertools.count(1)
@@ -363,6 +366,18 @@ class Gateway:
         if is_unsafe_path(path):
             raise GatewayError(400, "The path is not valid.", "bad_path")
         self.check_rate(f"ip:{self.client_ip(scope, xff)}", self._ip_limit)
+        # Body size before anything else reads the body: a declared length is refused now (nothing is
+        # read, no 100-continue is sent), a chunked body is counted while it streams (proxy.forward).
+        body_limit = 0
+        length = 0
+        if chunked or content_length is not None:
+            body_limit = self.body_limits.get((method, path.rstrip("/")), self.max_body)
+            if content_length is not None and not chunked:
+                length = int(content_length) if content_length.isascii() and content_length.isdigit() else -1
+                if length < 0:
+                    raise GatewayError(400, "Content-Length is not a number.", "bad_request")
+                if length > body_limit:
+                    raise payload_too_large(body_limit)
         token, via_cookie = extract_token(authorization, cookie)
         public = path in PUBLIC_PATHS or path.rstrip("/") in PUBLIC_PATHS
         if token is not None:
@@ -393,16 +408,12 @@ class Gateway:
             body_kind = 2
             if content_length is not None:
                 fwd = [(k, v) for k, v in fwd if k != "content-length"]
-        elif content_length is not None and content_length != "0":
-            try:
-                n = int(content_length)
-            except ValueError:
-                raise GatewayError(400, "Content-Length is not a number.", "bad_request") from None
-            body_kind = 1 if n <= SMALL_BODY else 2
+        elif length:
+            body_kind = 1 if length <= SMALL_BODY else 2
         else:
             body_kind = 0
         upstream = self.upstreams[service]
-        status, _ = await self.proxy.forward(scope, receive, send, upstream, fwd, body_kind, extra)
+        status, _ = await self.proxy.forward(scope, receive, send, upstream, fwd, body_kind, extra, body_limit)
         return status
 
     async def _local(

@@ -9,14 +9,15 @@ from typing import ClassVar
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.limits import UploadLimitSettings
 from shared.settings import BaseServiceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SERVICES = ("auth", "shows", "media", "social")
 
 
-class GatewaySettings(BaseServiceSettings):
-    """Settings of the gateway (env prefix `GATEWAY_`, plus the un-prefixed common ones)."""
+class GatewaySettings(BaseServiceSettings, UploadLimitSettings):
+    """Settings of the gateway (env prefix `GATEWAY_`, the un-prefixed common ones, media's upload sizes)."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -43,6 +44,8 @@ class GatewaySettings(BaseServiceSettings):
     jwks_min_refetch_seconds: float = 1.0
     access_log: bool = True
     metrics_enabled: bool = True
+    # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is not served (404)
+    metrics_token: str = ""
 
     def upstream_urls(self) -> dict[str, list[str]]:
         """Base URLs of every upstream service (comma-separated settings split)."""
