@@ -29,6 +29,7 @@ MB = 1024 * 1024
         ("/api/dashboard/stats", "shows"),
         ("/api/dashboard/venues", "shows"),
         ("/api/photos/9", "media"),
+        ("/api/me/usage", "media"),
         ("/api/audio", "media"),
         ("/api/dashboard/videos/recent", "media"),
         ("/api/comments/show/1", "social"),
@@ -49,7 +50,8 @@ def test_routes_by_prefix(gw: Gw, keys: Keys, path: str, service: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/internal/shows/1/access", "/api/internal/x", "/api/unknown", "/api/dashboard", "/api/showsX"]
+    "path", ["/internal/shows/1/access", "/api/internal/x", "/api/unknown", "/api/dashboard", "/api/showsX", "/api/me",
+             "/api/me/other"]
 )
 def test_unrouted_and_internal_are_404(gw: Gw, keys: Keys, path: str) -> None:
     with gw.client() as c:
@@ -563,18 +565,40 @@ def test_root_json_or_html(gw: Gw, gw_degraded: Gw) -> None:
         assert c.get("/assets/app-3f9a1c2b.js", headers={"If-None-Match": etag}).status_code == 304
         assert c.get("/robots.txt").headers["cache-control"] == "public, max-age=3600"
         assert c.get("/", headers=browser).headers["cache-control"] == "no-cache"
+        # the web app's security headers: a CSP without inline script, no framing, no sniffing, no referrer
+        page = c.get("/shows/12", headers=browser).headers
+        csp = {d.split()[0]: d.split()[1:] for d in page["content-security-policy"].split("; ")}
+        assert csp["script-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
+        assert csp["object-src"] == ["'none'"] and "'unsafe-inline'" not in page["content-security-policy"]
+        host = gw.url.removeprefix("http://")
+        assert csp["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"]
+        assert page["x-content-type-options"] == "nosniff" and page["referrer-policy"] == "same-origin"
+        assert "geolocation=(self)" in page["permissions-policy"] and "camera=()" in page["permissions-policy"]
+        assert c.get("/assets/app-3f9a1c2b.js").headers["x-content-type-options"] == "nosniff"
+        evil = c.get("/", headers={**browser, "Host": "x; script-src *"}).headers["content-security-policy"]
+        assert "script-src *" not in evil and "ws://" not in evil
         # no escape from the web dir
         assert c.get("/..%2f..%2fetc/passwd").status_code == 404
     with gw_degraded.client() as c:
         r = c.get("/", headers=browser)
         assert r.status_code == 200
         assert "make web" in r.text
+        assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none': no script
+        assert r.headers["x-frame-options"] == "DENY"
 
 
-def test_metrics(gw: Gw, keys: Keys) -> None:
+def test_metrics(gw: Gw, gw_degraded: Gw, keys: Keys) -> None:
     with gw.client() as c:
         c.get("/api/shows/1", headers=bearer(keys.token()))
-        text = c.get("/metrics").text
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers=bearer("wrong")).status_code == 401
+        assert c.get("/metrics", headers=bearer(keys.token())).status_code == 401
+        r = c.get("/metrics", headers=bearer("scrape-secret"))
+        assert r.status_code == 200
+        text = r.text
+    with gw_degraded.client() as c:  # no GATEWAY_METRICS_TOKEN: not served at all
+        assert c.get("/metrics").status_code == 404
+        assert c.get("/metrics", headers=bearer("scrape-secret")).status_code == 404
     assert 'http_requests_total{method="GET",route="/api/shows",service="gateway",status="200"}' in text
     assert "http_request_duration_seconds_bucket" in text
 

@@ -102,11 +102,11 @@ const forShowOp = { photo: 'photosForShow', audio: 'audioForShow', video: 'video
 
 export const media = {
   upload(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: UploadOptions = {}) {
+    // The show goes in the URL: rights and quota are decided before the file is sent (fields stay before it).
     const form = new FormData();
-    form.append('show_id', String(showId));
     for (const [k, v] of Object.entries(extra)) if (v) form.append(k, v);
     form.append('file', file, file.name);
-    return client.upload<MediaRecord>(uploadOp[kind], form, opts);
+    return client.upload<MediaRecord>(uploadOp[kind], form, { ...opts, query: { ...opts.query, show_id: String(showId) } });
   },
   meta: (kind: MediaKind, id: Id) => client.call<MediaRecord>(getOp[kind], { params: p(id), query: { meta: 1 } }),
   remove: (kind: MediaKind, id: Id) => client.call<void>(deleteOp[kind], { params: p(id) }),

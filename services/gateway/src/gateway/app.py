@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import itertools
 import logging
 import os
@@ -35,7 +36,7 @@ from gateway.responses import (
     send_json,
 )
 from gateway.routes import PUBLIC_PATHS, Upstream, is_unsafe_path, match_route, route_label
-from gateway.static import StaticSite, prefers_html
+from gateway.static import CSP_NO_SCRIPT, SECURITY_HEADERS, StaticSite, prefers_html
 from gateway.websocket import handle_websocket
 from shared.logging import configure_logging, request_id_var
 
@@ -81,7 +82,7 @@ class Gateway:
             name: Upstream(name, bases, settings.balancer, settings.eject_seconds) for name, bases in urls.items()
         }
         self.cors = Cors(settings.cors_origin_set())
-        self.static = StaticSite(settings.web_dir)
+        self.static = StaticSite(settings.web_dir, settings.content_security_policy)
         self.metrics = Metrics() if settings.metrics_enabled else None
         self.limiter = make_limiter(settings.redis_url or None)
         self.sessions: dict[str, aiohttp.ClientSession] = {}
@@ -442,29 +443,44 @@ class Gateway:
             await send_json(send, 200, await self.docs.spec(), extra, head=head)
             return 200
         if path == "/docs":
-            await send_bytes(send, 200, await self.docs.html(), [HTML_CT, *extra], head=head)
+            headers = [HTML_CT, *SECURITY_HEADERS, (b"content-security-policy", CSP_NO_SCRIPT), *extra]
+            await send_bytes(send, 200, await self.docs.html(), headers, head=head)
             return 200
         if path == "/metrics":
+            self._check_metrics_token(scope)
             body, ctype = self.metrics.exposition() if self.metrics else (b"", b"text/plain")
-            await send_bytes(send, 200, body, [(b"content-type", ctype), *extra], head=head)
+            await send_bytes(send, 200, body, [(b"content-type", ctype), (b"cache-control", b"no-store"), *extra],
+                             head=head)
             return 200
         if path.startswith(("/api/", "/internal")) or path in ("/api", "/internal"):
             raise NOT_FOUND
         html = prefers_html(h.get(b"accept"))
+        host = h.get(b"host")
         if path == "/":
             if html:
-                return await self.static.send_index(send, extra, head=head)
+                return await self.static.send_index(send, extra, head=head, host=host)
             await send_json(send, 200, ROOT_INFO, extra, head=head)
             return 200
         if not is_unsafe_path(path):
             file = self.static.find(path)
             if file is not None:
                 return await self.static.send_file(
-                    send, file, extra, head=head, if_none_match=h.get(b"if-none-match")
+                    send, file, extra, head=head, if_none_match=h.get(b"if-none-match"), host=host
                 )
             if html:
-                return await self.static.send_index(send, extra, head=head)
+                return await self.static.send_index(send, extra, head=head, host=host)
         raise NOT_FOUND
+
+    def _check_metrics_token(self, scope: Scope) -> None:
+        """/metrics only with `Authorization: Bearer <GATEWAY_METRICS_TOKEN>` (404 when no token is set)."""
+        expected = self.settings.metrics_token
+        if not expected:
+            raise NOT_FOUND
+        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            raise GatewayError(401, "The metrics need the scrape token.", "not_authenticated",
+                               [(b"www-authenticate", b'Bearer realm="metrics"')])
 
 
 def _origin(origin: str | None) -> dict[str, str]:

@@ -46,6 +46,8 @@ class GatewaySettings(BaseServiceSettings, UploadLimitSettings):
     metrics_enabled: bool = True
     # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is not served (404)
     metrics_token: str = ""
+    # replaces the web app's Content-Security-Policy (empty: the built-in one, see gateway/static.py)
+    content_security_policy: str = ""
 
     def upstream_urls(self) -> dict[str, list[str]]:
         """Base URLs of every upstream service (comma-separated settings split)."""

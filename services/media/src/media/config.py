@@ -45,6 +45,12 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     presign_expires_s: int = 300
 
     upload_chunk_bytes: int = 1 * MB
+    # storage per user (originals as uploaded; derivatives are the platform's) and uploads started per window
+    user_quota_bytes: int = Field(10 * 1024 * MB, ge=0)
+    upload_rate_limit: int = Field(60, ge=0)  # 0: no limit
+    upload_rate_window_s: int = Field(60, ge=1)
+    # room held for an upload in progress; an upload whose process died frees it after this
+    upload_reservation_ttl_s: int = Field(6 * 3600, ge=60)
     max_form_fields: int = 10
     max_field_bytes: int = 16 * 1024
     max_filename_bytes: int = 255
