@@ -100,6 +100,22 @@ const getOp = { photo: 'photosGet', audio: 'audioGet', video: 'videosGet' } as c
 const deleteOp = { photo: 'photosDelete', audio: 'audioDelete', video: 'videosDelete' } as const;
 const forShowOp = { photo: 'photosForShow', audio: 'audioForShow', video: 'videosForShow' } as const;
 
+/** Whether others may find you by your exact email (off unless you opt in). */
+export interface SearchSettings {
+  findable_by_email: boolean;
+}
+
+/** Your storage: bytes of the originals you uploaded against your quota. */
+export interface Usage {
+  bytes_used: number;
+  bytes_quota: number;
+  items: number;
+}
+
+export const me = {
+  usage: () => client.call<Usage>('myUsage'),
+};
+
 export const media = {
   upload(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: UploadOptions = {}) {
     // The show goes in the URL: rights and quota are decided before the file is sent (fields stay before it).
@@ -134,6 +150,8 @@ export const friends = {
   requests: async (direction: 'incoming' | 'outgoing') =>
     listFrom<Friendship>(await client.call<unknown>('friendsRequests', { query: { direction, limit: 100 } }), 'requests', 'friends'),
   remove: (id: Id) => client.call<void>('friendsRemove', { params: p(id) }),
+  settings: () => client.call<SearchSettings>('friendsSettings'),
+  updateSettings: (s: SearchSettings) => client.call<SearchSettings>('friendsSettingsUpdate', { body: s }),
   feed: async (limit = 20, offset = 0) => {
     const res = await client.request<unknown>('feed', { query: { limit, offset } });
     const items = listFrom<FeedItem>(res.data, 'items', 'feed', 'events', 'activities', 'shows');

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
-import { auth, type MfaSetupResponse } from '../api';
+import { auth, friends, me, type MfaSetupResponse } from '../api';
 import { useAuth } from '../auth';
 import { RecoveryCodes, TotpSetup } from '../components/TotpSetup';
-import { FormError, Notice, TextField, fieldError, useAction } from '../components/ui';
-import { formatDate } from '../lib/format';
+import { ErrorText, FormError, Notice, TextField, fieldError, useAction, useLoad } from '../components/ui';
+import { formatBytes, formatDate, plural } from '../lib/format';
 import { navigate } from '../lib/router';
 import { PASSWORD_RULE } from './auth/AuthLayout';
 
@@ -26,6 +26,7 @@ export function SettingsPage() {
           <dd>{formatDate(user.created_at)}</dd>
         </dl>
       </div>
+      <PrivacyAndStorage />
       <MfaSection />
       <ChangePassword />
       <div className="panel row between wrap gap">
@@ -129,6 +130,33 @@ function MfaSection() {
             <button type="submit" className="btn danger" disabled={disable.pending || !pw} data-testid="mfa-disable">Turn off</button>
           </div>
         </form>
+      ) : null}
+    </div>
+  );
+}
+
+function PrivacyAndStorage() {
+  const settings = useLoad(() => friends.settings(), []);
+  const usage = useLoad(() => me.usage(), []);
+  const toggle = useAction(async (on: boolean) => settings.setData(await friends.updateSettings({ findable_by_email: on })));
+  return (
+    <div className="panel" data-testid="privacy-panel">
+      <h2>Privacy and storage</h2>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={settings.data?.findable_by_email ?? false}
+          disabled={!settings.data || toggle.pending}
+          onChange={(e) => void toggle.run(e.target.checked)}
+          data-testid="findable-by-email"
+        />{' '}
+        People who know my email address may find me by it (everyone can always find you by username)
+      </label>
+      <ErrorText error={settings.error ?? toggle.error} />
+      {usage.data ? (
+        <p data-testid="storage-usage">
+          Storage: {formatBytes(usage.data.bytes_used)} of {formatBytes(usage.data.bytes_quota)} used ({plural(usage.data.items, 'item')})
+        </p>
       ) : null}
     </div>
   );
