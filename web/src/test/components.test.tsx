@@ -228,7 +228,9 @@ describe('uploads and processing', () => {
     act(() => FakeXhr.instances[0].respond(201, { id: 1, status: 'processing', kind: 'photo' }));
     await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 1 })));
     const sent = FakeXhr.instances[0].body as FormData;
-    expect(sent.get('show_id')).toBe('7');
+    // the show rides in the URL, so the server refuses a foreign show before the file is sent
+    expect(FakeXhr.instances[0].url).toBe('/api/photos?show_id=7');
+    expect(sent.get('show_id')).toBeNull();
     expect((sent.get('file') as File).name).toBe('a.jpg');
   });
 
