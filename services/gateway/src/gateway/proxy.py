@@ -162,12 +162,16 @@ class HttpProxy:
             attempt += 1
             inst.active += 1
             try:
+                # A streamed body waits for the upstream's "100 Continue" (sent when it first reads): an
+                # upstream that refuses at once (no rights on the show, over quota) never gets a byte of it,
+                # and neither does the gateway pull it from the client.
                 resp = await session.request(
                     method,
                     URL(inst.base + target, encoded=True),
                     headers=headers,
                     data=data,
                     allow_redirects=False,
+                    expect100=body_kind == 2,
                 )
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 inst.active -= 1

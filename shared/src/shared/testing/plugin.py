@@ -32,6 +32,10 @@ from shared.testing.infra import S3Server
 RUN_ID = uuid.uuid4().hex[:8]
 ISSUER = "sharemyshows-auth"
 AUDIENCE = "sharemyshows"
+# limits of the e2e stack (tests/e2e/test_edge_limits.py fills them)
+E2E_QUOTA_BYTES = 64 * 1024 * 1024
+E2E_UPLOAD_RATE = 60
+E2E_METRICS_TOKEN = f"metrics-{RUN_ID}"
 
 
 
@@ -144,6 +148,10 @@ def stack_env(
             "GATEWAY_RATE_LIMIT_USER": "100000",
             "AUTH_REGISTER_LIMIT_PER_IP": "100000",
             "AUTH_LOGIN_LIMIT_PER_IP": "100000",
+            # small enough that the e2e tests can fill them (each test uses fresh users)
+            "MEDIA_USER_QUOTA_BYTES": str(E2E_QUOTA_BYTES),
+            "MEDIA_UPLOAD_RATE_LIMIT": str(E2E_UPLOAD_RATE),
+            "GATEWAY_METRICS_TOKEN": E2E_METRICS_TOKEN,
         }
     )
     for svc in ("auth", "shows", "media", "social"):
