@@ -132,6 +132,7 @@ def _journey(browser: object, stack: Stack, tmp_path: Path, pages: list[object])
     # log out, log in again with a fresh TOTP code
     a.goto("/settings")
     a.get_by_test_id("settings-logout").click()
+    a.wait_for_url("**/login")  # the app goes there once the logout answered (its cookies cleared)
     _login(a, alice_name)
     a.wait_for_url("**/login/mfa*")
     code, _ = _next_totp(secret, used_step)

@@ -138,7 +138,17 @@ function MfaSection() {
 function PrivacyAndStorage() {
   const settings = useLoad(() => friends.settings(), []);
   const usage = useLoad(() => me.usage(), []);
-  const toggle = useAction(async (on: boolean) => settings.setData(await friends.updateSettings({ findable_by_email: on })));
+  // optimistic: the box flips at once and flips back if the server refuses
+  const toggle = useAction(async (on: boolean) => {
+    const before = settings.data;
+    settings.setData({ findable_by_email: on });
+    try {
+      settings.setData(await friends.updateSettings({ findable_by_email: on }));
+    } catch (e) {
+      settings.setData(before);
+      throw e;
+    }
+  });
   return (
     <div className="panel" data-testid="privacy-panel">
       <h2>Privacy and storage</h2>
@@ -146,18 +156,19 @@ function PrivacyAndStorage() {
         <input
           type="checkbox"
           checked={settings.data?.findable_by_email ?? false}
-          disabled={!settings.data || toggle.pending}
+          disabled={!settings.data}
           onChange={(e) => void toggle.run(e.target.checked)}
           data-testid="findable-by-email"
         />{' '}
         People who know my email address may find me by it (everyone can always find you by username)
       </label>
       <ErrorText error={settings.error ?? toggle.error} />
-      {usage.data ? (
-        <p data-testid="storage-usage">
-          Storage: {formatBytes(usage.data.bytes_used)} of {formatBytes(usage.data.bytes_quota)} used ({plural(usage.data.items, 'item')})
-        </p>
-      ) : null}
+      {/* always rendered, so the page does not move under the pointer when the figures arrive */}
+      <p data-testid="storage-usage">
+        {usage.data
+          ? `Storage: ${formatBytes(usage.data.bytes_used)} of ${formatBytes(usage.data.bytes_quota)} used (${plural(usage.data.items, 'item')})`
+          : 'Storage: …'}
+      </p>
     </div>
   );
 }
