@@ -7,7 +7,6 @@ a 64 MiB quota and 60 uploads a minute per user (shared.testing.plugin), so the 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.stack import Stack
-from shared.testing.client import create_show
+from shared.testing.client import create_show, response_head_to
 from shared.testing.media import jpeg_bytes
 from shared.testing.plugin import E2E_METRICS_TOKEN, E2E_QUOTA_BYTES, E2E_UPLOAD_RATE, TestUser
 from shared.testing.rss import RssSampler
@@ -94,18 +93,9 @@ def _media_rows(stack: Stack, user_id: int) -> tuple[int, int]:
 
 def _head_only(stack: Stack, path: str, token: str, length: int, extra: str = "") -> bytes:
     """Send only the request head (a multipart body of `length` announced, never sent); the response head."""
-    host, port = stack.gateway_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall((f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                      f"Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {length}\r\n"
-                      f"{extra}\r\n").encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = sock.recv(65536)
-            if not part:
-                break
-            data += part
-    return data
+    return response_head_to(stack.gateway_url, (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {length}\r\n{extra}\r\n"))
 
 
 def test_upload_to_someone_elses_show_is_refused_before_the_body(make_user, stack: Stack, s3_server) -> None:

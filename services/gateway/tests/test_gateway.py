@@ -15,6 +15,8 @@ from gw_helpers import AUDIENCE, ISSUER, Gw, Keys, Stack, alg_none_token, bearer
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from shared.testing.client import response_head_to
+
 MB = 1024 * 1024
 
 
@@ -159,20 +161,9 @@ def test_200mb_upload_streams(gw: Gw, keys: Keys) -> None:
 
 
 # ---- body limits ---------------------------------------------------------------------------------
-def _raw_request(gw: Gw, head: str, timeout: float = 5.0) -> bytes:
-    """Send only a request head over a socket; returns the response head (a timeout if none comes)."""
-    import socket
-
-    host, port = gw.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        sock.sendall(head.encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = sock.recv(65536)
-            if not part:
-                break
-            data += part
-        return data
+def _raw_request(gw: Gw, head: str) -> bytes:
+    """Send only a request head; the response head (a timeout if the gateway waited for the body)."""
+    return response_head_to(gw.url, head, timeout=5.0)
 
 
 def test_declared_body_over_the_limit_is_refused_before_it_is_sent(gw: Gw, keys: Keys) -> None:
