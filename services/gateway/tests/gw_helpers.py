@@ -123,7 +123,7 @@ def start_gateway(stack: Stack, tmp: Path, **env: str) -> Gw:
         proc = subprocess.Popen([sys.executable, "-c", "from gateway.main import main; main()"], env=full,
                                 stdout=log, stderr=subprocess.STDOUT)
     gw = Gw(f"http://127.0.0.1:{port}", proc, log_path)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a busy machine (parallel test runs) can take this long to import
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"gateway exited: {gw.log_text()}")
