@@ -193,6 +193,8 @@ def bench_env(full: dict[str, str], **overrides: str) -> dict[str, str]:
         "GATEWAY_RATE_LIMIT_USER": "10000000",
         "GATEWAY_RATE_LIMIT_IP_PER_MIN": "10000000",
         "GATEWAY_RATE_LIMIT_USER_PER_MIN": "10000000",
+        "MEDIA_UPLOAD_RATE_LIMIT": "0",
+        "MEDIA_USER_QUOTA_BYTES": str(2**40),
         "GATEWAY_ACCESS_LOG": "false",
         **overrides,
     })

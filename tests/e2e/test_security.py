@@ -114,6 +114,9 @@ def test_no_emails_in_other_peoples_payloads(owner_world: dict[str, Any]) -> Non
         r = bob.client.get("/api/friends/search", params={"q": q})
         assert r.status_code in (200, 422)
         assert not EMAIL_RE.search(r.text), r.text
+    # an exact email finds only someone who opted in (tests/e2e/test_edge_limits.py covers the rule)
+    assert bob.client.get("/api/friends/search", params={"q": alice.email}).json()["total"] == 0
+    assert alice.client.put("/api/friends/settings", json={"findable_by_email": True}).status_code == 200
     exact = bob.client.get("/api/friends/search", params={"q": alice.email}).json()
     assert [u["username"] for u in exact["users"]] == [alice.username]
     assert alice.email not in str(exact)

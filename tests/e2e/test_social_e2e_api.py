@@ -83,6 +83,9 @@ def test_friend_requests_state_machine(make_user: Any) -> None:
     a, b, c = make_user(), make_user(), make_user()
     wait_for(lambda: a.client.get("/api/friends/search", params={"q": b.username}).json()["total"] == 1, 30,
              what="user.registered to reach social")
+    # an exact email finds only someone who opted in to be found by it
+    assert a.client.get("/api/friends/search", params={"q": b.email}).json()["total"] == 0
+    assert b.client.put("/api/friends/settings", json={"findable_by_email": True}).status_code == 200
     hit = a.client.get("/api/friends/search", params={"q": b.email.upper()}).json()["users"]
     assert hit == [{"id": b.id, "username": b.username, "friendship_status": "none"}]
     assert a.client.get("/api/friends/search", params={"q": b.email[:-3]}).json()["total"] == 0

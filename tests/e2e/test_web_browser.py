@@ -47,7 +47,11 @@ def _page(browser: object, stack: Stack, mobile: bool = False):  # type: ignore[
     viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
     ctx = browser.new_context(base_url=stack.gateway_url, viewport=viewport)  # type: ignore[attr-defined]
     ctx.set_default_timeout(30_000)
-    return ctx.new_page()
+    page = ctx.new_page()
+    # what the Content-Security-Policy blocked (Chromium reports each refusal on the console)
+    page.csp_violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_violations.append(m.text))
+    return page
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -128,6 +132,7 @@ def _journey(browser: object, stack: Stack, tmp_path: Path, pages: list[object])
     # log out, log in again with a fresh TOTP code
     a.goto("/settings")
     a.get_by_test_id("settings-logout").click()
+    a.wait_for_url("**/login")  # the app goes there once the logout answered (its cookies cleared)
     _login(a, alice_name)
     a.wait_for_url("**/login/mfa*")
     code, _ = _next_totp(secret, used_step)
@@ -247,6 +252,19 @@ def _journey(browser: object, stack: Stack, tmp_path: Path, pages: list[object])
     a.goto("/dashboard")
     a.get_by_test_id("stat-shows").filter(has_text="1").wait_for()
     _shot(a, "10-dashboard")
+
+    # settings show the storage used; the email opt-in works
+    a.goto("/settings")
+    a.get_by_test_id("storage-usage").filter(has_text="2 items").wait_for()
+    a.get_by_test_id("findable-by-email").check()
+    a.wait_for_function("() => document.querySelector('[data-testid=findable-by-email]').checked")
+
+    # the whole journey ran under the web app's CSP without a single refusal
+    assert a.csp_violations == [] and b.csp_violations == [], a.csp_violations + b.csp_violations
+    csp = a.evaluate(
+        "() => fetch('/settings', {headers: {Accept: 'text/html'}}).then(r => r.headers.get('content-security-policy'))"
+    )
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
 
 
 def test_web_client_matches_the_merged_openapi(stack: Stack) -> None:

@@ -57,6 +57,7 @@ def fault_stack(tmp_path: Path) -> Iterator[Callable[..., FaultStack]]:
                 "INTERNAL_TOKEN": secrets.token_urlsafe(16),
                 "GATEWAY_RATE_LIMIT_IP": "100000",
                 "GATEWAY_RATE_LIMIT_USER": "100000",
+                "MEDIA_UPLOAD_RATE_LIMIT": "0",  # one user drives the bursts
                 "MEDIA_SWEEP_INTERVAL_S": "3",
                 "MEDIA_REQUEUE_AFTER_S": "20",
                 **overrides,

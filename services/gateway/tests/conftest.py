@@ -46,7 +46,8 @@ def web_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def gw(stack: Stack, web_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gw]:
     """The main gateway: shows has a dead first instance, a built web app, generous limits."""
     shows = f"http://127.0.0.1:{stack.dead_port},http://127.0.0.1:{stack.ports['shows']}"
-    g = start_gateway(stack, tmp_path_factory.mktemp("gw"), SHOWS_URL=shows, GATEWAY_WEB_DIR=str(web_dir))
+    g = start_gateway(stack, tmp_path_factory.mktemp("gw"), SHOWS_URL=shows, GATEWAY_WEB_DIR=str(web_dir),
+                      MEDIA_PHOTO_MAX_BYTES="100000", GATEWAY_METRICS_TOKEN="scrape-secret")
     yield g
     stop_gateway(g)
 

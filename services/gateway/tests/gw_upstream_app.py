@@ -113,6 +113,10 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None,
             }
         )
 
+    async def refuse(_: Request) -> JSONResponse:
+        # decides from the head alone, like media refusing an upload to someone else's show
+        return JSONResponse({"error": "Not your show.", "code": "forbidden"}, status_code=403)
+
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         return JSONResponse(
@@ -163,6 +167,8 @@ def make_upstream(name: str, jwks: Callable[[], dict[str, Any]] | None = None,
         Route("/api/shows/slow", slow),
         Route("/api/videos/download", download),
         Route("/api/videos/upload", upload, methods=["POST", "PUT"]),
+        Route("/api/videos", upload, methods=["POST"]),
+        Route("/api/photos/refuse", refuse, methods=["POST"]),
         Route("/api/videos/broken", broken),
         WebSocketRoute("/api/chat/show/{show_id}/ws", ws_echo),
         Route("/{path:path}", echo, methods=methods),

@@ -28,6 +28,8 @@ from gw_helpers import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
+from shared.testing.client import response_head_to
+
 MB = 1024 * 1024
 
 
@@ -42,6 +44,7 @@ MB = 1024 * 1024
         ("/api/dashboard/stats", "shows"),
         ("/api/dashboard/venues", "shows"),
         ("/api/photos/9", "media"),
+        ("/api/me/usage", "media"),
         ("/api/audio", "media"),
         ("/api/dashboard/videos/recent", "media"),
         ("/api/comments/show/1", "social"),
@@ -62,7 +65,8 @@ def test_routes_by_prefix(gw: Gw, keys: Keys, path: str, service: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/internal/shows/1/access", "/api/internal/x", "/api/unknown", "/api/dashboard", "/api/showsX"]
+    "path", ["/internal/shows/1/access", "/api/internal/x", "/api/unknown", "/api/dashboard", "/api/showsX", "/api/me",
+             "/api/me/other"]
 )
 def test_unrouted_and_internal_are_404(gw: Gw, keys: Keys, path: str) -> None:
     with gw.client() as c:
@@ -160,13 +164,97 @@ def test_200mb_upload_streams(gw: Gw, keys: Keys) -> None:
     with gw.client() as c:
         c.get("/health")
         with RssSampler(gw.proc.pid) as rss:
-            r = c.post("/api/videos/upload", content=gen(), headers={**bearer(keys.token()),
-                                                                      "Content-Length": str(size)})
+            r = c.post("/api/videos", content=gen(), headers={**bearer(keys.token()),
+                                                               "Content-Length": str(size)})
     assert r.status_code == 200, r.text
     assert r.json()["received"] == size
     assert r.json()["content_length"] == str(size)
     print(f"RSS growth {rss.growth_mb:.1f} MB")
     assert rss.growth_mb < 30, rss.growth_mb
+
+
+# ---- body limits ---------------------------------------------------------------------------------
+def _raw_request(gw: Gw, head: str) -> bytes:
+    """Send only a request head; the response head (a timeout if the gateway waited for the body)."""
+    return response_head_to(gw.url, head, timeout=5.0)
+
+
+def test_declared_body_over_the_limit_is_refused_before_it_is_sent(gw: Gw, keys: Keys) -> None:
+    # only the head goes out: the answer cannot wait for (or forward) a single body byte
+    for path in ("/api/shows", "/api/auth/register", "/api/photos"):
+        head = _raw_request(gw, f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {keys.token()}\r\n"
+                                   f"Content-Type: application/json\r\nContent-Length: {50 * MB}\r\n"
+                                   "Expect: 100-continue\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 413"), (path, head[:200])
+        assert b"100 Continue" not in head
+
+
+def test_upstream_refusing_from_the_head_never_waits_for_the_body(gw: Gw, keys: Keys) -> None:
+    # a streamed body (over 64 KiB) goes out only after the upstream's 100 Continue: a refusal needs no body
+    head = _raw_request(gw, f"POST /api/photos/refuse HTTP/1.1\r\nHost: x\r\n"
+                                  f"Authorization: Bearer {keys.token()}\r\nContent-Length: {500_000}\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403"), head[:200]
+    # an upstream that reads gets the whole body, as before
+    with gw.client() as c:
+        r = c.post("/api/videos", content=b"v" * 500_000, headers=bearer(keys.token()))
+    assert r.json()["received"] == 500_000
+
+
+def test_json_body_limit_exact_boundary(gw: Gw, keys: Keys) -> None:
+    limit = MB  # MAX_BODY_BYTES default
+    with gw.client() as c:
+        for size, expected in ((limit, 200), (limit + 1, 413)):
+            r = c.post("/api/shows", content=b"x" * size, headers=bearer(keys.token()))
+            assert r.status_code == expected, (size, r.text[:200])
+
+            def gen(n: int = size) -> Iterator[bytes]:
+                for i in range(0, n, 100_000):
+                    yield b"x" * min(100_000, n - i)
+
+            r = c.post("/api/shows", content=gen(), headers=bearer(keys.token()))
+            assert r.status_code == expected, (size, "chunked", r.text[:200])
+        assert r.json() == {"error": "The request body is larger than the 1 MiB this endpoint accepts.",
+                            "code": "payload_too_large"}
+        assert c.post("/api/shows", content=b"x" * limit, headers=bearer(keys.token())).json()["body_len"] == limit
+
+
+def test_chunked_body_over_the_limit_stops_forwarding_with_memory_flat(gw: Gw, keys: Keys) -> None:
+    sent = 0
+
+    def gen() -> Iterator[bytes]:
+        nonlocal sent
+        for _ in range(50):
+            sent += MB
+            yield b"j" * MB
+
+    with gw.client() as c:
+        c.get("/health")
+        with RssSampler(gw.proc.pid) as rss:
+            started = time.perf_counter()
+            r = c.post("/api/shows", content=gen(), headers=bearer(keys.token()))
+            elapsed = time.perf_counter() - started
+        assert r.status_code == 413, r.text
+        assert r.json()["code"] == "payload_too_large"
+        # the same connection goes on working after the refused body was discarded
+        assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
+    print(f"50 MB chunked: 413 after {elapsed:.2f} s, gateway RSS growth {rss.growth_mb:.1f} MB")
+    assert rss.growth_mb < 15, rss.growth_mb
+    time.sleep(0.3)
+    assert "Traceback" not in gw.log_text()
+
+
+def test_upload_routes_allow_their_kind_size(gw: Gw, keys: Keys) -> None:
+    from shared.limits import MULTIPART_SLACK
+
+    limit = 100_000 + MULTIPART_SLACK  # MEDIA_PHOTO_MAX_BYTES of this gateway + multipart slack
+    with gw.client() as c:
+        r = c.post("/api/photos", content=b"p" * limit, headers=bearer(keys.token()))
+        assert r.status_code == 200 and r.json()["body_len"] == limit
+        r = c.post("/api/photos", content=b"p" * (limit + 1), headers=bearer(keys.token()))
+        assert r.status_code == 413
+        assert "1124 KiB" in r.json()["error"] or "bytes" in r.json()["error"]
+        # PUT on the same path is not an upload: the JSON limit applies
+        assert c.put("/api/photos", content=b"p" * (MB + 1), headers=bearer(keys.token())).status_code == 413
 
 
 @pytest.mark.parametrize("with_length", [False, True])
@@ -496,18 +584,40 @@ def test_root_json_or_html(gw: Gw, gw_degraded: Gw) -> None:
         assert c.get("/assets/app-3f9a1c2b.js", headers={"If-None-Match": etag}).status_code == 304
         assert c.get("/robots.txt").headers["cache-control"] == "public, max-age=3600"
         assert c.get("/", headers=browser).headers["cache-control"] == "no-cache"
+        # the web app's security headers: a CSP without inline script, no framing, no sniffing, no referrer
+        page = c.get("/shows/12", headers=browser).headers
+        csp = {d.split()[0]: d.split()[1:] for d in page["content-security-policy"].split("; ")}
+        assert csp["script-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
+        assert csp["object-src"] == ["'none'"] and "'unsafe-inline'" not in page["content-security-policy"]
+        host = gw.url.removeprefix("http://")
+        assert csp["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"]
+        assert page["x-content-type-options"] == "nosniff" and page["referrer-policy"] == "same-origin"
+        assert "geolocation=(self)" in page["permissions-policy"] and "camera=()" in page["permissions-policy"]
+        assert c.get("/assets/app-3f9a1c2b.js").headers["x-content-type-options"] == "nosniff"
+        evil = c.get("/", headers={**browser, "Host": "x; script-src *"}).headers["content-security-policy"]
+        assert "script-src *" not in evil and "ws://" not in evil
         # no escape from the web dir
         assert c.get("/..%2f..%2fetc/passwd").status_code == 404
     with gw_degraded.client() as c:
         r = c.get("/", headers=browser)
         assert r.status_code == 200
         assert "make web" in r.text
+        assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none': no script
+        assert r.headers["x-frame-options"] == "DENY"
 
 
-def test_metrics(gw: Gw, keys: Keys) -> None:
+def test_metrics(gw: Gw, gw_degraded: Gw, keys: Keys) -> None:
     with gw.client() as c:
         c.get("/api/shows/1", headers=bearer(keys.token()))
-        text = c.get("/metrics").text
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers=bearer("wrong")).status_code == 401
+        assert c.get("/metrics", headers=bearer(keys.token())).status_code == 401
+        r = c.get("/metrics", headers=bearer("scrape-secret"))
+        assert r.status_code == 200
+        text = r.text
+    with gw_degraded.client() as c:  # no GATEWAY_METRICS_TOKEN: not served at all
+        assert c.get("/metrics").status_code == 404
+        assert c.get("/metrics", headers=bearer("scrape-secret")).status_code == 404
     assert 'http_requests_total{method="GET",route="/api/shows",service="gateway",status="200"}' in text
     assert "http_request_duration_seconds_bucket" in text
 
@@ -624,7 +734,7 @@ def test_client_abort_mid_upload_leaves_gateway_healthy(gw: Gw, keys: Keys) -> N
         raise Boom
 
     with gw.client() as c, pytest.raises(Boom):
-        c.post("/api/videos/upload", content=gen(), headers={**bearer(keys.token()), "Content-Length": str(50 * MB)})
+        c.post("/api/videos", content=gen(), headers={**bearer(keys.token()), "Content-Length": str(50 * MB)})
     with gw.client() as c:
         assert c.get("/api/shows/1", headers=bearer(keys.token())).status_code == 200
     time.sleep(0.3)

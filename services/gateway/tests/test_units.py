@@ -96,3 +96,25 @@ def test_tokens_from_headers() -> None:
     assert extract_token("Bearer abc", "access_token_cookie=c") == ("abc", False)
     assert extract_token(None, "access_token_cookie=c") == ("c", True)
     assert extract_token("Basic xyz", None) == (None, False)
+
+
+def test_merged_operations_document_what_the_gateway_answers_itself() -> None:
+    spec = {
+        "paths": {
+            "/api/shows/{show_id}": {"put": {"parameters": [{"name": "show_id", "in": "path"}],
+                                             "requestBody": {"content": {"application/json": {}}},
+                                             "responses": {"200": {"description": "ok"}}}},
+            "/api/shows": {"get": {"responses": {"200": {"description": "ok"}}}},
+        }
+    }
+    auth = {"paths": {"/api/auth/login": {"post": {"requestBody": {"content": {"application/json": {}}},
+                                                   "responses": {"401": {"description": "wrong password"}}}}}}
+    merged = merge_specs({"shows": spec, "auth": auth})
+    put = merged["paths"]["/api/shows/{show_id}"]["put"]["responses"]
+    assert {"400", "401", "413", "429", "502", "503", "504"} <= set(put)
+    assert "Retry-After" in put["429"]["headers"]
+    get = merged["paths"]["/api/shows"]["get"]["responses"]
+    assert {"401", "429", "503"} <= set(get) and "413" not in get and "400" not in get
+    login = merged["paths"]["/api/auth/login"]["post"]["responses"]
+    assert login["401"] == {"description": "wrong password"}  # the service's own description wins
+    assert merged["components"]["schemas"]["GatewayError"]["required"] == ["error", "code"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,9 +18,11 @@ from shared.broadcast import Broadcast
 from shared.copies import Reconciler
 from shared.errors import install_exception_handlers
 from shared.internal import InternalClient
+from shared.limits import BodyLimitMiddleware
 from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import EventBus, EventConsumer, OutboxRelay, Subscriptions
 from shared.metrics import MetricsMiddleware, metrics_endpoint
+from shared.openapi import document_common_errors
 from shared.outbox import Outbox
 from shared.revocation import Fetch, RevocationFeed, RevocationList, http_fetch
 from shared.settings import BaseServiceSettings
@@ -45,6 +47,7 @@ def create_service_app(
     on_shutdown: Iterable[Callable[[FastAPI], Any]] = (),
     description: str = "",
     version: str = "1.0",
+    body_limits: Mapping[tuple[str, str], int] | None = None,
 ) -> FastAPI:
     """Build a service app with the shared middleware, /health, /ready, /metrics and bus threads.
 
@@ -53,6 +56,9 @@ def create_service_app(
     auth, which reads its own database). Whatever verifier `app.state.token_verifier` holds when the app
     starts is the one used; if it has a revocation list, start-up waits (up to REVOCATION_STARTUP_WAIT_S)
     for the first catch-up. Other components subscribe to `app.state.broadcast` before the app starts.
+
+    Request bodies are limited to MAX_BODY_BYTES; `body_limits` maps (method, path) of routes that take
+    more (uploads) to their own limit.
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     bus = EventBus(settings)
@@ -138,6 +144,7 @@ def create_service_app(
     install_exception_handlers(app)
     for router in routers:
         app.include_router(router)
+    document_common_errors(app)
 
     checks: dict[str, ReadyCheck] = dict(ready_checks or {})
     if session_factory is not None:
@@ -180,6 +187,7 @@ def create_service_app(
         return JSONResponse({"status": "ok" if ok else "degraded", "checks": results}, status_code=200 if ok else 503)
 
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, routes=body_limits)
     app.add_middleware(MetricsMiddleware, service=settings.service_name)
     app.add_middleware(RequestIdMiddleware)
     return app

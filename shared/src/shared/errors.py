@@ -214,6 +214,9 @@ def install_exception_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "Not found."
         code = _HTTP_CODES.get(exc.status_code, "error")
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # FastAPI's answer to a JSON body that is not UTF-8: the same case as malformed JSON
+            message, code = "The request body is not valid JSON.", "malformed_json"
         return JSONResponse(
             {"error": message, "code": code}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )

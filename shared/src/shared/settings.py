@@ -77,6 +77,8 @@ class BaseServiceSettings(BaseSettings):
     revocation_startup_wait_s: float = _common("REVOCATION_STARTUP_WAIT_S", 20.0, ge=0)  # type: ignore[assignment]
     # embedded mode where inotify is missing (not Linux): how often processes poll the broadcast files
     broadcast_poll_s: float = _common("BROADCAST_POLL_S", 0.05, gt=0)  # type: ignore[assignment]
+    # the largest request body of every route but the uploads (JSON); the gateway and each service enforce it
+    max_body_bytes: int = _common("MAX_BODY_BYTES", 1024 * 1024, ge=1)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> BaseServiceSettings:

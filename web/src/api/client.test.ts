@@ -157,6 +157,16 @@ describe('uploads', () => {
     expect(progress).toEqual([0.25, 1, 1]);
   });
 
+  it('puts the show in the query string so the server can refuse before the body', async () => {
+    FakeXhr.instances = [];
+    const c = new ApiClient({ createXhr: () => new FakeXhr() as unknown as XMLHttpRequest, getCookie: cookie });
+    const p = c.upload('photosUpload', new FormData(), { query: { show_id: '7' } });
+    await Promise.resolve();
+    expect(FakeXhr.instances[0].url).toBe('/api/photos?show_id=7');
+    FakeXhr.instances[0].respond(201, { id: 1 });
+    await expect(p).resolves.toEqual({ id: 1 });
+  });
+
   it('turns upload errors into ApiError (413 with the server sentence)', async () => {
     FakeXhr.instances = [];
     const c = new ApiClient({ createXhr: () => new FakeXhr() as unknown as XMLHttpRequest, getCookie: cookie });

@@ -157,6 +157,8 @@ function errorFrom(status: number, body: unknown, retryAfter: number | null): Ap
 export interface UploadOptions {
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
+  /** Query parameters of the upload URL (the show goes there, so the server decides before the body). */
+  query?: Record<string, QueryValue>;
 }
 
 export interface ClientDeps {
@@ -300,7 +302,7 @@ export class ApiClient {
   /** Multipart upload with XMLHttpRequest so the caller gets upload progress (0..1). */
   async upload<T>(id: OperationId, form: FormData, opts: UploadOptions = {}): Promise<T> {
     const op: Operation = operations[id];
-    const url = this.url(id);
+    const url = this.url(id, { query: opts.query });
     const first = await this.xhrSend(op, url, form, opts);
     if (first.status !== 401) return this.finish<T>(first).data;
     if (!(await this.refresh())) {

@@ -116,13 +116,29 @@ const getOp = { photo: 'photosGet', audio: 'audioGet', video: 'videosGet' } as c
 const deleteOp = { photo: 'photosDelete', audio: 'audioDelete', video: 'videosDelete' } as const;
 const forShowOp = { photo: 'photosForShow', audio: 'audioForShow', video: 'videosForShow' } as const;
 
+/** Whether others may find you by your exact email (off unless you opt in). */
+export interface SearchSettings {
+  findable_by_email: boolean;
+}
+
+/** Your storage: bytes of the originals you uploaded against your quota. */
+export interface Usage {
+  bytes_used: number;
+  bytes_quota: number;
+  items: number;
+}
+
+export const me = {
+  usage: () => client.call<Usage>('myUsage'),
+};
+
 export const media = {
   upload(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: UploadOptions = {}) {
+    // The show goes in the URL: rights and quota are decided before the file is sent (fields stay before it).
     const form = new FormData();
-    form.append('show_id', String(showId));
     for (const [k, v] of Object.entries(extra)) if (v) form.append(k, v);
     form.append('file', file, file.name);
-    return client.upload<MediaRecord>(uploadOp[kind], form, opts);
+    return client.upload<MediaRecord>(uploadOp[kind], form, { ...opts, query: { ...opts.query, show_id: String(showId) } });
   },
   meta: (kind: MediaKind, id: Id) => client.call<MediaRecord>(getOp[kind], { params: p(id), query: { meta: 1 } }),
   remove: (kind: MediaKind, id: Id) => client.call<void>(deleteOp[kind], { params: p(id) }),
@@ -150,6 +166,8 @@ export const friends = {
   requests: async (direction: 'incoming' | 'outgoing') =>
     listFrom<Friendship>(await client.call<unknown>('friendsRequests', { query: { direction, limit: 100 } }), 'requests', 'friends'),
   remove: (id: Id) => client.call<void>('friendsRemove', { params: p(id) }),
+  settings: () => client.call<SearchSettings>('friendsSettings'),
+  updateSettings: (s: SearchSettings) => client.call<SearchSettings>('friendsSettingsUpdate', { body: s }),
   feed: async (limit = 20, offset = 0) => {
     const res = await client.request<unknown>('feed', { query: { limit, offset } });
     const items = listFrom<FeedItem>(res.data, 'items', 'feed', 'events', 'activities', 'shows');

@@ -96,6 +96,9 @@ export const operations = {
   friendsList: { method: 'GET', path: '/api/friends' },
   friendsRequests: { method: 'GET', path: '/api/friends/requests' },
   friendsRemove: { method: 'DELETE', path: '/api/friends/{id}' },
+  friendsSettings: { method: 'GET', path: '/api/friends/settings' },
+  friendsSettingsUpdate: { method: 'PUT', path: '/api/friends/settings' },
+  myUsage: { method: 'GET', path: '/api/me/usage' },
   feed: { method: 'GET', path: '/api/feed' },
 
   chatMessages: { method: 'GET', path: '/api/chat/show/{id}/messages' },

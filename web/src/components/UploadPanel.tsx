@@ -1,14 +1,18 @@
 import { useRef, useState, type FormEvent } from 'react';
-import { media, type Id, type MediaKind, type MediaRecord } from '../api';
+import { ApiError, media, type Id, type MediaKind, type MediaRecord } from '../api';
 import { errorMessage } from './ui';
 
 interface UploadItem {
   key: string;
   name: string;
   progress: number;
-  state: 'uploading' | 'done' | 'error';
+  state: 'uploading' | 'waiting' | 'done' | 'error';
   error?: string;
+  note?: string;
 }
+
+/** How often one file is tried again after the server's upload rate limit (429) said to wait. */
+const MAX_RATE_RETRIES = 10;
 
 const ACCEPT: Record<MediaKind, string> = {
   photo: 'image/*,.heic,.heif',
@@ -31,16 +35,28 @@ export function UploadPanel({ kind, showId, onUploaded }: { kind: MediaKind; sho
     if (!files.length) return;
     const extra: Record<string, string> = kind === 'photo' ? { caption: text } : { title: text };
     const fresh = files.map((f, i) => ({ key: `${Date.now()}-${i}-${f.name}`, name: f.name, progress: 0, state: 'uploading' as const }));
-    setItems((list) => [...fresh, ...list.filter((it) => it.state === 'uploading')]);
+    setItems((list) => [...fresh, ...list.filter((it) => it.state === 'uploading' || it.state === 'waiting')]);
     files.forEach((file, i) => {
       const key = fresh[i].key;
-      media
-        .upload(kind, showId, file, extra, { onProgress: (f) => patch(key, { progress: f }) })
-        .then((rec) => {
-          patch(key, { state: 'done', progress: 1 });
-          onUploaded(rec);
-        })
-        .catch((err) => patch(key, { state: 'error', error: errorMessage(err) }));
+      const send = (attempt: number): void => {
+        media
+          .upload(kind, showId, file, extra, { onProgress: (f) => patch(key, { state: 'uploading', note: undefined, progress: f }) })
+          .then((rec) => {
+            patch(key, { state: 'done', progress: 1 });
+            onUploaded(rec);
+          })
+          .catch((err) => {
+            // Many files at once can pass the upload rate: wait as long as the server says, then go on.
+            if (err instanceof ApiError && err.status === 429 && attempt < MAX_RATE_RETRIES) {
+              const wait = Math.max(1, err.retryAfter ?? 5);
+              patch(key, { state: 'waiting', progress: 0, note: `Waiting ${wait} s (upload limit)` });
+              setTimeout(() => send(attempt + 1), wait * 1000);
+              return;
+            }
+            patch(key, { state: 'error', error: errorMessage(err) });
+          });
+      };
+      send(0);
     });
     if (input.current) input.current.value = '';
     setText('');
@@ -66,7 +82,7 @@ export function UploadPanel({ kind, showId, onUploaded }: { kind: MediaKind; sho
               <span className="upload-name">{it.name}</span>
               <progress max={100} value={Math.round(it.progress * 100)} aria-label={`Upload progress of ${it.name}`} data-testid="upload-progress" />
               <span className="upload-state">
-                {it.state === 'uploading' ? `${Math.round(it.progress * 100)}%` : it.state === 'done' ? 'Uploaded' : ''}
+                {it.state === 'uploading' ? `${Math.round(it.progress * 100)}%` : it.state === 'done' ? 'Uploaded' : it.note ?? ''}
               </span>
               {it.error ? <p className="error-text" role="alert" data-testid="upload-error">{it.error}</p> : null}
             </li>

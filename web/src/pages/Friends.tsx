@@ -174,7 +174,7 @@ function FindFriends({ onChange }: { onChange: () => void }) {
   return (
     <div className="panel">
       <form onSubmit={(e) => void search(e)} className="row gap end" role="search" noValidate>
-        <TextField label="Username or exact email" name="q" testid="friend-search-input" type="search" value={q} onChange={(e) => setQ(e.target.value)} />
+        <TextField label="Username or exact email" hint="An email finds only people who allow it in their settings." name="q" testid="friend-search-input" type="search" value={q} onChange={(e) => setQ(e.target.value)} />
         <button type="submit" className="btn primary" data-testid="friend-search-submit">Search</button>
       </form>
       <ErrorText error={error} testid="friend-search-error" />

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
-import { auth, type MfaSetupResponse } from '../api';
+import { auth, friends, me, type MfaSetupResponse } from '../api';
 import { useAuth } from '../auth';
 import { RecoveryCodes, TotpSetup } from '../components/TotpSetup';
 import { ErrorText, FormError, Loading, Notice, TextField, fieldError, useAction, useLoad } from '../components/ui';
-import { formatDate, formatDateTime } from '../lib/format';
+import { formatBytes, formatDate, formatDateTime, plural } from '../lib/format';
 import { navigate } from '../lib/router';
 import { PASSWORD_RULE } from './auth/AuthLayout';
 
@@ -27,6 +27,7 @@ export function SettingsPage() {
         </dl>
       </div>
       <ChangeEmail />
+      <PrivacyAndStorage />
       <MfaSection />
       <ChangePassword />
       <Sessions />
@@ -198,6 +199,44 @@ function MfaSection() {
           </div>
         </form>
       ) : null}
+    </div>
+  );
+}
+
+function PrivacyAndStorage() {
+  const settings = useLoad(() => friends.settings(), []);
+  const usage = useLoad(() => me.usage(), []);
+  // optimistic: the box flips at once and flips back if the server refuses
+  const toggle = useAction(async (on: boolean) => {
+    const before = settings.data;
+    settings.setData({ findable_by_email: on });
+    try {
+      settings.setData(await friends.updateSettings({ findable_by_email: on }));
+    } catch (e) {
+      settings.setData(before);
+      throw e;
+    }
+  });
+  return (
+    <div className="panel" data-testid="privacy-panel">
+      <h2>Privacy and storage</h2>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={settings.data?.findable_by_email ?? false}
+          disabled={!settings.data}
+          onChange={(e) => void toggle.run(e.target.checked)}
+          data-testid="findable-by-email"
+        />{' '}
+        People who know my email address may find me by it (everyone can always find you by username)
+      </label>
+      <ErrorText error={settings.error ?? toggle.error} />
+      {/* always rendered, so the page does not move under the pointer when the figures arrive */}
+      <p data-testid="storage-usage">
+        {usage.data
+          ? `Storage: ${formatBytes(usage.data.bytes_used)} of ${formatBytes(usage.data.bytes_quota)} used (${plural(usage.data.items, 'item')})`
+          : 'Storage: …'}
+      </p>
     </div>
   );
 }

@@ -279,8 +279,37 @@ describe('uploads and processing', () => {
     act(() => FakeXhr.instances[0].respond(201, { id: 1, status: 'processing', kind: 'photo' }));
     await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 1 })));
     const sent = FakeXhr.instances[0].body as FormData;
-    expect(sent.get('show_id')).toBe('7');
+    // the show rides in the URL, so the server refuses a foreign show before the file is sent
+    expect(FakeXhr.instances[0].url).toBe('/api/photos?show_id=7');
+    expect(sent.get('show_id')).toBeNull();
     expect((sent.get('file') as File).name).toBe('a.jpg');
+  });
+
+  it('waits as long as the upload rate limit says, then sends the file again', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      FakeXhr.instances = [];
+      vi.stubGlobal('XMLHttpRequest', FakeXhr);
+      const uploaded = vi.fn();
+      render(<UploadPanel kind="photo" showId={7} onUploaded={uploaded} />);
+      const input = screen.getByTestId('upload-photo-input') as HTMLInputElement;
+      Object.defineProperty(input, 'files', { value: [new File(['a'], 'a.jpg', { type: 'image/jpeg' })], configurable: true });
+      fireEvent.click(screen.getByTestId('upload-photo-submit'));
+      await waitFor(() => expect(FakeXhr.instances).toHaveLength(1));
+      FakeXhr.instances[0].responseHeaders['Retry-After'] = '3';
+      act(() => FakeXhr.instances[0].respond(429, { error: 'You started more than 60 uploads in 60 seconds.', code: 'upload_rate_limited' }));
+      await waitFor(() => expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('waiting'));
+      expect(screen.getByTestId('upload-item').textContent).toContain('Waiting 3 s');
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(3000);
+      });
+      await waitFor(() => expect(FakeXhr.instances).toHaveLength(2));
+      act(() => FakeXhr.instances[1].respond(201, { id: 5, status: 'processing', kind: 'photo' }));
+      await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 5 })));
+      expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('done');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('polls a processing photo until it is ready, then shows its thumbnail', async () => {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import itertools
 import logging
 import os
@@ -20,7 +21,7 @@ from gateway.config import GatewaySettings, get_settings
 from gateway.cors import Cors
 from gateway.docs import DocsCache
 from gateway.metrics import Metrics
-from gateway.proxy import ClientGone, HttpProxy, ResponseAborted, make_session
+from gateway.proxy import ClientGone, HttpProxy, ResponseAborted, make_session, payload_too_large
 from gateway.ratelimit import make_limiter
 from gateway.responses import (
     HTML_CT,
@@ -35,7 +36,7 @@ from gateway.responses import (
     send_json,
 )
 from gateway.routes import SELF_AUTHENTICATING, Upstream, is_unsafe_path, match_route, route_label
-from gateway.static import StaticSite, prefers_html
+from gateway.static import CSP_NO_SCRIPT, SECURITY_HEADERS, StaticSite, prefers_html
 from gateway.websocket import handle_websocket
 from shared.auth import TokenVerifier, extract_token
 from shared.broadcast import Broadcast
@@ -86,7 +87,7 @@ class Gateway:
             name: Upstream(name, bases, settings.balancer, settings.eject_seconds) for name, bases in urls.items()
         }
         self.cors = Cors(settings.cors_origin_set())
-        self.static = StaticSite(settings.web_dir)
+        self.static = StaticSite(settings.web_dir, settings.content_security_policy)
         self.metrics = Metrics() if settings.metrics_enabled else None
         self.limiter = make_limiter(settings.redis_url or None)
         self.sessions: dict[str, aiohttp.ClientSession] = {}
@@ -116,6 +117,9 @@ class Gateway:
         self._user_limit = settings.rate_limit_user
         self._window = settings.rate_limit_window
         self.access_log = AccessLog("gateway") if settings.access_log else None
+        # largest request body: MAX_BODY_BYTES, or the kind's file size (+ multipart slack) on upload routes
+        self.max_body = settings.max_body_bytes
+        self.body_limits = settings.upload_body_limits()
         # Request ids: a random per-process prefix and a counter (unique, and far cheaper than uuid4).
         self._rid_prefix = os.urandom(6).hex()
         self._rid_counter = itertools.count(1)
@@ -386,6 +390,18 @@ class Gateway:
         if is_unsafe_path(path):
             raise GatewayError(400, "The path is not valid.", "bad_path")
         self.check_rate(f"ip:{self.client_ip(scope, xff)}", self._ip_limit)
+        # Body size before anything else reads the body: a declared length is refused now (nothing is
+        # read, no 100-continue is sent), a chunked body is counted while it streams (proxy.forward).
+        body_limit = 0
+        length = 0
+        if chunked or content_length is not None:
+            body_limit = self.body_limits.get((method, path.rstrip("/")), self.max_body)
+            if content_length is not None and not chunked:
+                length = int(content_length) if content_length.isascii() and content_length.isdigit() else -1
+                if length < 0:
+                    raise GatewayError(400, "Content-Length is not a number.", "bad_request")
+                if length > body_limit:
+                    raise payload_too_large(body_limit)
         token, via_cookie = extract_token(authorization, cookie)
         if token is not None:
             try:
@@ -415,16 +431,12 @@ class Gateway:
             body_kind = 2
             if content_length is not None:
                 fwd = [(k, v) for k, v in fwd if k != "content-length"]
-        elif content_length is not None and content_length != "0":
-            try:
-                n = int(content_length)
-            except ValueError:
-                raise GatewayError(400, "Content-Length is not a number.", "bad_request") from None
-            body_kind = 1 if n <= SMALL_BODY else 2
+        elif length:
+            body_kind = 1 if length <= SMALL_BODY else 2
         else:
             body_kind = 0
         upstream = self.upstreams[service]
-        status, _ = await self.proxy.forward(scope, receive, send, upstream, fwd, body_kind, extra)
+        status, _ = await self.proxy.forward(scope, receive, send, upstream, fwd, body_kind, extra, body_limit)
         return status
 
     async def _local(
@@ -454,29 +466,44 @@ class Gateway:
             await send_json(send, 200, await self.docs.spec(), extra, head=head)
             return 200
         if path == "/docs":
-            await send_bytes(send, 200, await self.docs.html(), [HTML_CT, *extra], head=head)
+            headers = [HTML_CT, *SECURITY_HEADERS, (b"content-security-policy", CSP_NO_SCRIPT), *extra]
+            await send_bytes(send, 200, await self.docs.html(), headers, head=head)
             return 200
         if path == "/metrics":
+            self._check_metrics_token(scope)
             body, ctype = self.metrics.exposition() if self.metrics else (b"", b"text/plain")
-            await send_bytes(send, 200, body, [(b"content-type", ctype), *extra], head=head)
+            await send_bytes(send, 200, body, [(b"content-type", ctype), (b"cache-control", b"no-store"), *extra],
+                             head=head)
             return 200
         if path.startswith(("/api/", "/internal")) or path in ("/api", "/internal"):
             raise NOT_FOUND
         html = prefers_html(h.get(b"accept"))
+        host = h.get(b"host")
         if path == "/":
             if html:
-                return await self.static.send_index(send, extra, head=head)
+                return await self.static.send_index(send, extra, head=head, host=host)
             await send_json(send, 200, ROOT_INFO, extra, head=head)
             return 200
         if not is_unsafe_path(path):
             file = self.static.find(path)
             if file is not None:
                 return await self.static.send_file(
-                    send, file, extra, head=head, if_none_match=h.get(b"if-none-match")
+                    send, file, extra, head=head, if_none_match=h.get(b"if-none-match"), host=host
                 )
             if html:
-                return await self.static.send_index(send, extra, head=head)
+                return await self.static.send_index(send, extra, head=head, host=host)
         raise NOT_FOUND
+
+    def _check_metrics_token(self, scope: Scope) -> None:
+        """/metrics only with `Authorization: Bearer <GATEWAY_METRICS_TOKEN>` (404 when no token is set)."""
+        expected = self.settings.metrics_token
+        if not expected:
+            raise NOT_FOUND
+        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            raise GatewayError(401, "The metrics need the scrape token.", "not_authenticated",
+                               [(b"www-authenticate", b'Bearer realm="metrics"')])
 
 
 def _origin(origin: str | None) -> dict[str, str]:

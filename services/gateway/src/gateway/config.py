@@ -6,17 +6,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import BaseServiceSettings
+from shared.limits import UploadLimitSettings
+from shared.settings import BaseServiceSettings, Environment
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SERVICES = ("auth", "shows", "media", "social")
 
 
-class GatewaySettings(BaseServiceSettings):
-    """Settings of the gateway (env prefix `GATEWAY_`, plus the un-prefixed common ones)."""
+class GatewaySettings(BaseServiceSettings, UploadLimitSettings):
+    """Settings of the gateway (env prefix `GATEWAY_`, the un-prefixed common ones, media's upload sizes)."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -43,6 +44,16 @@ class GatewaySettings(BaseServiceSettings):
     jwks_min_refetch_seconds: float = 1.0
     access_log: bool = True
     metrics_enabled: bool = True
+    # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is not served (404)
+    metrics_token: str = ""
+    # replaces the web app's Content-Security-Policy (empty: the built-in one, see gateway/static.py)
+    content_security_policy: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_metrics_token(self) -> GatewaySettings:
+        if self.env is Environment.production and "change-me" in self.metrics_token:
+            raise ValueError("GATEWAY_METRICS_TOKEN must be a real secret (or empty: no /metrics) in production")
+        return self
 
     def upstream_urls(self) -> dict[str, list[str]]:
         """Base URLs of every upstream service (comma-separated settings split)."""

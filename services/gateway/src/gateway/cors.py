@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.responses import Headers
 
 ALLOW_METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-ALLOW_HEADERS = b"Authorization, Content-Type, X-CSRF-TOKEN, X-Request-ID, Range, If-None-Match, If-Match"
+ALLOW_HEADERS = b"Authorization, Content-Type, X-CSRF-TOKEN, X-Request-ID, X-Show-Id, Range, If-None-Match, If-Match"
 EXPOSE_HEADERS = b"X-Request-ID, X-Total-Count, Link, Retry-After, Content-Range, Content-Disposition, ETag"
 MAX_AGE = b"600"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.routes import Upstream, prefixes_of
+from gateway.routes import SELF_AUTHENTICATING, Upstream, match_route, prefixes_of
 
 SECTIONS = (
     "schemas",
@@ -42,6 +42,13 @@ GATEWAY_PATHS: dict[str, Any] = {
     }
 }
 GATEWAY_SCHEMAS: dict[str, Any] = {
+    "GatewayError": {
+        "title": "GatewayError",
+        "description": "An error the gateway answers itself (the contract's error body).",
+        "type": "object",
+        "required": ["error", "code"],
+        "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+    },
     "GatewayHealth": {
         "title": "GatewayHealth",
         "type": "object",
@@ -55,6 +62,43 @@ GATEWAY_SCHEMAS: dict[str, Any] = {
         },
     }
 }
+
+
+def _gateway_error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayError"}}},
+    }
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
+# What the gateway itself may answer on every routed operation (besides what the service documents).
+UPSTREAM_DOWN = {
+    "502": _gateway_error("The service answered badly or dropped the connection (`bad_gateway`)."),
+    "503": _gateway_error("The service is unavailable (`service_unavailable`)."),
+    "504": _gateway_error("The service took too long to answer (`gateway_timeout`)."),
+}
+RATE_LIMITED = _gateway_error("Too many requests from this address or user (`rate_limited`).", RETRY_AFTER)
+NOT_SIGNED_IN = _gateway_error("Not signed in, or the token is invalid, expired or revoked (`not_authenticated`).")
+TOO_LARGE = _gateway_error("The request body is larger than this route accepts (`payload_too_large`).")
+BAD_PATH = _gateway_error("The path has dot segments, a backslash or NUL (`bad_path`).")
+
+
+def add_gateway_responses(path: str, op: dict[str, Any]) -> None:
+    """Document the statuses the gateway answers itself for one routed operation."""
+    responses = op.setdefault("responses", {})
+    if match_route(path) not in SELF_AUTHENTICATING:  # auth documents its own 401s (its public operations have none)
+        responses.setdefault("401", NOT_SIGNED_IN)
+    if any(isinstance(p, dict) and p.get("in") == "path" for p in op.get("parameters") or []):
+        responses.setdefault("400", BAD_PATH)
+    if op.get("requestBody"):
+        responses.setdefault("413", TOO_LARGE)
+    responses.setdefault("429", RATE_LIMITED)
+    for code, response in UPSTREAM_DOWN.items():
+        responses.setdefault(code, response)
 
 
 def keep_path(path: str, service: str) -> bool:
@@ -141,6 +185,7 @@ def merge_specs(specs: dict[str, dict[str, Any]], *, title: str = "ShareMyShows 
                 op = item.get(method)
                 if isinstance(op, dict):
                     op.setdefault("tags", [svc])
+                    add_gateway_responses(path, op)
                     op_id = op.get("operationId")
                     if op_id:
                         if op_id in op_ids:

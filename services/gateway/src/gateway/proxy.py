@@ -12,6 +12,7 @@ from yarl import URL
 
 from gateway.responses import GatewayError, Headers, Receive, Scope, Send
 from gateway.routes import Instance, Upstream
+from shared.limits import too_large_message
 
 log = logging.getLogger("gateway.proxy")
 
@@ -47,6 +48,20 @@ NO_BODY_STATUS = frozenset({204, 304})
 
 class ClientGone(Exception):
     """The client disconnected while its request body was being forwarded."""
+
+
+class BodyTooLarge(Exception):
+    """A streamed request body went over the route's limit (forwarding stopped)."""
+
+    def __init__(self, limit: int) -> None:
+        """Remember the limit for the 413 message."""
+        super().__init__(limit)
+        self.limit = limit
+
+
+def payload_too_large(limit: int) -> GatewayError:
+    """413: the request body is over the route's limit."""
+    return GatewayError(413, too_large_message(limit), "payload_too_large")
 
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -118,8 +133,13 @@ class HttpProxy:
         headers: list[tuple[str, str]],
         body_kind: int,
         extra_headers: Headers,
+        body_limit: int = 0,
     ) -> tuple[int, Instance | None]:
-        """Proxy the request; returns (status sent, instance used). body_kind: 0 none, 1 small, 2 stream."""
+        """Proxy the request; returns (status sent, instance used). body_kind: 0 none, 1 small, 2 stream.
+
+        A streamed body (2) is counted: past `body_limit` bytes forwarding stops, the upstream connection
+        is dropped and the client gets 413 (or, if the response had started, a cut connection).
+        """
         method: str = scope["method"]
         session = self.sessions[upstream.name]
         target = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
@@ -132,7 +152,7 @@ class HttpProxy:
         if body_kind == 1:
             data = await self._read_small(receive)
         elif body_kind == 2:
-            data = self._stream_body(receive, state)
+            data = self._stream_body(receive, state, body_limit)
 
         inst = upstream.pick()
         attempt = 0
@@ -142,12 +162,16 @@ class HttpProxy:
             attempt += 1
             inst.active += 1
             try:
+                # A streamed body waits for the upstream's "100 Continue" (sent when it first reads): an
+                # upstream that refuses at once (no rights on the show, over quota) never gets a byte of it,
+                # and neither does the gateway pull it from the client.
                 resp = await session.request(
                     method,
                     URL(inst.base + target, encoded=True),
                     headers=headers,
                     data=data,
                     allow_redirects=False,
+                    expect100=body_kind == 2,
                 )
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 inst.active -= 1
@@ -167,6 +191,9 @@ class HttpProxy:
             except ClientGone:
                 inst.active -= 1
                 raise
+            except BodyTooLarge as exc:
+                inst.active -= 1
+                raise payload_too_large(exc.limit) from None
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 # The instance died with the request in flight: an idempotent request whose body
                 # we still hold may safely run again on another replica.
@@ -183,6 +210,9 @@ class HttpProxy:
                 inst.active -= 1
                 if isinstance(exc.__cause__, ClientGone) or isinstance(exc.__context__, ClientGone):
                     raise ClientGone from exc
+                too_large = exc.__cause__ or exc.__context__
+                if isinstance(too_large, BodyTooLarge):
+                    raise payload_too_large(too_large.limit) from None
                 log.warning("%s failed at %s: %r", upstream.name, inst.base, exc)
                 raise bad_gateway(upstream.name) from exc
             break
@@ -194,10 +224,11 @@ class HttpProxy:
             inst.active -= 1
             resp.release()
 
-    async def _stream_body(self, receive: Receive, state: list[bool]) -> AsyncIterator[bytes]:
-        """The ASGI request body as an async generator (never buffered whole)."""
+    async def _stream_body(self, receive: Receive, state: list[bool], limit: int) -> AsyncIterator[bytes]:
+        """The ASGI request body as an async generator (never buffered whole), at most `limit` bytes."""
         state[0] = True
         idle = self.idle_timeout
+        seen = 0
         while True:
             async with asyncio.timeout(idle):
                 msg = await receive()
@@ -205,6 +236,9 @@ class HttpProxy:
                 raise ClientGone
             chunk = msg.get("body", b"")
             if chunk:
+                seen += len(chunk)
+                if limit and seen > limit:
+                    raise BodyTooLarge(limit)
                 yield chunk
             if not msg.get("more_body"):
                 state[1] = True

@@ -23,6 +23,7 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/dashboard/photos", "media"),
     ("/api/dashboard/audio", "media"),
     ("/api/dashboard/videos", "media"),
+    ("/api/me/usage", "media"),
     ("/api/comments", "social"),
     ("/api/friends", "social"),
     ("/api/chat", "social"),

@@ -12,6 +12,40 @@ from gateway.responses import HTML_CT, Headers, Send, send_bytes
 
 HASHED = re.compile(r"[.-][A-Za-z0-9_-]{8,}\.[a-z0-9]+$")
 CHUNK = 256 * 1024
+HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+# Every file of the web app: no MIME sniffing, no framing, no referrer to other sites, only the features the
+# app uses (geolocation for the live map, for this origin only).
+SECURITY_HEADERS: Headers = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"geolocation=(self), camera=(), microphone=(), payment=(), usb=(), interest-cohort=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+# What Vite's build needs (checked against web/dist): module scripts and styles from this origin only, no
+# inline script; images also as data: URLs (blurhash placeholders, QR codes); API calls and the chat
+# WebSocket to this origin.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "font-src 'self'; connect-src 'self'{ws}; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# The gateway's own pages (not built yet, /docs) carry inline styles and no script at all.
+CSP_NO_SCRIPT = b"default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; " \
+    b"form-action 'none'; frame-ancestors 'none'"
+
+
+def content_security_policy(host: str | None, override: str = "") -> bytes:
+    """The web app's CSP; `connect-src` names ws:/wss: of the requested host (older browsers' 'self' lacks them)."""
+    if override:
+        return override.encode()
+    ws = f" ws://{host} wss://{host}" if host and HOST_RE.match(host) else ""
+    return CSP.format(ws=ws).encode()
+
+
+def page_headers(host: str | None, override: str = "") -> Headers:
+    """Security headers of an HTML document of the web app."""
+    return [*SECURITY_HEADERS, (b"content-security-policy", content_security_policy(host, override))]
 NOT_BUILT = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ShareMyShows</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
@@ -60,9 +94,10 @@ def cache_control(rel: str) -> bytes:
 class StaticSite:
     """Serves files below the web directory (never outside it)."""
 
-    def __init__(self, web_dir: str) -> None:
+    def __init__(self, web_dir: str, csp: str = "") -> None:
         """Remember the directory (it may be built later, so existence is checked per request)."""
         self.root = Path(web_dir).resolve()
+        self.csp = csp
 
     @property
     def built(self) -> bool:
@@ -80,9 +115,10 @@ class StaticSite:
         return candidate
 
     async def send_file(
-        self, send: Send, file: Path, extra: Headers, *, head: bool = False, if_none_match: str | None = None
+        self, send: Send, file: Path, extra: Headers, *, head: bool = False, if_none_match: str | None = None,
+        host: str | None = None,
     ) -> int:
-        """Send a file with content type, cache headers and an ETag (304 when it matches)."""
+        """Send a file with content type, cache and security headers and an ETag (304 when it matches)."""
         st = await asyncio.to_thread(os.stat, file)
         etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'.encode()
         rel = file.relative_to(self.root).as_posix()
@@ -92,6 +128,7 @@ class StaticSite:
         headers: Headers = [
             (b"cache-control", cache_control(rel)),
             (b"etag", etag),
+            *(page_headers(host, self.csp) if ctype.startswith("text/html") else SECURITY_HEADERS),
             *extra,
         ]
         if if_none_match and etag.decode() in [t.strip() for t in if_none_match.split(",")]:
@@ -113,9 +150,11 @@ class StaticSite:
         await send({"type": "http.response.body", "body": b""})
         return 200
 
-    async def send_index(self, send: Send, extra: Headers, *, head: bool = False) -> int:
+    async def send_index(self, send: Send, extra: Headers, *, head: bool = False, host: str | None = None) -> int:
         """The SPA's index.html, or the 'not built' page."""
         if self.built:
-            return await self.send_file(send, self.root / "index.html", extra, head=head)
-        await send_bytes(send, 200, NOT_BUILT, [HTML_CT, (b"cache-control", b"no-cache"), *extra], head=head)
+            return await self.send_file(send, self.root / "index.html", extra, head=head, host=host)
+        headers = [HTML_CT, (b"cache-control", b"no-cache"), *SECURITY_HEADERS,
+                   (b"content-security-policy", CSP_NO_SCRIPT), *extra]
+        await send_bytes(send, 200, NOT_BUILT, headers, head=head)
         return 200

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.limits import UploadLimitSettings
 from shared.settings import BaseServiceSettings
 
 MB = 1024 * 1024
@@ -19,8 +20,8 @@ def _s3(name: str, default: object) -> object:
     return Field(default, validation_alias=AliasChoices(name))
 
 
-class MediaSettings(BaseServiceSettings):
-    """Settings of the media service and its worker (env prefix `MEDIA_`)."""
+class MediaSettings(BaseServiceSettings, UploadLimitSettings):
+    """Settings of the media service and its worker (env prefix `MEDIA_`; upload sizes from shared.limits)."""
 
     model_config = SettingsConfigDict(env_prefix="MEDIA_", extra="ignore", populate_by_name=True)
 
@@ -45,10 +46,13 @@ class MediaSettings(BaseServiceSettings):
     s3_max_attempts: int = 3
     presign_expires_s: int = 300
 
-    photo_max_bytes: int = 50 * 1000 * 1000
-    audio_max_bytes: int = 1000 * 1000 * 1000
-    video_max_bytes: int = 4000 * 1000 * 1000
     upload_chunk_bytes: int = 1 * MB
+    # storage per user (originals as uploaded; derivatives are the platform's) and uploads started per window
+    user_quota_bytes: int = Field(10 * 1024 * MB, ge=0)
+    upload_rate_limit: int = Field(60, ge=0)  # 0: no limit
+    upload_rate_window_s: int = Field(60, ge=1)
+    # room held for an upload in progress; an upload whose process died frees it after this
+    upload_reservation_ttl_s: int = Field(6 * 3600, ge=60)
     max_form_fields: int = 10
     max_field_bytes: int = 16 * 1024
     max_filename_bytes: int = 255
@@ -76,10 +80,6 @@ class MediaSettings(BaseServiceSettings):
     orphan_grace_s: float = 3600.0  # unreferenced at two sweeps this far apart (uploads write before they commit)
     stale_upload_age_s: float = 86400.0  # multipart uploads / partial files started longer ago are aborted
     ffmpeg_binary: str = ""
-
-    def max_bytes(self, kind: str) -> int:
-        """The upload size limit of a media kind."""
-        return {"photo": self.photo_max_bytes, "audio": self.audio_max_bytes, "video": self.video_max_bytes}[kind]
 
     @property
     def objects_dir(self) -> Path:

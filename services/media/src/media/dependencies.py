@@ -10,6 +10,7 @@ from media.clients import ShowsAccess
 from media.config import MediaSettings
 from media.service import Enqueue
 from media.storage import Storage
+from shared.ratelimit import RateLimiter
 
 
 async def _settings(request: Request) -> MediaSettings:
@@ -28,7 +29,12 @@ async def _enqueue(request: Request) -> Enqueue:
     return request.app.state.enqueue  # type: ignore[no-any-return]
 
 
+async def _upload_limiter(request: Request) -> RateLimiter:
+    return request.app.state.upload_limiter  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[MediaSettings, Depends(_settings)]
 ShowsDep = Annotated[ShowsAccess, Depends(_shows)]
 StorageDep = Annotated[Storage, Depends(_storage)]
 EnqueueDep = Annotated[Enqueue, Depends(_enqueue)]
+UploadLimiterDep = Annotated[RateLimiter, Depends(_upload_limiter)]

@@ -8,8 +8,10 @@ from shared.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     ServiceUnavailable,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 
 
@@ -41,6 +43,24 @@ class ProcessingFailed(Conflict):
 class UploadTooLarge(PayloadTooLarge):
     default_code = "payload_too_large"
     default_message = "The file is larger than allowed."
+
+
+class QuotaExceeded(PayloadTooLarge):
+    default_code = "quota_exceeded"
+    default_message = "This upload would take you past your storage quota."
+
+
+class ShowIdFirst(ValidationFailed):
+    default_code = "show_id_first"
+    default_message = (
+        "Name the show before the file: add ?show_id= to the URL (or an X-Show-Id header), "
+        "or send the show_id form field before the file part."
+    )
+
+
+class UploadRateLimited(RateLimited):
+    default_code = "upload_rate_limited"
+    default_message = "You started too many uploads in a short time; wait a little and try again."
 
 
 class UnsupportedMedia(UnsupportedMediaType):

@@ -11,7 +11,7 @@ from media.config import MediaSettings, get_settings
 from media.consumers import make_show_applier, make_subscriptions
 from media.db import outbox
 from media.queueing import CeleryEnqueuer, Sweeper
-from media.router import dashboard_router, internal_router, router
+from media.router import dashboard_router, internal_router, me_router, router
 from media.service import Enqueue
 from media.storage import Storage, make_storage
 from shared.app import create_service_app, run_uvicorn
@@ -19,6 +19,7 @@ from shared.auth import TokenVerifier
 from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
+from shared.ratelimit import make_rate_limiter
 
 
 def create_app(
@@ -72,13 +73,14 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[router, dashboard_router, internal_router],
+        routers=[router, dashboard_router, me_router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=make_subscriptions(lambda: store),
         reconciler=reconciler,
         token_verifier=token_verifier,
         ready_checks={"storage": _storage_ready},
+        body_limits=settings.upload_body_limits(),
         on_startup=[_start],
         on_shutdown=[_close],
     )
@@ -88,6 +90,7 @@ def create_app(
     state.shows = shows if shows is not None else http_shows
     state.enqueue = enqueue
     state.sweeper = sweeper
+    state.upload_limiter = make_rate_limiter(settings.redis_url or None)
     return app
 
 

@@ -122,3 +122,25 @@ class SweepMark(Base):
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class UploadReservation(Base):
+    """Room an upload in progress may still fill: counted against its user's quota until it ends."""
+
+    __tablename__ = "upload_reservation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # an upload whose process died never releases its room: it is ignored after this
+    expires_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuotaLock(Base):
+    """One row per uploader, locked while a reservation is decided (one user's uploads queue there)."""
+
+    __tablename__ = "quota_lock"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    touched_at: Mapped[datetime] = mapped_column(default=utcnow)

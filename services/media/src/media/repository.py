@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from media.models import PROCESSING, WORKING, MediaItem, Rendition, ShowRef, SweepMark
+from media.models import PROCESSING, WORKING, MediaItem, QuotaLock, Rendition, ShowRef, SweepMark, UploadReservation
 from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
 
@@ -236,3 +237,55 @@ def forget_sweep_marks(session: Session, keys: list[str] | None = None, *, seen_
     if seen_before is not None:
         stmt = stmt.where(SweepMark.first_seen_at < seen_before)
     session.execute(stmt)
+# ---------------------------------------------------------------- storage quota
+
+
+def lock_quota(session: Session, user_id: int) -> None:
+    """Lock the user's quota row until the transaction ends (created on first use; one statement, so
+    PostgreSQL row-locks it and SQLite takes its write lock: a user's reservations are decided one by one)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    stmt = dialect.insert(QuotaLock).values(user_id=user_id, touched_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=[QuotaLock.user_id], set_={"touched_at": now}))
+
+
+def usage(session: Session, user_id: int) -> tuple[int, int]:
+    """(bytes of the user's stored originals, number of items)."""
+    row = session.execute(
+        select(func.coalesce(func.sum(MediaItem.file_size), 0), func.count()).where(MediaItem.user_id == user_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def reserved_bytes(session: Session, user_id: int, now: datetime, exclude_id: int | None = None) -> int:
+    """Bytes held by the user's unexpired reservations (other than `exclude_id`)."""
+    stmt = select(func.coalesce(func.sum(UploadReservation.bytes), 0)).where(
+        UploadReservation.user_id == user_id, UploadReservation.expires_at > now
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(UploadReservation.id != exclude_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def get_reservation(session: Session, reservation_id: int) -> UploadReservation | None:
+    """A reservation by id."""
+    return session.get(UploadReservation, reservation_id)
+
+
+def add_reservation(session: Session, reservation: UploadReservation) -> UploadReservation:
+    """Insert a reservation (flushed, so it has an id)."""
+    session.add(reservation)
+    session.flush()
+    return reservation
+
+
+def delete_reservation(session: Session, reservation_id: int) -> None:
+    """Drop a reservation (the upload ended, stored or not)."""
+    session.execute(delete(UploadReservation).where(UploadReservation.id == reservation_id))
+
+
+def delete_expired_reservations(session: Session, user_id: int, now: datetime) -> None:
+    """Forget a user's reservations whose uploads died without releasing them."""
+    session.execute(
+        delete(UploadReservation).where(UploadReservation.user_id == user_id, UploadReservation.expires_at <= now)
+    )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from media import service
-from media.dependencies import EnqueueDep, SettingsDep, ShowsDep, StorageDep
+from media.dependencies import EnqueueDep, SettingsDep, ShowsDep, StorageDep, UploadLimiterDep
 from media.exceptions import (
     BadUpload,
     MediaNotFound,
@@ -17,27 +17,33 @@ from media.exceptions import (
     NotReady,
     ProcessingFailed,
     RangeNotSatisfiable,
+    ShowIdFirst,
     ShowNotFound,
     StorageUnavailable,
     UnsupportedMedia,
-    UploadTooLarge,
+    UploadRateLimited,
 )
 from media.responses import serve_object
-from media.schemas import MediaRead, MediaUpdate, PhotoList, PhotoRef, RecordingList, UserCounts
+from media.schemas import MediaRead, MediaUpdate, PhotoList, PhotoRef, RecordingList, UsageRead, UserCounts
 from media.serialize import record
-from media.upload import UploadPolicy, receive_upload
+from media.upload import UploadPolicy, check_request, declared_length, receive_upload
 from shared.auth import CurrentUser
 from shared.db import SessionDep
+from shared.errors import ErrorBody
 from shared.internal import require_internal
-from shared.params import MAX_OFFSET
+from shared.params import MAX_ID, MAX_OFFSET
 
 router = APIRouter()
 dashboard_router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
+me_router = APIRouter(prefix="/api/me", tags=["me"])
 internal_router = APIRouter(prefix="/internal", dependencies=[Depends(require_internal)], include_in_schema=False)
 
 MediaId = Annotated[int, Path(ge=1, le=service.MAX_ID)]
 Limit = Annotated[int | None, Query(ge=1, le=1000)]
 Offset = Annotated[int | None, Query(ge=0, le=MAX_OFFSET)]
+SHOW_DOC = "The show to add the file to (or the X-Show-Id header, or a `show_id` field sent before the file)."
+ShowIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description=SHOW_DOC)]
+ShowIdHeader = Annotated[int | None, Header(alias="X-Show-Id", ge=1, le=MAX_ID, description=SHOW_DOC)]
 
 KINDS = {"photo": "photos", "audio": "audio", "video": "videos"}
 ENVELOPE = {"photo": "photos", "audio": "recordings", "video": "recordings"}
@@ -45,8 +51,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     e.status_code: e.schema() for e in (MediaNotFound, NotAllowed, NotReady, StorageUnavailable)
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
-    e.status_code: e.schema()
-    for e in (BadUpload, ShowNotFound, NotAllowed, UploadTooLarge, UnsupportedMedia, StorageUnavailable)
+    **{e.status_code: e.schema() for e in (BadUpload, ShowNotFound, NotAllowed, UnsupportedMedia, StorageUnavailable)},
+    413: {"model": ErrorBody, "description": "The file is larger than its kind allows (`payload_too_large`), or "
+                                             "it would pass the caller's storage quota (`quota_exceeded`)."},
+    422: {"model": ErrorBody, "description": f"{ShowIdFirst.default_message} Or a field is invalid."},
+    429: {"model": ErrorBody, "description": UploadRateLimited.default_message,
+          "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}},
 }
 BYTES_ERRORS = {**ERRORS, 409: ProcessingFailed.schema(), 416: RangeNotSatisfiable.schema()}
 
@@ -66,31 +76,46 @@ def _add_kind_routes(kind: str) -> None:
                  name=f"upload_{kind}", openapi_extra={"requestBody": _upload_body(kind)})
     async def upload(
         request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
-        storage: StorageDep, enqueue: EnqueueDep,
+        storage: StorageDep, enqueue: EnqueueDep, limiter: UploadLimiterDep, show_id: ShowIdQuery = None,
+        x_show_id: ShowIdHeader = None,
     ) -> JSONResponse:
-        """Upload a file (multipart; fields before the file): 201 processing, 200 if already uploaded."""
+        """Upload a file (multipart; the show in `?show_id=` or before the file): 201 processing, 200 if known.
+
+        Rate, rights on the show and storage quota are decided before one byte of the file is stored.
+        """
+        service.check_upload_rate(limiter, user_id=user.user_id, limit=settings.upload_rate_limit,
+                                  window_s=settings.upload_rate_window_s)
         policy = UploadPolicy(
             kind=kind, max_bytes=settings.max_bytes(kind), file_fields=file_fields,
             max_fields=settings.max_form_fields, max_field_bytes=settings.max_field_bytes,
             flush_bytes=settings.s3_part_size if settings.storage == "s3" else settings.upload_chunk_bytes,
         )
-
-        async def authorize(fields: dict[str, str]) -> str:
-            show_id = service.parse_show_id(fields)
-            await run_in_threadpool(service.authorize_upload, shows, show_id=show_id, user_id=user.user_id)
-            return service.upload_prefix(kind, user.user_id)
-
-        received = await receive_upload(request, policy, storage, authorize)
+        check_request(request, policy)
+        admission = service.UploadAdmission(
+            shows=shows, session_factory=request.app.state.session_factory, kind=kind, user_id=user.user_id,
+            quota=settings.user_quota_bytes, ttl_s=settings.upload_reservation_ttl_s, max_bytes=policy.max_bytes,
+            declared=declared_length(request),
+            named_show=service.show_from_request(show_id, x_show_id),
+        )
+        try:
+            await admission.before_body()
+            received = await receive_upload(request, policy, storage, admission.start, admission.grow)
+        except BaseException:
+            await admission.release()
+            raise
         try:
             item, created = await run_in_threadpool(
                 lambda: service.register_upload(
-                    session, kind=kind, user_id=user.user_id, show_id=service.parse_show_id(received.fields),
-                    received=received, storage=storage, enqueue=enqueue,
+                    session, kind=kind, user_id=user.user_id, show_id=admission.show_id,  # type: ignore[arg-type]
+                    received=received, storage=storage, enqueue=enqueue, reservation_id=admission.reservation_id,
                 )
             )
             body = await run_in_threadpool(record, item)
         except BaseException:
+            # the request's transaction goes first: on SQLite it holds the lock the release needs
+            await run_in_threadpool(session.rollback)
             await run_in_threadpool(service.discard_upload, storage, received)
+            await admission.release()
             raise
         return JSONResponse(body, status_code=201 if created else 200)
 
@@ -185,7 +210,7 @@ def _upload_body(kind: str) -> dict[str, Any]:
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["show_id", "file"],
+                    "required": ["file"],
                     "properties": {"show_id": {"type": "integer"}, **text,
                                    "file": {"type": "string", "format": "binary"}},
                 }
@@ -196,6 +221,12 @@ def _upload_body(kind: str) -> dict[str, Any]:
 
 for _kind in KINDS:
     _add_kind_routes(_kind)
+
+
+@me_router.get("/usage", response_model=UsageRead)
+def my_usage(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> dict[str, int]:
+    """The caller's storage: bytes of their originals, their quota, and how many items they have."""
+    return service.usage(session, user_id=user.user_id, quota=settings.user_quota_bytes)
 
 
 @internal_router.get("/media/show/{show_id}")

@@ -89,3 +89,11 @@ class UserCounts(BaseModel):
     photos: int
     audio: int
     videos: int
+
+
+class UsageRead(BaseModel):
+    """The caller's storage: bytes of the originals they uploaded, their quota, how many items."""
+
+    bytes_used: int
+    bytes_quota: int
+    items: int

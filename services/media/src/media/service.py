@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from media import repository as repo
 from media.clients import ShowAccess, ShowsAccess
-from media.exceptions import MediaNotFound, NotAllowed, NotReady, ProcessingFailed, ShowNotFound, StorageUnavailable
-from media.models import FAILED, PROCESSING, READY, MediaItem
+from media.exceptions import (
+    MediaNotFound,
+    NotAllowed,
+    NotReady,
+    ProcessingFailed,
+    QuotaExceeded,
+    ShowIdFirst,
+    ShowNotFound,
+    StorageUnavailable,
+    UploadRateLimited,
+)
+from media.models import FAILED, PROCESSING, READY, MediaItem, UploadReservation
 from media.serialize import THUMB_SIZES, record
 from media.storage import Storage, StorageError, new_prefix
 from media.upload import Received
-from shared.db import after_commit, utcnow
+from shared.db import after_commit, session_scope, utcnow
 from shared.errors import ValidationFailed
 from shared.events import MediaDeletedV1, MediaUploadedV1
+from shared.limits import describe_size
 from shared.outbox import emit
 from shared.params import MAX_ID
+from shared.ratelimit import RateLimiter
 
 log = logging.getLogger("media.service")
 
@@ -38,6 +52,37 @@ def parse_show_id(fields: dict[str, str]) -> int:
     if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
         raise ValidationFailed("show_id must be a positive integer.", field="show_id")
     return int(raw)
+
+
+def show_from_request(query: int | None, header: int | None) -> int | None:
+    """The show named by `?show_id=` or `X-Show-Id` (422 when both are given and differ)."""
+    if query is not None and header is not None and query != header:
+        raise ValidationFailed("show_id in the URL and X-Show-Id name different shows.", field="show_id")
+    return query if query is not None else header
+
+
+def resolve_show_id(named: int | None, fields: dict[str, str]) -> int:
+    """The upload's show when its file part begins: from the URL/header or a field sent before the file."""
+    if "show_id" not in fields:
+        if named is None:
+            raise ShowIdFirst(field="show_id")
+        return named
+    from_form = parse_show_id(fields)
+    if named is not None and from_form != named:
+        raise ValidationFailed("The show_id form field names a different show than the URL.", field="show_id")
+    return from_form
+
+
+def check_upload_rate(limiter: RateLimiter, *, user_id: int, limit: int, window_s: int) -> None:
+    """Count an upload attempt of the user; 429 with Retry-After when over `limit` per `window_s`."""
+    if limit <= 0:
+        return
+    allowed, retry_after = limiter.hit(f"media-upload:{user_id}", limit, window_s)
+    if not allowed:
+        raise UploadRateLimited(
+            retry_after,
+            f"You started more than {limit} uploads in {window_s} seconds; wait {retry_after} s and try again.",
+        )
 
 
 def authorize_upload(shows: ShowsAccess, *, show_id: int, user_id: int) -> ShowAccess:
@@ -67,9 +112,12 @@ def _text(fields: dict[str, str], name: str, limit: int) -> str | None:
 
 def register_upload(
     session: Session, *, kind: str, user_id: int, show_id: int, received: Received, storage: Storage,
-    enqueue: Enqueue,
+    enqueue: Enqueue, reservation_id: int | None = None,
 ) -> tuple[MediaItem, bool]:
-    """Record a stored upload (status processing) + `media.uploaded`; a duplicate returns the existing item."""
+    """Record a stored upload (status processing) + `media.uploaded`; a duplicate returns the existing item.
+
+    The upload's quota reservation goes in the same transaction: its bytes now count as used.
+    """
     fields = received.fields
     caption = _text(fields, "caption", 2000)
     title = _text(fields, "title", 255)
@@ -78,6 +126,8 @@ def register_upload(
     # (the deletion purges this item, or this call finds the tombstone): an upload is never orphaned
     if repo.lock_show_ref(session, show_id).deleted:
         raise ShowNotFound()
+    if reservation_id is not None:
+        repo.delete_reservation(session, reservation_id)
     existing = repo.find_duplicate(session, user_id=user_id, show_id=show_id, kind=kind, sha256=received.sha256)
     if existing is not None:
         _drop_prefix(storage, received.prefix)
@@ -109,6 +159,113 @@ def _drop_prefix(storage: Storage, prefix: str) -> None:
 def discard_upload(storage: Storage, received: Received) -> None:
     """Remove a stored upload that could not be recorded."""
     _drop_prefix(storage, received.prefix)
+
+
+# ---------------------------------------------------------------- quota
+
+RESERVE_STEP = 64 * 1024 * 1024  # room taken at a time by an upload of unknown length (chunked)
+
+
+def reserve_upload(
+    session_factory: sessionmaker[Session], *, user_id: int, at_least: int, wanted: int, quota: int, ttl_s: int,
+    reservation_id: int | None = None,
+) -> tuple[int, int]:
+    """Reserve room for an upload, or grow its reservation: (reservation id, bytes granted), or 413.
+
+    Runs in its own committed transaction with the user's quota row locked, so parallel uploads of one
+    user are decided one after another and each sees the others' reservations: together they can never
+    pass the quota. Grants at least `at_least` and at most `wanted` bytes.
+    """
+    with session_scope(session_factory) as session:
+        repo.lock_quota(session, user_id)
+        now = utcnow()
+        repo.delete_expired_reservations(session, user_id, now)
+        used, _ = repo.usage(session, user_id)
+        free = quota - used - repo.reserved_bytes(session, user_id, now, exclude_id=reservation_id)
+        if at_least > free:
+            raise QuotaExceeded(
+                f"This upload would take you past your {describe_size(quota)} storage quota "
+                f"({describe_size(used)} used). Delete some media to make room."
+            )
+        grant = max(at_least, min(wanted, free))
+        reservation = repo.get_reservation(session, reservation_id) if reservation_id is not None else None
+        if reservation is None:
+            reservation = repo.add_reservation(session, UploadReservation(user_id=user_id, bytes=grant, created_at=now,
+                                                                          expires_at=now))
+        reservation.bytes = grant
+        reservation.expires_at = now + timedelta(seconds=ttl_s)
+        session.flush()
+        return reservation.id, grant
+
+
+def release_upload(session_factory: sessionmaker[Session], reservation_id: int) -> None:
+    """Give back the room of an upload that failed (its own transaction)."""
+    with session_scope(session_factory) as session:
+        repo.delete_reservation(session, reservation_id)
+
+
+def usage(session: Session, *, user_id: int, quota: int) -> dict[str, int]:
+    """`{bytes_used, bytes_quota, items}`: the user's stored originals against the quota."""
+    used, items = repo.usage(session, user_id)
+    return {"bytes_used": used, "bytes_quota": quota, "items": items}
+
+
+@dataclass
+class UploadAdmission:
+    """Decides one upload before any byte is stored: the show, the caller's right to add to it, the room.
+
+    With the show in the URL (or `X-Show-Id`), everything is decided before the body is read; otherwise
+    when the file part begins, with the `show_id` field that must have come before it.
+    """
+
+    shows: ShowsAccess
+    session_factory: sessionmaker[Session]
+    kind: str
+    user_id: int
+    quota: int
+    ttl_s: int
+    max_bytes: int
+    declared: int | None  # the request's Content-Length (an upper bound of the file), None when chunked
+    named_show: int | None = None
+    show_id: int | None = None
+    reservation_id: int | None = None
+    granted: int = 0
+
+    async def before_body(self) -> None:
+        """Authorize and reserve now when the show is named outside the body."""
+        if self.named_show is not None:
+            await self._admit(self.named_show)
+
+    async def start(self, fields: dict[str, str]) -> tuple[str, int]:
+        """The file part begins: admit it (if not done yet) and give its storage prefix and room."""
+        show_id = resolve_show_id(self.named_show, fields)
+        if self.show_id is None:
+            await self._admit(show_id)
+        return upload_prefix(self.kind, self.user_id), self.granted
+
+    async def _admit(self, show_id: int) -> None:
+        await run_in_threadpool(authorize_upload, self.shows, show_id=show_id, user_id=self.user_id)
+        self.show_id = show_id
+        # A declared length is reserved whole (refused now if it cannot fit); a chunked body a step at a time.
+        at_least = self.declared or 0
+        await self._reserve(at_least, self.declared or min(RESERVE_STEP, self.max_bytes))
+
+    async def grow(self, size: int) -> int:
+        """More room for a body longer than reserved so far (a chunked upload), or 413."""
+        await self._reserve(size, min(size + RESERVE_STEP, self.max_bytes))
+        return self.granted
+
+    async def _reserve(self, at_least: int, wanted: int) -> None:
+        self.reservation_id, self.granted = await run_in_threadpool(
+            lambda: reserve_upload(self.session_factory, user_id=self.user_id, at_least=at_least, wanted=wanted,
+                                   quota=self.quota, ttl_s=self.ttl_s, reservation_id=self.reservation_id)
+        )
+
+    async def release(self) -> None:
+        """Give the room back (the upload failed)."""
+        if self.reservation_id is not None:
+            reservation_id, self.reservation_id = self.reservation_id, None
+            await run_in_threadpool(release_upload, self.session_factory, reservation_id)
 
 
 # ---------------------------------------------------------------- reading

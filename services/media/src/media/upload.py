@@ -1,8 +1,10 @@
 """Streaming multipart receiver: fields first, then the file piped to storage in parts while hashing.
 
-The small fields (`show_id`, `caption`/`title`, `description`) must come before the file part; the web
-client and the tests send them first. If the file comes first, it is spooled to a temp file (the only
-part we ever buffer) and stored once the fields have arrived. Memory stays bounded by one storage part.
+Nothing of the file is stored before the upload is admitted: when the file part begins, `start` is
+called with the form fields read so far and must authorize the caller on the show and reserve quota
+(the show comes from the URL, an `X-Show-Id` header, or a `show_id` field sent before the file; a file
+with no show known yet is refused). While the file streams, `grow` extends the reservation before more
+bytes are written. Memory stays bounded by one storage part.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import tempfile
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
@@ -25,9 +26,9 @@ from media.exceptions import BadUpload, StorageUnavailable, UnsupportedMedia, Up
 from media.processing.sniff import SNIFF_BYTES, Sniffed, allowed_for, sniff
 from media.storage import Storage, StorageError, Writer
 from shared.errors import ValidationFailed
+from shared.limits import MULTIPART_SLACK
 
 log = logging.getLogger("media.upload")
-MULTIPART_SLACK = 1024 * 1024
 MAX_PART_HEADER_BYTES = 64 * 1024  # headers and small fields on top of the file itself
 KIND_NAMES = {"photo": "photos (JPEG, PNG, GIF, WebP, HEIC)", "audio": "audio (MP3, WAV, OGG/Opus, M4A/AAC, FLAC)",
               "video": "videos (MP4/MOV, MKV, WebM, AVI)"}
@@ -58,8 +59,10 @@ class Received:
     key: str
 
 
-# authorize(fields) -> storage prefix for this item (raises 404/403/422 before any byte is stored)
-Authorize = Callable[[dict[str, str]], Awaitable[str]]
+# start(fields) -> (storage prefix, bytes granted): authorizes and reserves before any byte is stored
+Start = Callable[[dict[str, str]], Awaitable[tuple[str, int]]]
+# grow(size) -> bytes granted (at least `size`), or raises 413 when the quota is full
+Grow = Callable[[int], Awaitable[int]]
 
 
 def sanitize_filename(raw: str, fallback_ext: str = "", limit: int = 255) -> str:
@@ -90,9 +93,11 @@ class _Part:
 class _FileSink:
     """Receives the file part: sniff the head, then hash, count and forward to storage in parts."""
 
-    def __init__(self, policy: UploadPolicy, storage: Storage) -> None:
+    def __init__(self, policy: UploadPolicy, storage: Storage, granted: int, grow: Grow) -> None:
         self.policy = policy
         self.storage = storage
+        self.granted = granted
+        self.grow = grow
         self.head = bytearray()
         self.buf = bytearray()
         self.hash = hashlib.sha256()
@@ -114,6 +119,8 @@ class _FileSink:
         self.size += len(data)
         if self.size > self.policy.max_bytes:
             raise UploadTooLarge(f"The file is larger than the {self.policy.max_bytes // 1_000_000} MB allowed.")
+        if self.size > self.granted:  # more room first (a chunked upload), or 413 before it is written
+            self.granted = await self.grow(self.size)
         self.hash.update(data)
         if self.writer is None:
             self.head += data
@@ -203,14 +210,29 @@ class _Events:
         return out
 
 
-async def receive_upload(request: Request, policy: UploadPolicy, storage: Storage, authorize: Authorize) -> Received:
+def declared_length(request: Request) -> int | None:
+    """The request's Content-Length (an upper bound of the file), None for a chunked body."""
+    length = request.headers.get("content-length", "")
+    if "transfer-encoding" in request.headers or not (length.isascii() and length.isdigit()):
+        return None
+    return int(length)
+
+
+def check_request(request: Request, policy: UploadPolicy) -> None:
+    """What can be refused before the body is read: not multipart, or a declared length over the limit."""
+    _boundary(request)
+    _check_length(request, policy)
+
+
+async def receive_upload(request: Request, policy: UploadPolicy, storage: Storage, start: Start,
+                         grow: Grow) -> Received:
     """Parse the multipart body as it arrives and store its single file; raises 4xx/503 ServiceErrors."""
     _check_length(request, policy)
     events = _Events()
     # Long client file names (kept only as sanitised display names) must not fail the upload; 64 KiB bounds it.
     parser = MultipartParser(_boundary(request), events.callbacks(), max_header_count=16,
                              max_header_size=MAX_PART_HEADER_BYTES)
-    state = _Receiver(policy, storage, authorize)
+    state = _Receiver(policy, storage, start, grow)
     try:
         async for chunk in request.stream():
             if chunk:
@@ -236,17 +258,17 @@ async def receive_upload(request: Request, policy: UploadPolicy, storage: Storag
 class _Receiver:
     """The upload's state machine over parser events."""
 
-    def __init__(self, policy: UploadPolicy, storage: Storage, authorize: Authorize) -> None:
+    def __init__(self, policy: UploadPolicy, storage: Storage, start: Start, grow: Grow) -> None:
         self.policy = policy
         self.storage = storage
-        self.authorize = authorize
+        self.start = start
+        self.grow = grow
         self.fields: dict[str, str] = {}
         self.field_count = 0
         self.part: _Part | None = None
         self.value = bytearray()
         self.sink: _FileSink | None = None
         self.prefix: str | None = None
-        self.spool: IO[bytes] | None = None
         self.filename = ""
         self.file_done = False
         self.stored_size = 0
@@ -285,14 +307,9 @@ class _Receiver:
         if part.name not in self.policy.file_fields:
             raise BadUpload(f"Send the file in the `{sorted(self.policy.file_fields)[0]}` field.")
         self.filename = part.filename or ""
-        self.sink = _FileSink(self.policy, self.storage)
-        if self._has_required_fields():
-            self.prefix = await self.authorize(dict(self.fields))
-        else:  # the file came before the fields: spool it to disk until they arrive
-            self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in result()/cleanup()
-
-    def _has_required_fields(self) -> bool:
-        return "show_id" in self.fields
+        # Admission (show, rights, quota) before one byte of the file is stored.
+        self.prefix, granted = await self.start(dict(self.fields))
+        self.sink = _FileSink(self.policy, self.storage, granted, self.grow)
 
     async def _data(self, data: bytes) -> None:
         part = self.part
@@ -302,14 +319,7 @@ class _Receiver:
             if len(self.value) > self.policy.max_field_bytes:
                 raise UploadTooLarge(f"The form field `{part.name}` is too long.")
             return
-        assert self.sink is not None
-        if self.spool is not None:
-            self.sink.size += len(data)
-            if self.sink.size > self.policy.max_bytes:
-                raise UploadTooLarge(f"The file is larger than the {self.policy.max_bytes // 1_000_000} MB allowed.")
-            await run_in_threadpool(self.spool.write, data)
-            return
-        assert self.prefix is not None
+        assert self.sink is not None and self.prefix is not None
         await self.sink.feed(data, self.prefix)
 
     async def _end_part(self) -> None:
@@ -321,15 +331,12 @@ class _Receiver:
                 self.fields[part.name] = self.value.decode("utf-8", "replace")
             return
         self.file_done = True
-        if self.spool is None:
-            assert self.sink is not None and self.prefix is not None
-            self.stored_size = await self.sink.finish(self.prefix)
+        assert self.sink is not None and self.prefix is not None
+        self.stored_size = await self.sink.finish(self.prefix)
 
     async def result(self) -> Received:
         if not self.file_done or self.sink is None:
             raise ValidationFailed("Attach the file to upload.", field="file")
-        if self.spool is not None:
-            await self._store_spooled()
         sink = self.sink
         assert sink.sniffed is not None and self.prefix is not None
         return Received(
@@ -342,27 +349,9 @@ class _Receiver:
             key=sink.key,
         )
 
-    async def _store_spooled(self) -> None:
-        assert self.spool is not None and self.sink is not None
-        self.prefix = await self.authorize(dict(self.fields))
-        spool, self.spool = self.spool, None
-        sink = _FileSink(self.policy, self.storage)
-        self.sink = sink
-        with spool:
-            await run_in_threadpool(spool.seek, 0)
-            while True:
-                data = await run_in_threadpool(spool.read, self.policy.flush_bytes)
-                if not data:
-                    break
-                await sink.feed(data, self.prefix)
-        self.stored_size = await sink.finish(self.prefix)
-
     async def cleanup(self) -> None:
         if self.sink is not None:
             await self.sink.abort()
-        if self.spool is not None:
-            with contextlib.suppress(Exception):
-                self.spool.close()
         if self.prefix is not None and self.file_done:
             # The original was stored but a later step failed: nothing may stay behind.
             with contextlib.suppress(Exception):

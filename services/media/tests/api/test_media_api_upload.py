@@ -197,20 +197,27 @@ def test_two_files_refused(env) -> None:
     assert env.keys() == []
 
 
-def test_file_before_fields_is_spooled(env) -> None:
-    env.shows.add(1, owner=10)
-    boundary = "XyZ"
-    data = jpeg_bytes(300, 200)
-    body = (
+def _file_first(boundary: str, data: bytes) -> bytes:
+    return (
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode() + data + (
         f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"show_id\"\r\n\r\n1\r\n--{boundary}--\r\n"
     ).encode()
-    headers = {**env.auth(10), "Content-Type": f"multipart/form-data; boundary={boundary}"}
-    r = env.client.post("/api/photos", headers=headers, content=body)
+
+
+def test_file_before_the_show_is_refused_before_storing(env) -> None:
+    env.shows.add(1, owner=10)
+    data = jpeg_bytes(300, 200)
+    headers = {**env.auth(10), "Content-Type": "multipart/form-data; boundary=XyZ"}
+    r = env.client.post("/api/photos", headers=headers, content=_file_first("XyZ", data))
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "show_id_first" and "?show_id=" in r.json()["error"]
+    assert env.keys() == [] and env.shows.calls == 0
+    # the same body with the show named in the URL (or a header) is fine
+    r = env.client.post("/api/photos", params={"show_id": 1}, headers=headers, content=_file_first("XyZ", data))
     assert r.status_code == 201, r.text
-    assert r.json()["file_size"] == len(data)
+    assert r.json()["file_size"] == len(data) and r.json()["show_id"] == 1
 
 
 @pytest.mark.parametrize(

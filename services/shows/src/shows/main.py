@@ -9,6 +9,7 @@ from shared.auth import TokenVerifier
 from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
+from shared.limits import MULTIPART_SLACK
 from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
 from shows import service
 from shows.catalog.jobs import CeleryEnqueuer, Enqueue, JobSweeper
@@ -83,6 +84,8 @@ def create_app(
         token_verifier=token_verifier,
         on_startup=[_start],
         on_shutdown=[_close],
+        # a concert-history file (`SHOWS_IMPORT_MAX_BYTES`, which the gateway reads too) is larger than JSON
+        body_limits={("POST", "/api/imports"): settings.import_max_bytes + MULTIPART_SLACK},
     )
     app.state.engine = engine
     app.state.catalog_enqueue = catalog_enqueue

@@ -13,7 +13,7 @@ from shows import repository as repo
 from shows import setlist as setlist_service
 from shows.clients import fetch_show_extras
 from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, SongId, UsersDep, ViewerDep
-from shows.exceptions import ShowNotFound
+from shows.exceptions import CheckinClosed, DuplicateShow, NotAtConcert, NotShowOwner, SetlistFull, ShowNotFound
 from shows.exports import shows_csv, shows_ics
 from shows.normalize import normalize
 from shows.schemas import (
@@ -31,6 +31,8 @@ from shows.schemas import (
 
 router = APIRouter(prefix="/api/shows", tags=["shows"])
 NOT_FOUND = {404: ShowNotFound.schema()}
+# owner-only operations: 404 when the show is not visible, 403 when visible but someone else's
+OWNED = {**NOT_FOUND, 403: NotShowOwner.schema()}
 
 
 def _link_header(request: Request, offset: int, limit: int, total: int) -> str | None:
@@ -94,7 +96,8 @@ def list_shows(
     return shows
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated,
+             responses={409: DuplicateShow.schema()})
 def create_show(body: ShowCreate, session: SessionDep, viewer: ViewerDep, users: UsersDep) -> dict[str, Any]:
     """Log a show (finds or creates artist, venue and concert); says how many others logged it."""
     return service.create_show(session, viewer=viewer, data=body, users=users)
@@ -135,13 +138,13 @@ def get_show(
     return body
 
 
-@router.put("/{show_id}", response_model=ShowRead, responses=NOT_FOUND)
+@router.put("/{show_id}", response_model=ShowRead, responses={**OWNED, 409: DuplicateShow.schema()})
 def update_show(show_id: ShowId, body: ShowUpdate, session: SessionDep, viewer: ViewerDep) -> dict[str, Any]:
     """Change a show (owner only; partial)."""
     return service.update_show(session, viewer=viewer, show_id=show_id, data=body)
 
 
-@router.delete("/{show_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete("/{show_id}", status_code=status.HTTP_204_NO_CONTENT, responses=OWNED)
 def delete_show(show_id: ShowId, session: SessionDep, viewer: ViewerDep) -> Response:
     """Delete a show (owner only); setlist, check-ins, media, comments and chat go with it."""
     service.delete_show(session, viewer=viewer, show_id=show_id)
@@ -154,7 +157,8 @@ def get_setlist(show_id: ShowId, session: SessionDep, viewer: ViewerDep) -> list
     return setlist_service.list_setlist(session, viewer=viewer, show_id=show_id)
 
 
-@router.post("/{show_id}/setlist", status_code=status.HTTP_201_CREATED, response_model=SongRead, responses=NOT_FOUND)
+@router.post("/{show_id}/setlist", status_code=status.HTTP_201_CREATED, response_model=SongRead,
+             responses={**OWNED, 409: SetlistFull.schema()})
 def add_song(
     show_id: ShowId, body: SongCreate, session: SessionDep, viewer: ViewerDep, settings: SettingsDep
 ) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def add_song(
     )
 
 
-@router.put("/{show_id}/setlist/{song_id}", response_model=SongRead, responses=NOT_FOUND)
+@router.put("/{show_id}/setlist/{song_id}", response_model=SongRead, responses=OWNED)
 def update_song(
     show_id: ShowId, song_id: SongId, body: SongUpdate, session: SessionDep, viewer: ViewerDep
 ) -> dict[str, Any]:
@@ -172,14 +176,14 @@ def update_song(
     return setlist_service.update_song(session, viewer=viewer, show_id=show_id, song_id=song_id, data=body)
 
 
-@router.delete("/{show_id}/setlist/{song_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete("/{show_id}/setlist/{song_id}", status_code=status.HTTP_204_NO_CONTENT, responses=OWNED)
 def delete_song(show_id: ShowId, song_id: SongId, session: SessionDep, viewer: ViewerDep) -> Response:
     """Remove a song of this show and close the gap."""
     setlist_service.remove_song(session, viewer=viewer, show_id=show_id, song_id=song_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{show_id}/checkin", response_model=CheckinResult, responses=NOT_FOUND)
+@router.post("/{show_id}/checkin", response_model=CheckinResult, responses={**OWNED, 409: CheckinClosed.schema()})
 def checkin(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
     """Check in at the concert of your show (around its date; idempotent)."""
     return live.check_in(
@@ -191,13 +195,13 @@ def checkin(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: S
     )
 
 
-@router.post("/{show_id}/checkout", response_model=CheckinResult, responses=NOT_FOUND)
+@router.post("/{show_id}/checkout", response_model=CheckinResult, responses=OWNED)
 def checkout(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
     """End your check-in (idempotent)."""
     return live.check_out(session, viewer=viewer, show_id=show_id, ttl_hours=settings.checkin_ttl_hours)
 
 
-@router.get("/{show_id}/active-users", response_model=ActiveUsers, responses=NOT_FOUND)
+@router.get("/{show_id}/active-users", response_model=ActiveUsers, responses={**NOT_FOUND, 403: NotAtConcert.schema()})
 def active_users(show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep) -> dict[str, Any]:
     """Who is checked in at this show's concert now (usernames only)."""
     return live.active_users(session, viewer=viewer, show_id=show_id, ttl_hours=settings.checkin_ttl_hours)

@@ -50,6 +50,7 @@ def on_user(session: Session, item: dict[str, Any], notify: OnUserDeleted | None
             emit(session, CommentDeletedV1(comment_id=c.id, show_id=c.show_id, photo_id=c.photo_id, user_id=uid))
         repo.delete_chat(session, user_id=uid)
         repo.delete_feed_items(session, owner_id=uid)
+        repo.delete_search_setting(session, uid)
     return True
 
 

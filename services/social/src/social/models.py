@@ -139,3 +139,12 @@ class ChatMessage(Base):
     username: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchSetting(Base):
+    """What a user lets others find them by; email search matches only those who opted in (default off)."""
+
+    __tablename__ = "search_setting"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    findable_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from shared import visibility
 from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
-from social.models import ChatMessage, Comment, FeedItem, FriendPair, Friendship, ShowAudience, ShowRef, User
+from social.models import (
+    ChatMessage,
+    Comment,
+    FeedItem,
+    FriendPair,
+    Friendship,
+    SearchSetting,
+    ShowAudience,
+    ShowRef,
+    User,
+)
 
 # ---------------------------------------------------------------- users
 
@@ -64,7 +74,9 @@ def search_users(session: Session, *, prefix: str | None, email: str | None, exc
         escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conds.append(User.username_lower.like(f"{escaped}%", escape="\\"))
     if email:
-        conds.append(User.email_lower == email.lower())
+        # only people who opted in: for everyone else an email search answers as for an unknown address
+        findable = select(SearchSetting.user_id).where(SearchSetting.findable_by_email.is_(True))
+        conds.append(and_(User.email_lower == email.lower(), User.id.in_(findable)))
     if not conds:
         return []
     stmt = (
@@ -74,6 +86,28 @@ def search_users(session: Session, *, prefix: str | None, email: str | None, exc
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def delete_search_setting(session: Session, user_id: int) -> None:
+    """Forget a (deleted) user's search setting."""
+    session.execute(delete(SearchSetting).where(SearchSetting.user_id == user_id))
+
+
+def get_search_setting(session: Session, user_id: int) -> SearchSetting | None:
+    """A user's search setting (None: the defaults)."""
+    return session.get(SearchSetting, user_id)
+
+
+def set_search_setting(session: Session, user_id: int, *, findable_by_email: bool) -> SearchSetting:
+    """Create or change a user's search setting."""
+    row = session.get(SearchSetting, user_id)
+    if row is None:
+        row = SearchSetting(user_id=user_id, findable_by_email=findable_by_email, updated_at=utcnow())
+        session.add(row)
+    else:
+        row.findable_by_email, row.updated_at = findable_by_email, utcnow()
+    session.flush()
+    return row
 
 
 # ---------------------------------------------------------------- shows (local copies)

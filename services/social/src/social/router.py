@@ -46,6 +46,7 @@ from social.schemas import (
     FriendshipRead,
     MessageResponse,
     RecentCommentList,
+    SearchSettings,
     UserCounts,
     UserSearchList,
 )
@@ -116,11 +117,24 @@ def recent_comments(user: CurrentUser, session: SessionDep,
 def search_users(user: CurrentUser, session: SessionDep,
                  q: Annotated[str | None, Query(max_length=320)] = None,
                  query: Annotated[str | None, Query(max_length=320)] = None) -> dict[str, Any]:
-    """Find people by username prefix or exact email (≥ 2 characters; emails are never shown)."""
+    """Find people by username prefix, or by exact email if they opted in (≥ 2 characters; emails never shown)."""
     text = q if q is not None else query
     if text is None:
         raise InvalidInput("Give a search text in `q`.", field="q")
     return service.search_users(session=session, principal=user, query=text)
+
+
+@router.get("/api/friends/settings", response_model=SearchSettings, tags=["friends"], responses=COMMON)
+def get_search_settings(user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Whether others may find you by your exact email (off unless you opt in)."""
+    return service.search_settings(session=session, user_id=user.user_id)
+
+
+@router.put("/api/friends/settings", response_model=SearchSettings, tags=["friends"], responses=COMMON)
+def put_search_settings(body: SearchSettings, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Opt in to (or out of) being found by your exact email; your username can always be searched."""
+    return service.update_search_settings(session=session, user_id=user.user_id,
+                                          findable_by_email=body.findable_by_email)
 
 
 @router.post("/api/friends/request", status_code=201, response_model=FriendshipRead, tags=["friends"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from shared.params import MAX_ID
 
@@ -158,6 +158,12 @@ class UserSearchResult(BaseModel):
     id: int
     username: str
     friendship_status: FriendshipStatusValue
+
+
+class SearchSettings(BaseModel):
+    """How others may find you: by username prefix always; by your exact email only if you opt in."""
+
+    findable_by_email: StrictBool
 
 
 class UserSearchList(BaseModel):

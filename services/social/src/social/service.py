@@ -256,7 +256,11 @@ def _serialize_rows(session: Session, rows: Sequence[Friendship], viewer_id: int
 
 
 def search_users(*, session: Session, principal: Principal, query: str) -> dict[str, Any]:
-    """Users by username prefix or exact email (emails never returned), with the caller's relation."""
+    """Users by username prefix, or by exact email among those who opted in, with the caller's relation.
+
+    An email search answers the same for an unknown address and for someone who did not opt in, so it
+    never tells whether an address has an account; emails are never returned.
+    """
     q = query.strip()
     if q.startswith("@") and q.count("@") == 1:
         q = q[1:]  # "@name" is a username, as in mentions
@@ -282,6 +286,18 @@ def _find_user(session: Session, users: UserDirectory, *, user_id: int | None, u
             apply_user_item(session, item)
         user = repo.get_user(session, user_id) if user_id is not None else repo.user_by_username(session, username)
     return user if user is not None and not user.deleted else None
+
+
+def search_settings(*, session: Session, user_id: int) -> dict[str, bool]:
+    """The caller's search setting (email search is off until they opt in)."""
+    row = repo.get_search_setting(session, user_id)
+    return {"findable_by_email": bool(row is not None and row.findable_by_email)}
+
+
+def update_search_settings(*, session: Session, user_id: int, findable_by_email: bool) -> dict[str, bool]:
+    """Opt in to (or out of) being found by one's exact email."""
+    row = repo.set_search_setting(session, user_id, findable_by_email=findable_by_email)
+    return {"findable_by_email": row.findable_by_email}
 
 
 def _accept(session: Session, row: Friendship) -> bool:

@@ -25,7 +25,8 @@ def test_search_prefix_exact_email_no_emails(trio) -> None:
     assert [u["username"] for u in body["users"]] == ["bob", "bobby_tables"] and body["total"] == 2
     assert set(body["users"][0]) == {"id", "username", "friendship_status"}
     assert "example.test" not in r.text
-    # exact email (case-insensitive) finds; partial emails find nothing
+    # exact email (case-insensitive) finds only someone who opted in; partial emails find nothing
+    assert c.put("/api/friends/settings", json={"findable_by_email": True}, headers=trio.headers(C)).status_code == 200
     assert [u["id"] for u in c.get("/api/friends/search?query=ROBERT@example.test",
                                    headers=trio.headers(A)).json()["users"]] == [C]
     for partial in ("robert@", "@example.test", "robert@example", "obert@example.test"):
@@ -37,6 +38,29 @@ def test_search_prefix_exact_email_no_emails(trio) -> None:
     # LIKE wildcards are literal
     assert c.get("/api/friends/search?q=b%25", headers=trio.headers(A)).json()["total"] == 0
     assert c.get("/api/friends/search?q=__", headers=trio.headers(A)).json()["total"] == 0
+
+
+def test_email_search_answers_the_same_for_unknown_and_not_opted_in(trio) -> None:
+    c = trio.client
+
+    def search(email: str) -> tuple[int, str]:
+        r = c.get("/api/friends/search", params={"q": email}, headers=trio.headers(A))
+        return r.status_code, r.text
+
+    unknown = search("nobody@example.test")
+    assert unknown == (200, '{"users":[],"total":0}')
+    assert search("bob@example.test") == unknown  # bob exists but did not opt in
+    assert c.get("/api/friends/settings", headers=trio.headers(B)).json() == {"findable_by_email": False}
+    r = c.put("/api/friends/settings", json={"findable_by_email": True}, headers=trio.headers(B))
+    assert r.json() == {"findable_by_email": True}
+    assert [u["id"] for u in c.get("/api/friends/search", params={"q": "bob@example.test"},
+                                   headers=trio.headers(A)).json()["users"]] == [B]
+    c.put("/api/friends/settings", json={"findable_by_email": False}, headers=trio.headers(B))
+    assert search("bob@example.test") == unknown
+    # a username search is unaffected by the setting
+    assert c.get("/api/friends/search?q=bob", headers=trio.headers(A)).json()["total"] == 2
+    assert c.put("/api/friends/settings", json={"findable_by_email": "yes"},
+                 headers=trio.headers(B)).status_code == 422
 
 
 @pytest.mark.parametrize("query", ["", "?q=", "?q=a", "?q=%20b%20", "?query=@", "?q=@b"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -51,3 +52,20 @@ def wait_terminal(user: TestUser, kind: str, ids: list[int], timeout_s: float) -
             break
         time.sleep(1)
     return status
+
+
+def response_head_to(base_url: str, head: str, timeout: float = 10.0) -> bytes:
+    """Send only a request head (its body announced, never sent) and return the response head.
+
+    A server that needs the body before answering makes this time out: an answer proves it did not wait.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+    return data

@@ -35,6 +35,10 @@ RUN_ID = uuid.uuid4().hex[:8]
 FAKE_SETLISTFM_KEY = "e2e-setlistfm-key"
 ISSUER = "sharemyshows-auth"
 AUDIENCE = "sharemyshows"
+# limits of the e2e stack (tests/e2e/test_edge_limits.py fills them)
+E2E_QUOTA_BYTES = 64 * 1024 * 1024
+E2E_UPLOAD_RATE = 60
+E2E_METRICS_TOKEN = f"metrics-{RUN_ID}"
 
 
 
@@ -193,6 +197,10 @@ def stack_env(
             "SHOWS_WIKIDATA_URL": fake_sources,
             "SETLISTFM_API_KEY": FAKE_SETLISTFM_KEY,
             "SHOWS_CATALOG_RETRY_BACKOFF_S": "1",
+            # small enough that the e2e tests can fill them (each test uses fresh users)
+            "MEDIA_USER_QUOTA_BYTES": str(E2E_QUOTA_BYTES),
+            "MEDIA_UPLOAD_RATE_LIMIT": str(E2E_UPLOAD_RATE),
+            "GATEWAY_METRICS_TOKEN": E2E_METRICS_TOKEN,
         }
     )
     for svc in ("auth", "shows", "media", "social"):
