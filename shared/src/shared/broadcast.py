@@ -522,7 +522,8 @@ class _Tail:
         while True:
             nxt = self.generation + 1
             if not os.path.exists(self.backend.path(self.channel, nxt)):
-                later = [g for g in self.backend.generations(self.channel) if g > nxt]
+                # `>=`: nxt may have been created (and more after it) between the check and the listing
+                later = [g for g in self.backend.generations(self.channel) if g >= nxt]
                 if not later:
                     return out
                 nxt = later[0]  # fell so far behind that generations were deleted: skip to the oldest left
