@@ -190,7 +190,7 @@ def test_bad_inputs_rejected_or_failed_and_nothing_left(make_user, s3_server, tm
 def test_worker_sigkill_mid_transcode_still_ends_ready(make_user, stack, tmp_path: Path) -> None:
     user = make_user()
     show = create_show(user)
-    clip = make_video(tmp_path / "long.mp4", seconds=20, width=1920, height=1080, vcodec="mpeg4").read_bytes()
+    clip = make_video(tmp_path / "long.mp4", seconds=10, width=1920, height=1080, vcodec="mpeg4").read_bytes()
     r = upload(user, "videos", show["id"], "long.mp4", clip, "video/mp4")
     assert r.status_code == 201, r.text
     vid = r.json()["id"]
@@ -200,7 +200,7 @@ def test_worker_sigkill_mid_transcode_still_ends_ready(make_user, stack, tmp_pat
     assert media_status(user, "videos", vid)["status"] == "processing"
     stack.restart("media-worker")
     rec = _ready(user, "videos", vid, 300)
-    assert rec["urls"]["rendition_720p"] and rec["duration"] == pytest.approx(20, abs=0.5)
+    assert rec["urls"]["rendition_720p"] and rec["duration"] == pytest.approx(10, abs=0.5)
 
 
 # The corpus is generated here; every entry names what the platform must answer: a 4xx at upload, or an
