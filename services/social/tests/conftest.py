@@ -160,9 +160,8 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     from social.config import SocialSettings
 
     def make(**extra: str) -> SocialSettings:
-        env = social_env(tmp_path, BUS_RELAY_ENABLED="false", BUS_CONSUMER_ENABLED="false",
-                         SOCIAL_CHAT_BUS_ENABLED="false",
-                         SOCIAL_ACCESS_CACHE_TTL_S="0", **extra)
+        env = social_env(tmp_path, **{"BUS_RELAY_ENABLED": "false", "BUS_CONSUMER_ENABLED": "false",
+                                      "SOCIAL_CHAT_BUS_ENABLED": "false", "SOCIAL_ACCESS_CACHE_TTL_S": "0", **extra})
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         return SocialSettings()

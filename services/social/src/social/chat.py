@@ -22,6 +22,7 @@ import queue
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
@@ -102,6 +103,9 @@ class ChatHub:
         self.consumer_ready = threading.Event()
         self.exchange = Exchange(settings.chat_exchange, type="fanout", durable=False)
         self.broadcast: Broadcast | None = None  # carries "access changed" notices to every instance
+        # called with (users, show_id) on every notice, before the sockets re-check: the instance's cached
+        # access answers go first, so no request on any instance reuses a grant that just ended
+        self.access_listeners: list[Callable[[set[int], int], None]] = []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -286,6 +290,7 @@ class ChatHub:
         """Tell every instance (this one too) that grants may have gone (any thread)."""
         data: dict[str, Any] = {"users": list(users or []), "show_id": show_id or 0, "deleted_user": deleted_user or 0}
         if self.broadcast is not None:
+            self._forget(data)  # this instance at once; the others when the notice reaches them
             self.broadcast.publish(ACCESS_CHANNEL, data)
         else:
             self.on_access_notice(data)
@@ -296,9 +301,24 @@ class ChatHub:
             self.loop.call_soon_threadsafe(self._signal, lambda c: c.sid == sid, REVOKED)
 
     def on_access_notice(self, data: dict[str, Any]) -> None:
-        """An "access changed" notice from any instance (any thread): the sockets concerned re-check."""
+        """An "access changed" notice from any instance (any thread): cached answers go, the sockets concerned
+        re-check."""
+        self._forget(data)
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.apply_access_notice, data)
+
+    def _forget(self, data: dict[str, Any]) -> None:
+        try:
+            users = {int(u) for u in data.get("users") or ()} | ({int(data["deleted_user"])}
+                                                                 if data.get("deleted_user") else set())
+            show_id = int(data.get("show_id") or 0)
+        except (TypeError, ValueError):
+            users, show_id = set(), 0
+        for listener in self.access_listeners:
+            try:
+                listener(users, show_id)
+            except Exception:
+                log.exception("access listener failed")
 
     def apply_access_notice(self, data: dict[str, Any]) -> int:
         """Signal the sockets a notice concerns (loop thread); how many."""

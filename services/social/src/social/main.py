@@ -61,6 +61,14 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         if hub.bus_enabled and not hub.consumer_ready.is_set():
             raise RuntimeError("chat fan-out consumer not connected")
 
+    def forget_access(users: set[int], show_id: int) -> None:
+        for uid in users:
+            shows_client.forget_user(uid)
+        if show_id:
+            shows_client.forget(show_id)
+
+    hub.access_listeners.append(forget_access)
+
     def on_show_changed(show_id: int) -> None:
         shows_client.forget(show_id)
         hub.notify_access(show_id=show_id)

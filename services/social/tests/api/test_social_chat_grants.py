@@ -180,3 +180,24 @@ def _deliver(live: Any, subscriptions: Any, env: Any) -> None:
     consumer = EventConsumer(EventBus(live.app.state.settings), subscriptions,
                              live.app.state.session_factory, live.app.state.outbox)
     consumer.handle(env)
+
+
+def test_unfriending_drops_cached_grants_at_once(social_factory: Callable[..., Any], world: Any,
+                                                   token_verifier: Any) -> None:
+    """A cached "may comment" answer (production keeps them a second) ends with the friendship, not after."""
+    social = social_factory(token_verifier, SOCIAL_ACCESS_CACHE_TTL_S="60")
+    for uid, name in ((OWNER, "owner"), (FRIEND, "friend")):
+        social.add_user(uid, name)
+    world.add_show(SHOW, OWNER, visibility="friends", concert_id=CONCERT)
+    social.befriend(OWNER, FRIEND)
+    c = social.client
+    assert c.post("/api/comments", json={"show_id": SHOW, "text": "what a night"},
+                  headers=social.headers(FRIEND)).status_code == 201  # the grant is now cached
+    assert c.get(f"/api/comments/show/{SHOW}", headers=social.headers(FRIEND)).status_code == 200
+    friendship = c.get("/api/friends", headers=social.headers(OWNER)).json()["friends"][0]["id"]
+    assert c.delete(f"/api/friends/{friendship}", headers=social.headers(OWNER)).status_code == 204
+    assert frozenset((OWNER, FRIEND)) in world.friends  # shows' copy still has the friendship
+    r = c.post("/api/comments", json={"show_id": SHOW, "text": "still here?"}, headers=social.headers(FRIEND))
+    assert r.status_code == 404, r.text
+    assert c.get(f"/api/comments/show/{SHOW}", headers=social.headers(FRIEND)).status_code == 404
+    assert c.get(f"/api/comments/show/{SHOW}", headers=social.headers(OWNER)).status_code == 200
