@@ -185,6 +185,46 @@ def test_a_backing_off_row_holds_back_its_aggregate_only(tmp_path: Path, broker_
     assert order == [("user.registered", 2), ("user.registered", 1), ("user.deleted", 1)]
 
 
+def test_worker_tasks_ride_the_outbox_after_commit_only_and_retry(tmp_path: Path) -> None:
+    world = World(tmp_path, "")
+    sent: list[tuple[str, list[Any], str]] = []
+    down = {"yes": True}
+
+    def sender(task: str, args: list[Any], queue: str) -> None:
+        if down["yes"]:
+            raise ConnectionError("broker away")
+        sent.append((task, args, queue))
+
+    with pytest.raises(RuntimeError), session_scope(world.factory) as s:  # rolled back: nothing is ever sent
+        world.outbox.enqueue_task(s, "media.process_photo", [1], "images", key="media:1")
+        raise RuntimeError("the upload failed")
+    with session_scope(world.factory) as s:
+        world.outbox.emit(s, UserRegisteredV1(user_id=7, username="u7"))
+        world.outbox.enqueue_task(s, "media.process_photo", [2], "images", key="media:2")
+        world.outbox.enqueue_task(s, "media.process_photo", [2], "images", key="media:2")
+    relay = OutboxRelay(world.bus, world.factory, world.outbox, max_backoff_s=0.2, task_sender=sender)
+    assert relay.relay_once() == 1  # the event goes; the task backs off with its reason
+    task_rows = [r for r in world.rows().values() if r.type == "task:media.process_photo"]
+    assert len(task_rows) == 2 and all(r.published_at is None for r in task_rows)
+    assert {r.last_error for r in task_rows} == {"ConnectionError: broker away", None}  # the second waits behind
+    down["yes"] = False
+    deadline = time.monotonic() + 5
+    while len(sent) < 2 and time.monotonic() < deadline:
+        relay.relay_once()
+        time.sleep(0.05)
+    relay._drop_connection()
+    assert sent == [("media.process_photo", [2], "images")] * 2
+    assert all(r.published_at is not None for r in world.rows().values())
+    # a relay without a sender never marks a task row sent
+    with session_scope(world.factory) as s:
+        world.outbox.enqueue_task(s, "shows.catalog.run_job", [3], "catalog")
+    bare = OutboxRelay(world.bus, world.factory, world.outbox, max_backoff_s=0.2)
+    assert bare.relay_once() == 0
+    bare._drop_connection()
+    row = next(r for r in world.rows().values() if r.type == "task:shows.catalog.run_job")
+    assert row.published_at is None and "no task sender" in (row.last_error or "")
+
+
 def test_unroutable_events_are_counted_and_not_retried(tmp_path: Path, broker_url: str) -> None:
     world = World(tmp_path, broker_url)
     labels = {"producer": "auth", "type": "checkin.created"}

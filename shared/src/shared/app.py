@@ -23,7 +23,7 @@ from shared.logging import RequestIdMiddleware, configure_logging
 from shared.messaging import EventBus, EventConsumer, OutboxRelay, Subscriptions
 from shared.metrics import MetricsMiddleware, metrics_endpoint
 from shared.openapi import document_common_errors
-from shared.outbox import Outbox
+from shared.outbox import Outbox, TaskSender
 from shared.revocation import Fetch, RevocationFeed, RevocationList, http_fetch
 from shared.settings import BaseServiceSettings
 
@@ -48,6 +48,7 @@ def create_service_app(
     description: str = "",
     version: str = "1.0",
     body_limits: Mapping[tuple[str, str], int] | None = None,
+    task_sender: TaskSender | None = None,
 ) -> FastAPI:
     """Build a service app with the shared middleware, /health, /ready, /metrics and bus threads.
 
@@ -58,7 +59,8 @@ def create_service_app(
     for the first catch-up. Other components subscribe to `app.state.broadcast` before the app starts.
 
     Request bodies are limited to MAX_BODY_BYTES; `body_limits` maps (method, path) of routes that take
-    more (uploads) to their own limit.
+    more (uploads) to their own limit. `task_sender` publishes the worker tasks queued in the outbox
+    (`Outbox.enqueue_task`).
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     bus = EventBus(settings)
@@ -88,7 +90,7 @@ def create_service_app(
             if not await asyncio.to_thread(verifier.revocations.wait_ready, settings.revocation_startup_wait_s):
                 log.warning("revoked sessions not loaded yet: tokens are refused (503) until auth answers")
         if session_factory is not None and outbox is not None and settings.bus_relay_enabled:
-            threads.append(OutboxRelay(bus, session_factory, outbox))
+            threads.append(OutboxRelay(bus, session_factory, outbox, task_sender=task_sender))
         consumer: EventConsumer | None = None
         if session_factory is not None and outbox is not None and subscriptions and settings.bus_consumer_enabled:
             consumer = EventConsumer(bus, subscriptions, session_factory, outbox)

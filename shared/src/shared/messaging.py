@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from shared import metrics
 from shared.db import session_scope, try_transaction_lock, utcnow
 from shared.events import EVENT_TYPES, Event, EventEnvelope
-from shared.outbox import Outbox
+from shared.outbox import TASK_PREFIX, Outbox, TaskSender
 from shared.settings import BaseServiceSettings
 
 log = logging.getLogger("shared.messaging")
@@ -303,8 +303,10 @@ class OutboxRelay(_StoppableThread):
         retention_s: float | None = None,
         max_backoff_s: float | None = None,
         prune_interval_s: float = 3600.0,
+        task_sender: TaskSender | None = None,
     ) -> None:
         super().__init__(name=f"outbox-relay-{outbox.producer}")
+        self.task_sender = task_sender  # where `task:` rows go (the service's Celery app)
         self.bus = bus
         self.session_factory = session_factory
         self.outbox = outbox
@@ -378,7 +380,7 @@ class OutboxRelay(_StoppableThread):
             relayed = 0
             for row in rows:
                 try:
-                    routed = publisher.publish(row.payload)
+                    routed = self._send(publisher, row)
                 except Exception as exc:
                     # Keep what was confirmed; this row alone backs off (and its aggregate waits behind it).
                     # The connection may be what failed: stop here, the next round starts on a fresh one.
@@ -399,6 +401,15 @@ class OutboxRelay(_StoppableThread):
                 else:
                     self._unroutable(row)
             return relayed
+
+    def _send(self, publisher: Publisher, row: Any) -> bool:
+        if not row.type.startswith(TASK_PREFIX):
+            return publisher.publish(row.payload)
+        if self.task_sender is None:
+            raise RuntimeError(f"no task sender in this process for {row.type}")
+        payload = row.payload
+        self.task_sender(payload["task"], list(payload["args"]), payload["queue"])
+        return True
 
     def _unroutable(self, row: Any) -> None:
         # Publishers declare every subscription (TOPOLOGY) before publishing, so a message no queue takes has

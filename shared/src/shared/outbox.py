@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,20 @@ def aggregate_key(event_type: str, data: Mapping[str, Any]) -> str:
 
 _LAST_CREATED = "shared_outbox_last_created_at"
 
+# Worker tasks ride the same rows as events (one after-commit path): `task:<name>` rows, whose payload
+# names the task, its arguments and its queue, are handed to the service's TaskSender by the relay.
+TASK_PREFIX = "task:"
+TaskSender = Callable[[str, list[Any], str], None]
+
+
+def celery_task_sender(celery_app: Any) -> TaskSender:
+    """A TaskSender publishing through a Celery app (`send_task`; raises when the broker refuses)."""
+
+    def send(task: str, args: list[Any], queue: str) -> None:
+        celery_app.send_task(task, args=args, queue=queue)
+
+    return send
+
 
 @dataclass
 class Outbox:
@@ -58,12 +73,7 @@ class Outbox:
 
             correlation_id = request_id_var.get()
         envelope = make_envelope(event, self.producer, correlation_id)
-        # Rows are relayed in created_at order: two events of one transaction never share a timestamp.
-        created = envelope.occurred_at
-        last: datetime | None = session.info.get(_LAST_CREATED)
-        if last is not None and created <= last:
-            created = last + timedelta(microseconds=1)
-        session.info[_LAST_CREATED] = created
+        created = self._created_at(session, envelope.occurred_at)
         payload = envelope.model_dump(mode="json")
         session.add(
             self.Event(
@@ -77,6 +87,30 @@ class Outbox:
         )
         after_commit(session, self.wake.set)
         return envelope
+
+    def enqueue_task(self, session: Session, task: str, args: list[Any], queue: str, *, key: str | None = None) -> None:
+        """Queue a worker task in the caller's transaction: the relay hands it to the broker after commit, with
+        the events' ordering (`key`, default one per task and arguments), retries and bookkeeping."""
+        session.add(
+            self.Event(
+                id=str(uuid.uuid4()),
+                type=f"{TASK_PREFIX}{task}"[:64],
+                version=1,
+                payload={"task": task, "args": args, "queue": queue},
+                aggregate=(key or f"{TASK_PREFIX}{task}:{args}")[:100],
+                created_at=self._created_at(session, utcnow()),
+            )
+        )
+        after_commit(session, self.wake.set)
+
+    @staticmethod
+    def _created_at(session: Session, created: datetime) -> datetime:
+        # Rows are relayed in created_at order: two rows of one transaction never share a timestamp.
+        last: datetime | None = session.info.get(_LAST_CREATED)
+        if last is not None and created <= last:
+            created = last + timedelta(microseconds=1)
+        session.info[_LAST_CREATED] = created
+        return created
 
 
 _registry: list[Outbox] = []

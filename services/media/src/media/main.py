@@ -10,7 +10,7 @@ from media.clients import HttpShowsAccess, ShowsAccess
 from media.config import MediaSettings, get_settings
 from media.consumers import make_show_applier, make_subscriptions
 from media.db import outbox
-from media.queueing import CeleryEnqueuer, Sweeper
+from media.queueing import OutboxEnqueue, Sweeper
 from media.router import dashboard_router, internal_router, me_router, router
 from media.service import Enqueue
 from media.storage import Storage, make_storage
@@ -19,6 +19,7 @@ from shared.auth import TokenVerifier
 from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
+from shared.outbox import TaskSender, celery_task_sender
 from shared.ratelimit import make_rate_limiter
 
 
@@ -36,13 +37,13 @@ def create_app(
     session_factory = make_session_factory(engine, outbox)
     store = storage if storage is not None else make_storage(settings)
     http_shows = HttpShowsAccess(settings) if shows is None else None
-    enqueuer: CeleryEnqueuer | None = None
-    if enqueue is None:
+    task_sender: TaskSender | None = None
+    if enqueue is None:  # tasks ride the outbox; its relay publishes them through the worker's Celery app
         from media.worker import make_app
 
-        enqueuer = CeleryEnqueuer(make_app(settings), session_factory)
-        enqueue = enqueuer
-    sweeper = Sweeper(session_factory, enqueuer.send if enqueuer else enqueue, settings, store)  # type: ignore[arg-type]
+        enqueue = OutboxEnqueue(outbox)
+        task_sender = celery_task_sender(make_app(settings))
+    sweeper = Sweeper(session_factory, enqueue, settings, store)
     shows_internal = InternalClient(settings.shows_url, settings.internal_token, service="shows",
                                     timeout_s=settings.internal_timeout_s)
     # the show copy (names, and tombstones that purge media of deleted shows) repaired from shows
@@ -59,8 +60,6 @@ def create_app(
     def _close(_: FastAPI) -> None:
         if sweeper.is_alive():
             sweeper.stop()
-        if enqueuer is not None:
-            enqueuer.close()
         if http_shows is not None:
             http_shows.close()
         shows_internal.close()
@@ -83,6 +82,7 @@ def create_app(
         body_limits=settings.upload_body_limits(),
         on_startup=[_start],
         on_shutdown=[_close],
+        task_sender=task_sender,
     )
     state: Any = app.state
     state.engine = engine

@@ -1,85 +1,63 @@
-"""Sending items to the worker queues after commit, and the sweeps that re-queue what was lost and clean storage."""
+"""Queueing items for the workers (task rows of the outbox), and the sweeps that re-queue what was lost and clean
+storage."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from media import repository as repo
 from media.config import MediaSettings
 from media.orphans import sweep_storage
+from media.service import Enqueue
 from media.storage import Storage
 from shared.db import process_lock, session_scope, utcnow
+from shared.outbox import Outbox
 
 log = logging.getLogger("media.queueing")
 
 TASKS = {"photo": "media.process_photo", "video": "media.process_video", "audio": "media.process_audio"}
 QUEUES = {"photo": "images", "video": "video", "audio": "audio"}
 
-Send = Callable[[str, int], None]
 
 
-class CeleryEnqueuer:
-    """Publishes `media.process_<kind>` off the request thread; a failed publish clears `queued_at`."""
+class OutboxEnqueue:
+    """Queues `media.process_<kind>` as a task row of the media outbox: the relay sends it after commit
+    (retried with backoff while the broker is away; the sweep below covers a worker that took it and died)."""
 
-    def __init__(self, celery_app: Any, session_factory: sessionmaker[Session]) -> None:
-        self.celery = celery_app
-        self.session_factory = session_factory
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-enqueue")
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
 
-    def __call__(self, kind: str, media_id: int) -> None:
-        """Queue the item in the background (the request is never held up by the broker)."""
-        self.pool.submit(self.send, kind, media_id)
-
-    def send(self, kind: str, media_id: int) -> bool:
-        """Publish now; on failure mark the row so the sweep re-queues it at once."""
-        try:
-            self.celery.send_task(TASKS[kind], args=[media_id], queue=QUEUES[kind])
-            return True
-        except Exception as exc:
-            log.warning("could not queue %s %s (the sweep will retry): %s", kind, media_id, exc)
-            try:
-                with session_scope(self.session_factory) as session:
-                    repo.mark_queued(session, media_id, None)
-            except Exception:
-                log.exception("could not mark %s as unqueued", media_id)
-            return False
-
-    def close(self) -> None:
-        """Finish pending publishes."""
-        self.pool.shutdown(wait=True, cancel_futures=False)
+    def __call__(self, session: Session, kind: str, media_id: int) -> None:
+        """Queue with the caller's transaction; ordered with the item's own events."""
+        self.outbox.enqueue_task(session, TASKS[kind], [media_id], QUEUES[kind], key=f"media:{media_id}")
 
 
-def sweep_once(session_factory: sessionmaker[Session], send: Send, settings: MediaSettings) -> int:
+def sweep_once(session_factory: sessionmaker[Session], enqueue: Enqueue, settings: MediaSettings) -> int:
     """Queue again every item that was never picked up in time or whose worker stopped; returns how many."""
     with session_scope(session_factory) as session:
         stale = repo.stale_items(session, now=utcnow(), requeue_after_s=settings.requeue_after_s,
                                  lease_s=settings.worker_lease_s)
-        picked = [(item.kind, item.id) for item in stale]
         now = utcnow()
         for item in stale:
+            log.info("re-queueing %s %s", item.kind, item.id)
             item.queued_at = now
-    for kind, media_id in picked:
-        log.info("re-queueing %s %s", kind, media_id)
-        send(kind, media_id)
-    return len(picked)
+            enqueue(session, item.kind, item.id)
+        return len(stale)
 
 
 class Sweeper(threading.Thread):
     """Inside the API process: `sweep_once` every `sweep_interval_s`, the storage sweep every
     `orphan_sweep_interval_s` (one replica at a time)."""
 
-    def __init__(self, session_factory: sessionmaker[Session], send: Send, settings: MediaSettings,
+    def __init__(self, session_factory: sessionmaker[Session], enqueue: Enqueue, settings: MediaSettings,
                  storage: Storage | None = None) -> None:
         super().__init__(name="media-sweeper", daemon=True)
         self.session_factory = session_factory
-        self.send = send
+        self.enqueue = enqueue
         self.settings = settings
         self.storage = storage
         self._last_storage_sweep: float | None = None
@@ -100,7 +78,7 @@ class Sweeper(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.wait(self.settings.sweep_interval_s):
             try:
-                sweep_once(self.session_factory, self.send, self.settings)
+                sweep_once(self.session_factory, self.enqueue, self.settings)
             except Exception as exc:  # the database may be briefly away; next round
                 log.warning("media sweep failed: %s", exc)
             try:

@@ -27,7 +27,7 @@ from media.models import FAILED, PROCESSING, READY, MediaItem, UploadReservation
 from media.serialize import THUMB_SIZES, record
 from media.storage import Storage, StorageError, new_prefix
 from media.upload import Received
-from shared.db import after_commit, session_scope, utcnow
+from shared.db import session_scope, utcnow
 from shared.errors import ValidationFailed
 from shared.events import MediaDeletedV1, MediaUploadedV1
 from shared.limits import describe_size
@@ -39,9 +39,9 @@ log = logging.getLogger("media.service")
 
 
 class Enqueue(Protocol):
-    """Sends an item to its worker queue (after the transaction committed)."""
+    """Queues an item for its worker with the caller's transaction (sent once it has committed)."""
 
-    def __call__(self, kind: str, media_id: int) -> None: ...
+    def __call__(self, session: Session, kind: str, media_id: int) -> None: ...
 
 
 def parse_show_id(fields: dict[str, str]) -> int:
@@ -144,8 +144,7 @@ def register_upload(
     )
     repo.add(session, item)
     emit(session, MediaUploadedV1(media_id=item.id, kind=kind, show_id=show_id, user_id=user_id))  # type: ignore[arg-type]
-    media_id = item.id
-    after_commit(session, lambda: enqueue(kind, media_id))
+    enqueue(session, kind, item.id)
     return item, True
 
 

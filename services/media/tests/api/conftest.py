@@ -15,7 +15,7 @@ from media.config import MediaSettings
 from media.main import create_app
 from media.pipeline import run_item
 from media.storage import LocalStorage
-from shared.db import run_migrations
+from shared.db import after_commit, run_migrations
 
 
 @dataclass
@@ -45,8 +45,8 @@ class FakeEnqueue:
 
     sent: list[tuple[str, int]] = field(default_factory=list)
 
-    def __call__(self, kind: str, media_id: int) -> None:
-        self.sent.append((kind, media_id))
+    def __call__(self, session: Any, kind: str, media_id: int) -> None:
+        after_commit(session, lambda: self.sent.append((kind, media_id)))  # sent only if the upload commits
 
 
 @dataclass

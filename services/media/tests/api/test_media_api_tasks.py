@@ -122,11 +122,11 @@ def test_sweep_requeues_lost_and_abandoned_items(env) -> None:
     _set(env, abandoned, status=WORKING, attempts=1, heartbeat_at=utcnow() - timedelta(minutes=10),
          queued_at=utcnow() - timedelta(minutes=10))
     sent: list[tuple[str, int]] = []
-    assert sweep_once(env.app.state.session_factory, lambda k, i: sent.append((k, i)), env.settings) == 2
+    assert sweep_once(env.app.state.session_factory, lambda _s, k, i: sent.append((k, i)), env.settings) == 2
     assert sorted(sent) == [("photo", lost), ("photo", abandoned)]
     assert fresh not in [i for _, i in sent]
     sent.clear()
-    assert sweep_once(env.app.state.session_factory, lambda k, i: sent.append((k, i)), env.settings) == 0
+    assert sweep_once(env.app.state.session_factory, lambda _s, k, i: sent.append((k, i)), env.settings) == 0
 
 
 def test_every_task_is_registered_and_routed() -> None:

@@ -127,7 +127,7 @@ def test_sweeper_runs_the_storage_sweep_on_its_own_interval(settings: MediaSetti
     prefix = _prefix()
     _put(storage, f"{prefix}/original.jpg")
     _age(storage, f"{prefix}/original.jpg", 7200)
-    sweeper = Sweeper(factory, lambda kind, media_id: None,
+    sweeper = Sweeper(factory, lambda session, kind, media_id: None,
                       settings.model_copy(update={"orphan_sweep_interval_s": 3600.0}), storage)
     sweeper.sweep_storage_if_due()
     assert _marks(factory) == {prefix}

@@ -10,9 +10,10 @@ from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
 from shared.internal import InternalClient
 from shared.limits import MULTIPART_SLACK
+from shared.outbox import TaskSender, celery_task_sender
 from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
 from shows import service
-from shows.catalog.jobs import CeleryEnqueuer, Enqueue, JobSweeper
+from shows.catalog.jobs import Enqueue, JobSweeper, OutboxEnqueue
 from shows.catalog.router import imports_router, stats_router
 from shows.clients import HttpPeers, Peers
 from shows.config import ShowsSettings, get_settings
@@ -49,11 +50,12 @@ def create_app(
         ],
         interval_s=settings.copy_reconcile_interval_s,
     )
-    enqueuer: CeleryEnqueuer | None = None
-    if catalog_enqueue is None:
+    task_sender: TaskSender | None = None
+    if catalog_enqueue is None:  # jobs ride the outbox; its relay publishes them through the worker's Celery app
         from shows.catalog.worker import make_app
 
-        enqueuer = catalog_enqueue = CeleryEnqueuer(make_app(settings))
+        catalog_enqueue = OutboxEnqueue(outbox)
+        task_sender = celery_task_sender(make_app(settings))
     sweeper = JobSweeper(session_factory, catalog_enqueue, settings.catalog_sweep_interval_s,
                          settings.catalog_requeue_after_s)
 
@@ -64,8 +66,6 @@ def create_app(
     def _close(_: FastAPI) -> None:
         if sweeper.is_alive():
             sweeper.stop()
-        if enqueuer is not None:
-            enqueuer.close()
         if http_peers is not None:
             http_peers.close()
         auth_client.close()
@@ -86,6 +86,7 @@ def create_app(
         on_shutdown=[_close],
         # a concert-history file (`SHOWS_IMPORT_MAX_BYTES`, which the gateway reads too) is larger than JSON
         body_limits={("POST", "/api/imports"): settings.import_max_bytes + MULTIPART_SLACK},
+        task_sender=task_sender,
     )
     app.state.engine = engine
     app.state.catalog_enqueue = catalog_enqueue

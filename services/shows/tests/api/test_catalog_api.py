@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from shared.db import after_commit
 from shared.testing.directory import StaticDirectory
 from shared.testing.fakesources import FakeSources, mock_transport
 from shows.catalog.runner import run_job
@@ -26,8 +27,8 @@ class Inline:
         self.pending: list[int] = []
         self.delays: dict[int, float | None] = {}
 
-    def __call__(self, job_id: int) -> None:
-        self.pending.append(job_id)
+    def __call__(self, session: Any, job_id: int) -> None:
+        after_commit(session, lambda: self.pending.append(job_id))  # queued only if the request commits
 
 
 @pytest.fixture
@@ -280,7 +281,7 @@ def test_jobs_are_private_and_sources_say_what_is_configured(cat: Any, auth: Any
     srcs = cat.client.get("/api/catalog/sources", headers=h).json()
     assert srcs["sources"]["setlistfm"]["configured"] is True and "{z}" in srcs["map"]["tile_url"]
     # without a key: said so, and the import is refused at once
-    keyless = create_app(settings, token_verifier=token_verifier, peers=peers, catalog_enqueue=lambda _: None,
+    keyless = create_app(settings, token_verifier=token_verifier, peers=peers, catalog_enqueue=lambda *_: None,
                          users=StaticDirectory())
     with TestClient(keyless) as c:
         state = c.get("/api/catalog/sources", headers=h).json()["sources"]["setlistfm"]

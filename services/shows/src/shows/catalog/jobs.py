@@ -6,20 +6,20 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import after_commit, iso, session_scope, utcnow
+from shared.db import iso, session_scope, utcnow
 from shared.errors import NotFound
+from shared.outbox import Outbox
 from shows.catalog.models import Job
 
 log = logging.getLogger("shows.catalog.jobs")
 TASK = "shows.catalog.run_job"
 QUEUE = "catalog"
-Enqueue = Callable[[int], None]
+Enqueue = Callable[[Session, int], None]  # queues a job with the caller's transaction
 
 
 class JobNotFound(NotFound):
@@ -36,8 +36,7 @@ def create_job(
               created_at=now, updated_at=now, queued_at=now, attempts=0)
     session.add(job)
     session.flush()
-    job_id = job.id
-    after_commit(session, lambda: enqueue(job_id))
+    enqueue(session, job.id)
     return job
 
 
@@ -120,39 +119,28 @@ def requeue(factory: sessionmaker[Session], job_id: int, note: str, delay_s: flo
 # ---------------------------------------------------------------- publishing and the lost-job sweep
 
 
-class CeleryEnqueuer:
-    """Publishes run_job off the request thread; the sweep re-publishes what was lost."""
+class OutboxEnqueue:
+    """Queues run_job as a task row of the shows outbox: the relay sends it after commit (retried while the
+    broker is away); the sweep re-sends what a worker took and lost."""
 
-    def __init__(self, celery_app: Any) -> None:
-        self.celery = celery_app
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-enqueue")
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
 
-    def __call__(self, job_id: int) -> None:
-        """Queue in the background: the broker never holds up a request."""
-        self.pool.submit(self.send, job_id)
-
-    def send(self, job_id: int) -> bool:
-        """Publish now; False (logged) when the broker refused."""
-        try:
-            self.celery.send_task(TASK, args=[job_id], queue=QUEUE)
-            return True
-        except Exception as exc:
-            log.warning("could not queue job %s (the sweep retries): %s", job_id, exc)
-            return False
-
-    def close(self) -> None:
-        """Finish pending publishes."""
-        self.pool.shutdown(wait=True)
+    def __call__(self, session: Session, job_id: int) -> None:
+        """Queue with the caller's transaction."""
+        self.outbox.enqueue_task(session, TASK, [job_id], QUEUE, key=f"job:{job_id}")
 
 
-def stale_jobs(factory: sessionmaker[Session], older_than: dt.timedelta) -> list[int]:
-    """Queued jobs nobody picked up in time (their message was lost); their queue time is renewed."""
+def requeue_stale_jobs(factory: sessionmaker[Session], older_than: dt.timedelta, enqueue: Enqueue) -> list[int]:
+    """Queue again the queued jobs nobody picked up in time (their message was lost); their ids."""
     limit = utcnow() - older_than
     with session_scope(factory) as s:
         jobs = list(s.scalars(select(Job).where(Job.status == "queued",
                                                 or_(Job.queued_at.is_(None), Job.queued_at < limit)).limit(100)))
         for job in jobs:
+            log.info("re-queueing job %s", job.id)
             job.queued_at = utcnow()
+            enqueue(s, job.id)
         return [j.id for j in jobs]
 
 
@@ -168,9 +156,7 @@ class JobSweeper(threading.Thread):
     def run(self) -> None:
         while not self._stop_event.wait(self.interval_s):
             try:
-                for job_id in stale_jobs(self.factory, self.older_than):
-                    log.info("re-queueing job %s", job_id)
-                    self.send(job_id)
+                requeue_stale_jobs(self.factory, self.older_than, self.send)
             except Exception as exc:  # the database may be away for a moment: next round
                 log.warning("job sweep failed: %s", exc)
 
