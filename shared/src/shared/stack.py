@@ -297,8 +297,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"])
     parser.add_argument("--var-dir", default=os.environ.get("VAR_DIR", str(REPO_ROOT / "var")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("MEDIA_WORKERS", "1")))
+    parser.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT",
+                        help="listen port of one service (repeatable), e.g. --port gateway=8080")
     args = parser.parse_args(argv)
-    stack = Stack(Path(args.var_dir), worker_count=args.workers)
+    ports: dict[str, int] = {}
+    for item in args.port:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            parser.error(f"--port wants SERVICE=PORT, got {item!r}")
+        ports[name] = int(value)
+    stack = Stack(Path(args.var_dir), worker_count=args.workers, ports=ports)
     if args.command == "migrate":
         stack.migrate()
         print("migrations applied", flush=True)

@@ -1,0 +1,196 @@
+"""The embedded mode's photo pipeline, started exactly as `make run` starts it.
+
+Run: `.venv/bin/python bench/embedded.py [--photos 30] [--singles 5] [--width 4000 --height 3000]`.
+
+`python -m shared.stack run` in a temporary VAR_DIR on free ports (SQLite, local objects, kombu filesystem
+bus, one media worker with its default concurrency). One user, one show. Then:
+- single: `--singles` photos one after the other, each waited for: upload response -> `ready` (p50/max);
+- burst: `--photos` distinct ~12 MP JPEGs uploaded at once (as many concurrent uploads as photos): upload
+  response -> `ready` per photo (p50/p99/max), and the throughput = photos / (first upload start -> last ready).
+
+A watcher polls the show's photo list every 50 ms and stamps each photo's first `ready` at the poll's midpoint.
+The worker's own processing rate comes from the media rows of the same run (`started_at -> finished_at` of
+each burst photo): concurrency / mean processing time, i.e. what the worker does when it is never idle.
+`burst_vs_worker_rate` = throughput / that rate (target >= 0.8); the single photo's p50 target is < 1 s.
+Writes bench/results/embedded.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from _common import bench_env, percentile, prefer_installed_packages, scratch_dir, summary, write_results
+
+prefer_installed_packages()
+
+from pipeline import ReadyWatcher, upload_batch  # noqa: E402
+
+from shared.stack import REPO_ROOT, free_port  # noqa: E402
+from shared.testing.client import create_show  # noqa: E402
+from shared.testing.media import jpeg_bytes  # noqa: E402
+from shared.testing.plugin import register_and_login  # noqa: E402
+
+SERVICES = ("gateway", "auth", "shows", "media", "social")
+
+
+def variants(base: bytes, n: int, tag: str) -> list[bytes]:
+    """n distinct JPEGs from one: a COM segment after SOI (the image is the same; the SHA-256 differs)."""
+    out = []
+    for i in range(n):
+        text = f"{tag} {i}".encode()
+        out.append(base[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + base[2:])
+    return out
+
+
+class EmbeddedSystem:
+    """`python -m shared.stack run` as a child process, as `make run` runs it; SIGINT stops it."""
+
+    def __init__(self, var_dir: Path, env_overrides: dict[str, str] | None = None) -> None:
+        self.var_dir = var_dir
+        self.ports = {name: free_port() for name in SERVICES}
+        self.env = bench_env({}, **(env_overrides or {}))
+        self.env["PUBLIC_BASE_URL"] = self.url
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The gateway."""
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def command(self) -> list[str]:
+        """The launcher's command line with this run's folder and ports."""
+        args = [sys.executable, "-m", "shared.stack", "run", "--var-dir", str(self.var_dir)]
+        for name, port in self.ports.items():
+            args += ["--port", f"{name}={port}"]
+        return args
+
+    def __enter__(self) -> EmbeddedSystem:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.log = (self.var_dir / "launcher.out").open("wb")
+        self.proc = subprocess.Popen(self.command(), env=self.env, cwd=str(REPO_ROOT), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the launcher exited: {(self.var_dir / 'launcher.out').read_text()[-3000:]}")
+            if "Ctrl-C stops everything" in (self.var_dir / "launcher.out").read_text(errors="replace"):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError("the system did not start in 180 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+def _ts(value: Any) -> float:
+    return datetime.fromisoformat(str(value)).timestamp()
+
+
+def processing_times(var_dir: Path, ids: list[int]) -> list[float]:
+    """`finished_at - started_at` (s) of some media rows, read from the embedded SQLite database."""
+    with sqlite3.connect(var_dir / "media.db") as db:
+        marks = ",".join("?" * len(ids))
+        rows = db.execute(f"SELECT started_at, finished_at FROM media_item WHERE id IN ({marks})", ids).fetchall()
+    return [_ts(f) - _ts(s) for s, f in rows if s and f]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=int, default=30)
+    parser.add_argument("--singles", type=int, default=5)
+    parser.add_argument("--width", type=int, default=4000)
+    parser.add_argument("--height", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true", help="10 photos, 3 singles")
+    args = parser.parse_args()
+    if args.quick:
+        args.photos, args.singles = 10, 3
+    base = jpeg_bytes(args.width, args.height, seed=1)
+    print(f"photo: {args.width}x{args.height} JPEG, {len(base) / 1e6:.2f} MB", flush=True)
+    var_dir = scratch_dir("embedded")
+    concurrency = int(os.environ.get("MEDIA_WORKER_CONCURRENCY", "0")) or None
+    result: dict[str, Any] = {"photos": args.photos, "singles": args.singles, "size": [args.width, args.height],
+                              "jpeg_bytes": len(base)}
+    with EmbeddedSystem(var_dir) as system:
+        user = register_and_login(system.url)
+        show = create_show(user, date="2024-01-01")
+        headers = user.headers()
+        # warm-up: the worker's first task imports the imaging stack
+        with ReadyWatcher(system.url, headers, show["id"], poll_s=0.05) as watcher:
+            done = upload_batch(user, show["id"], variants(base, 1, "warm"), uploaders=1)
+            watcher.expect(done[0].media_id or 0)
+            watcher.wait_all(120)
+        single_lat: list[float] = []
+        show_s = create_show(user, date="2024-01-02")
+        with ReadyWatcher(system.url, headers, show_s["id"], poll_s=0.05) as watcher:
+            for photo in variants(base, args.singles, "single"):
+                item = upload_batch(user, show_s["id"], [photo], uploaders=1)[0]
+                assert item.media_id, item.error
+                watcher.expect(item.media_id)
+                watcher.wait_all(120)
+                single_lat.append(watcher.done_at[item.media_id] - item.t_response)
+        show_b = create_show(user, date="2024-01-03")
+        photos = variants(base, args.photos, "burst")
+        with ReadyWatcher(system.url, headers, show_b["id"], poll_s=0.05) as watcher:
+            t0 = time.monotonic()
+            items = upload_batch(user, show_b["id"], photos, uploaders=args.photos, on_uploaded=lambda u: (
+                watcher.expect(u.media_id) if u.media_id else None))
+            ok = watcher.wait_all(300)
+            t_end = max(watcher.done_at.values(), default=time.monotonic())
+        failed = [i for i in items if not i.media_id]
+        ids = [i.media_id for i in items if i.media_id]
+        lat = [watcher.done_at[i.media_id] - i.t_response for i in items if i.media_id in watcher.done_at]
+        statuses = [watcher.status.get(m) for m in ids]
+        proc = processing_times(var_dir, ids)
+        if concurrency is None:
+            concurrency = _worker_concurrency(var_dir)
+    throughput = len(lat) / (t_end - t0) if lat else 0.0
+    mean_proc = statistics.mean(proc) if proc else float("nan")
+    worker_rate = concurrency / mean_proc if proc else float("nan")
+    result.update({
+        "single_ready_s": summary(single_lat),
+        "burst": {"ready": statuses.count("ready"), "failed": statuses.count("failed"), "refused": len(failed),
+                  "all_terminal": ok, "wall_s": round(t_end - t0, 3), "photos_per_s": round(throughput, 3),
+                  "upload_to_ready_s": summary(lat),
+                  "upload_s": summary([i.upload_s for i in items])},
+        "worker": {"concurrency": concurrency, "processing_s": summary(proc),
+                   "rate_photos_per_s": round(worker_rate, 3)},
+        "burst_vs_worker_rate": round(throughput / worker_rate, 3) if proc else None,
+    })
+    print(f"single photo upload->ready: p50 {percentile(single_lat, 50):.3f} s, max {max(single_lat):.3f} s "
+          f"(target p50 < 1 s)")
+    print(f"burst of {args.photos}: {throughput:.2f} photos/s, all ready after {t_end - t0:.1f} s, "
+          f"upload->ready p50 {percentile(lat, 50):.2f} s p99 {percentile(lat, 99):.2f} s; "
+          f"{statuses.count('ready')} ready, {statuses.count('failed')} failed, {len(failed)} refused")
+    print(f"worker: concurrency {concurrency}, processing p50 {percentile(proc, 50):.3f} s mean {mean_proc:.3f} s "
+          f"-> {worker_rate:.2f} photos/s when never idle")
+    print(f"burst_vs_worker_rate = {result['burst_vs_worker_rate']} (target >= 0.8)")
+    print(f"results: {write_results('embedded', result)}")
+
+
+def _worker_concurrency(var_dir: Path) -> int:
+    """The worker's pool size from its own start-up banner (`concurrency: N (prefork)`)."""
+    import re
+
+    text = (var_dir / "log" / "media-worker.log").read_text(errors="replace")
+    found = re.search(r"concurrency:\s*(\d+)", text)
+    return int(found.group(1)) if found else 1
+
+
+if __name__ == "__main__":
+    main()
