@@ -19,28 +19,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sqlite3
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _common import bench_env, percentile, prefer_installed_packages, scratch_dir, summary, write_results
+from _common import percentile, prefer_installed_packages, scratch_dir, summary, write_results
 
 prefer_installed_packages()
 
 from pipeline import ReadyWatcher, upload_batch  # noqa: E402
 
-from shared.stack import REPO_ROOT, free_port  # noqa: E402
 from shared.testing.client import create_show  # noqa: E402
+from shared.testing.embedded import EmbeddedSystem  # noqa: E402
 from shared.testing.media import jpeg_bytes  # noqa: E402
 from shared.testing.plugin import register_and_login  # noqa: E402
-
-SERVICES = ("gateway", "auth", "shows", "media", "social")
 
 
 def variants(base: bytes, n: int, tag: str) -> list[bytes]:
@@ -50,52 +45,6 @@ def variants(base: bytes, n: int, tag: str) -> list[bytes]:
         text = f"{tag} {i}".encode()
         out.append(base[:2] + b"\xff\xfe" + (len(text) + 2).to_bytes(2, "big") + text + base[2:])
     return out
-
-
-class EmbeddedSystem:
-    """`python -m shared.stack run` as a child process, as `make run` runs it; SIGINT stops it."""
-
-    def __init__(self, var_dir: Path, env_overrides: dict[str, str] | None = None) -> None:
-        self.var_dir = var_dir
-        self.ports = {name: free_port() for name in SERVICES}
-        self.env = bench_env({}, **(env_overrides or {}))
-        self.env["PUBLIC_BASE_URL"] = self.url
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """The gateway."""
-        return f"http://127.0.0.1:{self.ports['gateway']}"
-
-    def command(self) -> list[str]:
-        """The launcher's command line with this run's folder and ports."""
-        args = [sys.executable, "-m", "shared.stack", "run", "--var-dir", str(self.var_dir)]
-        for name, port in self.ports.items():
-            args += ["--port", f"{name}={port}"]
-        return args
-
-    def __enter__(self) -> EmbeddedSystem:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        self.log = (self.var_dir / "launcher.out").open("wb")
-        self.proc = subprocess.Popen(self.command(), env=self.env, cwd=str(REPO_ROOT), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the launcher exited: {(self.var_dir / 'launcher.out').read_text()[-3000:]}")
-            if "Ctrl-C stops everything" in (self.var_dir / "launcher.out").read_text(errors="replace"):
-                return self
-            time.sleep(0.2)
-        raise RuntimeError("the system did not start in 180 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
 
 
 def _ts(value: Any) -> float:

@@ -6,8 +6,13 @@ import enum
 from pathlib import Path
 from typing import ClassVar
 
+from kombu.transport import TRANSPORT_ALIASES
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# `filesystem://` (the embedded bus) is kombu's filesystem transport as shared.fsbus extends it: woken by
+# inotify and acks instead of polling once a second, per-process queues deleted with their process.
+TRANSPORT_ALIASES["filesystem"] = "shared.fsbus:Transport"
 
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -65,7 +66,7 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     recent_max_limit: int = 50
 
     worker_queues: str = "images,video,audio"
-    worker_concurrency: int = 1
+    worker_concurrency: int = Field(0, ge=0)  # prefork processes per worker; 0: one per core
     worker_name: str = ""
     task_hard_limit_s: int = 1500  # below RabbitMQ 3.10's 30 min consumer timeout
     photo_hard_limit_s: int = 180
@@ -85,6 +86,12 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     def objects_dir(self) -> Path:
         """Root folder of LocalStorage."""
         return (self.storage_dir or (self.var_dir / "objects")).resolve()
+
+    @property
+    def pool_size(self) -> int:
+        """Prefork processes of a worker: MEDIA_WORKER_CONCURRENCY, else one per core (photos are CPU-bound)."""
+        return self.worker_concurrency or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                  else (os.cpu_count() or 1))
 
     @property
     def queues(self) -> list[str]:
