@@ -35,6 +35,7 @@ def embedded_env(**overrides: str) -> dict[str, str]:
         "AUTH_LOGIN_LIMIT_PER_IP": "100000",
         "MEDIA_UPLOAD_RATE_LIMIT": "0",
         "MEDIA_USER_QUOTA_BYTES": str(2**40),
+        "SOCIAL_CHAT_RATE_LIMIT": "100000",
         "GATEWAY_ACCESS_LOG": "false",
         **overrides,
     })
@@ -51,6 +52,7 @@ class EmbeddedSystem:
         self.env["PUBLIC_BASE_URL"] = self.url
         self.start_timeout_s = start_timeout_s
         self.proc: subprocess.Popen[bytes] | None = None
+        self._offset = 0  # where this run's output starts (the file is appended to across runs)
 
     @property
     def url(self) -> str:
@@ -63,9 +65,11 @@ class EmbeddedSystem:
         return self.var_dir / "launcher.out"
 
     def output(self) -> str:
-        """What the launcher printed so far."""
+        """What the launcher printed so far (in this run)."""
         try:
-            return self.output_path.read_text(errors="replace")
+            with self.output_path.open("rb") as f:
+                f.seek(self._offset)
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
@@ -79,6 +83,7 @@ class EmbeddedSystem:
     def start(self) -> EmbeddedSystem:
         """Start the launcher and wait until it says the system is up."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        self._offset = self.output_path.stat().st_size if self.output_path.exists() else 0
         with self.output_path.open("ab") as log:
             self.proc = subprocess.Popen(self.command(), env=self.env, cwd=str(REPO_ROOT), stdout=log,
                                          stderr=subprocess.STDOUT)
