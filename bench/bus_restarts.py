@@ -60,7 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="3 cycles")
     args = parser.parse_args()
+    if args.quick:
+        args.cycles = 3
     var_dir = scratch_dir("bus-restarts") / "var"
     rows: list[dict[str, Any]] = []
     for cycle in range(1, args.cycles + 1):

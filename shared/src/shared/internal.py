@@ -47,7 +47,7 @@ class InternalClient:
     """
 
     def __init__(self, base_urls: str, token: str, *, service: str, timeout_s: float = 1.5,
-                 busy_wait_s: float = 8.0) -> None:
+                 busy_wait_s: float = 15.0) -> None:
         self.service = service
         self.timeout_s = timeout_s
         self.busy_wait_s = max(busy_wait_s, timeout_s)

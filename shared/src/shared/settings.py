@@ -77,7 +77,7 @@ class BaseServiceSettings(BaseSettings):
     docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
     internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
     # a busy peer (slow, or 429/503) is waited for this long in all before a call fails (shared.internal)
-    internal_busy_wait_s: float = _common("INTERNAL_BUSY_WAIT_S", 8.0, gt=0)  # type: ignore[assignment]
+    internal_busy_wait_s: float = _common("INTERNAL_BUSY_WAIT_S", 15.0, gt=0)  # type: ignore[assignment]
     # revoked sessions: catch-up from auth every N s (the push makes it immediate); how long start-up
     # waits for the first catch-up before serving (tokens are answered 503 until it succeeds)
     revocation_catchup_s: float = _common("REVOCATION_CATCHUP_S", 30.0, gt=0)  # type: ignore[assignment]
