@@ -89,14 +89,25 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
 
     @property
     def pool_size(self) -> int:
-        """Prefork processes of a worker: MEDIA_WORKER_CONCURRENCY, else one per core (photos are CPU-bound)."""
-        return self.worker_concurrency or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                                  else (os.cpu_count() or 1))
+        """Prefork processes of a worker: MEDIA_WORKER_CONCURRENCY, else one per usable core (CPU-bound work)."""
+        return self.worker_concurrency or usable_cores()
 
     @property
     def queues(self) -> list[str]:
         """Celery queues this worker consumes."""
         return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container's limit)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))  # a 1.5-CPU limit: 2 processes
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 @lru_cache
