@@ -18,7 +18,9 @@ Writes bench/results/embedded.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import sqlite3
 import statistics
 import time
@@ -98,11 +100,13 @@ def main() -> None:
         show_b = create_show(user, date="2024-01-03")
         photos = variants(base, args.photos, "burst")
         with ReadyWatcher(system.url, headers, show_b["id"], poll_s=0.05) as watcher:
+            cpu0 = worker_cpu_s(system.output())
             t0 = time.monotonic()
             items = upload_batch(user, show_b["id"], photos, uploaders=args.photos, on_uploaded=lambda u: (
                 watcher.expect(u.media_id) if u.media_id else None))
             ok = watcher.wait_all(300)
             t_end = max(watcher.done_at.values(), default=time.monotonic())
+            cpu_per_photo = (worker_cpu_s(system.output()) - cpu0) / max(1, len(items))
         failed = [i for i in items if not i.media_id]
         ids = [i.media_id for i in items if i.media_id]
         lat = [watcher.done_at[i.media_id] - i.t_response for i in items if i.media_id in watcher.done_at]
@@ -124,6 +128,7 @@ def main() -> None:
                   "upload_to_ready_s": summary(lat),
                   "upload_s": summary([i.upload_s for i in items])},
         "worker": {"concurrency": concurrency, "processing_s": summary(proc),
+                   "cpu_s_per_photo": round(cpu_per_photo, 3),
                    "rate_photos_per_s": round(worker_rate, 3)},
         "burst_vs_worker_rate": round(throughput / worker_rate, 3) if proc else None,
     })
@@ -135,14 +140,29 @@ def main() -> None:
           f"{statuses.count('ready')} ready, {statuses.count('failed')} failed, {len(failed)} refused")
     print(f"worker: concurrency {concurrency}, processing p50 {percentile(proc, 50):.3f} s mean {mean_proc:.3f} s "
           f"-> {worker_rate:.2f} photos/s when never idle")
+    print(f"worker CPU per photo (the worker and its pool processes): {cpu_per_photo:.3f} s")
     print(f"burst_vs_worker_rate = {result['burst_vs_worker_rate']} (target >= 0.8)")
     print(f"results: {write_results('embedded', result)}")
 
 
+def worker_cpu_s(banner: str) -> float:
+    """CPU seconds (user + system) of the media worker and its pool processes so far (pid from the banner)."""
+    import psutil
+
+    found = re.findall(r"^\s+media-worker\s.*?pid (\d+)", banner, re.M)
+    if not found:
+        return 0.0
+    root = psutil.Process(int(found[-1]))
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def _worker_concurrency(var_dir: Path) -> int:
     """The worker's pool size from its own start-up banner (`concurrency: N (prefork)`)."""
-    import re
-
     text = (var_dir / "log" / "media-worker.log").read_text(errors="replace")
     found = re.search(r"concurrency:\s*(\d+)", text)
     return int(found.group(1)) if found else 1
