@@ -104,6 +104,18 @@ def test_a_peer_that_stays_busy_ends_as_503_with_retry_after() -> None:
     assert caught.value.headers.get("Retry-After")
 
 
+def test_a_503_without_retry_after_is_passed_on_at_once() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return httpx.Response(503, json={"error": "down", "code": "service_unavailable"})
+
+    with pytest.raises(ServiceUnavailable):
+        _busy_client(handler, busy_wait_s=30).get_json("/internal/shows/1/access")
+    assert calls == ["GET"]
+
+
 def test_a_peer_that_refuses_connections_fails_at_once() -> None:
     calls: list[str] = []
 

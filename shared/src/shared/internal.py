@@ -40,7 +40,7 @@ class InternalClient:
     """Calls another service's /internal API; any of its replicas (comma-separated base URLs).
 
     A peer that refuses connections is down: the next replica is tried, then the call fails at once (503).
-    A peer that accepts but answers slowly, or answers 429/503, is busy: the caller waits for it, up to
+    A peer that accepts but answers slowly, or answers 429/503 with Retry-After, is busy: the caller waits, up to
     `busy_wait_s` in all. An idempotent request is sent again with a doubled read timeout (and after the
     peer's Retry-After); any other request is sent once with the whole budget as its read timeout, since a
     repeat could apply it twice. Only when the budget is spent does the call fail, as a 503 with Retry-After.
@@ -102,7 +102,8 @@ class InternalClient:
                 if not idempotent or dropped >= 2:
                     self._unavailable(method, path, last)
                 continue
-            if resp.status_code in (429, 503) and idempotent:
+            # 429/503 with Retry-After is a busy peer asking to come back; without it, a failure to pass on
+            if resp.status_code in (429, 503) and idempotent and "Retry-After" in resp.headers:
                 wait = _retry_after(resp)
                 if time.monotonic() + wait < deadline:
                     metrics.INTERNAL_BUSY_RETRIES.labels(self.service, str(resp.status_code)).inc()
