@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 NPM    := $(shell command -v npm 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help install run web test test-unit test-e2e test-web test-faults test-fuzz lint fmt bench compose-config k8s-render clean
+.PHONY: help install run stop web test test-unit test-e2e test-web test-faults test-fuzz lint fmt bench compose-config k8s-render clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -34,9 +34,12 @@ web: ## Build the web app (needs Node.js 20+; the API runs without it)
 	  cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build; \
 	fi
 
-run: install ## Run the whole system (gateway on http://localhost:5000); Ctrl-C stops it
+run: install ## Run the whole system (gateway on http://localhost:5000); Ctrl-C or `make stop` stops it
 	@$(MAKE) --no-print-directory web || echo "(web app build failed; the API still runs)"
 	$(PY) -m shared.stack run
+
+stop: ## Stop a system started by `make run` (from another terminal)
+	@$(PY) -m shared.stack stop
 
 test: install ## Run every test: unit, API, end-to-end (PostgreSQL, RabbitMQ, S3, worker), web
 	$(PY) -m pytest shared/tests services tests/deploy -n 2 -m "not e2e" $(PYTEST_ARGS)

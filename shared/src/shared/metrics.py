@@ -19,6 +19,10 @@ LATENCY = Histogram(
 )
 
 # The outbox relay and the event consumer (shared.messaging).
+INTERNAL_BUSY_RETRIES = Counter(
+    "internal_busy_retries_total", "Internal calls waited for or repeated because the peer was busy",
+    ["service", "reason"],
+)
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows the broker confirmed", ["producer"])
 OUTBOX_PUBLISH_FAILURES = Counter(
     "outbox_publish_failures_total", "Outbox rows whose publish failed (retried with backoff)", ["producer", "type"]

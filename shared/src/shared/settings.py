@@ -6,8 +6,13 @@ import enum
 from pathlib import Path
 from typing import ClassVar
 
+from kombu.transport import TRANSPORT_ALIASES
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# `filesystem://` (the embedded bus) is kombu's filesystem transport as shared.fsbus extends it: woken by
+# inotify and acks instead of polling once a second, per-process queues deleted with their process.
+TRANSPORT_ALIASES["filesystem"] = "shared.fsbus:Transport"
 
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
 
@@ -71,6 +76,8 @@ class BaseServiceSettings(BaseSettings):
     bus_relay_max_backoff_s: float = _common("BUS_RELAY_MAX_BACKOFF_S", 300.0, gt=0)  # type: ignore[assignment]
     docs_enabled: bool = _common("DOCS_ENABLED", True)  # type: ignore[assignment]
     internal_timeout_s: float = _common("INTERNAL_TIMEOUT_S", 1.5)  # type: ignore[assignment]
+    # a busy peer (slow, or 429/503) is waited for this long in all before a call fails (shared.internal)
+    internal_busy_wait_s: float = _common("INTERNAL_BUSY_WAIT_S", 15.0, gt=0)  # type: ignore[assignment]
     # revoked sessions: catch-up from auth every N s (the push makes it immediate); how long start-up
     # waits for the first catch-up before serving (tokens are answered 503 until it succeeds)
     revocation_catchup_s: float = _common("REVOCATION_CATCHUP_S", 30.0, gt=0)  # type: ignore[assignment]

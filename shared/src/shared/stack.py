@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
+import fcntl
+import importlib
 import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +28,168 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+PR_SET_PDEATHSIG = 1
+ORPHAN_GRACE_S = 3.0
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: SIGTERM when the launcher dies, however it dies (Linux)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def child_main(entry: str, launcher_pid: int) -> None:
+    """Run a service's entry point; when its launcher is gone, SIGTERM it and then kill its process group.
+
+    PR_SET_PDEATHSIG delivers the SIGTERM at once on Linux; the watchdog covers the rest: a launcher that
+    died before the prctl, systems without it, and a service whose graceful stop takes longer than
+    ORPHAN_GRACE_S or leaves pool processes behind (each service is its own process group).
+    """
+    if os.getppid() != launcher_pid:
+        os._exit(0)  # the launcher died while this process was starting
+
+    def watch() -> None:
+        while os.getppid() == launcher_pid:
+            time.sleep(0.25)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE_S)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="launcher-watchdog", daemon=True).start()
+    module, func = entry.split(":")
+    getattr(importlib.import_module(module), func)()
+
+
+# ---------------------------------------------------------------- one system per VAR_DIR, ports in use
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on a TCP port (IPv4 and IPv6), from /proc/net."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    return inodes
+
+
+def port_holder(port: int) -> str | None:
+    """`pid N (command line)` of the process listening on a port, when /proc tells (None otherwise)."""
+    inodes = {f"socket:[{i}]" for i in _listening_inodes(port)}
+    if not inodes:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # gone, or another user's
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    return f"pid {pid} ({cmd.strip()[:120]})"
+            except OSError:
+                continue
+    return None
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a TCP port cannot be bound (something listens on it)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports(ports: Mapping[str, int]) -> str | None:
+    """One line naming the first port already taken (and its process when /proc tells), or None."""
+    for name, port in ports.items():
+        if port_in_use(port):
+            holder = port_holder(port)
+            who = f" by {holder}" if holder else " by another program"
+            return f"port {port} ({name}) is already in use{who}; stop it or choose another port (--port {name}=N)"
+    return None
+
+
+class LauncherLock:
+    """`{VAR_DIR}/stack.pid`, locked while a launcher runs on that folder: one system per VAR_DIR."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.path = Path(var_dir) / "stack.pid"
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock and write this pid; False when another launcher holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> int | None:
+        """The pid of the launcher holding the lock (None when no launcher runs on this folder)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.read(fd, 64).decode().strip()
+                return int(text) if text.isdigit() else None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None  # nobody holds it: a stale file
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        """Drop the lock (the file stays; it is the lock, not the state)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def stop_running(var_dir: Path, timeout_s: float = 30.0) -> int:
+    """`make stop`: SIGTERM the launcher running on `var_dir` and wait for it; exit status for the shell."""
+    pid = LauncherLock(var_dir).holder()
+    if pid is None:
+        print(f"ShareMyShows is not running (no launcher on {var_dir}).", flush=True)
+        return 0
+    print(f"stopping the launcher (pid {pid}) ...", flush=True)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if LauncherLock(var_dir).holder() is None:
+            print("stopped.", flush=True)
+            return 0
+        time.sleep(0.2)
+    # it did not finish its ordered shutdown: its services die with it (die_with_parent, child_main)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    print(f"the launcher did not stop in {timeout_s:.0f} s; killed it (its services follow it).", flush=True)
+    return 1
 
 
 @dataclass(frozen=True)
@@ -150,8 +317,8 @@ class Stack:
         return env
 
     def _python_cmd(self, entry: str) -> list[str]:
-        module, func = entry.split(":")
-        return [sys.executable, "-c", f"import {module} as m; m.{func}()"]
+        # every child watches its launcher (shared.stack.child_main): it goes when the launcher goes
+        return [sys.executable, "-c", f"import shared.stack as s; s.child_main({entry!r}, {os.getpid()})"]
 
     def migrate(self) -> None:
         """Run every service's migrations (each in its own process, against its own database)."""
@@ -159,7 +326,8 @@ class Stack:
             if not spec.migrate:
                 continue
             cmd = self._python_cmd(f"{spec.package}.main:migrate")
-            result = subprocess.run(cmd, env=self.env_for(spec), capture_output=True, text=True, timeout=300)
+            result = subprocess.run(cmd, env=self.env_for(spec), capture_output=True, text=True, timeout=300,
+                                    start_new_session=True, preexec_fn=die_with_parent)
             if result.returncode != 0:
                 raise RuntimeError(f"migrations of {spec.name} failed:\n{result.stderr[-4000:]}")
 
@@ -176,7 +344,8 @@ class Stack:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=str(REPO_ROOT),
-            start_new_session=True,
+            start_new_session=True,  # Ctrl-C reaches the launcher only: it stops the services in order
+            preexec_fn=die_with_parent,
         )
         log_file.close()
         return Proc(spec, popen, log_path, index=index)
@@ -292,36 +461,62 @@ def _describe(stack: Stack) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m shared.stack [run|migrate]`."""
+    """`python -m shared.stack [run|migrate|stop]`."""
     parser = argparse.ArgumentParser(description="Run the ShareMyShows services locally")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate", "stop"])
     parser.add_argument("--var-dir", default=os.environ.get("VAR_DIR", str(REPO_ROOT / "var")))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("MEDIA_WORKERS", "1")))
+    parser.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT",
+                        help="listen port of one service (repeatable), e.g. --port gateway=8080")
     args = parser.parse_args(argv)
-    stack = Stack(Path(args.var_dir), worker_count=args.workers)
+    if args.command == "stop":
+        sys.exit(stop_running(Path(args.var_dir)))
+    ports: dict[str, int] = {}
+    for item in args.port:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            parser.error(f"--port wants SERVICE=PORT, got {item!r}")
+        ports[name] = int(value)
+    stack = Stack(Path(args.var_dir), worker_count=args.workers, ports=ports)
+    lock = LauncherLock(stack.var_dir)
+    if not lock.acquire():
+        print(f"ShareMyShows is already running on {stack.var_dir} (launcher pid {lock.holder()}); "
+              "`make stop` stops it.", file=sys.stderr, flush=True)
+        sys.exit(1)
     if args.command == "migrate":
         stack.migrate()
         print("migrations applied", flush=True)
         return
+    taken = check_ports({name: stack.replica_ports[name][i] for name in stack.replica_ports
+                         for i in range(len(stack.replica_ports[name]))})
+    if taken:
+        print(f"could not start: {taken}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
-    def _interrupt(_sig: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    def _interrupt(sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(sig).name)
 
-    # Installed explicitly: a launcher started from a script may inherit SIGINT as ignored.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    # Installed explicitly: a launcher started from a script may inherit SIGINT as ignored. SIGHUP is a
+    # closed terminal: the same ordered stop.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         print("migrating and starting services ...", flush=True)
         stack.start()
         _describe(stack)
         stack.supervise()
-    except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
+    except KeyboardInterrupt as exc:
+        print(f"\nstopping ({exc or 'SIGINT'}) ...", flush=True)
     except RuntimeError as exc:
         print(f"could not start: {exc}", file=sys.stderr, flush=True)
         stack.stop()
+        lock.release()
         sys.exit(1)
+    # a second signal during the ordered stop must not abandon it half-way
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     stack.stop()
+    lock.release()
     print("stopped.", flush=True)
 
 

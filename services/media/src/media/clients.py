@@ -22,5 +22,5 @@ class HttpShowsAccess(ShowsAccessClient):
 
     def __init__(self, settings: MediaSettings) -> None:
         client = InternalClient(settings.shows_url, settings.internal_token, service="shows",
-                                timeout_s=settings.internal_timeout_s)
+                                timeout_s=settings.internal_timeout_s, busy_wait_s=settings.internal_busy_wait_s)
         super().__init__(client, settings.access_cache_ttl_s)

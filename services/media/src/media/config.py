@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -65,7 +66,7 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     recent_max_limit: int = 50
 
     worker_queues: str = "images,video,audio"
-    worker_concurrency: int = 1
+    worker_concurrency: int = Field(0, ge=0)  # prefork processes per worker; 0: one per core
     worker_name: str = ""
     task_hard_limit_s: int = 1500  # below RabbitMQ 3.10's 30 min consumer timeout
     photo_hard_limit_s: int = 180
@@ -87,9 +88,26 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
         return (self.storage_dir or (self.var_dir / "objects")).resolve()
 
     @property
+    def pool_size(self) -> int:
+        """Prefork processes of a worker: MEDIA_WORKER_CONCURRENCY, else one per usable core (CPU-bound work)."""
+        return self.worker_concurrency or usable_cores()
+
+    @property
     def queues(self) -> list[str]:
         """Celery queues this worker consumes."""
         return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container's limit)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))  # a 1.5-CPU limit: 2 processes
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 @lru_cache

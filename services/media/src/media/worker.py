@@ -30,7 +30,7 @@ def celery_app() -> Celery:
 
 
 def main() -> None:
-    """Run `celery worker` on MEDIA_WORKER_QUEUES with MEDIA_WORKER_CONCURRENCY prefork processes."""
+    """Run `celery worker` on MEDIA_WORKER_QUEUES, MEDIA_WORKER_CONCURRENCY prefork processes (0: one per core)."""
     settings = get_settings()
     app = celery_app()
     import media.tasks  # noqa: F401 - registers the tasks on the app
@@ -41,7 +41,7 @@ def main() -> None:
             "worker",
             "--loglevel", settings.log_level,
             "-Q", ",".join(settings.queues),
-            "--concurrency", str(settings.worker_concurrency),
+            "--concurrency", str(settings.pool_size),
             "--prefetch-multiplier", "1",
             "--pool", "prefork",
             "-n", f"{name}@{socket.gethostname()}",

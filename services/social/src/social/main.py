@@ -34,7 +34,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     shows_internal = InternalClient(settings.shows_url, settings.internal_token, service="shows",
-                                    timeout_s=settings.internal_timeout_s)
+                                    timeout_s=settings.internal_timeout_s, busy_wait_s=settings.internal_busy_wait_s)
     auth_internal = InternalClient(settings.auth_url, settings.internal_token, service="auth",
                                    timeout_s=settings.internal_timeout_s)
     # social owns friendships: shows applies its visibility policy to social's answer, not to its copy
