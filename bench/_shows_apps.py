@@ -64,7 +64,8 @@ def bare_app() -> Any:
             rows, total = repo.list_shows(
                 s,
                 owner_id=user_id,
-                visibility=None,
+                viewer_id=user_id,
+                friends=None,
                 filters=repo.ShowFilters(),
                 ascending=False,
                 limit=min(max(limit, 1), 100),

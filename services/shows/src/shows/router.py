@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from shared.db import SessionDep
-from shows import dashboard, live, service
+from shows import dashboard, live, readpath, service
 from shows import repository as repo
 from shows import setlist as setlist_service
-from shows.clients import fetch_show_extras
-from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, SongId, UsersDep, ViewerDep
+from shows.clients import fetch_show_extras_async
+from shows.dependencies import MAX_ID, SettingsDep, ShowId, SongId, UsersDep, ViewerDep, reader_of
 from shows.exceptions import CheckinClosed, DuplicateShow, NotAtConcert, NotShowOwner, SetlistFull, ShowNotFound
 from shows.exports import shows_csv, shows_ics
 from shows.normalize import normalize
@@ -51,10 +51,8 @@ def _link_header(request: Request, offset: int, limit: int, total: int) -> str |
 
 
 @router.get("", response_model=list[ShowRead])
-def list_shows(
+async def list_shows(
     request: Request,
-    response: Response,
-    session: SessionDep,
     viewer: ViewerDep,
     settings: SettingsDep,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -71,7 +69,7 @@ def list_shows(
     sort: Literal["date", "-date"] | None = None,
     limit: int | None = None,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> list[dict[str, Any]]:
+) -> Response:
     """The caller's shows (or `user_id`'s, as far as the caller may see them), newest first."""
     size = settings.list_default_limit if limit is None else min(max(limit, 1), settings.list_max_limit)
     filters = repo.ShowFilters(
@@ -86,14 +84,14 @@ def list_shows(
         when=filter,
         q=normalize(q) or None,
     )
-    shows, total = service.list_shows(
-        session, viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset
+    body, total = await readpath.list_page(
+        reader_of(request), viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset
     )
-    response.headers["X-Total-Count"] = str(total)
+    headers = {"X-Total-Count": str(total)}
     link = _link_header(request, offset, size, total)
     if link:
-        response.headers["Link"] = link
-    return shows
+        headers["Link"] = link
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated,
@@ -126,16 +124,16 @@ def export_ics(session: SessionDep, viewer: ViewerDep) -> Response:
 
 
 @router.get("/{show_id}", response_model=ShowDetail, response_model_exclude_none=False, responses=NOT_FOUND)
-def get_show(
-    show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep, peers: PeersDep
-) -> dict[str, Any]:
+async def get_show(request: Request, show_id: ShowId, viewer: ViewerDep, settings: SettingsDep) -> Response:
     """A show with its setlist, photos, audio, videos and comments."""
-    body = service.read_show(session, viewer=viewer, show_id=show_id)
-    extras, degraded = fetch_show_extras(peers, show_id, viewer.id, settings.internal_timeout_s)
+    body = await readpath.read_show(reader_of(request), viewer=viewer, show_id=show_id)
+    state = request.app.state
+    extras, degraded = await fetch_show_extras_async(
+        state.peers, state.async_peers, show_id, viewer.id, settings.internal_timeout_s
+    )
     body.update(extras)
-    if degraded:
-        body["degraded"] = degraded
-    return body
+    body["degraded"] = degraded or None
+    return Response(readpath.dumps(body), media_type="application/json")
 
 
 @router.put("/{show_id}", response_model=ShowRead, responses={**OWNED, 409: DuplicateShow.schema()})

@@ -268,14 +268,13 @@ def list_shows(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the caller's (or someone else's visible) shows and the total."""
     owner = owner_id if owner_id is not None else viewer.id
-    visibility = None
-    if owner != viewer.id:
-        visibility = repo.visible_clause(viewer.id, repo.is_friend(session, owner, viewer.id))
+    friends = None if owner == viewer.id else repo.is_friend(session, owner, viewer.id)
     ascending = sort == "date" if sort else filters.when == "upcoming"
     rows, total = repo.list_shows(
         session,
         owner_id=owner,
-        visibility=visibility,
+        viewer_id=viewer.id,
+        friends=friends,
         filters=filters,
         ascending=ascending,
         limit=limit,
