@@ -227,7 +227,10 @@ def floor_app() -> Any:
             await conn.set_type_codec("json", encoder=json.dumps, decoder=orjson.loads, schema="pg_catalog",
                                       format="text")
 
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=2, max_size=10, init=init)
+        async def keep(conn: Any) -> None:
+            return None  # nothing to reset after plain SELECTs (asyncpg would spend a round trip)
+
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=2, max_size=10, init=init, reset=keep)
         state["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         yield
         await state["http"].close()

@@ -114,6 +114,7 @@ class AsyncReader:
         self._pool: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
+        self.info: dict[str, Any] = {}  # what callers cache per database (e.g. a token read once)
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -185,7 +186,12 @@ async def _pg_pool(url: Any, size: int) -> Any:
             await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init)
+    async def keep(conn: Any) -> None:
+        # asyncpg resets a released connection with a round trip (advisory locks, listeners, settings);
+        # these connections only ever run plain SELECTs, so there is nothing to reset
+        return None
+
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=init, reset=keep)
     return _PgPool(pool)
 
 

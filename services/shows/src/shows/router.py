@@ -35,6 +35,16 @@ NOT_FOUND = {404: ShowNotFound.schema()}
 OWNED = {**NOT_FOUND, 403: NotShowOwner.schema()}
 
 
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: `If-None-Match` named the current `ETag` (no body)."}
+}
+
+
+def _cache_headers(tag: str) -> dict[str, str]:
+    # private: the answer is the caller's own view; no-cache: revalidate with the ETag every time
+    return {"ETag": tag, "Cache-Control": "private, no-cache"}
+
+
 def _link_header(request: Request, offset: int, limit: int, total: int) -> str | None:
     """RFC 8288 next/prev links for an offset page (relative, so they stay right behind the gateway)."""
 
@@ -50,7 +60,7 @@ def _link_header(request: Request, offset: int, limit: int, total: int) -> str |
     return ", ".join(links) or None
 
 
-@router.get("", response_model=list[ShowRead])
+@router.get("", response_model=list[ShowRead], responses=NOT_MODIFIED)
 async def list_shows(
     request: Request,
     viewer: ViewerDep,
@@ -84,14 +94,17 @@ async def list_shows(
         when=filter,
         q=normalize(q) or None,
     )
-    body, total = await readpath.list_page(
-        reader_of(request), viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset
+    answer = await readpath.list_page(
+        reader_of(request), viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset,
+        query=request.url.query, if_none_match=request.headers.get("if-none-match"),
     )
-    headers = {"X-Total-Count": str(total)}
-    link = _link_header(request, offset, size, total)
+    if answer.body is None:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_cache_headers(answer.etag))
+    headers = {"X-Total-Count": str(answer.total), **_cache_headers(answer.etag)}
+    link = _link_header(request, offset, size, answer.total)
     if link:
         headers["Link"] = link
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated,
@@ -123,17 +136,21 @@ def export_ics(session: SessionDep, viewer: ViewerDep) -> Response:
     )
 
 
-@router.get("/{show_id}", response_model=ShowDetail, response_model_exclude_none=False, responses=NOT_FOUND)
+@router.get("/{show_id}", response_model=ShowDetail, response_model_exclude_none=False,
+            responses={**NOT_FOUND, **NOT_MODIFIED})
 async def get_show(request: Request, show_id: ShowId, viewer: ViewerDep, settings: SettingsDep) -> Response:
     """A show with its setlist, photos, audio, videos and comments."""
-    body = await readpath.read_show(reader_of(request), viewer=viewer, show_id=show_id)
     state = request.app.state
-    extras, degraded = await fetch_show_extras_async(
-        state.peers, state.async_peers, show_id, viewer.id, settings.internal_timeout_s
+    answer = await readpath.read_show(
+        reader_of(request), viewer=viewer, show_id=show_id,
+        extras=lambda: fetch_show_extras_async(
+            state.peers, state.async_peers, show_id, viewer.id, settings.internal_timeout_s
+        ),
+        if_none_match=request.headers.get("if-none-match"),
     )
-    body.update(extras)
-    body["degraded"] = degraded or None
-    return Response(readpath.dumps(body), media_type="application/json")
+    if answer.body is None:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_cache_headers(answer.etag))
+    return Response(answer.body, media_type="application/json", headers=_cache_headers(answer.etag))
 
 
 @router.put("/{show_id}", response_model=ShowRead, responses={**OWNED, 409: DuplicateShow.schema()})

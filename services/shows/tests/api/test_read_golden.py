@@ -103,9 +103,9 @@ def build_world(client: TestClient, auth: Callable[..., dict[str, str]], befrien
                        json={"title": "Kyoto", "artist_name": "Phoebe Bridgers", "is_cover": False},
                        headers=h).status_code == 201
     with session_factory() as s:
-        service.on_counter(s, show_id=ids["public"], kind="photos", delta=3)
-        service.on_counter(s, show_id=ids["public"], kind="comments", delta=2)
-        service.on_counter(s, show_id=ids["friends"], kind="videos", delta=1)
+        service.on_counter(s, show_id=ids["public"], kind="photo", delta=3)
+        service.on_counter(s, show_id=ids["public"], kind="comment", delta=2)
+        service.on_counter(s, show_id=ids["friends"], kind="video", delta=1)
         s.commit()
     return ids
 
