@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -12,13 +11,14 @@ from shows import dashboard, live, readpath, service
 from shows import repository as repo
 from shows import setlist as setlist_service
 from shows.clients import fetch_show_extras_async
-from shows.dependencies import MAX_ID, SettingsDep, ShowId, SongId, UsersDep, ViewerDep, reader_of
+from shows.dependencies import SettingsDep, ShowId, SongId, UsersDep, ViewerDep, reader_of
 from shows.exceptions import CheckinClosed, DuplicateShow, NotAtConcert, NotShowOwner, SetlistFull, ShowNotFound
 from shows.exports import shows_csv, shows_ics
 from shows.normalize import normalize
 from shows.schemas import (
     ActiveUsers,
     CheckinResult,
+    ListParams,
     ShowCreate,
     ShowCreated,
     ShowDetail,
@@ -62,40 +62,26 @@ def _link_header(request: Request, offset: int, limit: int, total: int) -> str |
 
 @router.get("", response_model=list[ShowRead], responses=NOT_MODIFIED)
 async def list_shows(
-    request: Request,
-    viewer: ViewerDep,
-    settings: SettingsDep,
-    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    artist: Annotated[str | None, Query(max_length=200)] = None,
-    artist_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    venue: Annotated[str | None, Query(max_length=200)] = None,
-    venue_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    city: Annotated[str | None, Query(max_length=120)] = None,
-    year: Annotated[int | None, Query(ge=1, le=9999)] = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-    filter: Literal["upcoming", "past", "all"] = "all",
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    sort: Literal["date", "-date"] | None = None,
-    limit: int | None = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    request: Request, viewer: ViewerDep, settings: SettingsDep, p: Annotated[ListParams, Query()]
 ) -> Response:
     """The caller's shows (or `user_id`'s, as far as the caller may see them), newest first."""
-    size = settings.list_default_limit if limit is None else min(max(limit, 1), settings.list_max_limit)
+    size = settings.list_default_limit if p.limit is None else min(max(p.limit, 1), settings.list_max_limit)
     filters = repo.ShowFilters(
-        artist=normalize(artist) or None,
-        artist_id=artist_id,
-        venue=normalize(venue) or None,
-        venue_id=venue_id,
-        city=normalize(city) or None,
-        year=year,
-        date_from=date_from,
-        date_to=date_to,
-        when=filter,
-        q=normalize(q) or None,
+        artist=normalize(p.artist) or None,
+        artist_id=p.artist_id,
+        venue=normalize(p.venue) or None,
+        venue_id=p.venue_id,
+        city=normalize(p.city) or None,
+        year=p.year,
+        date_from=p.date_from,
+        date_to=p.date_to,
+        when=p.filter,
+        q=normalize(p.q) or None,
     )
+    offset = p.offset
     answer = await readpath.list_page(
-        reader_of(request), viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset,
+        reader_of(request), viewer=viewer, owner_id=p.user_id, filters=filters, sort=p.sort, limit=size,
+        offset=offset,
         query=request.url.query, if_none_match=request.headers.get("if-none-match"),
     )
     if answer.body is None:
