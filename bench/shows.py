@@ -374,6 +374,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             kind: {name: sorted(rs, key=lambda r: r.rps)[len(rs) // 2] for name, rs in per.items()}
             for kind, per in rounds.items()
         }
+        # conditional GETs: the client's copy is current, so each request is answered 304 from the versions
+        for name, base, hdrs in targets:
+            if name not in ("gateway", "direct"):
+                continue
+            for kind, path in (("list", "/api/shows?limit=20"), ("detail", f"/api/shows/{show_id}")):
+                tag = httpx.get(base + path, headers=hdrs, timeout=10).headers.get("ETag")
+                if not tag:
+                    continue
+                cond = {**hdrs, "If-None-Match": tag}
+                assert httpx.get(base + path, headers=cond, timeout=10).status_code == 304
+                before = {k: _cpu(k) for k in owners}
+                res = load(f"{kind} {name} 304", base + path, headers=cond, connections=args.connections,
+                           duration_s=args.duration)
+                res.extra["cpu_ms_per_request"] = {
+                    k: round((_cpu(k) - before[k]) * 1000 / res.requests, 3)
+                    for k in owners
+                    if res.requests and _cpu(k) - before[k] > 0.001
+                }
+                results[kind][f"{name} 304"] = res
         flat = [r for kind in results.values() for r in kind.values()]
         print(table(flat))
         ratios: dict[str, dict[str, float]] = {}
