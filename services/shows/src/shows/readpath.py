@@ -1,6 +1,7 @@
 """The hot reads — a person's list of shows and a show's detail — on the event loop, with ETags.
 
-Same rule and same answers as service.list_shows / service.read_show (the golden test holds them to it),
+Same rule and same answers as the synchronous implementation they replaced (service.list_shows still
+serves the sync callers; the golden test holds the routes to the answers recorded before the change),
 without the synchronous session: statements built once per shape and compiled once per dialect
 (shared.adb), rows straight to JSON bytes with orjson (the response models stay for the OpenAPI; the rows
 are not validated again, the serialisers already produce the contract's types), no worker-thread hop.
