@@ -84,6 +84,7 @@ def load(label: str, url: str, *, headers: dict[str, str], connections: int, dur
 
 
 ISSUER, AUDIENCE = "sharemyshows-auth", "sharemyshows"
+_PREFIX = {"bare": "/bare/shows", "floor": "/floor/shows"}
 
 
 # ---------------------------------------------------------------- helper processes (same file, other modes)
@@ -93,7 +94,7 @@ def serve(mode: str, port: int) -> None:
     """Run a helper app with the same uvicorn settings as the services (the bare app with SHOWS_API_WORKERS)."""
     import uvicorn
 
-    workers = int(os.environ.get("SHOWS_API_WORKERS", "1")) if mode == "bare" else 1
+    workers = int(os.environ.get("SHOWS_API_WORKERS", "1")) if mode in ("bare", "floor") else 1
     uvicorn.run(
         f"_shows_apps:{mode}_app",
         factory=True,
@@ -261,13 +262,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         jwks_file = work / "jwks.json"
         jwks_file.write_text(json.dumps(signer.jwks()))
         env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-        stub_port, bare_port = free_port(), free_port()
+        stub_port, bare_port, floor_port = free_port(), free_port(), free_port()
         stub = f"http://127.0.0.1:{stub_port}"
         env.update(
             {
                 "BENCH_JWKS_FILE": str(jwks_file),
                 "BENCH_DATABASE_URL": url,
                 "BENCH_USER_ID": str(user_id),
+                "BENCH_PEERS_URL": stub,
                 "SHOWS_DATABASE_URL": url,
                 "JWKS_URL": f"{stub}/jwks.json",
                 "MEDIA_URL": stub,
@@ -288,6 +290,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         _wait(f"{stub}/health", procs[-1])
         procs.append(_spawn("bare", bare_port, env, work / "bare.log"))
         _wait(f"http://127.0.0.1:{bare_port}/health", procs[-1])
+        bare_pid = procs[-1].pid
+        procs.append(_spawn("floor", floor_port, env, work / "floor.log"))
+        _wait(f"http://127.0.0.1:{floor_port}/health", procs[-1])
+        floor_pid = procs[-1].pid
 
         have_gateway = any(s.name == "gateway" and available(s) for s in SPECS)
         services = ["shows", "gateway"] if have_gateway else ["shows"]
@@ -319,9 +325,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             targets.append(("nginx", f"http://127.0.0.1:{nginx_port}", headers))
         targets.append(("direct", direct, headers))
         targets.append(("bare", f"http://127.0.0.1:{bare_port}", {}))
+        targets.append(("floor", f"http://127.0.0.1:{floor_port}", {}))
+
+        # the floor must answer the same JSON as the service, or the comparison means nothing
+        for path in ("?limit=20", f"/{show_id}"):
+            mine = httpx.get(f"{direct}/api/shows{path}", headers=headers, timeout=10).json()
+            floor = httpx.get(f"http://127.0.0.1:{floor_port}/floor/shows{path}", timeout=10).json()
+            assert mine == floor, f"the floor answers {path} differently from the service"
+        if args.targets:
+            wanted = set(args.targets.split(","))
+            targets = [t for t in targets if t[0] in wanted]
 
         pids = _common.stack_pids(stack)
-        owners = {"shows": pids["shows"], "gateway": pids.get("gateway", 0), "bare": procs[1].pid, "postgres": 0}
+        owners = {"shows": pids["shows"], "gateway": pids.get("gateway", 0), "bare": bare_pid, "floor": floor_pid,
+                  "postgres": 0}
         if nginx:
             owners["nginx"] = procs[-1].pid
 
@@ -331,12 +348,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # rounds interleave the targets so a noisy neighbour hurts all of them alike; the median round counts
         rounds: dict[str, dict[str, list[Any]]] = {"list": {}, "detail": {}}
         for name, base, hdrs in targets:
-            prefix = "/bare/shows" if name == "bare" else "/api/shows"
+            prefix = _PREFIX.get(name, "/api/shows")
             for path in (f"{prefix}?limit=20", f"{prefix}/{show_id}"):
                 load(f"warmup {name}", base + path, headers=hdrs, connections=args.connections, duration_s=2)
         for _ in range(args.rounds):
             for name, base, hdrs in targets:
-                prefix = "/bare/shows" if name == "bare" else "/api/shows"
+                prefix = _PREFIX.get(name, "/api/shows")
                 for kind, path in (("list", f"{prefix}?limit=20"), ("detail", f"{prefix}/{show_id}")):
                     before = {k: _cpu(k) for k in owners}
                     res = load(
@@ -357,12 +374,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             kind: {name: sorted(rs, key=lambda r: r.rps)[len(rs) // 2] for name, rs in per.items()}
             for kind, per in rounds.items()
         }
+        # conditional GETs: the client's copy is current, so each request is answered 304 from the versions
+        for name, base, hdrs in targets:
+            if name not in ("gateway", "direct"):
+                continue
+            for kind, path in (("list", "/api/shows?limit=20"), ("detail", f"/api/shows/{show_id}")):
+                tag = httpx.get(base + path, headers=hdrs, timeout=10).headers.get("ETag")
+                if not tag:
+                    continue
+                cond = {**hdrs, "If-None-Match": tag}
+                assert httpx.get(base + path, headers=cond, timeout=10).status_code == 304
+                before = {k: _cpu(k) for k in owners}
+                res = load(f"{kind} {name} 304", base + path, headers=cond, connections=args.connections,
+                           duration_s=args.duration)
+                res.extra["cpu_ms_per_request"] = {
+                    k: round((_cpu(k) - before[k]) * 1000 / res.requests, 3)
+                    for k in owners
+                    if res.requests and _cpu(k) - before[k] > 0.001
+                }
+                results[kind][f"{name} 304"] = res
         flat = [r for kind in results.values() for r in kind.values()]
         print(table(flat))
         ratios: dict[str, dict[str, float]] = {}
         for kind, per in results.items():
-            bare = per["bare"].rps or float("nan")
+            bare = per["bare"].rps if "bare" in per and per["bare"].rps else float("nan")
             ratios[kind] = {f"{name}_vs_bare_rps": round(r.rps / bare, 3) for name, r in per.items() if name != "bare"}
+            if "floor" in per and per["floor"].rps:
+                for name in ("gateway", "direct"):
+                    if name in per:
+                        ratios[kind][f"{name}_vs_floor_rps"] = round(per[name].rps / per["floor"].rps, 3)
+                # on a shared machine rps follows the neighbours; CPU per request does not
+                floor_cpu = per["floor"].extra.get("cpu_ms_per_request", {}).get("floor")
+                shows_cpu = per.get("gateway", per.get("direct")).extra.get("cpu_ms_per_request", {}).get("shows")
+                if floor_cpu and shows_cpu:
+                    ratios[kind]["shows_cpu_vs_floor_cpu"] = round(shows_cpu / floor_cpu, 2)
             if "nginx" in per and "gateway" in per and per["nginx"].rps:
                 ratios[kind]["gateway_vs_nginx_rps"] = round(per["gateway"].rps / per["nginx"].rps, 3)
                 ratios[kind]["gateway_added_p50_ms_vs_nginx"] = round(per["gateway"].p50_ms - per["nginx"].p50_ms, 2)
@@ -411,7 +456,8 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes of the shows service and the bare app"
     )
-    parser.add_argument("--serve", choices=["stub", "bare"])
+    parser.add_argument("--targets", default="", help="comma-separated subset of gateway,nginx,direct,bare,floor")
+    parser.add_argument("--serve", choices=["stub", "bare", "floor"])
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     if args.serve:

@@ -12,7 +12,11 @@ What it does:
    as the baseline, the aggregate SQL alone that computes the same page from the setlists (psycopg, one
    connection); then the price of keeping the summary current: `POST /api/shows/{id}/setlist` (one song added,
    its summary row recounted) against `GET /api/shows/{id}/setlist` on the same show;
-4. prints p50/p95 of each against the target (< 50 ms p50) and writes bench/results/stats.json.
+4. measures the other statistics the same way — `GET /api/dashboard/stats`, `/api/dashboard/artists`,
+   `/api/stats/years/{year}`, `/api/stats/map`, `/api/stats/artists/{id}` — each against, as the baseline, the
+   service's own domain function answering the same request in this process (same SQL, a SQLAlchemy session,
+   no HTTP, no framework, peers answering at once): the ratio is what the HTTP route adds;
+5. prints p50/p95 of each against the target (< 50 ms p50) and writes bench/results/stats.json.
 """
 
 from __future__ import annotations
@@ -124,6 +128,59 @@ def sql_baseline(url: str, user_id: int) -> tuple[str, Any]:
     return sql, psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
 
 
+class _NoPeers:
+    """Media and social answering at once with zeros (the baseline's peers)."""
+
+    def user_media_counts(self, user_id: int) -> dict[str, int]:
+        return {"photos": 0, "audio": 0, "videos": 0}
+
+    def user_social_counts(self, user_id: int) -> dict[str, int]:
+        return {"comments": 0, "friends": 0}
+
+
+def other_stats(client: httpx.Client, base: str, url: str, user_id: int, n: int) -> dict[str, dict[str, float]]:
+    """Each statistics route over HTTP against its domain function called in-process, alternating."""
+    from shared.db import make_engine, make_session_factory
+    from shows import dashboard
+    from shows.catalog import stats
+    from shows.db import outbox
+
+    year = 2015
+    artist_id = int(client.get(f"{base}/api/dashboard/artists?limit=1").json()["artists"][0]["artist_id"])
+    cases: dict[str, Any] = {
+        "/api/dashboard/stats": lambda s: dashboard.stats(s, user_id=user_id, peers=_NoPeers(), timeout_s=2),
+        "/api/dashboard/artists": lambda s: dashboard.artists(s, user_id=user_id, limit=10),
+        f"/api/stats/years/{year}": lambda s: stats.year_in_review(s, user_id=user_id, year=year),
+        "/api/stats/map": lambda s: stats.venue_map(s, user_id=user_id),
+        f"/api/stats/artists/{artist_id}": lambda s: stats.artist_history(s, user_id=user_id, artist_id=artist_id),
+    }
+    engine = make_engine(url)
+    factory = make_session_factory(engine, outbox)
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for path, fn in cases.items():
+            http_ms: list[float] = []
+            fn_ms: list[float] = []
+            for i in range(n + 10):
+                t = time.perf_counter()
+                resp = client.get(base + path)
+                took = (time.perf_counter() - t) * 1000
+                assert resp.status_code == 200, (path, resp.text)
+                t = time.perf_counter()
+                with factory() as s:
+                    fn(s)
+                took_fn = (time.perf_counter() - t) * 1000
+                if i >= 10:  # the first ten warm both up
+                    http_ms.append(took)
+                    fn_ms.append(took_fn)
+            out[path] = {"http_p50_ms": round(pct(http_ms, 50), 2), "http_p95_ms": round(pct(http_ms, 95), 2),
+                         "function_p50_ms": round(pct(fn_ms, 50), 2),
+                         "http_vs_function": round(pct(http_ms, 50) / max(pct(fn_ms, 50), 1e-6), 2)}
+    finally:
+        engine.dispose()
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank) in ms."""
     ordered = sorted(values)
@@ -151,7 +208,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         jwks_file.write_text(json.dumps(signer.jwks()))
         stub_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-        env.update({"BENCH_JWKS_FILE": str(jwks_file), "SHOWS_DATABASE_URL": url,
+        stub_url = f"http://127.0.0.1:{stub_port}"
+        env.update({"BENCH_JWKS_FILE": str(jwks_file), "SHOWS_DATABASE_URL": url, "MEDIA_URL": stub_url,
+                    "SOCIAL_URL": stub_url, "AUTH_URL": stub_url,
                     "JWKS_URL": f"http://127.0.0.1:{stub_port}/jwks.json", "ENV": "testing", "LOG_LEVEL": "WARNING",
                     "BUS_CONSUMER_ENABLED": "false", "BUS_RELAY_ENABLED": "false",
                     "SHOWS_CATALOG_SWEEP_ENABLED": "false"})
@@ -204,6 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 read_ms.append((time.perf_counter() - t) * 1000)
             after = client.get(endpoint + "&limit=500").json()
             assert any(s["title"].startswith("New ") for s in after["songs"]), "the summary missed the new songs"
+            others = other_stats(client, stack.url("shows"), url, user_id, args.requests // 3)
         conn.close()
         figures = {
             "stats_songs_p50_ms": round(pct(http_ms, 50), 2),
@@ -222,8 +282,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f"over {len(http_ms)})")
         print(f"keeping it current: POST a song p50 {figures['add_song_p50_ms']:.1f} ms vs GET the setlist p50 "
               f"{figures['read_setlist_p50_ms']:.1f} ms")
+        for path, row in others.items():
+            print(f"GET {path:<28} p50 {row['http_p50_ms']:6.1f} ms p95 {row['http_p95_ms']:6.1f} ms | "
+                  f"domain function alone p50 {row['function_p50_ms']:6.1f} ms | ratio {row['http_vs_function']:.2f}")
         return {"shows": args.shows, "songs": args.shows * args.songs_per_show, "requests": args.requests,
-                "figures": figures}
+                "figures": figures, "other_stats": others}
     finally:
         if stack is not None:
             stack.stop()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from shared.adb import AsyncReader
 from shared.auth import CurrentUser
 from shared.params import MAX_ID
 from shared.users import UserDirectory
@@ -29,6 +30,12 @@ async def get_users(request: Request) -> UserDirectory:
     """Where accounts are looked up (auth)."""
     users: UserDirectory = request.app.state.users
     return users
+
+
+def reader_of(request: Request) -> AsyncReader:
+    """The app's async read pool (the hot read routes)."""
+    reader: AsyncReader = request.app.state.reader
+    return reader
 
 
 async def get_peers(request: Request) -> Peers:

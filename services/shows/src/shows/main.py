@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from shared.adb import AsyncReader
 from shared.app import create_service_app, run_uvicorn
 from shared.auth import TokenVerifier
 from shared.copies import CopySpec, Reconciler
@@ -15,7 +16,7 @@ from shared.users import USERS_SNAPSHOT, AuthDirectory, UserDirectory
 from shows import service
 from shows.catalog.jobs import Enqueue, JobSweeper, OutboxEnqueue
 from shows.catalog.router import imports_router, stats_router
-from shows.clients import HttpPeers, Peers
+from shows.clients import AsyncHttpPeers, HttpPeers, Peers
 from shows.config import ShowsSettings, get_settings
 from shows.consumers import subscriptions
 from shows.db import outbox
@@ -36,6 +37,8 @@ def create_app(
     engine = make_engine(settings.db_url, **settings.engine_options)
     session_factory = make_session_factory(engine, outbox)
     http_peers = HttpPeers(settings) if peers is None else None
+    async_peers = AsyncHttpPeers(settings) if peers is None else None
+    reader = AsyncReader(settings.db_url, pool_size=settings.db_pool_size)
     timeout = settings.internal_timeout_s
     auth_client = InternalClient(settings.auth_url, settings.internal_token, service="auth", timeout_s=timeout)
     social_client = InternalClient(settings.social_url, settings.internal_token, service="social", timeout_s=timeout)
@@ -63,6 +66,11 @@ def create_app(
         if settings.catalog_sweep_enabled:
             sweeper.start()
 
+    async def _close_async(_: FastAPI) -> None:
+        await reader.close()
+        if async_peers is not None:
+            await async_peers.close()
+
     def _close(_: FastAPI) -> None:
         if sweeper.is_alive():
             sweeper.stop()
@@ -83,7 +91,7 @@ def create_app(
         reconciler=reconciler,
         token_verifier=token_verifier,
         on_startup=[_start],
-        on_shutdown=[_close],
+        on_shutdown=[_close_async, _close],
         # a concert-history file (`SHOWS_IMPORT_MAX_BYTES`, which the gateway reads too) is larger than JSON
         body_limits={("POST", "/api/imports"): settings.import_max_bytes + MULTIPART_SLACK},
         task_sender=task_sender,
@@ -91,6 +99,8 @@ def create_app(
     app.state.engine = engine
     app.state.catalog_enqueue = catalog_enqueue
     app.state.peers = peers if peers is not None else http_peers
+    app.state.async_peers = async_peers
+    app.state.reader = reader
     app.state.users = users if users is not None else AuthDirectory(auth_client)
     return app
 

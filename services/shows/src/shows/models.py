@@ -203,6 +203,25 @@ class ShowCounter(Base):
     comments: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class ReadVersion(Base):
+    """Per owner: changes whenever any of their shows would read differently (bumped by database triggers).
+
+    The ETags of the list and the detail are built from it; see migration readpath_0003 for what bumps it.
+    """
+
+    __tablename__ = "read_version"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReadEpoch(Base):
+    """A random token per database (one row), so ETags of a recreated database never match old ones."""
+
+    __tablename__ = "read_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(64))
+
+
 from shows.catalog import models as _catalog_models  # noqa: E402, F401 - registers the catalogue tables
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Result, Select, delete, exists, func, or_, select, update
+from sqlalchemy import Integer, Result, Select, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -326,8 +326,11 @@ def show_row(session: Session, show_id: int) -> ShowRow | None:
     return rows[0] if rows else None
 
 
-def visible_clause(viewer_id: int, friends: bool) -> Any:
-    """SQL condition: a show of an owner whose friendship with `viewer_id` is `friends` that the viewer may see."""
+def visible_clause(viewer_id: Any, friends: bool) -> Any:
+    """SQL condition: a show of an owner whose friendship with `viewer_id` is `friends` that the viewer may see.
+
+    `viewer_id` is an id or a bindparam (the read path's statements are compiled once for every viewer).
+    """
     in_audience = exists(
         select(ShowAudience.show_id).where(ShowAudience.show_id == Show.id, ShowAudience.user_id == viewer_id)
     )
@@ -341,72 +344,146 @@ def visible_clause(viewer_id: int, friends: bool) -> Any:
     )
 
 
-def _contains(column: Any, needle: str) -> Any:
-    return column.like(f"%{like_escape(needle)}%", escape="\\")
+def _pattern(needle: str) -> str:
+    return f"%{like_escape(needle)}%"
 
 
-def _filter_conditions(f: ShowFilters) -> list[Any]:
-    conds: list[Any] = []
+def _contains(column: Any, name: str) -> Any:
+    return column.like(bindparam(name), escape="\\")
+
+
+# The shape of a list query: which filters are present, the order and whose list it is (None: the viewer's
+# own; True/False: someone else's, the viewer being their friend or not). One statement per shape, built and
+# compiled once; the values travel as parameters.
+ListShape = tuple[bool, bool, bool, bool, bool, bool, bool, bool, str, bool, bool, bool | None]
+
+
+def _shape(f: ShowFilters, ascending: bool, friends: bool | None) -> ListShape:
+    return (
+        f.artist_id is not None,
+        f.artist_id is None and bool(f.artist),
+        f.venue_id is not None,
+        f.venue_id is None and bool(f.venue),
+        bool(f.city),
+        f.year is not None,
+        f.date_from is not None,
+        f.date_to is not None,
+        f.when if f.when in ("upcoming", "past") else "all",
+        bool(f.q),
+        ascending,
+        friends,
+    )
+
+
+def _params(f: ShowFilters) -> dict[str, Any]:
+    p: dict[str, Any] = {}
     if f.artist_id is not None:
-        conds.append(Concert.artist_id == f.artist_id)
+        p["artist_id"] = f.artist_id
     elif f.artist:
-        conds.append(_contains(Artist.name_norm, f.artist))
+        p["artist"] = _pattern(f.artist)
     if f.venue_id is not None:
-        conds.append(Concert.venue_id == f.venue_id)
+        p["venue_id"] = f.venue_id
     elif f.venue:
-        conds.append(_contains(Venue.name_norm, f.venue))
+        p["venue"] = _pattern(f.venue)
     if f.city:
-        conds.append(_contains(Venue.city_norm, f.city))
+        p["city"] = _pattern(f.city)
     if f.year is not None:
-        conds.append(Show.show_date.between(dt.date(f.year, 1, 1), dt.date(f.year, 12, 31)))
+        p["year_from"], p["year_to"] = dt.date(f.year, 1, 1), dt.date(f.year, 12, 31)
     if f.date_from is not None:
-        conds.append(Show.show_date >= f.date_from)
+        p["date_from"] = f.date_from
     if f.date_to is not None:
-        conds.append(Show.show_date <= f.date_to)
-    today = f.today or dt.date.today()
-    if f.when == "upcoming":
-        conds.append(Show.show_date >= today)
-    elif f.when == "past":
-        conds.append(Show.show_date < today)
+        p["date_to"] = f.date_to
+    if f.when in ("upcoming", "past"):
+        p["today"] = f.today or dt.date.today()
     if f.q:
+        p["q"] = _pattern(f.q)
+    return p
+
+
+def _shape_conditions(shape: ListShape) -> list[Any]:
+    has_artist_id, has_artist, has_venue_id, has_venue, has_city, has_year, has_from, has_to, when, has_q, _, \
+        friends = shape
+    conds: list[Any] = [Show.user_id == bindparam("owner")]
+    if has_artist_id:
+        conds.append(Concert.artist_id == bindparam("artist_id"))
+    elif has_artist:
+        conds.append(_contains(Artist.name_norm, "artist"))
+    if has_venue_id:
+        conds.append(Concert.venue_id == bindparam("venue_id"))
+    elif has_venue:
+        conds.append(_contains(Venue.name_norm, "venue"))
+    if has_city:
+        conds.append(_contains(Venue.city_norm, "city"))
+    if has_year:
+        conds.append(Show.show_date.between(bindparam("year_from"), bindparam("year_to")))
+    if has_from:
+        conds.append(Show.show_date >= bindparam("date_from"))
+    if has_to:
+        conds.append(Show.show_date <= bindparam("date_to"))
+    if when == "upcoming":
+        conds.append(Show.show_date >= bindparam("today"))
+    elif when == "past":
+        conds.append(Show.show_date < bindparam("today"))
+    if has_q:
         conds.append(
             or_(
-                _contains(Artist.name_norm, f.q),
-                _contains(Venue.name_norm, f.q),
-                _contains(Venue.city_norm, f.q),
-                _contains(Show.notes_norm, f.q),
+                _contains(Artist.name_norm, "q"),
+                _contains(Venue.name_norm, "q"),
+                _contains(Venue.city_norm, "q"),
+                _contains(Show.notes_norm, "q"),
             )
         )
+    if friends is not None:
+        conds.append(visible_clause(bindparam("viewer"), friends))
     return conds
 
 
-def _needs_catalogue(f: ShowFilters) -> bool:
-    """Whether the filters look at the concert, artist or venue (and so the count must join them)."""
-    return any(x is not None and x != "" for x in (f.artist_id, f.artist, f.venue_id, f.venue, f.city, f.q))
+@functools.cache
+def list_statements(shape: ListShape) -> tuple[Select[Any], Select[Any]]:
+    """The page and the count statement of a list shape (built once per shape)."""
+    conds = _shape_conditions(shape)
+    ascending = shape[10]
+    order = (
+        [Show.show_date.asc(), Show.time.asc(), Show.id.asc()]
+        if ascending
+        else [Show.show_date.desc(), Show.time.desc(), Show.id.desc()]
+    )
+    page = (
+        _show_select().where(*conds).order_by(*order)
+        .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    )
+    catalogue = any(shape[:5]) or shape[9]  # the count joins the catalogue only when a filter needs it
+    return page, _count_select(catalogue).where(*conds)
+
+
+def list_query(
+    filters: ShowFilters, *, owner_id: int, viewer_id: int, friends: bool | None, ascending: bool, limit: int,
+    offset: int,
+) -> tuple[ListShape, dict[str, Any]]:
+    """The shape and the parameters of a list request (`friends` None: the viewer's own list)."""
+    params = {**_params(filters), "owner": owner_id, "limit": limit, "offset": offset}
+    if friends is not None:
+        params["viewer"] = viewer_id
+    return _shape(filters, ascending, friends), params
 
 
 def list_shows(
     session: Session,
     *,
     owner_id: int,
-    visibility: Any | None,
+    viewer_id: int,
+    friends: bool | None,
     filters: ShowFilters,
     ascending: bool,
     limit: int,
     offset: int,
 ) -> tuple[list[ShowRow], int]:
     """One page of a person's shows (one query) and the total (one count query)."""
-    conds = [Show.user_id == owner_id, *_filter_conditions(filters)]
-    if visibility is not None:
-        conds.append(visibility)
-    order = (
-        [Show.show_date.asc(), Show.time.asc(), Show.id.asc()]
-        if ascending
-        else [Show.show_date.desc(), Show.time.desc(), Show.id.desc()]
-    )
-    page = _rows(session.execute(_show_select().where(*conds).order_by(*order).limit(limit).offset(offset)))
-    count_stmt = _count_select(_needs_catalogue(filters)).where(*conds)
-    return page, int(session.scalar(count_stmt) or 0)
+    shape, params = list_query(filters, owner_id=owner_id, viewer_id=viewer_id, friends=friends,
+                               ascending=ascending, limit=limit, offset=offset)
+    page, count = list_statements(shape)
+    count_params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+    return _rows(session.execute(page, params)), int(session.scalar(count, count_params) or 0)
 
 
 def all_user_shows(session: Session, user_id: int) -> list[ShowRow]:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from shared.db import SessionDep
-from shows import dashboard, live, service
+from shows import dashboard, live, readpath, service
 from shows import repository as repo
 from shows import setlist as setlist_service
-from shows.clients import fetch_show_extras
-from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, SongId, UsersDep, ViewerDep
+from shows.clients import fetch_show_extras_async
+from shows.dependencies import SettingsDep, ShowId, SongId, UsersDep, ViewerDep, reader_of
 from shows.exceptions import CheckinClosed, DuplicateShow, NotAtConcert, NotShowOwner, SetlistFull, ShowNotFound
 from shows.exports import shows_csv, shows_ics
 from shows.normalize import normalize
 from shows.schemas import (
     ActiveUsers,
     CheckinResult,
+    ListParams,
     ShowCreate,
     ShowCreated,
     ShowDetail,
@@ -33,6 +33,16 @@ router = APIRouter(prefix="/api/shows", tags=["shows"])
 NOT_FOUND = {404: ShowNotFound.schema()}
 # owner-only operations: 404 when the show is not visible, 403 when visible but someone else's
 OWNED = {**NOT_FOUND, 403: NotShowOwner.schema()}
+
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: `If-None-Match` named the current `ETag` (no body)."}
+}
+
+
+def _cache_headers(tag: str) -> dict[str, str]:
+    # private: the answer is the caller's own view; no-cache: revalidate with the ETag every time
+    return {"ETag": tag, "Cache-Control": "private, no-cache"}
 
 
 def _link_header(request: Request, offset: int, limit: int, total: int) -> str | None:
@@ -50,50 +60,37 @@ def _link_header(request: Request, offset: int, limit: int, total: int) -> str |
     return ", ".join(links) or None
 
 
-@router.get("", response_model=list[ShowRead])
-def list_shows(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    viewer: ViewerDep,
-    settings: SettingsDep,
-    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    artist: Annotated[str | None, Query(max_length=200)] = None,
-    artist_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    venue: Annotated[str | None, Query(max_length=200)] = None,
-    venue_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    city: Annotated[str | None, Query(max_length=120)] = None,
-    year: Annotated[int | None, Query(ge=1, le=9999)] = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-    filter: Literal["upcoming", "past", "all"] = "all",
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    sort: Literal["date", "-date"] | None = None,
-    limit: int | None = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> list[dict[str, Any]]:
+@router.get("", response_model=list[ShowRead], responses=NOT_MODIFIED)
+async def list_shows(
+    request: Request, viewer: ViewerDep, settings: SettingsDep, p: Annotated[ListParams, Query()]
+) -> Response:
     """The caller's shows (or `user_id`'s, as far as the caller may see them), newest first."""
-    size = settings.list_default_limit if limit is None else min(max(limit, 1), settings.list_max_limit)
+    size = settings.list_default_limit if p.limit is None else min(max(p.limit, 1), settings.list_max_limit)
     filters = repo.ShowFilters(
-        artist=normalize(artist) or None,
-        artist_id=artist_id,
-        venue=normalize(venue) or None,
-        venue_id=venue_id,
-        city=normalize(city) or None,
-        year=year,
-        date_from=date_from,
-        date_to=date_to,
-        when=filter,
-        q=normalize(q) or None,
+        artist=normalize(p.artist) or None,
+        artist_id=p.artist_id,
+        venue=normalize(p.venue) or None,
+        venue_id=p.venue_id,
+        city=normalize(p.city) or None,
+        year=p.year,
+        date_from=p.date_from,
+        date_to=p.date_to,
+        when=p.filter,
+        q=normalize(p.q) or None,
     )
-    shows, total = service.list_shows(
-        session, viewer=viewer, owner_id=user_id, filters=filters, sort=sort, limit=size, offset=offset
+    offset = p.offset
+    answer = await readpath.list_page(
+        reader_of(request), viewer=viewer, owner_id=p.user_id, filters=filters, sort=p.sort, limit=size,
+        offset=offset,
+        query=request.url.query, if_none_match=request.headers.get("if-none-match"),
     )
-    response.headers["X-Total-Count"] = str(total)
-    link = _link_header(request, offset, size, total)
+    if answer.body is None:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_cache_headers(answer.etag))
+    headers = {"X-Total-Count": str(answer.total), **_cache_headers(answer.etag)}
+    link = _link_header(request, offset, size, answer.total)
     if link:
-        response.headers["Link"] = link
-    return shows
+        headers["Link"] = link
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ShowCreated,
@@ -125,17 +122,21 @@ def export_ics(session: SessionDep, viewer: ViewerDep) -> Response:
     )
 
 
-@router.get("/{show_id}", response_model=ShowDetail, response_model_exclude_none=False, responses=NOT_FOUND)
-def get_show(
-    show_id: ShowId, session: SessionDep, viewer: ViewerDep, settings: SettingsDep, peers: PeersDep
-) -> dict[str, Any]:
+@router.get("/{show_id}", response_model=ShowDetail, response_model_exclude_none=False,
+            responses={**NOT_FOUND, **NOT_MODIFIED})
+async def get_show(request: Request, show_id: ShowId, viewer: ViewerDep, settings: SettingsDep) -> Response:
     """A show with its setlist, photos, audio, videos and comments."""
-    body = service.read_show(session, viewer=viewer, show_id=show_id)
-    extras, degraded = fetch_show_extras(peers, show_id, viewer.id, settings.internal_timeout_s)
-    body.update(extras)
-    if degraded:
-        body["degraded"] = degraded
-    return body
+    state = request.app.state
+    answer = await readpath.read_show(
+        reader_of(request), viewer=viewer, show_id=show_id,
+        extras=lambda: fetch_show_extras_async(
+            state.peers, state.async_peers, show_id, viewer.id, settings.internal_timeout_s
+        ),
+        if_none_match=request.headers.get("if-none-match"),
+    )
+    if answer.body is None:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_cache_headers(answer.etag))
+    return Response(answer.body, media_type="application/json", headers=_cache_headers(answer.etag))
 
 
 @router.put("/{show_id}", response_model=ShowRead, responses={**OWNED, 409: DuplicateShow.schema()})

@@ -261,6 +261,25 @@ class FestivalRead(BaseModel):
     stage: str | None = None
 
 
+class ListParams(BaseModel):
+    """Query parameters of GET /api/shows, validated in one pass (cheaper than one per parameter)."""
+
+    user_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    artist: str | None = Field(None, max_length=200)
+    artist_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    venue: str | None = Field(None, max_length=200)
+    venue_id: int | None = Field(None, ge=1, le=2_147_483_647)
+    city: str | None = Field(None, max_length=120)
+    year: int | None = Field(None, ge=1, le=9999)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    filter: Literal["upcoming", "past", "all"] = "all"
+    q: str | None = Field(None, max_length=200)
+    sort: Literal["date", "-date"] | None = None
+    limit: int | None = None
+    offset: int = Field(0, ge=0, le=2_147_483_647)
+
+
 class ShowRead(BaseModel):
     """The contract's show JSON."""
 

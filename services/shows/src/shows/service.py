@@ -22,7 +22,7 @@ from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
 from shows.models import Show
 from shows.normalize import normalize, parse_location
 from shows.schemas import ShowCreate, ShowUpdate
-from shows.serialize import show_json, show_name, song_json
+from shows.serialize import show_json, show_name
 
 
 @dataclass(frozen=True)
@@ -246,16 +246,6 @@ def delete_show(session: Session, *, viewer: Viewer, show_id: int) -> None:
     delete_show_and_emit(session, get_owned_show(session, show_id, viewer.id, for_update=True))
 
 
-def read_show(session: Session, *, viewer: Viewer, show_id: int) -> dict[str, Any]:
-    """The show JSON plus its setlist (media and comments are added by the caller)."""
-    row = repo.show_row(session, show_id)  # one query serves both the access check and the JSON
-    if row is None or not can_view(session, row, viewer.id):
-        raise ShowNotFound()
-    body = show_json(row, viewer.id, catalog_lineup.lineups(session, [show_id]).get(show_id))
-    body["setlist"] = [song_json(s) for s in repo.list_songs(session, show_id)]
-    return body
-
-
 def list_shows(
     session: Session,
     *,
@@ -268,14 +258,13 @@ def list_shows(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the caller's (or someone else's visible) shows and the total."""
     owner = owner_id if owner_id is not None else viewer.id
-    visibility = None
-    if owner != viewer.id:
-        visibility = repo.visible_clause(viewer.id, repo.is_friend(session, owner, viewer.id))
+    friends = None if owner == viewer.id else repo.is_friend(session, owner, viewer.id)
     ascending = sort == "date" if sort else filters.when == "upcoming"
     rows, total = repo.list_shows(
         session,
         owner_id=owner,
-        visibility=visibility,
+        viewer_id=viewer.id,
+        friends=friends,
         filters=filters,
         ascending=ascending,
         limit=limit,

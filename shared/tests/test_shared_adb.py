@@ -1,0 +1,81 @@
+"""shared.adb: a statement compiled once reads the same rows, with the same Python types, as SQLAlchemy's
+synchronous session does — on SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import JSON, Boolean, Date, Float, Integer, MetaData, String, Table, bindparam, insert, or_, select
+from sqlalchemy import Column as C
+
+from shared.adb import AsyncReader, Query
+from shared.db import UTCDateTime, make_engine
+
+meta = MetaData()
+item = Table(
+    "adb_item", meta,
+    C("id", Integer, primary_key=True), C("name", String(50)), C("day", Date), C("at", UTCDateTime()),
+    C("tags", JSON(none_as_null=True), nullable=True), C("ok", Boolean), C("price", Float, nullable=True),
+)
+ROWS = [
+    {"id": 1, "name": "a", "day": dt.date(2024, 1, 2), "at": dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+     "tags": [1, 2], "ok": True, "price": 1.5},
+    {"id": 2, "name": "b", "day": dt.date(2025, 6, 7), "at": dt.datetime(2025, 6, 7, tzinfo=dt.UTC),
+     "tags": None, "ok": False, "price": None},
+    {"id": 3, "name": "c", "day": dt.date(2026, 1, 1), "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+     "tags": {"k": "v"}, "ok": True, "price": 3.0},
+]
+# a parameter used twice, a date parameter, a literal compiled into the statement, LIMIT as a parameter
+STMT = (
+    select(item.c.id, item.c.name, item.c.day, item.c.at, item.c.tags, item.c.ok, item.c.price)
+    .where(or_(item.c.id == bindparam("pick"), item.c.id == bindparam("pick") + 1), item.c.day >= bindparam("since"),
+           item.c.name != "zzz")
+    .order_by(item.c.id).limit(bindparam("n", type_=Integer))
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        db = f"sqlite:///{tmp_path / 'adb.db'}"
+    else:
+        factory: Callable[[str], str] = request.getfixturevalue("pg_url_factory")
+        db = factory(f"adb_{tmp_path.name[-20:]}")
+    engine = make_engine(db)
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(item), ROWS)
+    engine.dispose()
+    return db
+
+
+def test_reads_what_the_session_reads(url: str) -> None:
+    params = {"pick": 1, "since": dt.date(2024, 1, 1), "n": 5}
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        want = [tuple(r) for r in conn.execute(STMT, params)]
+    engine.dispose()
+    query = Query(STMT)
+
+    async def read() -> list[tuple[object, ...]]:
+        reader = AsyncReader(url, pool_size=2)
+        try:
+            first = await reader.all(query, **params)
+            async with reader.connection() as conn:
+                again = await conn.all(query, **params)
+                assert await conn.first(query, **{**params, "pick": 99}) is None
+                assert await conn.scalar(query, **{**params, "n": 1}) == 1
+            assert first == again
+            assert first[0].name == "a" and first[0].tags == [1, 2]  # named rows
+            return [tuple(r) for r in first]
+        finally:
+            await reader.close()
+
+    got = asyncio.run(read())
+    assert got == want
+    assert [type(v) for v in got[0]] == [int, str, dt.date, dt.datetime, list, bool, float]
+    assert got[0][3].tzinfo is not None and got[1][4] is None and got[1][6] is None
