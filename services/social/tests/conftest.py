@@ -237,7 +237,8 @@ def _build(settings: Any, world: FakeWorld, token_verifier: Any,
     app.state.token_verifier = token_verifier
     for client in (app.state.shows_client.client, app.state.media_client.client):
         client._client = httpx.Client(transport=world.transport(), headers=dict(client._client.headers))
-    subscriptions = make_subscriptions(app.state.shows_client.forget)  # the consumer path (no live-socket hooks)
+    # the consumer path (no live-socket hooks)
+    subscriptions = make_subscriptions(app.state.shows_client.forget, shows=app.state.shows_client)
     with TestClient(app) as tc:
         yield SocialApp(app, tc, world, token_factory, subscriptions, directory)
     app.state.engine.dispose()

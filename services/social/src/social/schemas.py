@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
@@ -292,3 +292,120 @@ class FriendIds(BaseModel):
     """Ids of a user's accepted friends."""
 
     friend_ids: list[int]
+
+
+# ---------------------------------------------------------------- notifications (issue 16)
+
+DM_MAX = 2000
+
+
+class NotificationRead(BaseModel):
+    """One notification; `text` is plain text (never HTML)."""
+
+    id: int
+    type: str = Field(description="friend_request, friend_accepted, comment, mention, friend_checkin, "
+                                  "friend_logged, media_ready, media_failed")
+    actor: UserRef | None
+    show_id: int | None
+    concert_id: int | None
+    media_id: int | None
+    text: str
+    created_at: str
+    read_at: str | None
+
+
+class NotificationList(BaseModel):
+    """A page of notifications, the total of the filter and the unread count."""
+
+    notifications: list[NotificationRead]
+    total: int
+    unread: int
+
+
+class NotificationsRead(BaseModel):
+    """Which notifications to mark read: `ids`, or `all: true`."""
+
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(gt=0, le=MAX_ID)]] | None = Field(default=None, max_length=500)
+    all: StrictBool = False
+
+
+class MarkedRead(BaseModel):
+    """How many changed and how many remain unread."""
+
+    marked: int
+    unread: int
+
+
+class NotificationPreferences(BaseModel):
+    """Per-type choice of the email digest (`true` = include)."""
+
+    email: dict[str, StrictBool]
+
+
+class MessageCreate(BaseModel):
+    """A direct message (1–2000 characters after trimming)."""
+
+    model_config = ConfigDict(extra="ignore")
+    text: str
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, v: object) -> str:
+        return _clean_text(v, DM_MAX)
+
+
+class DirectMessageRead(BaseModel):
+    """One direct message."""
+
+    id: int
+    sender: UserRef
+    recipient: UserRef
+    text: str
+    created_at: str
+    read_at: str | None
+
+
+class ConversationRead(BaseModel):
+    """A conversation: the other person, the last message, unread messages to you, whether you may write."""
+
+    user: UserRef
+    last_message: DirectMessageRead
+    unread: int
+    can_send: bool
+
+
+class ConversationList(BaseModel):
+    """Your conversations, most recent first."""
+
+    conversations: list[ConversationRead]
+    total: int
+
+
+class MessagePage(BaseModel):
+    """Messages of a conversation, oldest first within the page; `has_more` = older ones exist."""
+
+    messages: list[DirectMessageRead]
+    has_more: bool
+    can_send: bool
+
+
+class MarkConversationRead(BaseModel):
+    """Mark a conversation read up to a message id (all when omitted)."""
+
+    model_config = ConfigDict(extra="forbid")
+    up_to: int | None = Field(default=None, gt=0, le=MAX_ID)
+
+
+class BlockState(BaseModel):
+    """Whether you block that person."""
+
+    user_id: int
+    blocked: bool
+
+
+class BlockList(BaseModel):
+    """People you block."""
+
+    users: list[UserRef]
+    total: int
