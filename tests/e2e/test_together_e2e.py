@@ -127,3 +127,91 @@ def test_a_digest_mail_lands_in_the_outbox_and_its_unsubscribe_link_works_withou
     prefs = owner.client.get("/api/notifications/preferences").json()["email"]
     assert not any(prefs.values())
     assert api.post(link[:-1] + ("0" if link[-1] != "0" else "1")).status_code == 404
+
+
+def test_direct_messages_between_friends_live_and_refused_between_strangers(
+    api: httpx.Client, make_user: Any
+) -> None:
+    a, b, stranger = make_user(), make_user(), make_user()
+    fid = _befriend(a, b)
+
+    async def scenario() -> dict[str, Any]:
+        async with _ws(api, "/api/notifications/ws", b) as ws:
+            await _frame(ws, "hello")
+            r = await asyncio.to_thread(a.client.post, f"/api/messages/{b.id}", json={"text": "see you at the gig"})
+            assert r.status_code == 201, r.text
+            return await _frame(ws, "message")
+
+    frame = asyncio.run(scenario())["message"]
+    assert frame["text"] == "see you at the gig" and frame["sender"]["id"] == a.id
+    convs = b.client.get("/api/messages").json()["conversations"]
+    assert [(c["user"]["id"], c["unread"]) for c in convs] == [(a.id, 1)]
+    r = wait_for(lambda: (lambda x: x if x.status_code != 404 else None)(
+        stranger.client.post(f"/api/messages/{a.id}", json={"text": "hi"})), 20, what="social to know the stranger")
+    assert r.status_code == 403 and r.json()["code"] == "cannot_message"
+    # blocking stops them; unfriending closes the conversation, history stays
+    assert b.client.post(f"/api/users/{a.id}/block").status_code == 200
+    assert a.client.post(f"/api/messages/{b.id}", json={"text": "?"}).status_code == 403
+    assert b.client.delete(f"/api/users/{a.id}/block").status_code == 200
+    assert a.client.delete(f"/api/friends/{fid}").status_code == 204
+    assert a.client.post(f"/api/messages/{b.id}", json={"text": "?"}).status_code == 403
+    assert [m["text"] for m in a.client.get(f"/api/messages/{b.id}").json()["messages"]] == ["see you at the gig"]
+
+
+def test_a_share_link_renders_for_anonymous_clients_and_stops_when_revoked(
+    api: httpx.Client, make_user: Any
+) -> None:
+    owner, friend = make_user(), make_user()
+    show = _show(owner, "private", artist_name=f"<b>Bold</b> {uuid.uuid4().hex[:6]}")
+    assert owner.client.post(f"/api/shows/{show['id']}/setlist", json={"title": "Opener"}).status_code == 201
+    assert friend.client.post(f"/api/shows/{show['id']}/share-links").status_code == 404
+    r = owner.client.post(f"/api/shows/{show['id']}/share-links", json={"expires_in_days": 7})
+    assert r.status_code == 201, r.text
+    link = r.json()
+    assert link["url"] == f"{str(api.base_url).rstrip('/')}/s/{link['token']}" and link["expires_at"]
+    page = api.get(f"/s/{link['token']}")  # anonymous, through the gateway
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<meta property="og:title" content="&lt;b&gt;Bold&lt;/b&gt;' in page.text and "<b>Bold" not in page.text
+    assert '<meta name="twitter:card" content="summary">' in page.text and "Opener" in page.text
+    data = api.get(f"/api/public/shows/{link['token']}").json()
+    assert data["show"]["setlist"] == [{"position": 1, "title": "Opener"}]
+    assert data["owner"]["username"] == owner.username
+    assert owner.client.delete(f"/api/share-links/{link['token']}").status_code == 204
+    assert api.get(f"/s/{link['token']}").status_code == 404
+    assert api.get(f"/api/public/shows/{link['token']}").status_code == 404
+    assert api.get("/api/notifications").status_code == 401  # the rest of social still needs a token
+
+
+def test_a_friend_at_the_same_concert_sees_the_position_others_never_and_nobody_after_check_out(
+    api: httpx.Client, make_user: Any
+) -> None:
+    import datetime as dt
+
+    me, friend, stranger, elsewhere = make_user(), make_user(), make_user(), make_user()
+    _befriend(me, friend)
+    _befriend(me, elsewhere)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    concert = {"artist_name": f"Live Band {uuid.uuid4().hex[:8]}", "venue_name": "Open Air", "date": today}
+    mine = _show(me, "friends", **concert)
+    theirs = _show(friend, "friends", **concert)
+    strangers = _show(stranger, "public", **concert)
+    other = _show(elsewhere, "friends", artist_name=f"Other {uuid.uuid4().hex[:8]}", venue_name="Club", date=today)
+    for user, show in ((me, mine), (friend, theirs), (stranger, strangers), (elsewhere, other)):
+        r = user.client.post(f"/api/shows/{show['id']}/checkin")
+        assert r.status_code in (200, 201), r.text
+    spot = {"latitude": 48.8584, "longitude": 2.2945, "accuracy_m": 10, "precision": "exact"}
+    r = wait_for(lambda: (lambda x: x if x.status_code == 200 else None)(
+        me.client.put(f"/api/shows/{mine['id']}/location", json=spot)), 20, what="sharing a position")
+
+    def seen(user: TestUser, show: dict[str, Any]) -> httpx.Response:
+        return user.client.get(f"/api/shows/{show['id']}/friends-locations")
+
+    got = wait_for(lambda: seen(friend, theirs).json()["locations"] or None, 20,
+                   what="the friend's check-in copy to count")
+    assert [(x["user"]["id"], x["latitude"]) for x in got] == [(me.id, 48.8584)]
+    assert seen(stranger, strangers).json() == {"locations": []}
+    assert seen(elsewhere, other).json() == {"locations": []}
+    assert seen(elsewhere, mine).status_code == 403  # may see my show, is not at this concert
+    assert me.client.post(f"/api/shows/{mine['id']}/checkout").status_code == 200
+    wait_for(lambda: seen(friend, theirs).json() == {"locations": []}, 20, what="check-out to end the position")
+    assert me.client.put(f"/api/shows/{mine['id']}/location", json=spot).status_code == 403

@@ -44,6 +44,10 @@ class SocialSettings(BaseServiceSettings):
     # direct messages
     dm_rate_limit: int = 20
     dm_rate_window_s: int = 60
+    # public share pages and their JSON, per client address
+    share_rate_limit: int = 60
+    share_rate_window_s: int = 60
+    share_max_days: int = 365
 
 
 @lru_cache

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shared.db import after_commit
 from shared.events import (
     CheckinCreatedV1,
     CheckinEndedV1,
@@ -29,9 +30,9 @@ from shared.events import (
 )
 from shared.messaging import Subscriptions
 from shared.outbox import emit
+from social import locations, service
 from social import notifications as notes
 from social import repository as repo
-from social import service
 from social.clients import ShowsClient
 from social.models import ShowRef
 
@@ -66,6 +67,8 @@ def on_user(session: Session, item: dict[str, Any], notify: OnUserDeleted | None
         repo.delete_blocks_of(session, uid)
         repo.delete_direct_messages_of(session, uid)
         repo.delete_checkins_of(session, uid)
+        repo.delete_share_links(session, owner_id=uid)
+        repo.delete_location(session, uid)
     return True
 
 
@@ -103,6 +106,7 @@ def apply_show_item(session: Session, item: dict[str, Any]) -> bool:
         repo.delete_comments(session, show_id=show_id)
         repo.delete_feed_items(session, show_id=show_id)
         repo.delete_notifications(session, show_id=show_id)
+        repo.delete_share_links(session, show_id=show_id)
         session.flush()
         # chat belongs to the concert: it goes only with the concert's last show
         if not item.get("concert_has_other_shows") and not repo.concert_has_shows(session, int(item["concert_id"])):
@@ -112,7 +116,8 @@ def apply_show_item(session: Session, item: dict[str, Any]) -> bool:
 
 def make_subscriptions(on_show_changed: OnShowChanged | None = None,
                        on_user_deleted_hook: OnUserDeleted | None = None, *, shows: ShowsClient | None = None,
-                       live: notes.Live | None = None) -> Subscriptions:
+                       live: notes.Live | None = None,
+                       push_location: locations.LocationPush | None = None) -> Subscriptions:
     """The social service's event handlers (the hooks drop cached access answers and live grants; `shows`
     answers visibility while a show's copy lags; `live` pushes new notifications to open sockets)."""
     subs = Subscriptions("social")
@@ -193,6 +198,13 @@ def make_subscriptions(on_show_changed: OnShowChanged | None = None,
     @subs.on(CheckinEndedV1)
     def on_checkin_ended(session: Session, ev: CheckinEndedV1, _: EventEnvelope) -> None:
         repo.end_checkin(session, user_id=ev.user_id, concert_id=ev.concert_id)
+        if shows is not None:
+            shows.forget_user(ev.user_id)  # a cached "checked in" must not outlive the check-out here
+        if repo.delete_location(session, ev.user_id, ev.concert_id) and push_location is not None:
+            # nobody sees a position after check-out: friends' maps drop it once this commits
+            to = locations.recipients(session, ev.user_id, ev.concert_id, notes.now())
+            frame = {"type": "location_removed", "user": {"id": ev.user_id}}
+            after_commit(session, lambda: push_location(ev.concert_id, to, frame))
 
     @subs.on(MediaDeletedV1)
     def on_media_deleted(session: Session, ev: MediaDeletedV1, _: EventEnvelope) -> None:

@@ -54,7 +54,7 @@ def run_once(session_factory: sessionmaker[Session], auth: InternalClient, setti
 
 
 class DigestJob:
-    """A thread that runs the digest every SOCIAL_DIGEST_POLL_S (one replica at a time)."""
+    """A thread running the digest (and deleting expired positions) every SOCIAL_DIGEST_POLL_S, one replica at once."""
 
     def __init__(self, engine: Engine, session_factory: sessionmaker[Session], auth: InternalClient,
                  settings: SocialSettings) -> None:
@@ -83,6 +83,8 @@ class DigestJob:
             try:
                 with process_lock(self.engine, "social-digest") as mine:
                     if mine:
+                        with session_scope(self.session_factory) as session:  # positions are not kept
+                            repo.purge_expired_locations(session, notes.now())
                         run_once(self.session_factory, self.auth, self.settings)
             except Exception as exc:  # the next pass tries again
                 log.warning("digest pass failed: %s", exc)

@@ -82,7 +82,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         hub.notify_access(users=friend_ids, deleted_user=user_id)
 
     subscriptions = make_subscriptions(on_show_changed, on_user_deleted, shows=shows_client,
-                                       live=notify_hub.publish)
+                                       live=notify_hub.publish, push_location=hub.publish_location)
     # users from auth, shows from shows: the copies behind the feed, names and mentions (repaired the same way)
     reconciler = Reconciler(
         "social",
@@ -120,6 +120,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     app.state.users = users if users is not None else AuthDirectory(auth_internal)
     app.state.chat_limiter = make_rate_limiter(settings.redis_url or None)
     app.state.dm_limiter = make_rate_limiter(settings.redis_url or None)
+    app.state.share_limiter = make_rate_limiter(settings.redis_url or None)
     app.state.notify_hub = notify_hub
     app.state.auth_internal = auth_internal
     return app

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -224,3 +225,40 @@ class CheckinRef(Base):
     concert_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)
     show_id: Mapped[int] = mapped_column(Integer)
     checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShareLink(Base):
+    """A public link to one show, made by its owner; only the token's SHA-256 is stored."""
+
+    __tablename__ = "share_link"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(String(8))  # lets the owner tell their links apart
+    show_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class FriendLocation(Base):
+    """Someone's shared position at a concert they are checked in to; deleted when it expires or they leave."""
+
+    __tablename__ = "friend_location"
+    __table_args__ = (Index("ix_friend_location_concert_expires", "concert_id", "expires_at"),)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    concert_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    show_id: Mapped[int] = mapped_column(Integer)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    precision: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PresenceSetting(Base):
+    """"Appear offline": the person is left out of chat presence and active users."""
+
+    __tablename__ = "presence_setting"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    appear_offline: Mapped[bool] = mapped_column(Boolean, default=False)

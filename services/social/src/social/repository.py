@@ -22,11 +22,14 @@ from social.models import (
     DigestState,
     DirectMessage,
     FeedItem,
+    FriendLocation,
     FriendPair,
     Friendship,
     Notification,
     NotificationPref,
+    PresenceSetting,
     SearchSetting,
+    ShareLink,
     ShowAudience,
     ShowRef,
     User,
@@ -763,3 +766,108 @@ def friends_who_logged(session: Session, owner_id: int, concert_id: int) -> list
                                            ShowRef.deleted.is_(False), ShowRef.version > 0)
             .distinct().order_by(ShowRef.owner_id))
     return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- share links
+
+
+def add_share_link(session: Session, *, token_hash: str, token_prefix: str, show_id: int, owner_id: int,
+                   expires_at: datetime | None) -> ShareLink:
+    """Store a new share link."""
+    link = ShareLink(token_hash=token_hash, token_prefix=token_prefix, show_id=show_id, owner_id=owner_id,
+                     created_at=utcnow(), expires_at=expires_at)
+    session.add(link)
+    session.flush()
+    return link
+
+
+def share_link_by_hash(session: Session, token_hash: str) -> ShareLink | None:
+    """A share link by its token's hash."""
+    return session.scalars(select(ShareLink).where(ShareLink.token_hash == token_hash)).first()
+
+
+def share_links_of_show(session: Session, show_id: int) -> list[ShareLink]:
+    """A show's share links, newest first."""
+    return list(session.scalars(select(ShareLink).where(ShareLink.show_id == show_id)
+                                .order_by(ShareLink.id.desc())))
+
+
+def delete_share_links(session: Session, *, show_id: int | None = None, owner_id: int | None = None,
+                       link_id: int | None = None) -> None:
+    """Remove share links (revoked, or their show or owner is gone)."""
+    conds = []
+    if show_id is not None:
+        conds.append(ShareLink.show_id == show_id)
+    if owner_id is not None:
+        conds.append(ShareLink.owner_id == owner_id)
+    if link_id is not None:
+        conds.append(ShareLink.id == link_id)
+    if conds:
+        session.execute(delete(ShareLink).where(or_(*conds)))
+
+
+# ---------------------------------------------------------------- friends' positions at a concert
+
+
+def checkin_of(session: Session, user_id: int, concert_id: int) -> CheckinRef | None:
+    """A person's live check-in at a concert (the copy)."""
+    return session.get(CheckinRef, (user_id, concert_id))
+
+
+def upsert_location(session: Session, *, user_id: int, concert_id: int, show_id: int, latitude: float,
+                    longitude: float, accuracy_m: float, precision: str, expires_at: datetime) -> FriendLocation:
+    """Store (or move) a person's position at a concert."""
+    row = session.get(FriendLocation, (user_id, concert_id))
+    if row is None:
+        row = FriendLocation(user_id=user_id, concert_id=concert_id)
+        session.add(row)
+    row.show_id, row.latitude, row.longitude = show_id, latitude, longitude
+    row.accuracy_m, row.precision, row.updated_at, row.expires_at = accuracy_m, precision, utcnow(), expires_at
+    session.flush()
+    return row
+
+
+def delete_location(session: Session, user_id: int, concert_id: int | None = None) -> int:
+    """Stop sharing (one concert, or every concert of a person); how many rows went."""
+    cond = FriendLocation.user_id == user_id
+    if concert_id is not None:
+        cond = and_(cond, FriendLocation.concert_id == concert_id)
+    return int(session.execute(delete(FriendLocation).where(cond)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_expired_locations(session: Session, now: datetime) -> int:
+    """Delete every position past its expiry (nothing is kept after that)."""
+    result = session.execute(delete(FriendLocation).where(FriendLocation.expires_at <= now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def friend_locations(session: Session, concert_id: int, friend_ids: list[int],
+                     now: datetime) -> list[FriendLocation]:
+    """Live positions at a concert of the given people who are still checked in there."""
+    if not friend_ids:
+        return []
+    stmt = (
+        select(FriendLocation)
+        .join(CheckinRef, and_(CheckinRef.user_id == FriendLocation.user_id,
+                               CheckinRef.concert_id == FriendLocation.concert_id))
+        .where(FriendLocation.concert_id == concert_id, FriendLocation.user_id.in_(friend_ids),
+               FriendLocation.expires_at > now)
+        .order_by(FriendLocation.user_id)
+    )
+    return list(session.scalars(stmt))
+
+
+def appear_offline(session: Session, user_id: int) -> bool:
+    """Whether a person chose to appear offline."""
+    row = session.get(PresenceSetting, user_id)
+    return bool(row is not None and row.appear_offline)
+
+
+def set_appear_offline(session: Session, user_id: int, value: bool) -> None:
+    """Store the "appear offline" choice."""
+    row = session.get(PresenceSetting, user_id)
+    if row is None:
+        session.add(PresenceSetting(user_id=user_id, appear_offline=value))
+    else:
+        row.appear_offline = value
+    session.flush()

@@ -409,3 +409,112 @@ class BlockList(BaseModel):
 
     users: list[UserRef]
     total: int
+
+
+# ---------------------------------------------------------------- share links
+
+
+class ShareLinkCreate(BaseModel):
+    """A new share link; without `expires_in_days` it lasts until revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+    expires_in_days: StrictInt | None = Field(default=None, ge=1, le=365)
+
+
+class ShareLinkRead(BaseModel):
+    """A share link as its owner sees it in the list (the token itself is shown only once)."""
+
+    id: int
+    show_id: int
+    token_prefix: str
+    created_at: str
+    expires_at: str | None
+
+
+class ShareLinkCreated(ShareLinkRead):
+    """A new share link: keep `token` (needed to revoke it); `url` is the public page."""
+
+    token: str
+    url: str
+
+
+class ShareLinkList(BaseModel):
+    """A show's live share links."""
+
+    links: list[ShareLinkRead]
+    total: int
+
+
+class PublicSetlistLine(BaseModel):
+    """A song of the shared show's setlist."""
+
+    position: int
+    title: str
+
+
+class PublicShowFacts(BaseModel):
+    """What a share link shows of a show."""
+
+    id: int
+    name: str
+    artist_name: str
+    venue_name: str
+    date: str | None
+    setlist: list[PublicSetlistLine]
+
+
+class PublicOwner(BaseModel):
+    """Who shared it."""
+
+    username: str
+
+
+class PublicShow(BaseModel):
+    """A shared show as anyone with the link sees it."""
+
+    show: PublicShowFacts
+    owner: PublicOwner
+    expires_at: str | None
+
+
+# ---------------------------------------------------------------- friends' positions
+
+
+class LocationUpdate(BaseModel):
+    """Your position at the concert; `approximate` (the default) is rounded to about 100 m."""
+
+    model_config = ConfigDict(extra="forbid")
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float = Field(default=50.0, ge=0, le=10_000, allow_inf_nan=False)
+    precision: Literal["exact", "approximate"] = "approximate"
+
+
+class FriendLocationRead(BaseModel):
+    """A friend's position at the concert."""
+
+    user: UserRef
+    latitude: float
+    longitude: float
+    accuracy_m: float
+    updated_at: str
+    expires_at: str
+
+
+class LocationRead(FriendLocationRead):
+    """Your shared position as your friends see it."""
+
+    precision: Literal["exact", "approximate"]
+
+
+class FriendLocationList(BaseModel):
+    """Positions of your friends checked in to the same concert."""
+
+    locations: list[FriendLocationRead]
+
+
+class PresenceSettings(BaseModel):
+    """Appear offline: left out of chat presence and active users."""
+
+    model_config = ConfigDict(extra="forbid")
+    appear_offline: StrictBool

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 
 from shared.auth import CurrentUser
@@ -14,8 +15,9 @@ from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
-from social import digest, messages, notifications
-from social.dependencies import DmLimiter, Limit, NotifyHub, Settings, UserId, Users
+from social import digest, locations, messages, notifications, share
+from social.config import SocialSettings
+from social.dependencies import DmLimiter, Hub, Limit, NotifyHub, Settings, ShowId, Shows, UserId, Users
 from social.digest import link_secret
 from social.notify_ws import NotificationSocket
 from social.schemas import (
@@ -23,6 +25,9 @@ from social.schemas import (
     BlockState,
     ConversationList,
     DirectMessageRead,
+    FriendLocationList,
+    LocationRead,
+    LocationUpdate,
     MarkConversationRead,
     MarkedRead,
     MessageCreate,
@@ -30,6 +35,11 @@ from social.schemas import (
     NotificationList,
     NotificationPreferences,
     NotificationsRead,
+    PresenceSettings,
+    PublicShow,
+    ShareLinkCreate,
+    ShareLinkCreated,
+    ShareLinkList,
 )
 
 E = {"model": ErrorBody}
@@ -186,3 +196,116 @@ def run_digest(request: Request) -> dict[str, int]:
     """Run one digest pass now (operators; the e2e tests) instead of waiting for SOCIAL_DIGEST_POLL_S."""
     state = request.app.state
     return {"sent": digest.run_once(state.session_factory, state.auth_internal, state.settings)}
+
+
+# ---------------------------------------------------------------- share links
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _client_ip(request: Request) -> str:
+    # the gateway puts the client address it determined first in X-Forwarded-For
+    xff = request.headers.get("x-forwarded-for", "")
+    return xff.split(",")[0].strip() or (request.client.host if request.client else "unknown")
+
+
+def _public_limit(request: Request, settings: SocialSettings) -> None:
+    enforce(request.app.state.share_limiter, f"share:{_client_ip(request)}", settings.share_rate_limit,
+            settings.share_rate_window_s, "Too many requests for shared pages; wait a moment.")
+
+
+@router.post("/api/shows/{show_id}/share-links", status_code=201, response_model=ShareLinkCreated,
+             tags=["share links"], responses={**COMMON, 403: E, 404: E, 503: E})
+def create_share_link(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows, settings: Settings,
+                      body: ShareLinkCreate | None = None) -> dict[str, Any]:
+    """Make a public link to your show (the token is shown only now; keep it to revoke the link)."""
+    return share.create(session=session, shows=shows, principal=user, show_id=show_id,
+                        expires_in_days=body.expires_in_days if body else None, base_url=settings.public_base_url)
+
+
+@router.get("/api/shows/{show_id}/share-links", response_model=ShareLinkList, tags=["share links"],
+            responses={**COMMON, 403: E, 404: E, 503: E})
+def list_share_links(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows) -> dict[str, Any]:
+    """The live share links of your show."""
+    return share.list_links(session=session, shows=shows, principal=user, show_id=show_id)
+
+
+@router.delete("/api/share-links/{token}", status_code=204, tags=["share links"], responses={**COMMON, 404: E})
+def revoke_share_link(token: Annotated[str, Path(max_length=64)], user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke one of your share links: its page and JSON answer 404 from now on."""
+    share.revoke(session=session, principal=user, token=token)
+    return Response(status_code=204)
+
+
+@router.get("/api/public/shows/{token}", response_model=PublicShow, tags=["share links"],
+            responses={404: E, 429: E, 503: E})
+def public_show(token: Annotated[str, Path(max_length=200)], request: Request, session: SessionDep,
+                settings: Settings, shows: Shows) -> dict[str, Any]:
+    """A shared show as JSON, for anyone with the link (no login; 404 once revoked or expired; rate-limited)."""
+    _public_limit(request, settings)
+    if not TOKEN_RE.match(token):
+        raise share.ShareLinkNotFound()
+    return share.public_show(session=session, shows_internal=shows.client, token=token)
+
+
+@router.get("/s/{token}", response_class=HTMLResponse, tags=["share links"],
+            responses={404: {"content": {"text/html": {}}, "description": "Unknown, revoked or expired link"},
+                       429: E, 503: E})
+def public_page(token: Annotated[str, Path(max_length=200)], request: Request, session: SessionDep,
+                settings: Settings, shows: Shows) -> HTMLResponse:
+    """The public page of a shared show, with Open Graph and Twitter card tags (no login)."""
+    _public_limit(request, settings)
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+    try:
+        if not TOKEN_RE.match(token):
+            raise share.ShareLinkNotFound()
+        data = share.public_show(session=session, shows_internal=shows.client, token=token)
+    except share.ShareLinkNotFound:
+        return HTMLResponse(share.NOT_FOUND_PAGE, status_code=404, headers=headers)
+    url = f"{settings.public_base_url.rstrip('/')}/s/{token}"
+    return HTMLResponse(share.render_page(data, url), headers=headers)
+
+
+# ---------------------------------------------------------------- friends' positions at a concert
+
+LOCATION_RULE = (" Only accepted friends checked in to the same concert see a position; it expires at check-out "
+                 "and at the latest 6 hours after the check-in; 403 `not_checked_in` if you are not checked in.")
+
+
+@router.put("/api/shows/{show_id}/location", response_model=LocationRead, tags=["locations"],
+            responses={**COMMON, 403: E, 404: E, 503: E}, description="Share your position at the show's "
+            "concert (off until you do)." + LOCATION_RULE)
+def put_location(show_id: ShowId, body: LocationUpdate, user: CurrentUser, session: SessionDep, shows: Shows,
+                 hub: Hub) -> dict[str, Any]:
+    """Share or move your position at the concert."""
+    return locations.share(session=session, shows=shows, principal=user, show_id=show_id, latitude=body.latitude,
+                           longitude=body.longitude, accuracy_m=body.accuracy_m, precision=body.precision,
+                           push=hub.publish_location)
+
+
+@router.delete("/api/shows/{show_id}/location", status_code=204, tags=["locations"],
+               responses={**COMMON, 404: E, 503: E})
+def delete_location(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows, hub: Hub) -> Response:
+    """Stop sharing your position at the concert (the position is deleted)."""
+    locations.stop(session=session, shows=shows, principal=user, show_id=show_id, push=hub.publish_location)
+    return Response(status_code=204)
+
+
+@router.get("/api/shows/{show_id}/friends-locations", response_model=FriendLocationList, tags=["locations"],
+            responses={**COMMON, 403: E, 404: E, 503: E}, description="Positions your friends share at the "
+            "show's concert; you must be checked in too." + LOCATION_RULE)
+def friends_locations(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows) -> dict[str, Any]:
+    """Your friends' positions at the concert."""
+    return locations.friends_locations(session=session, shows=shows, principal=user, show_id=show_id)
+
+
+@router.get("/api/chat/presence", response_model=PresenceSettings, tags=["chat"], responses=COMMON)
+def get_presence(user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Whether you appear offline."""
+    return locations.presence(session=session, user_id=user.user_id)
+
+
+@router.put("/api/chat/presence", response_model=PresenceSettings, tags=["chat"], responses=COMMON)
+def put_presence(body: PresenceSettings, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Appear offline: chat sockets you open from now on are left out of presence and active users."""
+    return locations.set_presence(session=session, user_id=user.user_id, appear_offline=body.appear_offline)
