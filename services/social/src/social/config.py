@@ -47,7 +47,6 @@ class SocialSettings(BaseServiceSettings):
     # public share pages and their JSON, per client address
     share_rate_limit: int = 60
     share_rate_window_s: int = 60
-    share_max_days: int = 365
 
 
 @lru_cache
