@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from shared import deadletters
 from shared.db import make_base, make_engine, make_session_factory, session_scope, utcnow
 from shared.events import (
-    CheckinCreatedV1,
+    ChatMessageV1,
     EventEnvelope,
     FriendshipAcceptedV1,
     ShowDeletedV1,
@@ -227,16 +227,17 @@ def test_worker_tasks_ride_the_outbox_after_commit_only_and_retry(tmp_path: Path
 
 def test_unroutable_events_are_counted_and_not_retried(tmp_path: Path, broker_url: str) -> None:
     world = World(tmp_path, broker_url)
-    labels = {"producer": "auth", "type": "checkin.created"}
+    labels = {"producer": "auth", "type": "chat.message"}
     before = REGISTRY.get_sample_value("outbox_unroutable_total", labels) or 0.0
-    (unroutable, routable) = world.emit(CheckinCreatedV1(user_id=1, concert_id=2, show_id=3),
+    (unroutable, routable) = world.emit(ChatMessageV1(message_id=1, concert_id=2, user_id=1, username="u",
+                                                      message="hi", created_at=utcnow()),
                                         ShowDeletedV1(show_id=3, user_id=1, concert_id=2))
     relay = OutboxRelay(world.bus, world.factory, world.outbox)
     assert relay.relay_once() == 2
     relay._drop_connection()
     rows = world.rows()
     assert rows[unroutable].published_at is not None and rows[unroutable].attempts == 0
-    assert rows[unroutable].last_error == "unroutable: no queue is bound to checkin.created"
+    assert rows[unroutable].last_error == "unroutable: no queue is bound to chat.message"
     assert rows[routable].published_at is not None and rows[routable].last_error is None
     assert REGISTRY.get_sample_value("outbox_unroutable_total", labels) == before + 1
     assert relay.relay_once() == 0  # nothing left to retry

@@ -369,3 +369,64 @@ def test_catalogue_pages_in_the_browser(browser: object, stack: Stack) -> None:
         raise
     finally:
         api.client.close()
+
+
+def test_notifications_messages_sharing_and_a_friend_on_the_live_map(browser: object, stack: Stack,
+                                                                       make_user: object) -> None:
+    """Issue 16 in the browser: the badge and toast of a live notification, a friend's position on the live
+    tab's map, a share link opened by an anonymous browser, a direct message on the messages page."""
+    import datetime as dt
+
+    alice, bob = make_user(password=PASSWORD), make_user()  # type: ignore[operator]
+    req = alice.client.post("/api/friends/request", json={"friend_id": bob.id}).json()
+    assert bob.client.post(f"/api/friends/request/{req['id']}/accept").status_code == 200
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    body = {"artist_name": f"Map Band {uuid.uuid4().hex[:6]}", "venue_name": "Field", "date": today,
+            "visibility": "friends"}
+    show = alice.client.post("/api/shows", json=body).json()
+    bobs = bob.client.post("/api/shows", json=body).json()
+    for user, s in ((alice, show), (bob, bobs)):
+        assert user.client.post(f"/api/shows/{s['id']}/checkin").status_code in (200, 201)
+
+    a = _page(browser, stack)
+    errors: list[str] = []
+    a.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        _login(a, alice.username)
+        a.wait_for_url("**/dashboard")
+        a.goto(f"/shows/{show['id']}?tab=live")
+        a.get_by_test_id("friends-panel").wait_for()
+        a.wait_for_timeout(1500)  # the notifications socket is open
+        assert bob.client.post("/api/comments", json={"show_id": show["id"], "text": "what a night"}).status_code == 201
+        a.get_by_test_id("toast").wait_for()
+        assert "commented on your show" in a.get_by_test_id("toast").inner_text()
+        # the badge counts every unread notification (the acceptance, Bob logging and checking in, the comment)
+        unread = alice.client.get("/api/notifications").json()["unread"]
+        assert unread >= 1 and a.get_by_test_id("notif-badge").inner_text() == str(unread)
+        # Bob shares his position: it appears on Alice's map and list, live over the chat socket
+        spot = {"latitude": 41.8781, "longitude": -87.6298, "accuracy_m": 15, "precision": "exact"}
+        wait_until = time.monotonic() + 20
+        while bob.client.put(f"/api/shows/{bobs['id']}/location", json=spot).status_code != 200:
+            assert time.monotonic() < wait_until, "Bob could not share his position"
+            time.sleep(0.5)
+        a.get_by_test_id("friend-position").wait_for()
+        a.get_by_test_id("friend-marker").wait_for()
+        _shot(a, "16-live-map-friend")
+        # the share button gives a link an anonymous browser can open
+        a.get_by_test_id("share-create").click()
+        url = a.get_by_test_id("share-url").input_value()
+        anon = _page(browser, stack)
+        anon.goto(url)
+        assert body["artist_name"] in anon.title()
+        assert anon.locator('meta[property="og:title"]').get_attribute("content").startswith(body["artist_name"])
+        _shot(anon, "16-share-page")
+        # a direct message shows in the messages page
+        assert bob.client.post(f"/api/messages/{alice.id}", json={"text": "see you by the stage"}).status_code == 201
+        a.goto(f"/messages/{bob.id}")
+        a.get_by_test_id("dm").first.wait_for()
+        assert "see you by the stage" in a.get_by_test_id("thread").inner_text()
+        _shot(a, "16-messages")
+        assert not errors, errors
+    except Exception as exc:
+        _shot(a, "failure-16")
+        raise AssertionError(f"{exc}; page errors: {errors}; url: {a.url}") from exc

@@ -1,5 +1,6 @@
 import { Suspense, lazy, useEffect, useState, type ComponentType } from 'react';
 import { AuthProvider, useAuth } from './auth';
+import { NotificationBell } from './components/NotificationBell';
 import { ReauthDialog } from './components/ReauthDialog';
 import { Loading } from './components/ui';
 import { guard, type Access } from './lib/guards';
@@ -27,6 +28,7 @@ const ArtistPage = page(() => import('./pages/Artist'), 'ArtistPage');
 const SongsPage = page(() => import('./pages/Songs'), 'SongsPage');
 const YearPage = page(() => import('./pages/Year'), 'YearPage');
 const MapPage = page(() => import('./pages/VenueMap'), 'MapPage');
+const MessagesPage = page(() => import('./pages/Messages'), 'MessagesPage');
 
 export interface RouteDef {
   path: string;
@@ -57,6 +59,8 @@ export const routes: RouteDef[] = [
   { path: '/years/:year', access: 'auth', component: YearPage, title: 'Year in review', shell: true },
   { path: '/map', access: 'auth', component: MapPage, title: 'Venue map', shell: true },
   { path: '/feed', access: 'auth', component: FeedPage, title: 'Feed', shell: true },
+  { path: '/messages', access: 'auth', component: MessagesPage, title: 'Messages', shell: true },
+  { path: '/messages/:id', access: 'auth', component: MessagesPage, title: 'Messages', shell: true },
   { path: '/export', access: 'auth', component: ExportPage, title: 'Export', shell: true },
   { path: '/settings', access: 'auth', component: SettingsPage, title: 'Settings', shell: true },
 ];
@@ -78,6 +82,7 @@ const NAV = [
   { to: '/map', label: 'Map', icon: '◎', testid: 'nav-map' },
   { to: '/import', label: 'Import', icon: '⇪', testid: 'nav-import' },
   { to: '/friends', label: 'Friends', icon: '☺', testid: 'nav-friends' },
+  { to: '/messages', label: 'Messages', icon: '✉', testid: 'nav-messages' },
   { to: '/export', label: 'Export', icon: '⇩', testid: 'nav-export' },
   { to: '/settings', label: 'Settings', icon: '⚙', testid: 'nav-settings' },
 ];
@@ -102,6 +107,7 @@ function Shell({ children }: { children: React.ReactNode }) {
           <Link to="/shows/new" className="btn primary small" data-testid="nav-add-show" aria-label="Add show">
             + <span className="long-label">Add show</span>
           </Link>
+          <NotificationBell />
           <span className="who" data-testid="current-user">{user?.username}</span>
           <button type="button" className="btn ghost small" onClick={() => void logout()} data-testid="logout">Log out</button>
         </div>

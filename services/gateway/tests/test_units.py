@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from gateway.docs import merge_specs, render_docs
-from gateway.routes import Upstream, is_unsafe_path, match_route, route_label
+from gateway.routes import Upstream, is_public, is_unsafe_path, match_route, route_label
 from gateway.static import cache_control, prefers_html
 from shared.auth import cookie_value, extract_token
 
@@ -20,6 +20,19 @@ def test_match_route() -> None:
     assert route_label("/api/shows/12/setlist") == "/api/shows"
     assert route_label("/api/dashboard/stats") == "/api/dashboard/stats"
     assert route_label("/assets/x.js") == "static"
+
+
+def test_issue16_routes() -> None:
+    """Notifications, messages, blocks, share links and friends' positions go to social; /s/ is social's page."""
+    for path in ("/api/notifications", "/api/notifications/ws", "/api/messages/3", "/api/users/3/block",
+                 "/api/share-links/tok", "/api/public/shows/tok", "/api/shows/12/location",
+                 "/api/shows/12/friends-locations", "/api/shows/12/share-links", "/s/tok"):
+        assert match_route(path) == "social", path
+    for path in ("/api/shows/12", "/api/shows/12/setlist", "/api/shows/12/location/x", "/api/shows/location"):
+        assert match_route(path) == "shows", path
+    assert match_route("/s/") is None and match_route("/s") is None and match_route("/s/a/b") is None
+    assert is_public("/s/tok") and is_public("/api/public/unsubscribe")
+    assert not is_public("/api/notifications") and not is_public("/api/publicity")
 
 
 def test_unsafe_paths() -> None:

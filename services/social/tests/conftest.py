@@ -23,6 +23,7 @@ from shared.testing.directory import StaticDirectory
 
 ACCESS_RE = re.compile(r"^/internal/shows/(\d+)/access$")
 PHOTO_RE = re.compile(r"^/internal/media/photo/(\d+)$")
+INFO_RE = re.compile(r"^/internal/shows/(\d+)$")
 
 
 @dataclass
@@ -81,6 +82,15 @@ class FakeWorld:
             if self.shows_down:
                 return 503, {"error": "down", "code": "service_unavailable"}
             return self.access(int(m.group(1)), int(params.get("user_id", "0")), params.get("friends"))
+        if m := INFO_RE.match(path):  # shows' minimal facts of a show (the share page)
+            show = self.shows.get(int(m.group(1)))
+            if show is None:
+                return 404, {"error": "Show not found.", "code": "not_found"}
+            artist, _, venue = show["show_name"].partition(" at ")
+            return 200, {"show_id": int(m.group(1)), "owner_id": show["owner_id"], "concert_id": show["concert_id"],
+                         "visibility": show["visibility"], "visible_to": show["visible_to"],
+                         "show_name": show["show_name"], "artist_name": artist, "venue_name": venue,
+                         "date": show["date"], "setlist": show.get("setlist", [])}
         if m := PHOTO_RE.match(path):
             photo = self.photos.get(int(m.group(1)))
             if photo is None:
@@ -236,7 +246,8 @@ def _build(settings: Any, world: FakeWorld, token_verifier: Any,
     app.state.token_verifier = token_verifier
     for client in (app.state.shows_client.client, app.state.media_client.client):
         client._client = httpx.Client(transport=world.transport(), headers=dict(client._client.headers))
-    subscriptions = make_subscriptions(app.state.shows_client.forget)  # the consumer path (no live-socket hooks)
+    # the consumer path (no live-socket hooks)
+    subscriptions = make_subscriptions(app.state.shows_client.forget, shows=app.state.shows_client)
     with TestClient(app) as tc:
         yield SocialApp(app, tc, world, token_factory, subscriptions, directory)
     app.state.engine.dispose()

@@ -41,6 +41,9 @@ TOPOLOGY: dict[str, list[str]] = {
     "social": [
         "user.registered", "user.updated", "user.deleted", "show.created", "show.updated", "show.deleted",
         "media.ready", "media.deleted",
+        # notifications (issue 16): social reacts to its own comments and friend requests too
+        "media.failed", "comment.created", "friendship.requested", "friendship.accepted",
+        "checkin.created", "checkin.ended",
     ],
 }
 
@@ -413,7 +416,7 @@ class OutboxRelay(_StoppableThread):
 
     def _unroutable(self, row: Any) -> None:
         # Publishers declare every subscription (TOPOLOGY) before publishing, so a message no queue takes has
-        # no subscriber by design (checkin.*, media.failed, chat.message today): retrying cannot change that.
+        # no subscriber by design (chat.message, session.revoked today): retrying cannot change that.
         # The row is marked relayed with the reason and deleted with the others after the retention window.
         row.last_error = f"unroutable: no queue is bound to {row.type}"
         metrics.OUTBOX_UNROUTABLE.labels(self.outbox.producer, row.type).inc()

@@ -3,6 +3,12 @@ import { client, type UploadOptions } from './client';
 import type {
   ActiveUsersResponse,
   Artist,
+  Conversation,
+  DirectMessage,
+  FriendLocation,
+  MessagePage,
+  NotificationList,
+  ShareLink,
   ArtistDetail,
   ArtistHistory,
   CatalogSources,
@@ -183,6 +189,37 @@ export const chat = {
   send: (showId: Id, message: string) => client.call<unknown>('chatSend', { params: p(showId), body: { message } }),
   activeUsers: (showId: Id) => client.call<ActiveUsersResponse>('chatActiveUsers', { params: p(showId) }),
   socketPath: (showId: Id) => client.url('chatSocket', { params: p(showId) }),
+};
+
+export const notifications = {
+  list: (query: { unread?: boolean; limit?: number; offset?: number } = {}) => client.call<NotificationList>('notificationsList', { query }),
+  markRead: (ids: Id[] | 'all') => client.call<{ marked: number; unread: number }>('notificationsRead', { body: ids === 'all' ? { all: true } : { ids } }),
+  preferences: () => client.call<{ email: Record<string, boolean> }>('notificationsPrefs'),
+  updatePreferences: (email: Record<string, boolean>) => client.call<{ email: Record<string, boolean> }>('notificationsPrefsUpdate', { body: { email } }),
+  socketPath: () => client.url('notificationsSocket'),
+};
+
+export const messages = {
+  conversations: () => client.call<{ conversations: Conversation[]; total: number }>('messagesConversations'),
+  thread: (userId: Id, before?: Id) => client.call<MessagePage>('messagesThread', { params: p(userId), query: { before, limit: 50 } }),
+  send: (userId: Id, text: string) => client.call<DirectMessage>('messagesSend', { params: p(userId), body: { text } }),
+  markRead: (userId: Id) => client.call<{ marked: number }>('messagesRead', { params: p(userId), body: {} }),
+  block: (userId: Id) => client.call<{ user_id: Id; blocked: boolean }>('usersBlock', { params: p(userId), body: {} }),
+  unblock: (userId: Id) => client.call<{ user_id: Id; blocked: boolean }>('usersUnblock', { params: p(userId) }),
+};
+
+export const sharing = {
+  create: (showId: Id, expiresInDays?: number) =>
+    client.call<ShareLink>('shareLinksCreate', { params: p(showId), body: expiresInDays ? { expires_in_days: expiresInDays } : {} }),
+  list: (showId: Id) => client.call<{ links: ShareLink[]; total: number }>('shareLinksList', { params: p(showId) }),
+  revoke: (token: string) => client.call<void>('shareLinksRevoke', { params: { token } }),
+};
+
+export const positions = {
+  share: (showId: Id, body: { latitude: number; longitude: number; accuracy_m: number; precision: 'exact' | 'approximate' }) =>
+    client.call<FriendLocation>('locationShare', { params: p(showId), body }),
+  stop: (showId: Id) => client.call<void>('locationStop', { params: p(showId) }),
+  friends: (showId: Id) => client.call<{ locations: FriendLocation[] }>('friendsLocations', { params: p(showId) }),
 };
 
 export const dashboard = {

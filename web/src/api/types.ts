@@ -516,3 +516,64 @@ export interface FeedItem {
   media?: Partial<MediaRecord>;
   [key: string]: unknown;
 }
+
+// ---- issue 16: notifications, direct messages, share links, positions
+
+export interface AppNotification {
+  id: Id;
+  type: string;
+  actor: UserRef | null;
+  show_id: Id | null;
+  concert_id: Id | null;
+  media_id: Id | null;
+  text: string;
+  created_at: string;
+  read_at: string | null;
+}
+
+export interface NotificationList {
+  notifications: AppNotification[];
+  total: number;
+  unread: number;
+}
+
+export interface DirectMessage {
+  id: Id;
+  sender: UserRef;
+  recipient: UserRef;
+  text: string;
+  created_at: string;
+  read_at: string | null;
+}
+
+export interface Conversation {
+  user: UserRef;
+  last_message: DirectMessage;
+  unread: number;
+  can_send: boolean;
+}
+
+export interface MessagePage {
+  messages: DirectMessage[];
+  has_more: boolean;
+  can_send: boolean;
+}
+
+export interface ShareLink {
+  id: Id;
+  show_id: Id;
+  token_prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  token?: string;
+  url?: string;
+}
+
+export interface FriendLocation {
+  user: UserRef;
+  latitude: number;
+  longitude: number;
+  accuracy_m: number;
+  updated_at: string;
+  expires_at: string;
+}

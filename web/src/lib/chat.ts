@@ -99,6 +99,8 @@ export function socketUrl(path: string, after: Id | null, loc: { protocol: strin
 export interface ChatConnectionOptions {
   path: string;
   onState: (s: ChatState) => void;
+  /** Every frame as it arrives (friends' `location` / `location_removed` frames ride on this socket). */
+  onFrame?: (frame: Frame) => void;
   selfId?: Id;
   createSocket?: (url: string) => WebSocket;
   maxDelayMs?: number;
@@ -166,6 +168,7 @@ export class ChatConnection {
         return;
       }
       if (!frame || typeof frame.type !== 'string') return;
+      this.opts.onFrame?.(frame);
       const next = applyFrame(this.state, frame, this.opts.selfId);
       if (frame.type === 'typing') this.expireTyping(next);
       this.set(next);

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from auth import mfa as mfa_service
 from auth import service, sessions
@@ -389,6 +390,24 @@ def internal_revoked_sessions(
 ) -> dict[str, Any]:
     """Revoked sessions whose tokens may still be valid, after `cursor` (every process catches up here)."""
     return sessions.revoked_since(ctx, session=session, after=after)
+
+
+class InternalMail(BaseModel):
+    """A plain mail another service asks auth to send to one of its users (auth renders and escapes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=200)
+    paragraphs: list[Annotated[str, Field(max_length=2000)]] = Field(min_length=1, max_length=40)
+    link: str | None = Field(default=None, max_length=2000)
+    link_label: str = Field(default="", max_length=200)
+
+
+@internal_router.post("/users/{user_id}/mail", status_code=202)
+def internal_mail(user_id: Annotated[int, Path(gt=0)], body: InternalMail, session: SessionDep) -> dict[str, bool]:
+    """Queue a mail to a user through auth's mail outbox (social's notification digests); 404 if no account."""
+    service.queue_user_mail(session=session, user_id=user_id, subject=body.subject, paragraphs=body.paragraphs,
+                            link=body.link, link_label=body.link_label)
+    return {"queued": True}
 
 
 @internal_router.get("/users", response_model=InternalUsers)

@@ -34,7 +34,7 @@ from auth.passwords import USERNAME_RE, check_password
 from auth.sessions import IssuedSession
 from shared.auth import Principal
 from shared.copies import SNAPSHOT_PAGE_MAX, SnapshotPage, merge_page
-from shared.errors import ValidationFailed
+from shared.errors import NotFound, ValidationFailed
 from shared.events import UserDeletedV1, UserRegisteredV1
 from shared.outbox import emit
 
@@ -356,6 +356,16 @@ def mfa_recovery_codes(ctx: AuthContext, *, session: Session, principal: Princip
 def secure_account(ctx: AuthContext, *, session: Session, token: str, ip: str) -> str:
     """The "this wasn't me" link of a security notice (see auth.notices)."""
     return notices.secure_account(ctx, session=session, token=token, ip=ip)
+
+
+def queue_user_mail(*, session: Session, user_id: int, subject: str, paragraphs: list[str], link: str | None,
+                    link_label: str) -> None:
+    """Queue a mail another service composed to a live account's address (404 when there is none)."""
+    user = repo.get_user(session, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    text, html_body = mail.render(user.username, paragraphs, link, link_label)
+    mail.queue_mail(session, to=user.email, subject=subject, text=text, html_body=html_body)
 
 
 def internal_users(*, session: Session, ids: str) -> list[User]:

@@ -265,3 +265,21 @@ def test_users_snapshot_lists_live_accounts_and_tombstones(
     recent = client.get("/internal/snapshot/users", params={"since": "2999-01-01T00:00:00Z"}, headers=token).json()
     assert recent["items"] == []
     assert client.get("/internal/snapshot/users", params={"since": "yesterday"}, headers=token).status_code == 422
+
+
+def test_internal_mail_queues_an_escaped_mail_to_the_account(client: TestClient, mailbox: Any,
+                                                              new_user: Callable[..., dict[str, Any]]) -> None:
+    u = new_user()
+    token = {"X-Internal-Token": client.app.state.settings.internal_token}  # type: ignore[attr-defined]
+    body = {"subject": "2 new notifications", "paragraphs": ["<b>bob</b> commented"],
+            "link": "http://x.test/api/public/unsubscribe?u=1&s=ab", "link_label": "Unsubscribe"}
+    assert client.post(f"/internal/users/{u['id']}/mail", json=body).status_code == 401
+    assert client.post("/internal/users/999999/mail", json=body, headers=token).status_code == 404
+    assert client.post(f"/internal/users/{u['id']}/mail", json={**body, "paragraphs": []},
+                       headers=token).status_code == 422
+    assert client.post(f"/internal/users/{u['id']}/mail", json=body, headers=token).status_code == 202
+    msg = mailbox.last(u["email"])
+    assert msg["Subject"] == "2 new notifications"
+    assert "<b>bob</b> commented" in mailbox.text(msg) and "/api/public/unsubscribe?u=1&s=ab" in mailbox.text(msg)
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None and "&lt;b&gt;bob&lt;/b&gt;" in html_part.get_content()

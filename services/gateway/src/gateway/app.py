@@ -35,7 +35,7 @@ from gateway.responses import (
     send_error,
     send_json,
 )
-from gateway.routes import SELF_AUTHENTICATING, Upstream, is_unsafe_path, match_route, route_label
+from gateway.routes import SELF_AUTHENTICATING, Upstream, is_public, is_unsafe_path, match_route, route_label
 from gateway.static import CSP_NO_SCRIPT, SECURITY_HEADERS, StaticSite, prefers_html
 from gateway.websocket import handle_websocket
 from shared.auth import TokenVerifier, extract_token
@@ -407,7 +407,7 @@ class Gateway:
             try:
                 claims = await self.verifier.verify_async(token)
             except ServiceError as exc:
-                if service not in SELF_AUTHENTICATING:
+                if service not in SELF_AUTHENTICATING and not is_public(path):
                     raise from_service_error(exc) from None
                 claims = None  # the service judges it (a stale cookie must not block signing in)
             if claims is not None:
@@ -415,7 +415,7 @@ class Gateway:
                     check_csrf(method, {k.decode(): v for k, v in h.items()} | _origin(origin), claims,
                                via_cookie)
                 self.check_rate(f"user:{claims['sub']}", self._user_limit)
-        elif service not in SELF_AUTHENTICATING:
+        elif service not in SELF_AUTHENTICATING and not is_public(path):
             raise not_authenticated()
 
         if cookie is not None:

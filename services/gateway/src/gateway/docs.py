@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.routes import SELF_AUTHENTICATING, Upstream, match_route, prefixes_of
+from gateway.routes import SELF_AUTHENTICATING, Upstream, is_public, match_route
 
 SECTIONS = (
     "schemas",
@@ -90,7 +90,8 @@ BAD_PATH = _gateway_error("The path has dot segments, a backslash or NUL (`bad_p
 def add_gateway_responses(path: str, op: dict[str, Any]) -> None:
     """Document the statuses the gateway answers itself for one routed operation."""
     responses = op.setdefault("responses", {})
-    if match_route(path) not in SELF_AUTHENTICATING:  # auth documents its own 401s (its public operations have none)
+    # auth documents its own 401s (its public operations have none); public paths need no token
+    if match_route(path) not in SELF_AUTHENTICATING and not is_public(path):
         responses.setdefault("401", NOT_SIGNED_IN)
     if any(isinstance(p, dict) and p.get("in") == "path" for p in op.get("parameters") or []):
         responses.setdefault("400", BAD_PATH)
@@ -105,7 +106,7 @@ def keep_path(path: str, service: str) -> bool:
     """Only public paths under the service's routed prefixes (never /internal)."""
     if path.startswith("/internal") or "/internal/" in path:
         return False
-    return any(path == p or path.startswith(p + "/") for p in prefixes_of(service))
+    return match_route(path) == service
 
 
 def rewrite_refs(obj: Any, renames: dict[str, str]) -> Any:

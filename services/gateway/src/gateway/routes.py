@@ -29,7 +29,23 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/chat", "social"),
     ("/api/feed", "social"),
     ("/api/dashboard/comments", "social"),
+    ("/api/notifications", "social"),
+    ("/api/messages", "social"),
+    ("/api/users", "social"),
+    ("/api/share-links", "social"),
+    ("/api/public", "social"),
 )
+
+# Sub-resources of a show that another service owns: /api/shows/{id}/<name> (issue 16's friends' positions
+# and share links live in social, next to friendships and check-ins); everything else under /api/shows is shows'.
+SHOW_SUBRESOURCES: dict[str, str] = {"location": "social", "friends-locations": "social", "share-links": "social"}
+
+# Pages outside /api that a service renders itself: /s/{token} (a show's public share page).
+PAGE_ROUTES: dict[str, str] = {"s": "social"}
+
+# Paths anyone may call without a token, by design of the owning service (public share pages and their JSON,
+# the unsubscribe link of a notification mail); a token, if sent, is still checked when it is valid.
+PUBLIC_PREFIXES: tuple[str, ...] = ("/api/public/", "/s/")
 
 # Services that have public operations (sign in, refresh, password reset, the JWKS ...) and check
 # tokens themselves: the gateway forwards their requests with or without a token, and a missing,
@@ -51,12 +67,20 @@ for _prefix, _service in ROUTE_TABLE:
 def match_route(path: str) -> str | None:
     """The service owning `path`, or None when the path is not routed."""
     if not path.startswith("/api/"):
-        return None
-    parts = path.split("/", 4)
+        page = path.split("/", 3)
+        return PAGE_ROUTES.get(page[1]) if len(page) == 3 and page[2] else None
+    parts = path.split("/", 5)
+    if len(parts) == 5 and parts[2] == "shows" and parts[4] in SHOW_SUBRESOURCES:
+        return SHOW_SUBRESOURCES[parts[4]]
     service = _ONE.get(parts[2])
     if service is None and len(parts) > 3:
         service = _TWO.get((parts[2], parts[3]))
     return service
+
+
+def is_public(path: str) -> bool:
+    """Whether anonymous callers may reach `path` (PUBLIC_PREFIXES)."""
+    return path.startswith(PUBLIC_PREFIXES)
 
 
 def prefixes_of(service: str) -> tuple[str, ...]:
@@ -73,6 +97,8 @@ def route_label(path: str) -> str:
         if len(parts) > 3 and (parts[2], parts[3]) in _TWO:
             return f"/api/{parts[2]}/{parts[3]}"
         return "/api/other"
+    if path.startswith("/s/"):
+        return "/s"
     if path in ("/", "/health", "/ready", "/docs", "/openapi.json", "/metrics"):
         return path
     return "static"

@@ -465,6 +465,13 @@ class ShowAccess(BaseModel):
     date: dt.date
 
 
+class SetlistLine(BaseModel):
+    """Internal: one song of a setlist (position and title)."""
+
+    position: int
+    title: str
+
+
 class ShowInfo(BaseModel):
     """Internal: minimal facts of a show."""
 
@@ -477,3 +484,4 @@ class ShowInfo(BaseModel):
     artist_name: str
     venue_name: str
     date: dt.date
+    setlist: list[SetlistLine] = []

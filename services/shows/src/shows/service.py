@@ -324,6 +324,8 @@ def show_info(session: Session, *, show_id: int) -> dict[str, Any]:
         "artist_name": facts["artist_name"],
         "venue_name": facts["venue_name"],
         "date": facts["date"],
+        # social's public share page shows the setlist (titles in order)
+        "setlist": [{"position": song.position, "title": song.title} for song in repo.list_songs(session, show_id)],
     }
 
 

@@ -134,6 +134,10 @@ def test_internal_access(client: Any, auth: Any, make_show: Any, befriend: Any, 
     assert client.get("/internal/shows/99999/access?user_id=3", headers=h).status_code == 404
     info = client.get(f"/internal/shows/{show['id']}", headers=h).json()
     assert info["owner_id"] == 1 and info["show_name"] == "Arctic Monkeys at Madison Square Garden"
+    assert info["setlist"] == []
+    client.post(f"/api/shows/{show['id']}/setlist", json={"title": "505"}, headers=auth(1))
+    assert client.get(f"/internal/shows/{show['id']}", headers=h).json()["setlist"] == [
+        {"position": 1, "title": "505"}]
     ids = client.get("/internal/users/1/shows?ids_only=1", headers=h).json()
     assert ids["show_ids"] == [show["id"]]
 

@@ -226,6 +226,8 @@ class ChatHub:
                 self._fan_presence(cid, env["event"], env["user"])
             elif kind == "typing":
                 self._fan_typing(int(env["concert_id"]), env["user"])
+            elif kind == "location":
+                self._fan_to(int(env["concert_id"]), {int(u) for u in env["recipients"]}, env["frame"])
             elif kind == "sync":
                 self.presence.apply_sync(env["instance"], env.get("rooms") or {})
             elif kind == "hello":
@@ -260,6 +262,21 @@ class ChatHub:
         for conn in self.rooms.get(concert_id, ()):
             if conn.user_id != user["id"]:
                 conn.offer(frame)
+
+    def _fan_to(self, concert_id: int, recipients: set[int], frame: dict[str, Any]) -> None:
+        text = json.dumps(frame)
+        for conn in self.rooms.get(concert_id, ()):
+            if conn.user_id in recipients:
+                conn.offer(text)
+
+    def publish_location(self, concert_id: int, recipients: list[int], frame: dict[str, Any]) -> None:
+        """A friend's position (or its removal) to the named people's sockets in the concert's room, on every
+        instance (any thread); nobody else in the room gets it."""
+        if not recipients:
+            return
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._fan_to, concert_id, set(recipients), frame)
+        self._send({"kind": "location", "concert_id": concert_id, "recipients": list(recipients), "frame": frame})
 
     def publish_message(self, msg: dict[str, Any]) -> None:
         """Deliver a committed message here at once and to the other instances (callable from any thread)."""

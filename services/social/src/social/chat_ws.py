@@ -29,6 +29,7 @@ from shared.errors import ServiceError, ServiceUnavailable
 from shared.ratelimit import MemoryRateLimiter, RateLimiter
 from shared.users import UserDirectory
 from social import chat_service, service
+from social import repository as repo
 from social.chat import ACCOUNT_DELETED, RECHECK, RENEWED, REVOKED, ChatConnection, ChatHub
 from social.clients import ShowsClient
 from social.config import SocialSettings
@@ -143,6 +144,11 @@ class ChatSocket:
         with session_scope(self.session_factory) as session:
             return service.ensure_user(session=session, principal=self.principal, users=self.users).username
 
+    def _appears_offline(self) -> bool:
+        assert self.principal is not None
+        with session_scope(self.session_factory) as session:
+            return repo.appear_offline(session, self.principal.user_id)
+
     def _replay(self, concert_id: int) -> list[dict[str, Any]]:
         with session_scope(self.session_factory) as session:
             return chat_service.chat_replay(session=session, concert_id=concert_id, after=self.after,
@@ -162,6 +168,7 @@ class ChatSocket:
                                           sid=self.principal.sid)
         self.hub.register(conn)  # from here on new messages queue up (deduplicated against the history)
         tasks: list[asyncio.Task[None]] = []
+        hidden = True
         try:
             if self._session_revoked():  # revoked while we were checking access: the push came before register
                 await self.close(CLOSE_UNAUTHENTICATED, SIGNED_OUT)
@@ -172,7 +179,9 @@ class ChatSocket:
             await self.ws.send_text(json.dumps({"type": "history", "messages": history}))
             tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._guard()),
                      asyncio.create_task(self._reader())]
-            self.hub.join(conn, utcnow().isoformat().replace("+00:00", "Z"))
+            hidden = await asyncio.to_thread(self._appears_offline)
+            if not hidden:  # "appear offline": in the room, but not in its presence
+                self.hub.join(conn, utcnow().isoformat().replace("+00:00", "Z"))
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
                 exc = t.exception()
@@ -184,7 +193,8 @@ class ChatSocket:
             pass
         finally:
             self.hub.unregister(conn)
-            self.hub.leave(conn)
+            if not hidden:
+                self.hub.leave(conn)
             for t in tasks:
                 t.cancel()
             for t in tasks:

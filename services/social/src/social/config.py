@@ -34,6 +34,20 @@ class SocialSettings(BaseServiceSettings):
     # an open chat socket re-checks its access at least this often (and at once on a notice)
     chat_recheck_s: float = Field(30.0, gt=0, le=60)
 
+    # notifications (issue 16): one digest mail per person at most every `digest_interval_s`
+    digest_enabled: bool = True
+    digest_interval_s: int = Field(900, ge=0)
+    digest_poll_s: float = Field(60.0, gt=0)
+    # signs unsubscribe links (HMAC); empty = derived from INTERNAL_TOKEN
+    link_secret: str = ""
+    notify_channel: str = "social.notify"
+    # direct messages
+    dm_rate_limit: int = 20
+    dm_rate_window_s: int = 60
+    # public share pages and their JSON, per client address
+    share_rate_limit: int = 60
+    share_rate_window_s: int = 60
+
 
 @lru_cache
 def get_settings() -> SocialSettings:

@@ -9,10 +9,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shared.db import after_commit
 from shared.events import (
+    CheckinCreatedV1,
+    CheckinEndedV1,
+    CommentCreatedV1,
     CommentDeletedV1,
     EventEnvelope,
+    FriendshipAcceptedV1,
+    FriendshipRequestedV1,
     MediaDeletedV1,
+    MediaFailedV1,
     MediaReadyV1,
     ShowCreatedV1,
     ShowDeletedV1,
@@ -23,9 +30,14 @@ from shared.events import (
 )
 from shared.messaging import Subscriptions
 from shared.outbox import emit
+from social import locations, service
+from social import notifications as notes
 from social import repository as repo
-from social import service
+from social.clients import ShowsClient
 from social.models import ShowRef
+
+# a check-in counts for this long (shows' SHOWS_CHECKIN_TTL_HOURS default) unless it ends first
+CHECKIN_TTL = dt.timedelta(hours=6)
 
 OnShowChanged = Callable[[int], None]
 # (deleted user, their former friends): live grants of theirs go
@@ -51,6 +63,12 @@ def on_user(session: Session, item: dict[str, Any], notify: OnUserDeleted | None
         repo.delete_chat(session, user_id=uid)
         repo.delete_feed_items(session, owner_id=uid)
         repo.delete_search_setting(session, uid)
+        repo.delete_notifications(session, user_id=uid, actor_id=uid)
+        repo.delete_blocks_of(session, uid)
+        repo.delete_direct_messages_of(session, uid)
+        repo.delete_checkins_of(session, uid)
+        repo.delete_share_links(session, owner_id=uid)
+        repo.delete_location(session, uid)
     return True
 
 
@@ -87,6 +105,8 @@ def apply_show_item(session: Session, item: dict[str, Any]) -> bool:
     if changed and deleted:
         repo.delete_comments(session, show_id=show_id)
         repo.delete_feed_items(session, show_id=show_id)
+        repo.delete_notifications(session, show_id=show_id)
+        repo.delete_share_links(session, show_id=show_id)
         session.flush()
         # chat belongs to the concert: it goes only with the concert's last show
         if not item.get("concert_has_other_shows") and not repo.concert_has_shows(session, int(item["concert_id"])):
@@ -95,8 +115,11 @@ def apply_show_item(session: Session, item: dict[str, Any]) -> bool:
 
 
 def make_subscriptions(on_show_changed: OnShowChanged | None = None,
-                       on_user_deleted_hook: OnUserDeleted | None = None) -> Subscriptions:
-    """The social service's event handlers (the hooks drop cached access answers and live grants)."""
+                       on_user_deleted_hook: OnUserDeleted | None = None, *, shows: ShowsClient | None = None,
+                       live: notes.Live | None = None,
+                       push_location: locations.LocationPush | None = None) -> Subscriptions:
+    """The social service's event handlers (the hooks drop cached access answers and live grants; `shows`
+    answers visibility while a show's copy lags; `live` pushes new notifications to open sockets)."""
     subs = Subscriptions("social")
 
     def changed(show_id: int) -> None:
@@ -115,10 +138,14 @@ def make_subscriptions(on_show_changed: OnShowChanged | None = None,
 
     @subs.on(ShowCreatedV1)
     def on_show_created(session: Session, ev: ShowCreatedV1, envelope: EventEnvelope) -> None:
-        if apply_show_item(session, ev.model_dump()) or repo.get_show_ref(session, ev.show_id) is not None:
+        applied = apply_show_item(session, ev.model_dump())
+        if applied or repo.get_show_ref(session, ev.show_id) is not None:
             # the show is live here (this version or a newer one): it has its feed entry
             repo.upsert_feed_item(session, kind="show", show_id=ev.show_id, media_id=0, owner_id=ev.user_id,
                                   media_kind=None, thumbnail_url=None, url=None, created_at=envelope.occurred_at)
+        if applied:
+            notes.on_show_logged(session, shows, live, show_id=ev.show_id, owner_id=ev.user_id,
+                                 concert_id=ev.concert_id, name=_show_name(ev.model_dump()))
         changed(ev.show_id)
 
     @subs.on(ShowUpdatedV1)
@@ -139,6 +166,45 @@ def make_subscriptions(on_show_changed: OnShowChanged | None = None,
         repo.upsert_feed_item(session, kind="media", show_id=ev.show_id, media_id=ev.media_id, owner_id=ev.user_id,
                               media_kind=ev.kind, thumbnail_url=ev.thumbnail_url, url=ev.url,
                               created_at=envelope.occurred_at)
+        notes.on_media(session, live, ready=True, media_id=ev.media_id, kind=ev.kind, show_id=ev.show_id,
+                       owner_id=ev.user_id)
+
+    @subs.on(MediaFailedV1)
+    def on_media_failed(session: Session, ev: MediaFailedV1, _: EventEnvelope) -> None:
+        notes.on_media(session, live, ready=False, media_id=ev.media_id, kind=ev.kind, show_id=ev.show_id,
+                       owner_id=ev.user_id, reason=ev.reason)
+
+    @subs.on(CommentCreatedV1)
+    def on_comment_created(session: Session, ev: CommentCreatedV1, _: EventEnvelope) -> None:
+        notes.on_comment(session, shows, live, ev.comment_id)
+
+    @subs.on(FriendshipRequestedV1)
+    def on_friendship_requested(session: Session, ev: FriendshipRequestedV1, _: EventEnvelope) -> None:
+        notes.on_friend_request(session, live, ev.friendship_id)
+
+    @subs.on(FriendshipAcceptedV1)
+    def on_friendship_accepted(session: Session, ev: FriendshipAcceptedV1, _: EventEnvelope) -> None:
+        notes.on_friend_accepted(session, live, ev.user_id, ev.friend_id, ev.aggregate_version)
+
+    @subs.on(CheckinCreatedV1)
+    def on_checkin_created(session: Session, ev: CheckinCreatedV1, envelope: EventEnvelope) -> None:
+        at = envelope.occurred_at
+        if at < notes.now() - CHECKIN_TTL:
+            return  # a stale delivery of a check-in that has expired since
+        repo.upsert_checkin(session, user_id=ev.user_id, concert_id=ev.concert_id, show_id=ev.show_id, at=at)
+        notes.on_checkin(session, shows, live, user_id=ev.user_id, concert_id=ev.concert_id, show_id=ev.show_id,
+                         active_since=notes.now() - CHECKIN_TTL)
+
+    @subs.on(CheckinEndedV1)
+    def on_checkin_ended(session: Session, ev: CheckinEndedV1, _: EventEnvelope) -> None:
+        repo.end_checkin(session, user_id=ev.user_id, concert_id=ev.concert_id)
+        if shows is not None:
+            shows.forget_user(ev.user_id)  # a cached "checked in" must not outlive the check-out here
+        if repo.delete_location(session, ev.user_id, ev.concert_id) and push_location is not None:
+            # nobody sees a position after check-out: friends' maps drop it once this commits
+            to = locations.recipients(session, ev.user_id, ev.concert_id, notes.now())
+            frame = {"type": "location_removed", "user": {"id": ev.user_id}}
+            after_commit(session, lambda: push_location(ev.concert_id, to, frame))
 
     @subs.on(MediaDeletedV1)
     def on_media_deleted(session: Session, ev: MediaDeletedV1, _: EventEnvelope) -> None:

@@ -12,6 +12,7 @@ from shared.users import UserDirectory
 from social.chat import ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings
+from social.notify_ws import NotificationHub
 
 
 async def _shows(request: Request) -> ShowsClient:
@@ -24,6 +25,14 @@ async def _media(request: Request) -> MediaClient:
 
 async def _hub(request: Request) -> ChatHub:
     return request.app.state.chat_hub  # type: ignore[no-any-return]
+
+
+async def _notify_hub(request: Request) -> NotificationHub:
+    return request.app.state.notify_hub  # type: ignore[no-any-return]
+
+
+async def _dm_limiter(request: Request) -> RateLimiter:
+    return request.app.state.dm_limiter  # type: ignore[no-any-return]
 
 
 async def _settings(request: Request) -> SocialSettings:
@@ -44,6 +53,8 @@ Hub = Annotated[ChatHub, Depends(_hub)]
 Settings = Annotated[SocialSettings, Depends(_settings)]
 ChatLimiter = Annotated[RateLimiter, Depends(_limiter)]
 Users = Annotated[UserDirectory, Depends(_users)]
+NotifyHub = Annotated[NotificationHub, Depends(_notify_hub)]
+DmLimiter = Annotated[RateLimiter, Depends(_dm_limiter)]
 
 ShowId = Annotated[int, Path(gt=0, le=MAX_ID, description="Show id")]
 PhotoId = Annotated[int, Path(gt=0, le=MAX_ID, description="Photo id")]

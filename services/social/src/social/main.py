@@ -16,10 +16,15 @@ from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings, get_settings
 from social.consumers import apply_show_item, make_subscriptions, on_user
 from social.db import outbox
+from social.digest import DigestJob
+from social.notify_ws import NotificationHub
 from social.router import internal_router, router
+from social.together_router import internal_router as together_internal
+from social.together_router import router as together_router
 
 DESCRIPTION = (
-    "Comments, friends, the friends' feed and live concert chat. Chat is per concert (reached through any "
+    "Comments, friends, the friends' feed, live concert chat, notifications and direct messages. "
+    "Chat is per concert (reached through any "
     "of its shows); the WebSocket `/api/chat/show/{id}/ws` takes the access cookie or a bearer header and "
     "speaks JSON frames: server `history`, `message`, `presence`, `typing`, `error`; client `message`, "
     "`typing`, `auth` (a fresh token keeps the socket open past the old one's expiry). Close codes: 4401 "
@@ -44,15 +49,21 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
                        timeout_s=settings.internal_timeout_s)
     )
     hub = ChatHub(settings, bus_enabled=settings.chat_bus_enabled)
+    notify_hub = NotificationHub(settings)
+    digest_job = DigestJob(engine, session_factory, auth_internal, settings)
 
     async def start_hub(app: FastAPI) -> None:
         await hub.start()
+        await notify_hub.start()
         revocations = app.state.token_verifier.revocations
         if revocations is not None:  # a revoked session's sockets close at once
             revocations.listen(hub.on_session_revoked)
+            revocations.listen(notify_hub.on_session_revoked)
+        digest_job.start()
 
     async def stop_hub(_app: FastAPI) -> None:
         await hub.stop()
+        digest_job.stop()
         shows_client.client.close()
         media_client.client.close()
         auth_internal.close()
@@ -78,7 +89,8 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
             shows_client.forget_user(uid)
         hub.notify_access(users=friend_ids, deleted_user=user_id)
 
-    subscriptions = make_subscriptions(on_show_changed, on_user_deleted)
+    subscriptions = make_subscriptions(on_show_changed, on_user_deleted, shows=shows_client,
+                                       live=notify_hub.publish, push_location=hub.publish_location)
     # users from auth, shows from shows: the copies behind the feed, names and mentions (repaired the same way)
     reconciler = Reconciler(
         "social",
@@ -94,7 +106,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         settings,
         title="ShareMyShows social",
         description=DESCRIPTION,
-        routers=[router, internal_router],
+        routers=[router, internal_router, together_router, together_internal],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=subscriptions,
@@ -105,6 +117,9 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     )
     hub.broadcast = app.state.broadcast
     app.state.broadcast.subscribe(ACCESS_CHANNEL, hub.on_access_notice)
+    notify_hub.broadcast = app.state.broadcast
+    app.state.broadcast.subscribe(settings.notify_channel, notify_hub.on_notice)
+    app.state.broadcast.subscribe(ACCESS_CHANNEL, notify_hub.on_access_notice)
     app.state.engine = engine
     app.state.event_subscriptions = subscriptions
     app.state.shows_client = shows_client
@@ -112,6 +127,10 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     app.state.chat_hub = hub
     app.state.users = users if users is not None else AuthDirectory(auth_internal)
     app.state.chat_limiter = make_rate_limiter(settings.redis_url or None)
+    app.state.dm_limiter = make_rate_limiter(settings.redis_url or None)
+    app.state.share_limiter = make_rate_limiter(settings.redis_url or None)
+    app.state.notify_hub = notify_hub
+    app.state.auth_internal = auth_internal
     return app
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -148,3 +149,116 @@ class SearchSetting(Base):
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     findable_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------- together (issue 16)
+
+
+class Notification(Base):
+    """An in-app notification; `dedupe_key` makes a redelivered fact a no-op; `emailed_at` = in a digest."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("user_id", "dedupe_key", name="uq_notification_user_key"),
+        Index("ix_notification_user_id_id", "user_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)  # the recipient
+    type: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    show_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    concert_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    media_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    text: Mapped[str] = mapped_column(String(500), default="")
+    dedupe_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    emailed_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+
+
+class NotificationPref(Base):
+    """Whether one type of notification goes into a person's email digest (a missing row = the default)."""
+
+    __tablename__ = "notification_pref"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DigestState(Base):
+    """When a person's last digest mail went out (at most one per SOCIAL_DIGEST_INTERVAL_S)."""
+
+    __tablename__ = "notification_digest"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Block(Base):
+    """`blocker_id` blocked `blocked_id`: no messages, friend requests or mentions from them."""
+
+    __tablename__ = "user_block"
+    blocker_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    blocked_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirectMessage(Base):
+    """A direct message between two people (the pair is stored ordered for the conversation index)."""
+
+    __tablename__ = "direct_message"
+    __table_args__ = (Index("ix_direct_message_pair_id", "user_low", "user_high", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_id: Mapped[int] = mapped_column(Integer)
+    recipient_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_low: Mapped[int] = mapped_column(Integer)
+    user_high: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class CheckinRef(Base):
+    """Copy of a live check-in (from shows' `checkin.created`/`checkin.ended`): who is at which concert."""
+
+    __tablename__ = "checkin_ref"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    concert_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)
+    show_id: Mapped[int] = mapped_column(Integer)
+    checked_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShareLink(Base):
+    """A public link to one show, made by its owner; only the token's SHA-256 is stored."""
+
+    __tablename__ = "share_link"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(String(8))  # lets the owner tell their links apart
+    show_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class FriendLocation(Base):
+    """Someone's shared position at a concert they are checked in to; deleted when it expires or they leave."""
+
+    __tablename__ = "friend_location"
+    __table_args__ = (Index("ix_friend_location_concert_expires", "concert_id", "expires_at"),)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    concert_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    show_id: Mapped[int] = mapped_column(Integer)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float] = mapped_column(Float)
+    precision: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PresenceSetting(Base):
+    """"Appear offline": the person is left out of chat presence and active users."""
+
+    __tablename__ = "presence_setting"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    appear_offline: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,12 +15,21 @@ from shared import visibility
 from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
 from social.models import (
+    Block,
     ChatMessage,
+    CheckinRef,
     Comment,
+    DigestState,
+    DirectMessage,
     FeedItem,
+    FriendLocation,
     FriendPair,
     Friendship,
+    Notification,
+    NotificationPref,
+    PresenceSetting,
     SearchSetting,
+    ShareLink,
     ShowAudience,
     ShowRef,
     User,
@@ -475,3 +484,390 @@ def delete_chat(session: Session, *, concert_id: int | None = None, user_id: int
         stmt = stmt.where(ChatMessage.user_id == user_id)
     result = session.execute(stmt.execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- visibility over the copies
+
+
+def show_visible_to(session: Session, ref: ShowRef, viewer_id: int) -> bool:
+    """The shared rule on the copy of a live show (friendship as social knows it now)."""
+    audience = None
+    if ref.restricted:
+        audience = set(session.scalars(select(ShowAudience.user_id).where(ShowAudience.show_id == ref.show_id)))
+    row = friendship_between(session, ref.owner_id, viewer_id) if ref.owner_id != viewer_id else None
+    return visibility.can_view(owner_id=ref.owner_id, visibility=ref.visibility, audience=audience,
+                               viewer_id=viewer_id, are_friends=row is not None and row.status == "accepted")
+
+
+def _visible_show_cond(viewer_id: int, friend_ids: list[int]) -> ColumnElement[bool]:
+    return and_(
+        ShowRef.deleted.is_(False),
+        visibility.visible_condition(
+            viewer_id=viewer_id, owner=ShowRef.owner_id, visibility=ShowRef.visibility,
+            restricted=ShowRef.restricted,
+            in_audience=exists().where(ShowAudience.show_id == ShowRef.show_id, ShowAudience.user_id == viewer_id),
+            are_friends=ShowRef.owner_id.in_(friend_ids),
+        ),
+    )
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def add_notification(session: Session, *, user_id: int, type: str, dedupe_key: str, actor_id: int | None,
+                     show_id: int | None, concert_id: int | None, media_id: int | None,
+                     text: str) -> Notification | None:
+    """Insert a notification unless one with the same key exists for the recipient; None when it did."""
+    values = {"user_id": user_id, "type": type, "dedupe_key": dedupe_key, "actor_id": actor_id,
+              "show_id": show_id, "concert_id": concert_id, "media_id": media_id, "text": text[:500],
+              "created_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    ins = pg_insert(Notification) if dialect == "postgresql" else sqlite_insert(Notification)
+    new_id = session.scalar(
+        ins.values(**values).on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
+        .returning(Notification.id)
+    )
+    return session.get(Notification, new_id) if new_id is not None else None
+
+
+def _notification_filter(user_id: int, friend_ids: list[int], blocked: list[int]) -> ColumnElement[bool]:
+    # only what the recipient may still see: no show they lost sight of, nobody they blocked
+    show_ok = or_(Notification.show_id.is_(None),
+                  exists().where(ShowRef.show_id == Notification.show_id, _visible_show_cond(user_id, friend_ids)))
+    actor_ok = or_(Notification.actor_id.is_(None), Notification.actor_id.not_in(blocked)) if blocked else true()
+    return and_(Notification.user_id == user_id, show_ok, actor_ok)
+
+
+def notifications_page(session: Session, user_id: int, friend_ids: list[int], blocked: list[int], *,
+                       unread: bool | None, limit: int, offset: int) -> tuple[list[Notification], int, int]:
+    """A page of a person's visible notifications (newest first), the total and the unread count."""
+    cond = _notification_filter(user_id, friend_ids, blocked)
+    page_cond = cond
+    if unread is True:
+        page_cond = and_(cond, Notification.read_at.is_(None))
+    elif unread is False:
+        page_cond = and_(cond, Notification.read_at.is_not(None))
+    total = session.scalar(select(func.count()).select_from(Notification).where(page_cond)) or 0
+    unread_n = session.scalar(
+        select(func.count()).select_from(Notification).where(cond, Notification.read_at.is_(None))) or 0
+    rows = session.scalars(select(Notification).where(page_cond).order_by(Notification.id.desc())
+                           .limit(limit).offset(offset))
+    return list(rows), int(total), int(unread_n)
+
+
+def notification_visible(session: Session, n: Notification, friend_ids: list[int], blocked: list[int]) -> bool:
+    """Whether one notification passes the listing filter now."""
+    cond = and_(Notification.id == n.id, _notification_filter(n.user_id, friend_ids, blocked))
+    return session.scalar(select(func.count()).select_from(Notification).where(cond)) == 1
+
+
+def mark_read(session: Session, user_id: int, ids: list[int] | None) -> int:
+    """Mark some (or all, ids None) of a person's unread notifications read; how many changed."""
+    cond = and_(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if ids is not None:
+        cond = and_(cond, Notification.id.in_(ids))
+    result = session.execute(update(Notification).where(cond).values(read_at=utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_notifications(session: Session, *, user_id: int | None = None, show_id: int | None = None,
+                         actor_id: int | None = None) -> None:
+    """Remove notifications of/about a deleted account or show."""
+    conds = []
+    if user_id is not None:
+        conds.append(Notification.user_id == user_id)
+    if actor_id is not None:
+        conds.append(Notification.actor_id == actor_id)
+    if show_id is not None:
+        conds.append(Notification.show_id == show_id)
+    if conds:
+        session.execute(delete(Notification).where(or_(*conds)))
+
+
+def email_prefs(session: Session, user_id: int) -> dict[str, bool]:
+    """A person's stored per-type email choices (types without a row take the default)."""
+    rows = session.scalars(select(NotificationPref).where(NotificationPref.user_id == user_id))
+    return {r.type: r.email for r in rows}
+
+
+def set_email_pref(session: Session, user_id: int, type: str, email: bool) -> None:
+    """Store one per-type email choice."""
+    row = session.get(NotificationPref, (user_id, type))
+    if row is None:
+        session.add(NotificationPref(user_id=user_id, type=type, email=email))
+    else:
+        row.email = email
+    session.flush()
+
+
+def digest_candidates(session: Session, limit: int) -> list[int]:
+    """People with unread notifications not yet considered for a digest."""
+    stmt = (select(Notification.user_id).where(Notification.emailed_at.is_(None), Notification.read_at.is_(None))
+            .group_by(Notification.user_id).order_by(Notification.user_id).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def pending_digest(session: Session, user_id: int) -> list[Notification]:
+    """A person's unread notifications not yet in a digest, oldest first."""
+    stmt = (select(Notification).where(Notification.user_id == user_id, Notification.emailed_at.is_(None),
+                                       Notification.read_at.is_(None)).order_by(Notification.id))
+    return list(session.scalars(stmt))
+
+
+def lock_digest_state(session: Session, user_id: int) -> DigestState:
+    """The person's digest row, locked for this transaction (created if missing)."""
+    row = session.get(DigestState, user_id, with_for_update=True)
+    if row is None:
+        row = DigestState(user_id=user_id, last_sent_at=None)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def mark_emailed(session: Session, ids: list[int]) -> None:
+    """Take notifications out of future digests (mailed, or not to be mailed)."""
+    if ids:
+        session.execute(update(Notification).where(Notification.id.in_(ids)).values(emailed_at=utcnow()))
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def is_blocked(session: Session, blocker_id: int, blocked_id: int) -> bool:
+    """Whether `blocker_id` blocked `blocked_id`."""
+    return session.get(Block, (blocker_id, blocked_id)) is not None
+
+
+def blocked_either_way(session: Session, a: int, b: int) -> bool:
+    """Whether one of the two blocked the other."""
+    return is_blocked(session, a, b) or is_blocked(session, b, a)
+
+
+def blocked_ids(session: Session, blocker_id: int) -> list[int]:
+    """Everyone a person blocked."""
+    return list(session.scalars(select(Block.blocked_id).where(Block.blocker_id == blocker_id)))
+
+
+def add_block(session: Session, blocker_id: int, blocked_id: int) -> bool:
+    """Block someone; False if already blocked."""
+    if is_blocked(session, blocker_id, blocked_id):
+        return False
+    session.add(Block(blocker_id=blocker_id, blocked_id=blocked_id, created_at=utcnow()))
+    session.flush()
+    return True
+
+
+def remove_block(session: Session, blocker_id: int, blocked_id: int) -> bool:
+    """Unblock; False if there was no block."""
+    result = session.execute(delete(Block).where(Block.blocker_id == blocker_id, Block.blocked_id == blocked_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_blocks_of(session: Session, user_id: int) -> None:
+    """Remove every block by or of a deleted account."""
+    session.execute(delete(Block).where(or_(Block.blocker_id == user_id, Block.blocked_id == user_id)))
+
+
+# ---------------------------------------------------------------- direct messages
+
+
+def add_direct_message(session: Session, sender_id: int, recipient_id: int, text: str) -> DirectMessage:
+    """Store a direct message."""
+    low, high = pair(sender_id, recipient_id)
+    msg = DirectMessage(sender_id=sender_id, recipient_id=recipient_id, user_low=low, user_high=high, text=text,
+                        created_at=utcnow())
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+def conversation_page(session: Session, a: int, b: int, *, before: int | None, limit: int) -> list[DirectMessage]:
+    """Up to `limit` messages of a pair before a message id, newest first."""
+    low, high = pair(a, b)
+    stmt = select(DirectMessage).where(DirectMessage.user_low == low, DirectMessage.user_high == high)
+    if before is not None:
+        stmt = stmt.where(DirectMessage.id < before)
+    return list(session.scalars(stmt.order_by(DirectMessage.id.desc()).limit(limit)))
+
+
+def conversations(session: Session, user_id: int) -> list[tuple[DirectMessage, int]]:
+    """Each conversation of a person: its last message and how many messages to them are unread."""
+    last_ids = (
+        select(func.max(DirectMessage.id).label("last_id"))
+        .where(or_(DirectMessage.user_low == user_id, DirectMessage.user_high == user_id))
+        .group_by(DirectMessage.user_low, DirectMessage.user_high)
+        .subquery()
+    )
+    lasts = list(session.scalars(select(DirectMessage).join(last_ids, DirectMessage.id == last_ids.c.last_id)
+                                 .order_by(DirectMessage.id.desc())))
+    unread = dict(session.execute(
+        select(DirectMessage.sender_id, func.count())
+        .where(DirectMessage.recipient_id == user_id, DirectMessage.read_at.is_(None))
+        .group_by(DirectMessage.sender_id)
+    ).tuples().all())
+    out = []
+    for m in lasts:
+        other = m.user_high if m.user_low == user_id else m.user_low
+        out.append((m, int(unread.get(other, 0))))
+    return out
+
+
+def mark_conversation_read(session: Session, reader_id: int, other_id: int, up_to: int | None) -> int:
+    """Mark messages from `other_id` to the reader read (up to a message id); how many changed."""
+    cond = and_(DirectMessage.recipient_id == reader_id, DirectMessage.sender_id == other_id,
+                DirectMessage.read_at.is_(None))
+    if up_to is not None:
+        cond = and_(cond, DirectMessage.id <= up_to)
+    result = session.execute(update(DirectMessage).where(cond).values(read_at=utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_direct_messages_of(session: Session, user_id: int) -> None:
+    """Remove a deleted account's conversations."""
+    session.execute(delete(DirectMessage).where(or_(DirectMessage.user_low == user_id,
+                                                    DirectMessage.user_high == user_id)))
+
+
+# ---------------------------------------------------------------- check-ins (copy of shows' facts)
+
+
+def upsert_checkin(session: Session, *, user_id: int, concert_id: int, show_id: int, at: datetime) -> None:
+    """Record (or refresh) a live check-in."""
+    row = session.get(CheckinRef, (user_id, concert_id))
+    if row is None:
+        session.add(CheckinRef(user_id=user_id, concert_id=concert_id, show_id=show_id, checked_in_at=at))
+    elif at >= row.checked_in_at:
+        row.show_id, row.checked_in_at = show_id, at
+    session.flush()
+
+
+def end_checkin(session: Session, *, user_id: int, concert_id: int) -> None:
+    """Forget a check-in that ended."""
+    session.execute(delete(CheckinRef).where(CheckinRef.user_id == user_id, CheckinRef.concert_id == concert_id))
+
+
+def checked_in_at(session: Session, concert_id: int, since: datetime) -> set[int]:
+    """Who is checked in at a concert (check-ins younger than `since`)."""
+    stmt = select(CheckinRef.user_id).where(CheckinRef.concert_id == concert_id, CheckinRef.checked_in_at >= since)
+    return set(session.scalars(stmt))
+
+
+def delete_checkins_of(session: Session, user_id: int) -> None:
+    """Forget a deleted account's check-ins."""
+    session.execute(delete(CheckinRef).where(CheckinRef.user_id == user_id))
+
+
+def friends_who_logged(session: Session, owner_id: int, concert_id: int) -> list[int]:
+    """The owner's friends who have a live show at the concert."""
+    friends = friend_ids(session, owner_id)
+    if not friends:
+        return []
+    stmt = (select(ShowRef.owner_id).where(ShowRef.concert_id == concert_id, ShowRef.owner_id.in_(friends),
+                                           ShowRef.deleted.is_(False), ShowRef.version > 0)
+            .distinct().order_by(ShowRef.owner_id))
+    return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- share links
+
+
+def add_share_link(session: Session, *, token_hash: str, token_prefix: str, show_id: int, owner_id: int,
+                   expires_at: datetime | None) -> ShareLink:
+    """Store a new share link."""
+    link = ShareLink(token_hash=token_hash, token_prefix=token_prefix, show_id=show_id, owner_id=owner_id,
+                     created_at=utcnow(), expires_at=expires_at)
+    session.add(link)
+    session.flush()
+    return link
+
+
+def share_link_by_hash(session: Session, token_hash: str) -> ShareLink | None:
+    """A share link by its token's hash."""
+    return session.scalars(select(ShareLink).where(ShareLink.token_hash == token_hash)).first()
+
+
+def share_links_of_show(session: Session, show_id: int) -> list[ShareLink]:
+    """A show's share links, newest first."""
+    return list(session.scalars(select(ShareLink).where(ShareLink.show_id == show_id)
+                                .order_by(ShareLink.id.desc())))
+
+
+def delete_share_links(session: Session, *, show_id: int | None = None, owner_id: int | None = None,
+                       link_id: int | None = None) -> None:
+    """Remove share links (revoked, or their show or owner is gone)."""
+    conds = []
+    if show_id is not None:
+        conds.append(ShareLink.show_id == show_id)
+    if owner_id is not None:
+        conds.append(ShareLink.owner_id == owner_id)
+    if link_id is not None:
+        conds.append(ShareLink.id == link_id)
+    if conds:
+        session.execute(delete(ShareLink).where(or_(*conds)))
+
+
+# ---------------------------------------------------------------- friends' positions at a concert
+
+
+def checkin_of(session: Session, user_id: int, concert_id: int) -> CheckinRef | None:
+    """A person's live check-in at a concert (the copy)."""
+    return session.get(CheckinRef, (user_id, concert_id))
+
+
+def upsert_location(session: Session, *, user_id: int, concert_id: int, show_id: int, latitude: float,
+                    longitude: float, accuracy_m: float, precision: str, expires_at: datetime) -> FriendLocation:
+    """Store (or move) a person's position at a concert."""
+    row = session.get(FriendLocation, (user_id, concert_id))
+    if row is None:
+        row = FriendLocation(user_id=user_id, concert_id=concert_id)
+        session.add(row)
+    row.show_id, row.latitude, row.longitude = show_id, latitude, longitude
+    row.accuracy_m, row.precision, row.updated_at, row.expires_at = accuracy_m, precision, utcnow(), expires_at
+    session.flush()
+    return row
+
+
+def delete_location(session: Session, user_id: int, concert_id: int | None = None) -> int:
+    """Stop sharing (one concert, or every concert of a person); how many rows went."""
+    cond = FriendLocation.user_id == user_id
+    if concert_id is not None:
+        cond = and_(cond, FriendLocation.concert_id == concert_id)
+    return int(session.execute(delete(FriendLocation).where(cond)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_expired_locations(session: Session, now: datetime) -> int:
+    """Delete every position past its expiry (nothing is kept after that)."""
+    result = session.execute(delete(FriendLocation).where(FriendLocation.expires_at <= now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def friend_locations(session: Session, concert_id: int, friend_ids: list[int],
+                     now: datetime) -> list[FriendLocation]:
+    """Live positions at a concert of the given people who are still checked in there."""
+    if not friend_ids:
+        return []
+    stmt = (
+        select(FriendLocation)
+        .join(CheckinRef, and_(CheckinRef.user_id == FriendLocation.user_id,
+                               CheckinRef.concert_id == FriendLocation.concert_id))
+        .where(FriendLocation.concert_id == concert_id, FriendLocation.user_id.in_(friend_ids),
+               FriendLocation.expires_at > now)
+        .order_by(FriendLocation.user_id)
+    )
+    return list(session.scalars(stmt))
+
+
+def appear_offline(session: Session, user_id: int) -> bool:
+    """Whether a person chose to appear offline."""
+    row = session.get(PresenceSetting, user_id)
+    return bool(row is not None and row.appear_offline)
+
+
+def set_appear_offline(session: Session, user_id: int, value: bool) -> None:
+    """Store the "appear offline" choice."""
+    row = session.get(PresenceSetting, user_id)
+    if row is None:
+        session.add(PresenceSetting(user_id=user_id, appear_offline=value))
+    else:
+        row.appear_offline = value
+    session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
@@ -292,3 +292,229 @@ class FriendIds(BaseModel):
     """Ids of a user's accepted friends."""
 
     friend_ids: list[int]
+
+
+# ---------------------------------------------------------------- notifications (issue 16)
+
+DM_MAX = 2000
+
+
+class NotificationRead(BaseModel):
+    """One notification; `text` is plain text (never HTML)."""
+
+    id: int
+    type: str = Field(description="friend_request, friend_accepted, comment, mention, friend_checkin, "
+                                  "friend_logged, media_ready, media_failed")
+    actor: UserRef | None
+    show_id: int | None
+    concert_id: int | None
+    media_id: int | None
+    text: str
+    created_at: str
+    read_at: str | None
+
+
+class NotificationList(BaseModel):
+    """A page of notifications, the total of the filter and the unread count."""
+
+    notifications: list[NotificationRead]
+    total: int
+    unread: int
+
+
+class NotificationsRead(BaseModel):
+    """Which notifications to mark read: `ids`, or `all: true`."""
+
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(gt=0, le=MAX_ID)]] | None = Field(default=None, max_length=500)
+    all: StrictBool = False
+
+
+class MarkedRead(BaseModel):
+    """How many changed and how many remain unread."""
+
+    marked: int
+    unread: int
+
+
+class NotificationPreferences(BaseModel):
+    """Per-type choice of the email digest (`true` = include)."""
+
+    email: dict[str, StrictBool]
+
+
+class MessageCreate(BaseModel):
+    """A direct message (1–2000 characters after trimming)."""
+
+    model_config = ConfigDict(extra="ignore")
+    text: str
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, v: object) -> str:
+        return _clean_text(v, DM_MAX)
+
+
+class DirectMessageRead(BaseModel):
+    """One direct message."""
+
+    id: int
+    sender: UserRef
+    recipient: UserRef
+    text: str
+    created_at: str
+    read_at: str | None
+
+
+class ConversationRead(BaseModel):
+    """A conversation: the other person, the last message, unread messages to you, whether you may write."""
+
+    user: UserRef
+    last_message: DirectMessageRead
+    unread: int
+    can_send: bool
+
+
+class ConversationList(BaseModel):
+    """Your conversations, most recent first."""
+
+    conversations: list[ConversationRead]
+    total: int
+
+
+class MessagePage(BaseModel):
+    """Messages of a conversation, oldest first within the page; `has_more` = older ones exist."""
+
+    messages: list[DirectMessageRead]
+    has_more: bool
+    can_send: bool
+
+
+class MarkConversationRead(BaseModel):
+    """Mark a conversation read up to a message id (all when omitted)."""
+
+    model_config = ConfigDict(extra="forbid")
+    up_to: int | None = Field(default=None, gt=0, le=MAX_ID)
+
+
+class BlockState(BaseModel):
+    """Whether you block that person."""
+
+    user_id: int
+    blocked: bool
+
+
+class BlockList(BaseModel):
+    """People you block."""
+
+    users: list[UserRef]
+    total: int
+
+
+# ---------------------------------------------------------------- share links
+
+
+class ShareLinkCreate(BaseModel):
+    """A new share link; without `expires_in_days` it lasts until revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+    expires_in_days: StrictInt | None = Field(default=None, ge=1, le=365)
+
+
+class ShareLinkRead(BaseModel):
+    """A share link as its owner sees it in the list (the token itself is shown only once)."""
+
+    id: int
+    show_id: int
+    token_prefix: str
+    created_at: str
+    expires_at: str | None
+
+
+class ShareLinkCreated(ShareLinkRead):
+    """A new share link: keep `token` (needed to revoke it); `url` is the public page."""
+
+    token: str
+    url: str
+
+
+class ShareLinkList(BaseModel):
+    """A show's live share links."""
+
+    links: list[ShareLinkRead]
+    total: int
+
+
+class PublicSetlistLine(BaseModel):
+    """A song of the shared show's setlist."""
+
+    position: int
+    title: str
+
+
+class PublicShowFacts(BaseModel):
+    """What a share link shows of a show."""
+
+    id: int
+    name: str
+    artist_name: str
+    venue_name: str
+    date: str | None
+    setlist: list[PublicSetlistLine]
+
+
+class PublicOwner(BaseModel):
+    """Who shared it."""
+
+    username: str
+
+
+class PublicShow(BaseModel):
+    """A shared show as anyone with the link sees it."""
+
+    show: PublicShowFacts
+    owner: PublicOwner
+    expires_at: str | None
+
+
+# ---------------------------------------------------------------- friends' positions
+
+
+class LocationUpdate(BaseModel):
+    """Your position at the concert; `approximate` (the default) is rounded to about 100 m."""
+
+    model_config = ConfigDict(extra="forbid")
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float = Field(default=50.0, ge=0, le=10_000, allow_inf_nan=False)
+    precision: Literal["exact", "approximate"] = "approximate"
+
+
+class FriendLocationRead(BaseModel):
+    """A friend's position at the concert."""
+
+    user: UserRef
+    latitude: float
+    longitude: float
+    accuracy_m: float
+    updated_at: str
+    expires_at: str
+
+
+class LocationRead(FriendLocationRead):
+    """Your shared position as your friends see it."""
+
+    precision: Literal["exact", "approximate"]
+
+
+class FriendLocationList(BaseModel):
+    """Positions of your friends checked in to the same concert."""
+
+    locations: list[FriendLocationRead]
+
+
+class PresenceSettings(BaseModel):
+    """Appear offline: left out of chat presence and active users."""
+
+    model_config = ConfigDict(extra="forbid")
+    appear_offline: StrictBool

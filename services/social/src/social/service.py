@@ -18,6 +18,7 @@ from shared.events import (
     CommentDeletedV1,
     FriendshipAcceptedV1,
     FriendshipRemovedV1,
+    FriendshipRequestedV1,
 )
 from shared.outbox import emit
 from shared.users import UserDirectory, ensure_live_user
@@ -325,14 +326,17 @@ def request_friend(*, session: Session, principal: Principal, users: UserDirecto
     target = _find_user(session, users, user_id=data.friend_id, username=(data.username or "").strip())
     if target is not None and target.id == me:
         raise InvalidInput("You cannot befriend yourself.", field="username")
-    if target is None:
-        raise UserNotFound()
+    if target is None or repo.is_blocked(session, target.id, me):
+        raise UserNotFound()  # someone who blocked you is as if not there
+    if repo.is_blocked(session, me, target.id):
+        raise NotAllowed("You blocked this person; unblock them first.")
     ensure_user(session=session, principal=principal, users=users)
     existing = repo.friendship_between(session, me, target.id)
     if existing is None:
         try:
             with session.begin_nested():
                 row = repo.add_friend_request(session, me, target.id)
+            emit(session, FriendshipRequestedV1(friendship_id=row.id, user_id=me, friend_id=target.id))
             return serialize_friendship(row, me, target), 201
         except IntegrityError:  # a concurrent request for the same pair won
             existing = repo.friendship_between(session, me, target.id)

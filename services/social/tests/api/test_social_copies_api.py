@@ -14,7 +14,8 @@ A, B = 1, 2
 def _friend_events(social) -> list[tuple[str, int]]:
     model = social.app.state.outbox.Event
     with social.session() as s:
-        rows = s.scalars(select(model).where(model.type.like("friendship.%")).order_by(model.created_at)).all()
+        rows = s.scalars(select(model).where(model.type.like("friendship.%"), model.type != "friendship.requested")
+                         .order_by(model.created_at)).all()
         return [(r.type, r.payload["data"]["aggregate_version"]) for r in rows]
 
 

@@ -162,6 +162,15 @@ class FriendshipAcceptedV1(Versioned):
     friend_id: int
 
 
+class FriendshipRequestedV1(Event):
+    """Someone asked another person to be friends (`friendship_id` is the pending request)."""
+
+    type: ClassVar[str] = "friendship.requested"
+    friendship_id: int
+    user_id: int  # who asked
+    friend_id: int  # who was asked
+
+
 class FriendshipRemovedV1(Versioned):
     """Two people are no longer friends."""
 
@@ -244,6 +253,7 @@ EVENT_TYPES: dict[tuple[str, int], type[Event]] = {
         MediaReadyV1,
         MediaFailedV1,
         MediaDeletedV1,
+        FriendshipRequestedV1,
         FriendshipAcceptedV1,
         FriendshipRemovedV1,
         CommentCreatedV1,

@@ -1,8 +1,9 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { chat, client, type ShowDetail } from '../../api';
 import { useAuth } from '../../auth';
 import { Empty, ErrorText, useAction } from '../../components/ui';
-import { ChatConnection, type ChatState } from '../../lib/chat';
+import { FriendsAtConcert } from '../../components/FriendsMap';
+import { ChatConnection, type ChatState, type Frame } from '../../lib/chat';
 import { formatTime } from '../../lib/format';
 
 export function LiveTab({ show }: { show: ShowDetail }) {
@@ -13,9 +14,22 @@ export function LiveTab({ show }: { show: ShowDetail }) {
   const conn = useRef<ChatConnection | null>(null);
   const listRef = useRef<HTMLOListElement>(null);
   const lastTyping = useRef(0);
+  const frameHandlers = useRef(new Set<(f: Frame) => void>());
+  const subscribe = useCallback((fn: (f: Frame) => void) => {
+    frameHandlers.current.add(fn);
+    return () => {
+      frameHandlers.current.delete(fn);
+    };
+  }, []);
 
   useEffect(() => {
-    const c = new ChatConnection({ path: chat.socketPath(show.id), onState: setState, selfId: user?.id, refreshSession: () => client.refresh() });
+    const c = new ChatConnection({
+      path: chat.socketPath(show.id),
+      onState: setState,
+      onFrame: (f) => frameHandlers.current.forEach((h) => h(f)),
+      selfId: user?.id,
+      refreshSession: () => client.refresh(),
+    });
     conn.current = c;
     c.start();
     chat
@@ -106,6 +120,7 @@ export function LiveTab({ show }: { show: ShowDetail }) {
           ))}
         </ul>
       </div>
+      <FriendsAtConcert showId={show.id} subscribe={subscribe} />
     </div>
   );
 }

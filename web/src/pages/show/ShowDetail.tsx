@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { shows, type ShowDetail } from '../../api';
+import { ShareButton } from '../../components/ShareButton';
 import { Tabs } from '../../components/Tabs';
 import { ErrorText, Loading, Stars, useAction, useLoad } from '../../components/ui';
 import { formatDate, showPlace } from '../../lib/format';
@@ -66,6 +67,7 @@ export function ShowDetailPage({ params }: { params: Record<string, string> }) {
         </div>
         {owner ? (
           <div className="row gap">
+            <ShareButton showId={s.id} />
             <Link to={`/shows/${s.id}/edit`} className="btn ghost" data-testid="show-edit">Edit</Link>
             {confirmDelete ? (
               <>
