@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from email.utils import formatdate
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from media import service
@@ -15,21 +19,36 @@ from media.exceptions import (
     MediaNotFound,
     NotAllowed,
     NotReady,
+    OffsetMismatch,
     ProcessingFailed,
     RangeNotSatisfiable,
     ShowIdFirst,
     ShowNotFound,
     StorageUnavailable,
+    TusVersionUnsupported,
     UnsupportedMedia,
+    UploadGone,
+    UploadLocked,
+    UploadNotFound,
     UploadRateLimited,
 )
 from media.responses import serve_object
 from media.schemas import MediaRead, MediaUpdate, PhotoList, PhotoRef, RecordingList, UsageRead, UserCounts
 from media.serialize import record
+from media.tus import (
+    OFFSET_TYPE,
+    TUS_EXTENSIONS,
+    TUS_VERSION,
+    check_resumable,
+    parse_metadata,
+    parse_size,
+    receive_patch,
+    tus_headers,
+)
 from media.upload import UploadPolicy, check_request, declared_length, receive_upload
 from shared.auth import CurrentUser
 from shared.db import SessionDep
-from shared.errors import ErrorBody
+from shared.errors import ErrorBody, ServiceError
 from shared.internal import require_internal
 from shared.params import MAX_ID, MAX_OFFSET
 
@@ -246,3 +265,171 @@ def internal_user_counts(user_id: MediaId, session: SessionDep) -> dict[str, int
     """How many photos, audio recordings and videos a user uploaded."""
     return service.user_counts(session, user_id=user_id)
 
+
+
+# ---------------------------------------------------------------- resumable uploads (tus 1.0)
+
+
+class TusRoute(APIRoute):
+    """Every tus answer, errors included, carries Tus-Resumable (clients check it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def tus_handler(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except ServiceError as exc:
+                exc.headers = {**tus_headers(), **exc.headers}
+                raise
+            response.headers.setdefault("Tus-Resumable", TUS_VERSION)
+            return response
+
+        return tus_handler
+
+
+uploads_router = APIRouter(prefix="/api/uploads", tags=["uploads"], route_class=TusRoute)
+UploadId = Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]{32}$")]
+TusVersion = Annotated[str | None, Header(alias="Tus-Resumable", description="Must be 1.0.0.")]
+TUS_HEADER = {"Tus-Resumable": {"description": "1.0.0", "schema": {"type": "string"}}}
+OFFSET_HEADER = {"Upload-Offset": {"description": "Bytes stored so far.", "schema": {"type": "integer"}}}
+EXPIRES_HEADER = {"Upload-Expires": {"description": "When an unfinished upload is dropped (RFC 9110 date).",
+                                     "schema": {"type": "string"}}}
+MEDIA_HEADER = {"X-Media-Id": {"description": "The media item, once the last byte arrived.",
+                               "schema": {"type": "integer"}}}
+TUS_412 = {412: {"model": ErrorBody, "description": TusVersionUnsupported.default_message}}
+TUS_UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    **TUS_412, 404: UploadNotFound.schema(), 410: UploadGone.schema(), 503: StorageUnavailable.schema(),
+}
+
+
+def _http_date(when: datetime) -> str:
+    return formatdate(when.timestamp(), usegmt=True)
+
+
+@uploads_router.options("", status_code=204, name="tus_options", responses={204: {
+    "description": "The protocol versions, extensions and largest upload this server takes.",
+    "headers": {"Tus-Version": {"schema": {"type": "string"}}, "Tus-Extension": {"schema": {"type": "string"}},
+                "Tus-Max-Size": {"schema": {"type": "integer"}}}}})
+async def tus_options(settings: SettingsDep) -> Response:
+    """tus discovery: versions, extensions (creation, termination, expiration) and the largest upload."""
+    largest = max(settings.max_bytes(k) for k in KINDS)
+    return Response(status_code=204, headers=tus_headers(**{
+        "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": str(largest)}))
+
+
+@uploads_router.post("", status_code=201, name="tus_create", responses={
+    201: {"description": "Created: PATCH the bytes to Location.", "headers": {
+        "Location": {"description": "/api/uploads/{id}", "schema": {"type": "string"}}, **EXPIRES_HEADER,
+        **TUS_HEADER}},
+    400: {"model": ErrorBody, "description": "Upload-Length or Upload-Metadata is malformed."},
+    403: NotAllowed.schema(), 404: ShowNotFound.schema(), **TUS_412,
+    413: {"model": ErrorBody, "description": "Larger than its kind allows (`payload_too_large`), or past the "
+                                             "caller's storage quota (`quota_exceeded`)."},
+    422: {"model": ErrorBody, "description": "No kind or show_id in the metadata, a bad one, or an empty file."},
+    429: UPLOAD_ERRORS[429], 503: StorageUnavailable.schema(),
+})
+async def tus_create(
+    request: Request, user: CurrentUser, settings: SettingsDep, shows: ShowsDep, limiter: UploadLimiterDep,
+    tus_resumable: TusVersion = None,
+    upload_length: Annotated[str | None, Header(alias="Upload-Length", description="The file's size.")] = None,
+    upload_metadata: Annotated[str | None, Header(
+        alias="Upload-Metadata",
+        description="`kind` (photo|audio|video), `filename`, `show_id`; `caption` or `title`/`description`.",
+    )] = None,
+) -> Response:
+    """Start a resumable upload: everything is decided here (rights, quota, size) before any byte is sent."""
+    check_resumable(tus_resumable)
+    length = parse_size(upload_length, "Upload-Length")
+    metadata = parse_metadata(upload_metadata)
+    created = await run_in_threadpool(
+        lambda: service.create_tus(request.app.state.session_factory, shows, limiter, settings, user_id=user.user_id,
+                                   length=length, metadata=metadata, metadata_raw=upload_metadata or "")
+    )
+    return Response(status_code=201, headers=tus_headers(
+        Location=f"/api/uploads/{created.id}", **{"Upload-Expires": _http_date(created.expires_at)}))
+
+
+@uploads_router.head("/{upload_id}", name="tus_offset", responses={
+    200: {"description": "The offset to resume from.", "headers": {
+        **OFFSET_HEADER, "Upload-Length": {"schema": {"type": "integer"}}, **EXPIRES_HEADER, **MEDIA_HEADER}},
+    **TUS_UPLOAD_ERRORS,
+})
+async def tus_head(upload_id: UploadId, request: Request, user: CurrentUser, settings: SettingsDep,
+                   storage: StorageDep, tus_resumable: TusVersion = None) -> Response:
+    """How many bytes of the upload are stored: resume the PATCH from there."""
+    check_resumable(tus_resumable)
+    status = await run_in_threadpool(
+        lambda: service.tus_status(request.app.state.session_factory, storage, settings.tus_spool,
+                                   upload_id=upload_id, user_id=user.user_id)
+    )
+    headers = tus_headers(**{"Upload-Offset": str(status.offset), "Upload-Length": str(status.length),
+                             "Upload-Expires": _http_date(status.expires_at)})
+    if status.metadata:
+        headers["Upload-Metadata"] = status.metadata
+    if status.media_id is not None:
+        headers["X-Media-Id"] = str(status.media_id)
+    return Response(status_code=200, headers=headers)
+
+
+@uploads_router.patch("/{upload_id}", status_code=204, name="tus_append", openapi_extra={"requestBody": {
+    "required": True, "content": {OFFSET_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    responses={
+    204: {"description": "Appended; the last byte makes the upload a media item (X-Media-Id).",
+          "headers": {**OFFSET_HEADER, **EXPIRES_HEADER, **MEDIA_HEADER}},
+    400: {"model": ErrorBody, "description": "Upload-Offset is missing or not a number."},
+    409: {"model": ErrorBody, "description": OffsetMismatch.default_message},
+    413: {"model": ErrorBody, "description": "The chunk goes past Upload-Length."},
+    415: {"model": ErrorBody, "description": "Not application/offset+octet-stream, or the file's first bytes are "
+                                             "not an allowed type for its kind (the upload is then dropped)."},
+    423: {"model": ErrorBody, "description": UploadLocked.default_message},
+    **TUS_UPLOAD_ERRORS,
+})
+async def tus_patch(upload_id: UploadId, request: Request, user: CurrentUser, settings: SettingsDep,
+                    storage: StorageDep, enqueue: EnqueueDep, tus_resumable: TusVersion = None) -> Response:
+    """Append bytes at Upload-Offset (any chunk size); a dropped connection keeps what arrived."""
+    check_resumable(tus_resumable)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != OFFSET_TYPE:
+        raise UnsupportedMedia(f"Send the bytes as {OFFSET_TYPE}.", code="bad_content_type")
+    state = request.app.state
+    factory, spool = state.session_factory, settings.tus_spool
+    info = await run_in_threadpool(lambda: service.tus_info(factory, upload_id=upload_id, user_id=user.user_id))
+    if info.media_id is not None:  # finished already (a retry of the last PATCH)
+        if parse_size(request.headers.get("upload-offset"), "Upload-Offset") != info.length:
+            raise OffsetMismatch(headers={"Upload-Offset": str(info.length)})
+        return Response(status_code=204, headers=tus_headers(**{
+            "Upload-Offset": str(info.length), "X-Media-Id": str(info.media_id)}))
+    with state.tus_locks.hold(upload_id):
+        result = await receive_patch(request, info, storage, spool, state.tus_hashers, declared_length(request))
+        await run_in_threadpool(lambda: service.save_tus_progress(
+            factory, upload_id=upload_id, offset=result.offset, state=result.state, sniffed=result.sniffed,
+            key=result.key))
+        if isinstance(result.error, UnsupportedMedia):  # refused before anything was stored: the upload ends
+            await run_in_threadpool(lambda: service.terminate_tus(factory, storage, spool, upload_id=upload_id,
+                                                                  user_id=user.user_id))
+        if result.error is not None:
+            raise result.error
+        headers = tus_headers(**{"Upload-Offset": str(result.offset)})
+        if result.complete:
+            state.tus_hashers.forget(upload_id)
+            media_id = await run_in_threadpool(lambda: service.finish_tus(
+                factory, storage, enqueue, upload_id=upload_id, user_id=user.user_id, result=result))
+            headers["X-Media-Id"] = str(media_id)
+    return Response(status_code=204, headers=headers)
+
+
+@uploads_router.delete("/{upload_id}", status_code=204, name="tus_terminate", responses={
+    204: {"description": "Terminated: the stored parts are gone and the room is given back."},
+    **TUS_412, 404: UploadNotFound.schema(), 423: {"model": ErrorBody, "description": UploadLocked.default_message},
+    503: StorageUnavailable.schema(),
+})
+async def tus_delete(upload_id: UploadId, request: Request, user: CurrentUser, settings: SettingsDep,
+                     storage: StorageDep, tus_resumable: TusVersion = None) -> Response:
+    """Stop an upload (termination): its parts are aborted and its quota reservation released."""
+    check_resumable(tus_resumable)
+    with request.app.state.tus_locks.hold(upload_id):
+        await run_in_threadpool(lambda: service.terminate_tus(
+            request.app.state.session_factory, storage, settings.tus_spool, upload_id=upload_id,
+            user_id=user.user_id))
+    request.app.state.tus_hashers.forget(upload_id)
+    return Response(status_code=204, headers=tus_headers())
