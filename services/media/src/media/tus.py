@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -147,6 +148,20 @@ def discard_spool(spool: Path, upload_id: str) -> None:
     """Remove an upload's spool files."""
     for path in spool.glob(f"{upload_id}.*"):
         path.unlink(missing_ok=True)
+
+
+def prune_spool(spool: Path, *, older_than_s: float) -> int:
+    """Remove spool files untouched for longer than any upload lives (their upload expired elsewhere)."""
+    if not spool.is_dir():
+        return 0
+    limit = time.time() - older_than_s
+    removed = 0
+    for path in spool.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 @dataclass

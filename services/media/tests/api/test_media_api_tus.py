@@ -320,3 +320,18 @@ def test_s3_terminate_aborts_the_multipart_upload(s3_env) -> None:
     assert len(list(env.storage.unfinished_uploads())) == 1
     assert env.client.delete(url, headers={**env.auth(10), **TUS}).status_code == 204
     assert list(env.storage.unfinished_uploads()) == [] and env.storage.list("photo/") == []
+
+
+def test_the_sweeper_expires_uploads_and_prunes_the_spool(env) -> None:
+    env.shows.add(1, owner=10)
+    data = big_jpeg()
+    url = create(env, 10, len(data), kind="photo", filename="a.jpg", show_id="1").headers["Location"]
+    assert patch(env, 10, url, 0, data[:1_500_000]).status_code == 204
+    stray = Path(env.settings.tus_spool) / "0123.tail"
+    stray.write_bytes(b"x")
+    os.utime(stray, (0, 0))
+    with env.app.state.session_factory() as s, s.begin():
+        s.query(TusUpload).update({"expires_at": utcnow() - timedelta(seconds=1)})
+    env.app.state.sweeper.expire_uploads()
+    assert rows(env, TusUpload) == [] and list(env.storage.unfinished_uploads()) == []
+    assert not stray.exists() and not any(Path(env.settings.tus_spool).glob("*"))
