@@ -69,6 +69,10 @@ class MediaItem(Base):
     title: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # the HLS ladder of a video, made after the item is ready (progressive MP4 first): null (not a video, or
+    # made before ladders existed), working, ready, failed; progress 0-100 per rendition
+    hls_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hls_progress: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -220,6 +220,27 @@ def _add_kind_routes(kind: str) -> None:
         return _envelope(kind, items, total)
 
 
+HLS_ERRORS = {**BYTES_ERRORS, 409: {"model": ErrorBody, "description": "The video or its ladder is not ready yet "
+                                   "(`not_ready`; the MP4 plays meanwhile) or processing failed."}}
+
+
+@router.get("/api/videos/{media_id}/hls/{path:path}", tags=["videos"], name="video_hls", responses={
+    **HLS_ERRORS, 200: {"description": "A playlist (application/vnd.apple.mpegurl), init segment (video/mp4) or "
+                                       "media segment (video/iso.segment)."}})
+def video_hls(media_id: MediaId, path: str, request: Request, user: CurrentUser, session: SessionDep,
+              settings: SettingsDep, shows: ShowsDep, storage: StorageDep) -> Response:
+    """The video's HLS ladder: `master.m3u8`, then the playlists and segments it names (same access as the video).
+
+    Playlists are revalidated (`no-cache` + ETag); segments never change and are cached for a day.
+    """
+    item = service.visible_item(session, shows, kind="video", media_id=media_id, user_id=user.user_id)
+    obj = service.choose_hls(item, path=path, storage=storage)
+    playlist = path.endswith(".m3u8")
+    response = serve_object(request, storage, item, obj, max_age=0 if playlist else 86400)
+    response.headers["Cache-Control"] = "private, no-cache" if playlist else "private, max-age=86400, immutable"
+    return response
+
+
 def _upload_body(kind: str) -> dict[str, Any]:
     text = {"caption": {"type": "string"}} if kind == "photo" else {
         "title": {"type": "string"}, "description": {"type": "string"}}

@@ -30,6 +30,7 @@ from media.exceptions import (
     UploadTooLarge,
 )
 from media.models import FAILED, PROCESSING, READY, MediaItem, TusUpload, UploadReservation
+from media.processing import hls
 from media.processing.sniff import Sniffed
 from media.serialize import THUMB_SIZES, record
 from media.storage import Storage, StorageError, new_prefix
@@ -348,6 +349,23 @@ def choose_bytes(item: MediaItem, *, rendition: str | None, user_id: int) -> Ser
         return ServedObject(r.key, r.content_type, f"{_stem(item)}.m4a", "audio", r.size)
     # Browsers play the original as is (MP3, AAC, Opus): it is the best rendition.
     return ServedObject(item.original_key, item.content_type, item.original_filename, "original", item.file_size)
+
+
+def choose_hls(item: MediaItem, *, path: str, storage: Storage) -> ServedObject:
+    """A file of the video's HLS ladder (master, rendition playlist, init or media segment); 404 otherwise."""
+    if not hls.valid_file(path):
+        raise MediaNotFound("This video has no such HLS file.")
+    _require_ready(item)
+    if item.hls_status != "ready":
+        raise NotReady("The adaptive stream of this video is still being prepared; play the MP4 meanwhile.")
+    key = f"{item.prefix}/hls/{path}"
+    try:
+        stat = storage.stat(key)
+    except StorageError as exc:
+        raise StorageUnavailable() from exc
+    if stat is None:
+        raise MediaNotFound("This video has no such HLS file.")
+    return ServedObject(key, hls.content_type(path), path.rsplit("/", 1)[-1], f"hls-{path}", stat.size)
 
 
 def choose_thumbnail(item: MediaItem, *, size: str | None) -> ServedObject:

@@ -1,4 +1,4 @@
-"""tus uploads: resumable uploads in progress
+"""tus uploads: resumable uploads in progress; HLS ladder state of videos
 
 Revision ID: media15_0003
 Revises: w2edge_0002
@@ -45,9 +45,15 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_tus_upload_user_id"), "tus_upload", ["user_id"], unique=False)
     op.create_index(op.f("ix_tus_upload_expires_at"), "tus_upload", ["expires_at"], unique=False)
+    with op.batch_alter_table("media_item") as batch:
+        batch.add_column(sa.Column("hls_status", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("hls_progress", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("media_item") as batch:
+        batch.drop_column("hls_progress")
+        batch.drop_column("hls_status")
     op.drop_index(op.f("ix_tus_upload_expires_at"), table_name="tus_upload")
     op.drop_index(op.f("ix_tus_upload_user_id"), table_name="tus_upload")
     op.drop_table("tus_upload")
