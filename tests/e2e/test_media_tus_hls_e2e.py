@@ -1,4 +1,4 @@
-"""Resumable (tus) uploads end to end through the gateway: real media service, PostgreSQL, moto S3, worker."""
+"""Resumable (tus) uploads and HLS end to end through the gateway: real media service, PostgreSQL, moto S3, worker."""
 
 from __future__ import annotations
 
@@ -89,6 +89,38 @@ def test_video_in_chunks_interrupted_and_resumed(make_user, s3_server, tmp_path:
     with av.open(str(out)) as c:
         assert c.streams.video[0].height == 720
     assert _offset(user, url) == len(data)
+    _check_hls(user, media_id, tmp_path)
+
+
+def _check_hls(user: TestUser, media_id: int, tmp_path: Path) -> None:
+    """The ladder follows the MP4: master, variant playlists and first segments fetched and decoded."""
+    deadline = time.monotonic() + 300
+    while (rec := media_status(user, "videos", media_id))["hls"]["status"] not in ("ready", "failed"):
+        assert time.monotonic() < deadline, rec
+        time.sleep(1)
+    assert rec["hls"] == {"status": "ready", "progress": {"360p": 100, "720p": 100, "1080p": 100}}
+    master_url = rec["urls"]["hls"]
+    master = user.client.get(master_url)
+    assert master.status_code == 200 and master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    base = master_url.rsplit("/", 1)[0]
+    variants = [line for line in master.text.splitlines() if line and not line.startswith("#")]
+    assert {"360p/index.m3u8", "720p/index.m3u8", "1080p/index.m3u8"} <= set(variants)
+    assert master.text.count("TYPE=AUDIO") == 1
+    heights = {"360p": 360, "720p": 720, "1080p": 1080}
+    for name, height in heights.items():
+        playlist = user.client.get(f"{base}/{name}/index.m3u8").text
+        lines = playlist.splitlines()
+        init = next(line.split('"')[1] for line in lines if line.startswith("#EXT-X-MAP"))
+        first = next(line for line in lines if line and not line.startswith("#"))
+        seg = user.client.get(f"{base}/{name}/{first}")
+        assert seg.status_code == 200 and seg.headers["content-type"] == "video/iso.segment"
+        path = tmp_path / f"{name}.mp4"
+        path.write_bytes(user.client.get(f"{base}/{name}/{init}").content + seg.content)
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            assert frame.height == height
+    stranger = user.client.get(master_url, headers={"Authorization": "Bearer nope"})
+    assert stranger.status_code == 401
 
 
 def test_unauthorized_show_refused_at_creation_with_nothing_stored(make_user, s3_server) -> None:
