@@ -328,6 +328,7 @@ def _http_date(when: datetime) -> str:
     return formatdate(when.timestamp(), usegmt=True)
 
 
+@uploads_router.options("/", status_code=204, include_in_schema=False)
 @uploads_router.options("", status_code=204, name="tus_options", responses={204: {
     "description": "The protocol versions, extensions and largest upload this server takes.",
     "headers": {"Tus-Version": {"schema": {"type": "string"}}, "Tus-Extension": {"schema": {"type": "string"}},
@@ -339,6 +340,7 @@ async def tus_options(settings: SettingsDep) -> Response:
         "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": str(largest)}))
 
 
+@uploads_router.post("/", status_code=201, include_in_schema=False)
 @uploads_router.post("", status_code=201, name="tus_create", responses={
     201: {"description": "Created: PATCH the bytes to Location.", "headers": {
         "Location": {"description": "/api/uploads/{id}", "schema": {"type": "string"}}, **EXPIRES_HEADER,

@@ -91,6 +91,15 @@ def rows(env, model):
         return s.query(model).all()
 
 
+def test_trailing_slash_endpoint_as_the_contract_writes_it(env) -> None:
+    env.shows.add(1, owner=10)
+    r = env.client.post("/api/uploads/", headers={**env.auth(10), **TUS, "Upload-Length": "10",
+                                                  "Upload-Metadata": meta(kind="photo", show_id="1")},
+                        follow_redirects=False)
+    assert r.status_code == 201 and r.headers["Location"].startswith("/api/uploads/")
+    assert env.client.options("/api/uploads/", headers=env.auth(1), follow_redirects=False).status_code == 204
+
+
 def test_options_advertises_the_protocol(env) -> None:
     r = env.client.options("/api/uploads", headers=env.auth(1))
     assert r.status_code == 204
