@@ -10,9 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from media import service
+from media.clients import ShowsAccess
+from media.config import MediaSettings
 from media.dependencies import EnqueueDep, SettingsDep, ShowsDep, StorageDep, UploadLimiterDep
 from media.exceptions import (
     BadUpload,
@@ -35,6 +38,8 @@ from media.exceptions import (
 from media.responses import serve_object
 from media.schemas import MediaRead, MediaUpdate, PhotoList, PhotoRef, RecordingList, UsageRead, UserCounts
 from media.serialize import record
+from media.service import Enqueue
+from media.storage import Storage
 from media.tus import (
     OFFSET_TYPE,
     TUS_EXTENSIONS,
@@ -46,11 +51,12 @@ from media.tus import (
     tus_headers,
 )
 from media.upload import UploadPolicy, check_request, declared_length, receive_upload
-from shared.auth import CurrentUser
+from shared.auth import CurrentUser, Principal
 from shared.db import SessionDep
 from shared.errors import ErrorBody, ServiceError
 from shared.internal import require_internal
 from shared.params import MAX_ID, MAX_OFFSET
+from shared.ratelimit import RateLimiter
 
 router = APIRouter()
 dashboard_router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
@@ -84,140 +90,331 @@ def _envelope(kind: str, items: list[dict[str, Any]], total: int) -> dict[str, A
     return {ENVELOPE[kind]: items, "total": total}
 
 
-def _add_kind_routes(kind: str) -> None:
-    plural = KINDS[kind]
-    base = f"/api/{plural}"
-    tag = [plural]
-    list_model = PhotoList if kind == "photo" else RecordingList
-    file_fields = frozenset({"file", "photo"} if kind == "photo" else {"file"})
+def _upload_body(kind: str) -> dict[str, Any]:
+    text = {"caption": {"type": "string"}} if kind == "photo" else {
+        "title": {"type": "string"}, "description": {"type": "string"}}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"show_id": {"type": "integer"}, **text,
+                                   "file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
 
-    @router.post(base, status_code=201, response_model=MediaRead, responses=UPLOAD_ERRORS, tags=tag,
-                 name=f"upload_{kind}", openapi_extra={"requestBody": _upload_body(kind)})
-    async def upload(
-        request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
-        storage: StorageDep, enqueue: EnqueueDep, limiter: UploadLimiterDep, show_id: ShowIdQuery = None,
-        x_show_id: ShowIdHeader = None,
-    ) -> JSONResponse:
-        """Upload a file (multipart; the show in `?show_id=` or before the file): 201 processing, 200 if known.
 
-        Rate, rights on the show and storage quota are decided before one byte of the file is stored.
-        """
-        service.check_upload_rate(limiter, user_id=user.user_id, limit=settings.upload_rate_limit,
-                                  window_s=settings.upload_rate_window_s)
-        policy = UploadPolicy(
-            kind=kind, max_bytes=settings.max_bytes(kind), file_fields=file_fields,
-            max_fields=settings.max_form_fields, max_field_bytes=settings.max_field_bytes,
-            flush_bytes=settings.s3_part_size if settings.storage == "s3" else settings.upload_chunk_bytes,
-        )
-        check_request(request, policy)
-        admission = service.UploadAdmission(
-            shows=shows, session_factory=request.app.state.session_factory, kind=kind, user_id=user.user_id,
-            quota=settings.user_quota_bytes, ttl_s=settings.upload_reservation_ttl_s, max_bytes=policy.max_bytes,
-            declared=declared_length(request),
-            named_show=service.show_from_request(show_id, x_show_id),
-        )
-        try:
-            await admission.before_body()
-            received = await receive_upload(request, policy, storage, admission.start, admission.grow)
-        except BaseException:
-            await admission.release()
-            raise
-        try:
-            item, created = await run_in_threadpool(
-                lambda: service.register_upload(
-                    session, kind=kind, user_id=user.user_id, show_id=admission.show_id,  # type: ignore[arg-type]
-                    received=received, storage=storage, enqueue=enqueue, reservation_id=admission.reservation_id,
-                )
+
+# ---------------------------------------------------------------- photos, audio, videos
+# Each route is declared as its own function (searchable by path); the shared work is in the helpers below.
+
+FILE_FIELDS = {"photo": frozenset({"file", "photo"}), "audio": frozenset({"file"}), "video": frozenset({"file"})}
+
+
+async def _upload(
+    kind: str, request: Request, user: Principal, session: Session, settings: MediaSettings, shows: ShowsAccess,
+    storage: Storage, enqueue: Enqueue, limiter: RateLimiter, show_id: int | None, x_show_id: int | None,
+) -> JSONResponse:
+    service.check_upload_rate(limiter, user_id=user.user_id, limit=settings.upload_rate_limit,
+                              window_s=settings.upload_rate_window_s)
+    policy = UploadPolicy(
+        kind=kind, max_bytes=settings.max_bytes(kind), file_fields=FILE_FIELDS[kind],
+        max_fields=settings.max_form_fields, max_field_bytes=settings.max_field_bytes,
+        flush_bytes=settings.s3_part_size if settings.storage == "s3" else settings.upload_chunk_bytes,
+    )
+    check_request(request, policy)
+    admission = service.UploadAdmission(
+        shows=shows, session_factory=request.app.state.session_factory, kind=kind, user_id=user.user_id,
+        quota=settings.user_quota_bytes, ttl_s=settings.upload_reservation_ttl_s, max_bytes=policy.max_bytes,
+        declared=declared_length(request),
+        named_show=service.show_from_request(show_id, x_show_id),
+    )
+    try:
+        await admission.before_body()
+        received = await receive_upload(request, policy, storage, admission.start, admission.grow)
+    except BaseException:
+        await admission.release()
+        raise
+    try:
+        item, created = await run_in_threadpool(
+            lambda: service.register_upload(
+                session, kind=kind, user_id=user.user_id, show_id=admission.show_id,  # type: ignore[arg-type]
+                received=received, storage=storage, enqueue=enqueue, reservation_id=admission.reservation_id,
             )
-            body = await run_in_threadpool(record, item)
-        except BaseException:
-            # the request's transaction goes first: on SQLite it holds the lock the release needs
-            await run_in_threadpool(session.rollback)
-            await run_in_threadpool(service.discard_upload, storage, received)
-            await admission.release()
-            raise
-        return JSONResponse(body, status_code=201 if created else 200)
+        )
+        body = await run_in_threadpool(record, item)
+    except BaseException:
+        # the request's transaction goes first: on SQLite it holds the lock the release needs
+        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(service.discard_upload, storage, received)
+        await admission.release()
+        raise
+    return JSONResponse(body, status_code=201 if created else 200)
 
-    @router.get(base, response_model=list_model, tags=tag, name=f"my_{kind}")
-    def mine(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: Limit = None,
+
+def _mine(kind: str, user: Principal, session: Session, settings: MediaSettings, limit: int | None,
+          offset: int | None) -> dict[str, Any]:
+    items, total = service.list_mine(session, kind=kind, user_id=user.user_id, limit=limit, offset=offset,
+                                     default_limit=settings.list_default_limit, max_limit=settings.list_max_limit)
+    return _envelope(kind, items, total)
+
+
+def _of_show(kind: str, show_id: int, user: Principal, session: Session, settings: MediaSettings,
+             shows: ShowsAccess, limit: int | None, offset: int | None) -> dict[str, Any]:
+    items, total = service.list_show(session, shows, kind=kind, show_id=show_id, user_id=user.user_id,
+                                     limit=limit, offset=offset, default_limit=settings.list_default_limit,
+                                     max_limit=settings.list_max_limit)
+    return _envelope(kind, items, total)
+
+
+def _bytes(kind: str, media_id: int, request: Request, user: Principal, session: Session, settings: MediaSettings,
+           shows: ShowsAccess, storage: Storage, meta: bool, rendition: str | None, redirect: bool) -> Response:
+    item = service.visible_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id)
+    if meta:
+        return JSONResponse(record(item))
+    obj = service.choose_bytes(item, rendition=rendition, user_id=user.user_id)
+    return serve_object(request, storage, item, obj, max_age=settings.cache_max_age_s, redirect=redirect,
+                        presign_expires=settings.presign_expires_s)
+
+
+def _update(kind: str, media_id: int, body: MediaUpdate, user: Principal, session: Session,
+            shows: ShowsAccess) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    item = service.update_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id, changes=changes)
+    return record(item)
+
+
+def _delete(kind: str, media_id: int, user: Principal, session: Session, shows: ShowsAccess,
+            storage: Storage) -> Response:
+    service.delete_item(session, shows, storage, kind=kind, media_id=media_id, user_id=user.user_id)
+    return Response(status_code=204)
+
+
+def _thumbnail(kind: str, media_id: int, request: Request, user: Principal, session: Session,
+               settings: MediaSettings, shows: ShowsAccess, storage: Storage, size: str | None,
+               redirect: bool) -> Response:
+    item = service.visible_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id)
+    obj = service.choose_thumbnail(item, size=size)
+    return serve_object(request, storage, item, obj, max_age=settings.cache_max_age_s, redirect=redirect,
+                        presign_expires=settings.presign_expires_s)
+
+
+def _recent(kind: str, user: Principal, session: Session, settings: MediaSettings, limit: int | None) -> dict[str, Any]:
+    items, total = service.list_mine(session, kind=kind, user_id=user.user_id, limit=limit, offset=0,
+                                     default_limit=settings.recent_default_limit,
+                                     max_limit=settings.recent_max_limit, with_show_name=True)
+    return _envelope(kind, items, total)
+
+
+
+@router.post("/api/photos", status_code=201, response_model=MediaRead, responses=UPLOAD_ERRORS, tags=["photos"],
+             name="upload_photo", openapi_extra={"requestBody": _upload_body("photo")})
+async def upload_photo(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
+    storage: StorageDep, enqueue: EnqueueDep, limiter: UploadLimiterDep, show_id: ShowIdQuery = None,
+    x_show_id: ShowIdHeader = None,
+) -> JSONResponse:
+    """Upload a photo (multipart; the show in `?show_id=` or before the file): 201 processing, 200 if known.
+
+    Rate, rights on the show and storage quota are decided before one byte of the file is stored.
+    """
+    return await _upload("photo", request, user, session, settings, shows, storage, enqueue, limiter, show_id,
+                         x_show_id)
+
+
+@router.get("/api/photos", response_model=PhotoList, tags=["photos"], name="my_photo")
+def my_photo(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: Limit = None,
              offset: Offset = None) -> dict[str, Any]:
-        """The caller's own items, newest first."""
-        items, total = service.list_mine(session, kind=kind, user_id=user.user_id, limit=limit, offset=offset,
-                                         default_limit=settings.list_default_limit,
-                                         max_limit=settings.list_max_limit)
-        return _envelope(kind, items, total)
+    """The caller's own items, newest first."""
+    return _mine("photo", user, session, settings, limit, offset)
 
-    @router.get(f"{base}/show/{{show_id}}", response_model=list_model, responses=ERRORS, tags=tag,
-                name=f"show_{kind}")
-    def of_show(show_id: MediaId, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
-                limit: Limit = None, offset: Offset = None) -> dict[str, Any]:
-        """A show's items (for anyone who may see the show)."""
-        items, total = service.list_show(session, shows, kind=kind, show_id=show_id, user_id=user.user_id,
-                                         limit=limit, offset=offset, default_limit=settings.list_default_limit,
-                                         max_limit=settings.list_max_limit)
-        return _envelope(kind, items, total)
 
-    @router.get(f"{base}/{{media_id}}", responses={**BYTES_ERRORS, 200: {"description": "the bytes, or the record"}},
-                tags=tag, name=f"get_{kind}")
-    def get_bytes(
-        media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
-        shows: ShowsDep, storage: StorageDep, meta: bool = False, rendition: str | None = None,
-        redirect: bool = False,
-    ) -> Response:
-        """The bytes (best rendition; Range → 206), `?rendition=`, `?meta=1` for the record, `?redirect=1` (S3)."""
-        item = service.visible_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id)
-        if meta:
-            return JSONResponse(record(item))
-        obj = service.choose_bytes(item, rendition=rendition, user_id=user.user_id)
-        return serve_object(request, storage, item, obj, max_age=settings.cache_max_age_s, redirect=redirect,
-                            presign_expires=settings.presign_expires_s)
+@router.get("/api/photos/show/{show_id}", response_model=PhotoList, responses=ERRORS, tags=["photos"],
+            name="show_photo")
+def show_photo(show_id: MediaId, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
+               limit: Limit = None, offset: Offset = None) -> dict[str, Any]:
+    """A show's items (for anyone who may see the show)."""
+    return _of_show("photo", show_id, user, session, settings, shows, limit, offset)
 
-    @router.put(f"{base}/{{media_id}}", response_model=MediaRead, responses=ERRORS, tags=tag, name=f"update_{kind}")
-    def update(media_id: MediaId, body: MediaUpdate, user: CurrentUser, session: SessionDep,
-               shows: ShowsDep) -> dict[str, Any]:
-        """Edit the caption (photos) or title/description (audio, video): uploader only."""
-        changes = body.model_dump(exclude_unset=True)
-        item = service.update_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id,
-                                   changes=changes)
-        return record(item)
 
-    @router.delete(f"{base}/{{media_id}}", status_code=204, responses=ERRORS, tags=tag, name=f"delete_{kind}")
-    def delete(media_id: MediaId, user: CurrentUser, session: SessionDep, shows: ShowsDep,
-               storage: StorageDep) -> Response:
-        """Delete the item and every stored object: the uploader or the show's owner."""
-        service.delete_item(session, shows, storage, kind=kind, media_id=media_id, user_id=user.user_id)
-        return Response(status_code=204)
+@router.get("/api/photos/{media_id}", responses={**BYTES_ERRORS, 200: {"description": "the bytes, or the record"}},
+            tags=["photos"], name="get_photo")
+def get_photo(
+    media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    shows: ShowsDep, storage: StorageDep, meta: bool = False, rendition: str | None = None, redirect: bool = False,
+) -> Response:
+    """The bytes (best rendition; Range → 206), `?rendition=`, `?meta=1` for the record, `?redirect=1` (S3)."""
+    return _bytes("photo", media_id, request, user, session, settings, shows, storage, meta, rendition, redirect)
 
-    if kind in ("photo", "video"):
 
-        @router.get(f"{base}/{{media_id}}/thumbnail", responses=BYTES_ERRORS, tags=tag, name=f"thumbnail_{kind}")
-        def thumbnail(media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep,
-                      settings: SettingsDep, shows: ShowsDep, storage: StorageDep, size: str | None = None,
-                      redirect: bool = False) -> Response:
-            """A photo thumbnail (`?size=small|medium|large`) or the video's poster."""
-            item = service.visible_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id)
-            obj = service.choose_thumbnail(item, size=size)
-            return serve_object(request, storage, item, obj, max_age=settings.cache_max_age_s, redirect=redirect,
-                                presign_expires=settings.presign_expires_s)
+@router.put("/api/photos/{media_id}", response_model=MediaRead, responses=ERRORS, tags=["photos"], name="update_photo")
+def update_photo(media_id: MediaId, body: MediaUpdate, user: CurrentUser, session: SessionDep,
+                 shows: ShowsDep) -> dict[str, Any]:
+    """Edit the caption: uploader only."""
+    return _update("photo", media_id, body, user, session, shows)
 
-    if kind == "audio":
 
-        @router.get(f"{base}/{{media_id}}/waveform", responses=BYTES_ERRORS, tags=tag, name="waveform_audio")
-        def waveform(media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep,
-                     settings: SettingsDep, shows: ShowsDep, storage: StorageDep) -> Response:
-            """Waveform peaks of a recording as JSON (`{"points", "peaks"}`)."""
-            item = service.visible_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id)
-            obj = service.choose_waveform(item)
-            return serve_object(request, storage, item, obj, max_age=settings.cache_max_age_s)
+@router.delete("/api/photos/{media_id}", status_code=204, responses=ERRORS, tags=["photos"], name="delete_photo")
+def delete_photo(media_id: MediaId, user: CurrentUser, session: SessionDep, shows: ShowsDep,
+                 storage: StorageDep) -> Response:
+    """Delete the item and every stored object: the uploader or the show's owner."""
+    return _delete("photo", media_id, user, session, shows, storage)
 
-    @dashboard_router.get(f"/{plural}/recent", response_model=list_model, name=f"recent_{kind}")
-    def recent(user: CurrentUser, session: SessionDep, settings: SettingsDep,
-               limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> dict[str, Any]:
-        """The caller's latest items, each with `show_name`."""
-        items, total = service.list_mine(session, kind=kind, user_id=user.user_id, limit=limit, offset=0,
-                                         default_limit=settings.recent_default_limit,
-                                         max_limit=settings.recent_max_limit, with_show_name=True)
-        return _envelope(kind, items, total)
+
+@router.get("/api/photos/{media_id}/thumbnail", responses=BYTES_ERRORS, tags=["photos"], name="thumbnail_photo")
+def thumbnail_photo(media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep,
+                    settings: SettingsDep, shows: ShowsDep, storage: StorageDep, size: str | None = None,
+                    redirect: bool = False) -> Response:
+    """A photo thumbnail (`?size=small|medium|large`)."""
+    return _thumbnail("photo", media_id, request, user, session, settings, shows, storage, size, redirect)
+
+
+@dashboard_router.get("/photos/recent", response_model=PhotoList, name="recent_photo")
+def recent_photo(user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                 limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> dict[str, Any]:
+    """The caller's latest items, each with `show_name`."""
+    return _recent("photo", user, session, settings, limit)
+
+@router.post("/api/audio", status_code=201, response_model=MediaRead, responses=UPLOAD_ERRORS, tags=["audio"],
+             name="upload_audio", openapi_extra={"requestBody": _upload_body("audio")})
+async def upload_audio(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
+    storage: StorageDep, enqueue: EnqueueDep, limiter: UploadLimiterDep, show_id: ShowIdQuery = None,
+    x_show_id: ShowIdHeader = None,
+) -> JSONResponse:
+    """Upload a recording (multipart; the show in `?show_id=` or before the file): 201 processing, 200 if known.
+
+    Rate, rights on the show and storage quota are decided before one byte of the file is stored.
+    """
+    return await _upload("audio", request, user, session, settings, shows, storage, enqueue, limiter, show_id,
+                         x_show_id)
+
+
+@router.get("/api/audio", response_model=RecordingList, tags=["audio"], name="my_audio")
+def my_audio(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: Limit = None,
+             offset: Offset = None) -> dict[str, Any]:
+    """The caller's own items, newest first."""
+    return _mine("audio", user, session, settings, limit, offset)
+
+
+@router.get("/api/audio/show/{show_id}", response_model=RecordingList, responses=ERRORS, tags=["audio"],
+            name="show_audio")
+def show_audio(show_id: MediaId, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
+               limit: Limit = None, offset: Offset = None) -> dict[str, Any]:
+    """A show's items (for anyone who may see the show)."""
+    return _of_show("audio", show_id, user, session, settings, shows, limit, offset)
+
+
+@router.get("/api/audio/{media_id}", responses={**BYTES_ERRORS, 200: {"description": "the bytes, or the record"}},
+            tags=["audio"], name="get_audio")
+def get_audio(
+    media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    shows: ShowsDep, storage: StorageDep, meta: bool = False, rendition: str | None = None, redirect: bool = False,
+) -> Response:
+    """The bytes (best rendition; Range → 206), `?rendition=`, `?meta=1` for the record, `?redirect=1` (S3)."""
+    return _bytes("audio", media_id, request, user, session, settings, shows, storage, meta, rendition, redirect)
+
+
+@router.put("/api/audio/{media_id}", response_model=MediaRead, responses=ERRORS, tags=["audio"], name="update_audio")
+def update_audio(media_id: MediaId, body: MediaUpdate, user: CurrentUser, session: SessionDep,
+                 shows: ShowsDep) -> dict[str, Any]:
+    """Edit the title/description: uploader only."""
+    return _update("audio", media_id, body, user, session, shows)
+
+
+@router.delete("/api/audio/{media_id}", status_code=204, responses=ERRORS, tags=["audio"], name="delete_audio")
+def delete_audio(media_id: MediaId, user: CurrentUser, session: SessionDep, shows: ShowsDep,
+                 storage: StorageDep) -> Response:
+    """Delete the item and every stored object: the uploader or the show's owner."""
+    return _delete("audio", media_id, user, session, shows, storage)
+
+
+@router.get("/api/audio/{media_id}/waveform", responses=BYTES_ERRORS, tags=["audio"], name="waveform_audio")
+def waveform_audio(media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep,
+                   settings: SettingsDep, shows: ShowsDep, storage: StorageDep) -> Response:
+    """Waveform peaks of a recording as JSON (`{"points", "peaks"}`)."""
+    item = service.visible_item(session, shows, kind="audio", media_id=media_id, user_id=user.user_id)
+    obj = service.choose_waveform(item)
+    return serve_object(request, storage, item, obj, max_age=settings.cache_max_age_s)
+
+
+@dashboard_router.get("/audio/recent", response_model=RecordingList, name="recent_audio")
+def recent_audio(user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                 limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> dict[str, Any]:
+    """The caller's latest items, each with `show_name`."""
+    return _recent("audio", user, session, settings, limit)
+
+@router.post("/api/videos", status_code=201, response_model=MediaRead, responses=UPLOAD_ERRORS, tags=["videos"],
+             name="upload_video", openapi_extra={"requestBody": _upload_body("video")})
+async def upload_video(
+    request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
+    storage: StorageDep, enqueue: EnqueueDep, limiter: UploadLimiterDep, show_id: ShowIdQuery = None,
+    x_show_id: ShowIdHeader = None,
+) -> JSONResponse:
+    """Upload a video (multipart; the show in `?show_id=` or before the file): 201 processing, 200 if known.
+
+    Rate, rights on the show and storage quota are decided before one byte of the file is stored.
+    """
+    return await _upload("video", request, user, session, settings, shows, storage, enqueue, limiter, show_id,
+                         x_show_id)
+
+
+@router.get("/api/videos", response_model=RecordingList, tags=["videos"], name="my_video")
+def my_video(user: CurrentUser, session: SessionDep, settings: SettingsDep, limit: Limit = None,
+             offset: Offset = None) -> dict[str, Any]:
+    """The caller's own items, newest first."""
+    return _mine("video", user, session, settings, limit, offset)
+
+
+@router.get("/api/videos/show/{show_id}", response_model=RecordingList, responses=ERRORS, tags=["videos"],
+            name="show_video")
+def show_video(show_id: MediaId, user: CurrentUser, session: SessionDep, settings: SettingsDep, shows: ShowsDep,
+               limit: Limit = None, offset: Offset = None) -> dict[str, Any]:
+    """A show's items (for anyone who may see the show)."""
+    return _of_show("video", show_id, user, session, settings, shows, limit, offset)
+
+
+@router.get("/api/videos/{media_id}", responses={**BYTES_ERRORS, 200: {"description": "the bytes, or the record"}},
+            tags=["videos"], name="get_video")
+def get_video(
+    media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+    shows: ShowsDep, storage: StorageDep, meta: bool = False, rendition: str | None = None, redirect: bool = False,
+) -> Response:
+    """The bytes (best rendition; Range → 206), `?rendition=`, `?meta=1` for the record, `?redirect=1` (S3)."""
+    return _bytes("video", media_id, request, user, session, settings, shows, storage, meta, rendition, redirect)
+
+
+@router.put("/api/videos/{media_id}", response_model=MediaRead, responses=ERRORS, tags=["videos"], name="update_video")
+def update_video(media_id: MediaId, body: MediaUpdate, user: CurrentUser, session: SessionDep,
+                 shows: ShowsDep) -> dict[str, Any]:
+    """Edit the title/description: uploader only."""
+    return _update("video", media_id, body, user, session, shows)
+
+
+@router.delete("/api/videos/{media_id}", status_code=204, responses=ERRORS, tags=["videos"], name="delete_video")
+def delete_video(media_id: MediaId, user: CurrentUser, session: SessionDep, shows: ShowsDep,
+                 storage: StorageDep) -> Response:
+    """Delete the item and every stored object: the uploader or the show's owner."""
+    return _delete("video", media_id, user, session, shows, storage)
+
+
+@router.get("/api/videos/{media_id}/thumbnail", responses=BYTES_ERRORS, tags=["videos"], name="thumbnail_video")
+def thumbnail_video(media_id: MediaId, request: Request, user: CurrentUser, session: SessionDep,
+                    settings: SettingsDep, shows: ShowsDep, storage: StorageDep, size: str | None = None,
+                    redirect: bool = False) -> Response:
+    """The video's poster."""
+    return _thumbnail("video", media_id, request, user, session, settings, shows, storage, size, redirect)
+
+
+@dashboard_router.get("/videos/recent", response_model=RecordingList, name="recent_video")
+def recent_video(user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                 limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> dict[str, Any]:
+    """The caller's latest items, each with `show_name`."""
+    return _recent("video", user, session, settings, limit)
 
 
 HLS_ERRORS = {**BYTES_ERRORS, 409: {"model": ErrorBody, "description": "The video or its ladder is not ready yet "
@@ -241,26 +438,6 @@ def video_hls(media_id: MediaId, path: str, request: Request, user: CurrentUser,
     return response
 
 
-def _upload_body(kind: str) -> dict[str, Any]:
-    text = {"caption": {"type": "string"}} if kind == "photo" else {
-        "title": {"type": "string"}, "description": {"type": "string"}}
-    return {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"show_id": {"type": "integer"}, **text,
-                                   "file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-
-
-for _kind in KINDS:
-    _add_kind_routes(_kind)
 
 
 @me_router.get("/usage", response_model=UsageRead)
