@@ -175,10 +175,14 @@ class _LocalResumable:
         self.partial = target.parent / f"{PARTIAL_PREFIX}tus-{target.name}"
         self.part_size = part_size
         self.parts: list[dict[str, Any]] = list(state.get("parts", []))
+
+    def _reconcile(self) -> None:
+        # Only the writer holding the upload calls this (begin/complete), never a reader (HEAD): a part being
+        # appended right now is not recorded yet and must not be cut off.
         stored = self.stored()
         size = self.partial.stat().st_size if self.partial.exists() else 0
         if size < stored:
-            raise StorageError(f"the partial file of {target.name} lost bytes")
+            raise StorageError(f"the partial file of {self.target.name} lost bytes")
         if size > stored:  # a process died in the middle of an append: drop what was not recorded
             with self.partial.open("r+b") as fh:
                 fh.truncate(stored)
@@ -191,6 +195,7 @@ class _LocalResumable:
 
     def begin(self) -> None:
         self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self._reconcile()
 
     def put_part(self, number: int, path: Path) -> dict[str, Any]:
         self.partial.parent.mkdir(parents=True, exist_ok=True)

@@ -321,7 +321,7 @@ class _Patch:
         """The last byte is here: store the tail as the last part and assemble the object."""
         assert self.resumable is not None
         self.settle()
-        if self.cut == 0 and self.next_number == 1:
+        if self.cut == 0:  # no part went out in this request: begin (and reconcile) before the last one
             self.resumable.begin()
         size = self.resumable.complete(self.tail if self.tail_size else None)
         self.tail.unlink(missing_ok=True)

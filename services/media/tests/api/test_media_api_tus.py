@@ -344,3 +344,20 @@ def test_the_sweeper_expires_uploads_and_prunes_the_spool(env) -> None:
     env.app.state.sweeper.expire_uploads()
     assert rows(env, TusUpload) == [] and list(env.storage.unfinished_uploads()) == []
     assert not stray.exists() and not any(Path(env.settings.tus_spool).glob("*"))
+
+
+def test_head_during_a_patch_never_cuts_parts_being_appended(env) -> None:
+    env.shows.add(1, owner=10)
+    data = big_jpeg()
+    url = create(env, 10, len(data), kind="photo", filename="a.jpg", show_id="1").headers["Location"]
+    assert patch(env, 10, url, 0, data[:1_500_000]).status_code == 204
+    [upload] = rows(env, TusUpload)
+    partial = Path(env.storage.root) / upload.key.rsplit("/", 1)[0] / f".upload-tus-{upload.key.rsplit('/', 1)[1]}"
+    with partial.open("ab") as fh:  # a part appended by a PATCH still running (not recorded yet)
+        fh.write(b"x" * 1000)
+    assert head(env, 10, url).status_code == 200
+    assert partial.stat().st_size == 1024 * 1024 + 1000  # HEAD only reads
+    r = patch(env, 10, url, 1_500_000, data[1_500_000:])  # the next writer drops what was never recorded
+    assert r.status_code == 204, r.text
+    [item] = rows(env, MediaItem)
+    assert (Path(env.storage.root) / item.original_key).read_bytes() == data
