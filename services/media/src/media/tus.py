@@ -238,14 +238,21 @@ class _Patch:
     # ---- blocking steps (threadpool)
 
     def write(self, data: bytes) -> None:
-        """Append to the spool file; sniff the head first; cut and send whole parts."""
-        with self.tail.open("ab") as fh:
-            fh.write(data)
-        self.tail_size += len(data)
-        self.offset += len(data)
-        if self.sniffed is None and (self.tail_size >= SNIFF_BYTES or self.offset == self.info.length):
-            self._sniff()
-        self._cut_parts()
+        """Append to the spool file up to each part boundary (a full spool file becomes the part as it is, no
+        copy); sniff the head before the first part; send whole parts."""
+        view = memoryview(data)
+        while view:
+            room = len(view)
+            if self.resumable is not None and self.tail_size < self.resumable.part_size:
+                room = min(room, self.resumable.part_size - self.tail_size)
+            with self.tail.open("ab") as fh:
+                fh.write(view[:room])
+            view = view[room:]
+            self.tail_size += room
+            self.offset += room
+            if self.sniffed is None and (self.tail_size >= SNIFF_BYTES or self.offset == self.info.length):
+                self._sniff()
+            self._cut_parts()
 
     def _sniff(self) -> None:
         with self.tail.open("rb") as fh:
@@ -266,6 +273,11 @@ class _Patch:
             if self.cut == 0:
                 resumable.begin()
             part = self.spool / f"{self.info.id}.part{self.next_number}"
+            if self.tail_size == resumable.part_size:  # the usual case: the spool file is the part
+                os.replace(self.tail, part)
+                self.tail_size = 0
+                self._send(resumable, part)
+                continue
             with self.tail.open("rb") as src, part.open("wb") as out:
                 remaining = resumable.part_size
                 while remaining:
@@ -280,10 +292,13 @@ class _Patch:
                         keep.write(data)
             os.replace(rest, self.tail)
             self.tail_size -= resumable.part_size
-            future = _PARTS.submit(resumable.put_part, self.next_number, part)
-            self.pending.append((future, part))
-            self.next_number += 1
-            self.cut += 1
+            self._send(resumable, part)
+
+    def _send(self, resumable: Resumable, part: Path) -> None:
+        future = _PARTS.submit(resumable.put_part, self.next_number, part)
+        self.pending.append((future, part))
+        self.next_number += 1
+        self.cut += 1
 
     def _collect(self, resumable: Resumable, keep: int) -> None:
         """Record finished parts in order; wait until at most `keep` are still in flight."""
