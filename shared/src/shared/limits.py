@@ -30,6 +30,31 @@ UPLOAD_ROUTES: Mapping[tuple[str, str], str] = {
 }
 
 
+# (method, path prefix) of routes whose path carries an id and whose body is a file (or a part of one)
+UPLOAD_PREFIX_ROUTES: Mapping[tuple[str, str], str] = {
+    ("PATCH", "/api/uploads/"): "any",  # tus: a resumable upload's bytes, up to the largest kind
+}
+
+
+class RouteLimits(dict[tuple[str, str], int]):
+    """(method, path) -> body limit, exact paths first, then path prefixes (`get` is what both readers call)."""
+
+    def __init__(self, exact: Mapping[tuple[str, str], int], prefixes: Mapping[tuple[str, str], int]) -> None:
+        super().__init__(exact)
+        self.prefixes = dict(prefixes)
+
+    def get(self, key: tuple[str, str], default: int | None = None) -> int | None:  # type: ignore[override]
+        """The limit of a (method, path), or `default`."""
+        found = super().get(key)
+        if found is not None:
+            return found
+        method, path = key
+        for (m, prefix), limit in self.prefixes.items():
+            if m == method and path.startswith(prefix):
+                return limit
+        return default
+
+
 class UploadLimitSettings(BaseSettings):
     """Per-kind upload sizes: read by media (which enforces them) and the gateway (which refuses early)."""
 
@@ -46,12 +71,17 @@ class UploadLimitSettings(BaseSettings):
 
     def max_bytes(self, kind: str) -> int:
         """The file size limit of an upload kind."""
+        if kind == "any":
+            return max(self.photo_max_bytes, self.audio_max_bytes, self.video_max_bytes)
         return {"photo": self.photo_max_bytes, "audio": self.audio_max_bytes, "video": self.video_max_bytes,
                 "history": self.history_max_bytes}[kind]
 
-    def upload_body_limits(self) -> dict[tuple[str, str], int]:
+    def upload_body_limits(self) -> RouteLimits:
         """(method, path) -> the largest request body of each upload route (file + multipart slack)."""
-        return {route: self.max_bytes(kind) + MULTIPART_SLACK for route, kind in UPLOAD_ROUTES.items()}
+        return RouteLimits(
+            {route: self.max_bytes(kind) + MULTIPART_SLACK for route, kind in UPLOAD_ROUTES.items()},
+            {route: self.max_bytes(kind) for route, kind in UPLOAD_PREFIX_ROUTES.items()},
+        )
 
 
 def describe_size(n: int) -> str:
@@ -87,7 +117,7 @@ class BodyLimitMiddleware:
         """Wrap `app`; `routes` maps (method, path) to a larger (or smaller) limit than `max_bytes`."""
         self.app = app
         self.max_bytes = max_bytes
-        self.routes = dict(routes or {})
+        self.routes = routes if isinstance(routes, RouteLimits) else dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then count what arrives."""

@@ -1,5 +1,6 @@
 // Typed functions over the client, one per operation the pages use.
 import { client, type UploadOptions } from './client';
+import { TusUpload, pendingUploads, type KeyValueStore, type PendingUpload, type TusDeps, type TusOptions } from '../lib/tus';
 import type {
   ActiveUsersResponse,
   Artist,
@@ -138,7 +139,35 @@ export const me = {
   usage: () => client.call<Usage>('myUsage'),
 };
 
+/** Where resumable uploads keep their URLs between page loads (a stand-in store when storage is blocked). */
+function uploadStore(): KeyValueStore {
+  try {
+    return window.localStorage;
+  } catch {
+    const map = new Map<string, string>();
+    return {
+      getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k),
+      get length() { return map.size; }, key: (i) => [...map.keys()][i] ?? null,
+    };
+  }
+}
+
+export const resumableDeps = (): TusDeps => ({
+  fetch: (...a: Parameters<typeof fetch>) => fetch(...a),
+  store: uploadStore(),
+  headers: (method, url) => client.csrfHeaders(method, url),
+  refresh: () => client.refresh(),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+});
+
 export const media = {
+  /** A resumable (tus) upload of one file to a show: `start()` resolves the media id once the last byte is in. */
+  resumable(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: TusOptions = {}): TusUpload {
+    const meta: Record<string, string> = { kind, show_id: String(showId), filename: file.name, ...extra };
+    return new TusUpload(file, meta, resumableDeps(), opts);
+  },
+  /** Uploads of this show and kind that a reload interrupted (choose the same file again to resume). */
+  pendingUploads: (kind: MediaKind, showId: Id): PendingUpload[] => pendingUploads(uploadStore(), kind, String(showId)),
   upload(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: UploadOptions = {}) {
     // The show goes in the URL: rights and quota are decided before the file is sent (fields stay before it).
     const form = new FormData();

@@ -167,6 +167,8 @@ export interface MediaUrls {
   rendition_720p?: string | null;
   rendition_1080p?: string | null;
   waveform?: string | null;
+  /** The HLS master playlist, once the video's adaptive ladder is ready. */
+  hls?: string | null;
 }
 
 export interface MediaRecord {
@@ -191,6 +193,8 @@ export interface MediaRecord {
   url?: string | null;
   thumbnail_url?: string | null;
   urls?: MediaUrls | null;
+  /** Videos: the HLS ladder's state and progress per rendition. */
+  hls?: { status: 'working' | 'ready' | 'failed' | null; progress: Record<string, number> } | null;
   comment_count?: number;
   created_at: string;
   show_name?: string;

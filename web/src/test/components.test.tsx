@@ -9,7 +9,7 @@ import { CommentsTab } from '../pages/show/CommentsTab';
 import { LiveTab } from '../pages/show/LiveTab';
 import { MediaTab } from '../pages/show/MediaTab';
 import { SetlistTab } from '../pages/show/SetlistTab';
-import { FakeXhr, fakeFetch } from './fakes';
+import { fakeFetch } from './fakes';
 
 const me: Me = { id: 1, username: 'ann', email: 'ann@example.com', email_verified: true, mfa_enabled: false, mfa_method: null, created_at: '2026-01-01T00:00:00Z' };
 
@@ -258,55 +258,93 @@ describe('SetlistTab', () => {
   });
 });
 
+/** A tus server behind fakeFetch: creation, PATCH appends, HEAD; `hold` keeps PATCHes of a file waiting. */
+function tusServer(opts: { refuse?: Record<string, { status: number; body: unknown; headers?: Record<string, string> }> } = {}) {
+  const uploads = new Map<string, { name: string; length: number; offset: number; id: number }>();
+  let next = 1;
+  const refuse = { ...(opts.refuse ?? {}) };
+  const nameOf = (meta: string) => {
+    const pair = meta.split(',').find((p) => p.startsWith('filename '));
+    return pair ? atob(pair.split(' ')[1]) : '';
+  };
+  const fake = fakeFetch([
+    ['POST', /^\/api\/uploads$/, (c) => {
+      const name = nameOf(c.headers['upload-metadata'] ?? '');
+      const no = refuse[name];
+      if (no) {
+        delete refuse[name];
+        return no;
+      }
+      const url = `/api/uploads/${next}`;
+      uploads.set(url, { name, length: Number(c.headers['upload-length']), offset: 0, id: next++ });
+      return { status: 201, headers: { Location: url } };
+    }],
+    ['PATCH', /^\/api\/uploads\/\d+$/, async (c) => {
+      const up = uploads.get(c.url)!;
+      up.offset += (c.body as Blob).size;
+      const headers: Record<string, string> = { 'Upload-Offset': String(up.offset) };
+      if (up.offset === up.length) headers['X-Media-Id'] = String(up.id);
+      return { status: 204, headers };
+    }],
+    ['GET', /^\/api\/photos\/\d+\?meta=1$/, (c) => ({ body: { id: Number(c.url.split('/')[3].split('?')[0]), status: 'processing', kind: 'photo' } })],
+  ]);
+  return { ...fake, uploads };
+}
+
 describe('uploads and processing', () => {
-  it('shows one progress bar per file', async () => {
-    FakeXhr.instances = [];
-    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+  it('uploads each file resumably with its own progress bar', async () => {
+    const server = tusServer({ refuse: { 'b.jpg': { status: 415, body: { error: 'Only JPEG, PNG, GIF, WebP or HEIC photos.', code: 'unsupported_media_type' } } } });
+    vi.stubGlobal('fetch', server.fn);
     const uploaded = vi.fn();
     render(<UploadPanel kind="photo" showId={7} onUploaded={uploaded} />);
     const input = screen.getByTestId('upload-photo-input') as HTMLInputElement;
-    const files = [new File(['a'], 'a.jpg', { type: 'image/jpeg' }), new File(['b'], 'b.jpg', { type: 'image/jpeg' })];
+    const files = [new File(['aaaa'], 'a.jpg', { type: 'image/jpeg' }), new File(['b'], 'b.jpg', { type: 'image/jpeg' })];
     Object.defineProperty(input, 'files', { value: files, configurable: true });
     fireEvent.click(screen.getByTestId('upload-photo-submit'));
-    await waitFor(() => expect(FakeXhr.instances).toHaveLength(2));
-    const bars = () => screen.getAllByTestId('upload-progress') as HTMLProgressElement[];
-    expect(bars()).toHaveLength(2);
-    act(() => FakeXhr.instances[0].progress(50, 100));
-    expect(bars()[0].value).toBe(50);
-    expect(bars()[1].value).toBe(0);
-    act(() => FakeXhr.instances[1].respond(415, { error: 'Only JPEG, PNG, GIF, WebP or HEIC photos.', code: 'unsupported_media_type' }));
+    expect(screen.getAllByTestId('upload-progress')).toHaveLength(2);
     expect((await screen.findByTestId('upload-error')).textContent).toBe('Only JPEG, PNG, GIF, WebP or HEIC photos.');
-    act(() => FakeXhr.instances[0].respond(201, { id: 1, status: 'processing', kind: 'photo' }));
     await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 1 })));
-    const sent = FakeXhr.instances[0].body as FormData;
-    // the show rides in the URL, so the server refuses a foreign show before the file is sent
-    expect(FakeXhr.instances[0].url).toBe('/api/photos?show_id=7');
-    expect(sent.get('show_id')).toBeNull();
-    expect((sent.get('file') as File).name).toBe('a.jpg');
+    expect((screen.getAllByTestId('upload-progress')[0] as HTMLProgressElement).value).toBe(100);
+    const create = server.calls.find((c) => c.method === 'POST')!;
+    // the show and the kind are named at creation, so the server refuses before a byte is sent
+    expect(create.headers['tus-resumable']).toBe('1.0.0');
+    expect(create.headers['upload-length']).toBe('4');
+    expect(create.headers['upload-metadata']).toContain(`show_id ${btoa('7')}`);
+    expect(create.headers['upload-metadata']).toContain(`kind ${btoa('photo')}`);
+    const sent = server.calls.find((c) => c.method === 'PATCH')!;
+    expect(sent.headers['upload-offset']).toBe('0');
+    expect(sent.headers['content-type']).toBe('application/offset+octet-stream');
+    expect(window.localStorage.length).toBe(0); // finished uploads are forgotten
+  });
+
+  it('lists uploads a reload interrupted', () => {
+    window.localStorage.setItem('tus::video:7:encore.mp4:100:1', JSON.stringify({ url: '/api/uploads/9', name: 'encore.mp4', size: 100, offset: 40, kind: 'video', showId: '7' }));
+    try {
+      render(<UploadPanel kind="video" showId={7} onUploaded={vi.fn()} />);
+      expect(screen.getByTestId('upload-pending-item').textContent).toBe('encore.mp4 (40%)');
+    } finally {
+      window.localStorage.clear();
+    }
   });
 
   it('waits as long as the upload rate limit says, then sends the file again', async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     try {
-      FakeXhr.instances = [];
-      vi.stubGlobal('XMLHttpRequest', FakeXhr);
+      const server = tusServer({ refuse: { 'a.jpg': { status: 429, body: { error: 'You started more than 60 uploads in 60 seconds.', code: 'upload_rate_limited' }, headers: { 'Retry-After': '3' } } } });
+      vi.stubGlobal('fetch', server.fn);
       const uploaded = vi.fn();
       render(<UploadPanel kind="photo" showId={7} onUploaded={uploaded} />);
       const input = screen.getByTestId('upload-photo-input') as HTMLInputElement;
       Object.defineProperty(input, 'files', { value: [new File(['a'], 'a.jpg', { type: 'image/jpeg' })], configurable: true });
       fireEvent.click(screen.getByTestId('upload-photo-submit'));
-      await waitFor(() => expect(FakeXhr.instances).toHaveLength(1));
-      FakeXhr.instances[0].responseHeaders['Retry-After'] = '3';
-      act(() => FakeXhr.instances[0].respond(429, { error: 'You started more than 60 uploads in 60 seconds.', code: 'upload_rate_limited' }));
       await waitFor(() => expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('waiting'));
       expect(screen.getByTestId('upload-item').textContent).toContain('Waiting 3 s');
       await act(async () => {
         await vi.advanceTimersByTimeAsync(3000);
       });
-      await waitFor(() => expect(FakeXhr.instances).toHaveLength(2));
-      act(() => FakeXhr.instances[1].respond(201, { id: 5, status: 'processing', kind: 'photo' }));
-      await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 5 })));
+      await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 1 })));
       expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('done');
+      expect(server.calls.filter((c) => c.method === 'POST')).toHaveLength(2);
     } finally {
       vi.useRealTimers();
     }

@@ -24,6 +24,7 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/dashboard/audio", "media"),
     ("/api/dashboard/videos", "media"),
     ("/api/me/usage", "media"),
+    ("/api/uploads", "media"),
     ("/api/comments", "social"),
     ("/api/friends", "social"),
     ("/api/chat", "social"),

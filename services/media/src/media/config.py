@@ -54,6 +54,10 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     upload_rate_window_s: int = Field(60, ge=1)
     # room held for an upload in progress; an upload whose process died frees it after this
     upload_reservation_ttl_s: int = Field(6 * 3600, ge=60)
+    # resumable (tus) uploads: where the bytes short of a whole storage part wait between requests (local disk;
+    # several replicas need sticky routing per upload or a shared folder), and how long an upload may take
+    tus_dir: Path | None = None  # default {VAR_DIR}/tus
+    tus_expiry_s: int = Field(24 * 3600, ge=60)
     max_form_fields: int = 10
     max_field_bytes: int = 16 * 1024
     max_filename_bytes: int = 255
@@ -91,6 +95,11 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     def pool_size(self) -> int:
         """Prefork processes of a worker: MEDIA_WORKER_CONCURRENCY, else one per usable core (CPU-bound work)."""
         return self.worker_concurrency or usable_cores()
+
+    @property
+    def tus_spool(self) -> Path:
+        """Folder of the spooled tails of resumable uploads."""
+        return (self.tus_dir or (self.var_dir / "tus")).resolve()
 
     @property
     def queues(self) -> list[str]:

@@ -9,6 +9,7 @@ from shared.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    ServiceError,
     ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
@@ -82,3 +83,36 @@ class RangeNotSatisfiable(BadRequest):
     status_code = 416
     default_code = "range_not_satisfiable"
     default_message = "The requested range is not satisfiable."
+
+
+class TusVersionUnsupported(ServiceError):
+    status_code = 412
+    default_code = "tus_version_unsupported"
+    default_message = "Send Tus-Resumable: 1.0.0 (the only tus version this server speaks)."
+
+
+class UploadNotFound(NotFound):
+    default_code = "upload_not_found"
+    default_message = "This upload does not exist or is not yours."
+
+
+class UploadGone(ServiceError):
+    status_code = 410
+    default_code = "upload_expired"
+    default_message = "This upload expired before it was finished; start a new one."
+
+
+class OffsetMismatch(Conflict):
+    default_code = "offset_mismatch"
+    default_message = "Upload-Offset does not match the bytes stored so far; ask with HEAD and resume from there."
+
+
+class UploadLocked(ServiceError):
+    status_code = 423
+    default_code = "upload_locked"
+    default_message = "Another request is writing to this upload right now; try again shortly."
+
+
+class BadTusRequest(BadRequest):
+    default_code = "bad_tus_request"
+    default_message = "The tus request is malformed."

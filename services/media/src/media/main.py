@@ -11,9 +11,10 @@ from media.config import MediaSettings, get_settings
 from media.consumers import make_show_applier, make_subscriptions
 from media.db import outbox
 from media.queueing import OutboxEnqueue, Sweeper
-from media.router import dashboard_router, internal_router, me_router, router
+from media.router import dashboard_router, internal_router, me_router, router, uploads_router
 from media.service import Enqueue
 from media.storage import Storage, make_storage
+from media.tus import Hashers, Locks
 from shared.app import create_service_app, run_uvicorn
 from shared.auth import TokenVerifier
 from shared.copies import CopySpec, Reconciler
@@ -72,7 +73,7 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[router, dashboard_router, me_router, internal_router],
+        routers=[router, uploads_router, dashboard_router, me_router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=make_subscriptions(lambda: store),
@@ -91,6 +92,8 @@ def create_app(
     state.enqueue = enqueue
     state.sweeper = sweeper
     state.upload_limiter = make_rate_limiter(settings.redis_url or None)
+    state.tus_hashers = Hashers()
+    state.tus_locks = Locks()
     return app
 
 

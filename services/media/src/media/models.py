@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from media.db import Base
@@ -56,6 +69,10 @@ class MediaItem(Base):
     title: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    # the HLS ladder of a video, made after the item is ready (progressive MP4 first): null (not a video, or
+    # made before ladders existed), working, ready, failed; progress 0-100 per rendition
+    hls_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hls_progress: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -144,3 +161,34 @@ class QuotaLock(Base):
 
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     touched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TusUpload(Base):
+    """A resumable (tus) upload in progress: admitted at creation, filled by PATCH requests.
+
+    `state` is the storage's own record of what is stored (S3: the multipart upload id and its parts; local:
+    the parts appended to the partial file); bytes after the last stored part wait in a spool file
+    (`MEDIA_TUS_DIR`) until they make a whole part. `media_id` is set once the last byte made it an item.
+    """
+
+    __tablename__ = "tus_upload"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    show_id: Mapped[int] = mapped_column(Integer)
+    length: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    fields: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # caption / title / description
+    metadata_raw: Mapped[str] = mapped_column(Text, default="")  # Upload-Metadata as sent (HEAD repeats it)
+    prefix: Mapped[str] = mapped_column(String(200), unique=True)
+    key: Mapped[str | None] = mapped_column(String(255), nullable=True)  # set once the head was sniffed
+    content_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reservation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    media_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

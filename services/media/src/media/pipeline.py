@@ -29,6 +29,8 @@ from media.processing import (
     validate_video,
     video_rendition_cmd,
 )
+from media.processing.hls import content_type as hls_content_type
+from media.processing.hls import ladder_cmd, ladder_files, plan_ladder
 from media.processing.transcode import audio_rendition_cmd
 from media.processing.waveform import waveform_peaks
 from media.serialize import record
@@ -142,11 +144,12 @@ def claim(session_factory: sessionmaker[Session], media_id: int, settings: Media
 def run_item(session_factory: sessionmaker[Session], storage: Storage, settings: MediaSettings, media_id: int, *,
              redelivered: bool = False, hard_limit_s: float | None = None) -> str:
     """Process one item end to end; returns the final status (or 'skipped'). Transient errors propagate."""
+    started = time.monotonic()
     claimed = claim(session_factory, media_id, settings, redelivered=redelivered)
-    if claimed is None:
+    if claimed is None:  # done already; a redelivered video task still owes its ladder
+        run_hls(session_factory, storage, settings, media_id, hard_limit_s=hard_limit_s, started=started)
         return "skipped"
     item, attempt = claimed
-    started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix=f"media-{media_id}-") as tmp, \
                 Heartbeat(session_factory, media_id, attempt) as beat:
@@ -163,7 +166,85 @@ def run_item(session_factory: sessionmaker[Session], storage: Storage, settings:
         with session_scope(session_factory) as session:
             repo.release(session, media_id, attempt)
         raise
-    return _finish(session_factory, storage, item, attempt, produced=produced)
+    status = _finish(session_factory, storage, item, attempt, produced=produced)
+    if status == READY and item.kind == "video":  # playable now (progressive MP4); the ladder follows
+        run_hls(session_factory, storage, settings, media_id, hard_limit_s=hard_limit_s, started=started)
+    return status
+
+
+# ---------------------------------------------------------------- HLS ladder (after the video is ready)
+
+HLS_WORKING, HLS_READY, HLS_FAILED = "working", "ready", "failed"
+
+
+def _claim_hls(session_factory: sessionmaker[Session], media_id: int) -> MediaItem | None:
+    with session_scope(session_factory) as session:
+        item = repo.get(session, media_id)
+        if item is None or item.kind != "video" or item.status != READY or item.hls_status in (HLS_READY, HLS_FAILED):
+            return None
+        item.hls_status = HLS_WORKING
+        item.hls_progress = {}
+        return item
+
+
+def _set_hls(session_factory: sessionmaker[Session], media_id: int, **values: Any) -> bool:
+    with session_scope(session_factory) as session:
+        item = repo.get(session, media_id)
+        if item is None:
+            return False
+        for name, value in values.items():
+            setattr(item, name, value)
+        return True
+
+
+def run_hls(session_factory: sessionmaker[Session], storage: Storage, settings: MediaSettings, media_id: int, *,
+            hard_limit_s: float | None = None, started: float | None = None) -> str:
+    """Build and store a ready video's HLS ladder (one decode, every rung); returns its status or 'skipped'.
+
+    A source that cannot be laddered leaves the video playable as progressive MP4 (`hls.status` failed);
+    storage or database errors propagate (the task is retried and comes back here).
+    """
+    item = _claim_hls(session_factory, media_id)
+    if item is None:
+        return "skipped"
+    started = started if started is not None else time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"media-hls-{media_id}-") as tmp:
+        work = Path(tmp)
+        src = work / f"original.{item.original_key.rsplit('.', 1)[-1]}"
+        storage.download_to(item.original_key, src)
+        out = work / "hls"
+        try:
+            info = probe(src, container_format=item.format)
+            rungs = plan_ladder(info)
+            if not rungs:
+                raise MediaRejected("no video stream to ladder")
+            names = [r.name for r in rungs]
+            _set_hls(session_factory, media_id, hls_progress=dict.fromkeys(names, 0))
+            duration = info.duration or (info.video_stream.duration if info.video_stream else None) or 0.0
+            budget = (hard_limit_s or settings.task_hard_limit_s) * 0.85 - (time.monotonic() - started)
+            timeout = max(30.0, min(budget, 60.0 + settings.transcode_s_per_media_s * 1.5 * duration))
+            last = [0.0]
+
+            def on_progress(pct: float) -> None:
+                # every rung is encoded in the same pass: they advance together
+                if pct >= 100 or time.monotonic() - last[0] >= 1.0:
+                    last[0] = time.monotonic()
+                    _set_hls(session_factory, media_id, hls_progress=dict.fromkeys(names, min(99, int(pct))))
+
+            run_ffmpeg(ladder_cmd(src, out, rungs, item.format, has_audio=info.audio_stream is not None,
+                                  exe=settings.ffmpeg_binary or None),
+                       duration_s=duration, on_progress=on_progress, timeout_s=timeout)
+        except MediaRejected as exc:
+            log.warning("video %s: no HLS ladder: %s", media_id, exc.reason)
+            _set_hls(session_factory, media_id, hls_status=HLS_FAILED)
+            return HLS_FAILED
+        for path in ladder_files(out):  # the master last: it only exists once its parts do
+            key = f"{item.prefix}/hls/{path.relative_to(out)}"
+            storage.upload_file(path, key, hls_content_type(path.name))
+    if not _set_hls(session_factory, media_id, hls_status=HLS_READY, hls_progress=dict.fromkeys(names, 100)):
+        storage.delete_prefix(item.prefix)  # deleted while laddering
+        return "deleted"
+    return HLS_READY
 
 
 def _finish(session_factory: sessionmaker[Session], storage: Storage, claimed: MediaItem, attempt: int, *,

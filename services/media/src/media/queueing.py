@@ -75,12 +75,28 @@ class Sweeper(threading.Thread):
                 report = sweep_storage(self.session_factory, self.storage, self.settings)
                 log.info("storage sweep: %s", report)
 
+    def expire_uploads(self) -> None:
+        """Abort resumable uploads past their expiry (one replica at a time); drop this replica's stale spool."""
+        if self.storage is None:
+            return
+        from media.service import expire_tus
+        from media.tus import prune_spool
+
+        with process_lock(self.session_factory.kw["bind"], "media-tus-expiry") as mine:
+            if mine and (n := expire_tus(self.session_factory, self.storage, self.settings.tus_spool)):
+                log.info("aborted %d expired resumable upload(s)", n)
+        prune_spool(self.settings.tus_spool, older_than_s=self.settings.tus_expiry_s + 3600)
+
     def run(self) -> None:
         while not self._stop_event.wait(self.settings.sweep_interval_s):
             try:
                 sweep_once(self.session_factory, self.enqueue, self.settings)
             except Exception as exc:  # the database may be briefly away; next round
                 log.warning("media sweep failed: %s", exc)
+            try:
+                self.expire_uploads()
+            except Exception as exc:
+                log.warning("resumable upload expiry failed: %s", exc)
             try:
                 self.sweep_storage_if_due()
             except Exception as exc:  # storage or database away: the next interval tries again

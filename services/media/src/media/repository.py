@@ -9,7 +9,17 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from media.models import PROCESSING, WORKING, MediaItem, QuotaLock, Rendition, ShowRef, SweepMark, UploadReservation
+from media.models import (
+    PROCESSING,
+    WORKING,
+    MediaItem,
+    QuotaLock,
+    Rendition,
+    ShowRef,
+    SweepMark,
+    TusUpload,
+    UploadReservation,
+)
 from shared.copies import apply_if_newer, lock_copy
 from shared.db import utcnow
 
@@ -210,7 +220,8 @@ def referenced_prefixes(session: Session, prefixes: list[str]) -> set[str]:
     """Which of these storage prefixes belong to a media row."""
     if not prefixes:
         return set()
-    return set(session.scalars(select(MediaItem.prefix).where(MediaItem.prefix.in_(prefixes))))
+    items = set(session.scalars(select(MediaItem.prefix).where(MediaItem.prefix.in_(prefixes))))
+    return items | tus_prefixes(session, prefixes)  # a resumable upload's object is not an orphan either
 
 
 def sweep_marks(session: Session, keys: list[str]) -> dict[str, datetime]:
@@ -289,3 +300,38 @@ def delete_expired_reservations(session: Session, user_id: int, now: datetime) -
     session.execute(
         delete(UploadReservation).where(UploadReservation.user_id == user_id, UploadReservation.expires_at <= now)
     )
+
+
+# ---------------------------------------------------------------- resumable (tus) uploads
+
+
+def add_tus(session: Session, upload: TusUpload) -> TusUpload:
+    """Insert a resumable upload."""
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def get_tus(session: Session, upload_id: str) -> TusUpload | None:
+    """A resumable upload by id."""
+    return session.get(TusUpload, upload_id)
+
+
+def delete_tus(session: Session, upload: TusUpload) -> None:
+    """Forget a resumable upload."""
+    session.delete(upload)
+    session.flush()
+
+
+def expired_tus(session: Session, now: datetime, limit: int = 100) -> list[TusUpload]:
+    """Resumable uploads past their expiry (finished or not), oldest first."""
+    return list(session.scalars(
+        select(TusUpload).where(TusUpload.expires_at <= now).order_by(TusUpload.expires_at).limit(limit)
+    ))
+
+
+def tus_prefixes(session: Session, prefixes: list[str]) -> set[str]:
+    """Which of these storage prefixes belong to a resumable upload in progress."""
+    if not prefixes:
+        return set()
+    return set(session.scalars(select(TusUpload.prefix).where(TusUpload.prefix.in_(prefixes))))

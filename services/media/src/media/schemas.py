@@ -19,6 +19,14 @@ class MediaUrls(BaseModel):
     rendition_720p: str | None = None
     rendition_1080p: str | None = None
     waveform: str | None = None
+    hls: str | None = None  # the master playlist, once the ladder is ready
+
+
+class HlsState(BaseModel):
+    """A video's HLS ladder: `working` / `ready` / `failed` (null before it starts), progress per rendition."""
+
+    status: Literal["working", "ready", "failed"] | None
+    progress: dict[str, int]
 
 
 class MediaRead(BaseModel):
@@ -47,6 +55,7 @@ class MediaRead(BaseModel):
     url: str
     thumbnail_url: str | None
     urls: MediaUrls
+    hls: HlsState | None = None  # videos only
     comment_count: int
     created_at: str
 

@@ -20,7 +20,7 @@ def urls(item: MediaItem) -> dict[str, str | None]:
     base = f"/api/{PLURAL[item.kind]}/{item.id}"
     out: dict[str, str | None] = dict.fromkeys(
         ("thumbnail_small", "thumbnail_medium", "thumbnail_large", "poster", "rendition_720p", "rendition_1080p",
-         "waveform")
+         "waveform", "hls")
     )
     if item.kind == "photo":
         for label, size in THUMB_SIZES.items():
@@ -32,6 +32,8 @@ def urls(item: MediaItem) -> dict[str, str | None]:
         for rung in ("720p", "1080p"):
             if _has(item, rung):
                 out[f"rendition_{rung}"] = f"{base}?rendition={rung}"
+        if item.hls_status == "ready":
+            out["hls"] = f"{base}/hls/master.m3u8"
     elif _has(item, "waveform"):
         out["waveform"] = f"{base}/waveform"
     return out
@@ -68,6 +70,8 @@ def record(item: MediaItem, **extra: Any) -> dict[str, Any]:
         "comment_count": item.comment_count,
         "created_at": iso(item.created_at),
     }
+    if item.kind == "video":
+        data["hls"] = {"status": item.hls_status, "progress": dict(item.hls_progress or {})}
     if item.kind == "photo":
         data["caption"] = item.caption
     else:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from media import repository as repo
 from media.clients import ShowAccess, ShowsAccess
+from media.config import MediaSettings
 from media.exceptions import (
     MediaNotFound,
     NotAllowed,
@@ -21,12 +24,18 @@ from media.exceptions import (
     ShowIdFirst,
     ShowNotFound,
     StorageUnavailable,
+    UploadGone,
+    UploadNotFound,
     UploadRateLimited,
+    UploadTooLarge,
 )
-from media.models import FAILED, PROCESSING, READY, MediaItem, UploadReservation
+from media.models import FAILED, PROCESSING, READY, MediaItem, TusUpload, UploadReservation
+from media.processing import hls
+from media.processing.sniff import Sniffed
 from media.serialize import THUMB_SIZES, record
 from media.storage import Storage, StorageError, new_prefix
-from media.upload import Received
+from media.tus import PatchResult, TusUploadInfo, current_offset, discard_spool, hash_object
+from media.upload import Received, sanitize_filename
 from shared.db import session_scope, utcnow
 from shared.errors import ValidationFailed
 from shared.events import MediaDeletedV1, MediaUploadedV1
@@ -341,6 +350,23 @@ def choose_bytes(item: MediaItem, *, rendition: str | None, user_id: int) -> Ser
     return ServedObject(item.original_key, item.content_type, item.original_filename, "original", item.file_size)
 
 
+def choose_hls(item: MediaItem, *, path: str, storage: Storage) -> ServedObject:
+    """A file of the video's HLS ladder (master, rendition playlist, init or media segment); 404 otherwise."""
+    if not hls.valid_file(path):
+        raise MediaNotFound("This video has no such HLS file.")
+    _require_ready(item)
+    if item.hls_status != "ready":
+        raise NotReady("The adaptive stream of this video is still being prepared; play the MP4 meanwhile.")
+    key = f"{item.prefix}/hls/{path}"
+    try:
+        stat = storage.stat(key)
+    except StorageError as exc:
+        raise StorageUnavailable() from exc
+    if stat is None:
+        raise MediaNotFound("This video has no such HLS file.")
+    return ServedObject(key, hls.content_type(path), path.rsplit("/", 1)[-1], f"hls-{path}", stat.size)
+
+
 def choose_thumbnail(item: MediaItem, *, size: str | None) -> ServedObject:
     """The photo thumbnail of a size (small/medium/large) or the video poster."""
     _require_ready(item)
@@ -469,3 +495,189 @@ def internal_photo(session: Session, *, media_id: int) -> dict[str, Any]:
 def user_counts(session: Session, *, user_id: int) -> dict[str, int]:
     """How many photos, audio recordings and videos a user uploaded."""
     return repo.user_counts(session, user_id)
+
+
+# ---------------------------------------------------------------- resumable (tus) uploads
+
+TUS_TEXT_FIELDS = {"photo": ("caption",), "audio": ("title", "description"), "video": ("title", "description")}
+TUS_KINDS = {"photo": "photo", "photos": "photo", "audio": "audio", "video": "video", "videos": "video"}
+
+
+@dataclass
+class TusCreated:
+    """A new resumable upload: its id and when it expires."""
+
+    id: str
+    expires_at: datetime
+
+
+def create_tus(
+    session_factory: sessionmaker[Session], shows: ShowsAccess, limiter: RateLimiter, settings: MediaSettings, *,
+    user_id: int, length: int, metadata: dict[str, str], metadata_raw: str,
+) -> TusCreated:
+    """Admit a resumable upload whole before any byte exists: rate, kind, size, rights on the show, quota."""
+    check_upload_rate(limiter, user_id=user_id, limit=settings.upload_rate_limit,
+                      window_s=settings.upload_rate_window_s)
+    kind = TUS_KINDS.get(metadata.get("kind", "").strip().lower())
+    if kind is None:
+        raise ValidationFailed("Name the kind in Upload-Metadata: photo, audio or video.", field="kind")
+    if length == 0:
+        raise ValidationFailed("The file is empty.", field="Upload-Length")
+    limit = settings.max_bytes(kind)
+    if length > limit:
+        raise UploadTooLarge(f"The file is larger than the {describe_size(limit)} allowed for this kind.")
+    if "show_id" not in metadata:
+        raise ValidationFailed("Name the show in Upload-Metadata (show_id).", field="show_id")
+    show_id = parse_show_id(metadata)
+    authorize_upload(shows, show_id=show_id, user_id=user_id)
+    fields = {name: metadata[name] for name in TUS_TEXT_FIELDS[kind] if name in metadata}
+    for name, cap in (("caption", 2000), ("title", 255), ("description", 5000)):
+        _text(fields, name, cap)
+    ttl = min(settings.tus_expiry_s, int(settings.stale_upload_age_s))
+    reservation_id, _ = reserve_upload(session_factory, user_id=user_id, at_least=length, wanted=length,
+                                       quota=settings.user_quota_bytes, ttl_s=ttl + 3600)
+    now = utcnow()
+    upload = TusUpload(
+        id=uuid.uuid4().hex, user_id=user_id, kind=kind, show_id=show_id, length=length, offset=0,
+        filename=sanitize_filename(metadata.get("filename") or metadata.get("name") or "", "",
+                                   settings.max_filename_bytes),
+        fields=fields, metadata_raw=metadata_raw, prefix=upload_prefix(kind, user_id), state={},
+        reservation_id=reservation_id, created_at=now, updated_at=now, expires_at=now + timedelta(seconds=ttl),
+    )
+    try:
+        with session_scope(session_factory) as session:
+            repo.add_tus(session, upload)
+    except BaseException:
+        release_upload(session_factory, reservation_id)
+        raise
+    return TusCreated(upload.id, upload.expires_at)
+
+
+def _info(upload: TusUpload) -> TusUploadInfo:
+    return TusUploadInfo(id=upload.id, kind=upload.kind, length=upload.length, offset=upload.offset,
+                         prefix=upload.prefix, key=upload.key, content_type=upload.content_type,
+                         format=upload.format, state=dict(upload.state or {}), media_id=upload.media_id)
+
+
+def _own_tus(session: Session, upload_id: str, user_id: int) -> TusUpload:
+    upload = repo.get_tus(session, upload_id) if len(upload_id) <= 32 else None
+    if upload is None or upload.user_id != user_id:
+        raise UploadNotFound()
+    if upload.expires_at <= utcnow() and upload.media_id is None:
+        raise UploadGone()
+    return upload
+
+
+@dataclass
+class TusStatus:
+    """What HEAD answers."""
+
+    offset: int
+    length: int
+    metadata: str
+    expires_at: datetime
+    media_id: int | None
+    kind: str
+
+
+def tus_status(session_factory: sessionmaker[Session], storage: Storage, spool: Path, *, upload_id: str,
+               user_id: int) -> TusStatus:
+    """The upload's offset (bytes stored plus spooled), length and metadata: 404 not theirs, 410 expired."""
+    with session_scope(session_factory) as session:
+        upload = _own_tus(session, upload_id, user_id)
+        info = _info(upload)
+        status = TusStatus(upload.offset, upload.length, upload.metadata_raw, upload.expires_at, upload.media_id,
+                           upload.kind)
+    if info.media_id is None:
+        try:
+            status.offset, _ = current_offset(storage, info, spool)
+        except StorageError as exc:
+            raise StorageUnavailable() from exc
+    return status
+
+
+def tus_info(session_factory: sessionmaker[Session], *, upload_id: str, user_id: int) -> TusUploadInfo:
+    """A snapshot of the caller's upload for a PATCH: 404 not theirs, 410 expired."""
+    with session_scope(session_factory) as session:
+        return _info(_own_tus(session, upload_id, user_id))
+
+
+def save_tus_progress(session_factory: sessionmaker[Session], *, upload_id: str, offset: int,
+                      state: dict[str, Any], sniffed: Sniffed | None, key: str | None) -> None:
+    """Remember where a PATCH left the upload (its parts, its sniffed type)."""
+    with session_scope(session_factory) as session:
+        upload = repo.get_tus(session, upload_id)
+        if upload is None:  # terminated meanwhile
+            return
+        upload.offset = offset
+        upload.state = dict(state)
+        if sniffed is not None and upload.key is None:
+            upload.key, upload.content_type, upload.format = key, sniffed.mime, sniffed.format
+        upload.updated_at = utcnow()
+
+
+def finish_tus(session_factory: sessionmaker[Session], storage: Storage, enqueue: Enqueue, *, upload_id: str,
+               user_id: int, result: PatchResult) -> int:
+    """The last byte arrived and the object is complete: record it as a media item (queued) like a plain upload."""
+    assert result.sniffed is not None and result.key is not None
+    sha = result.sha256 or hash_object(storage, result.key)
+    with session_scope(session_factory) as session:
+        upload = _own_tus(session, upload_id, user_id)
+        received = Received(fields=dict(upload.fields or {}),
+                            filename=sanitize_filename(upload.filename, result.sniffed.ext),
+                            size=upload.length, sha256=sha, sniffed=result.sniffed, prefix=upload.prefix,
+                            key=result.key)
+        try:
+            item, _ = register_upload(session, kind=upload.kind, user_id=user_id, show_id=upload.show_id,
+                                      received=received, storage=storage, enqueue=enqueue,
+                                      reservation_id=upload.reservation_id)
+        except ShowNotFound:
+            _drop_prefix(storage, upload.prefix)
+            raise
+        upload.media_id = item.id
+        upload.offset = upload.length
+        upload.state = {}
+        upload.reservation_id = None
+        upload.updated_at = utcnow()
+        return item.id
+
+
+def _end_tus(session: Session, storage: Storage, spool: Path, upload: TusUpload) -> None:
+    """Abort what a resumable upload stored, give back its room and forget it (the caller's transaction)."""
+    if upload.media_id is None:
+        if upload.key is not None:
+            storage.open_resumable(upload.key, upload.content_type or "", dict(upload.state or {})).abort()
+        storage.delete_prefix(upload.prefix)
+    if upload.reservation_id is not None:
+        repo.delete_reservation(session, upload.reservation_id)
+    discard_spool(spool, upload.id)
+    repo.delete_tus(session, upload)
+
+
+def terminate_tus(session_factory: sessionmaker[Session], storage: Storage, spool: Path, *, upload_id: str,
+                  user_id: int) -> None:
+    """DELETE: stop an upload, abort its stored parts and release its room (a finished one is just forgotten)."""
+    with session_scope(session_factory) as session:
+        upload = repo.get_tus(session, upload_id) if len(upload_id) <= 32 else None
+        if upload is None or upload.user_id != user_id:
+            raise UploadNotFound()
+        try:
+            _end_tus(session, storage, spool, upload)
+        except StorageError as exc:
+            raise StorageUnavailable() from exc
+
+
+def expire_tus(session_factory: sessionmaker[Session], storage: Storage, spool: Path, *,
+               now: datetime | None = None) -> int:
+    """The sweep: abort uploads past their expiry (and forget finished ones); returns how many."""
+    now = now or utcnow()
+    done = 0
+    with session_scope(session_factory) as session:
+        for upload in repo.expired_tus(session, now):
+            try:
+                _end_tus(session, storage, spool, upload)
+            except StorageError as exc:  # the next sweep tries again
+                log.warning("could not abort the expired upload %s: %s", upload.id, exc)
+                continue
+            done += 1
+    return done

@@ -73,10 +73,31 @@ class Writer(Protocol):
     def abort(self) -> None: ...
 
 
+class Resumable(Protocol):
+    """An object assembled from parts across requests (tus): S3 multipart parts, or appends to a partial file.
+
+    `state` is JSON the caller keeps between requests; parts are whole `part_size` files except the last,
+    numbered from 1 in order; `put_part` may run in `max_in_flight` threads at once, `add_part` records the
+    results in order (only what is recorded counts as stored).
+    """
+
+    part_size: int
+    max_in_flight: int
+
+    def stored(self) -> int: ...
+    def state(self) -> dict[str, Any]: ...
+    def begin(self) -> None: ...
+    def put_part(self, number: int, path: Path) -> dict[str, Any]: ...
+    def add_part(self, part: dict[str, Any]) -> None: ...
+    def complete(self, last: Path | None) -> int: ...
+    def abort(self) -> None: ...
+
+
 class Storage(Protocol):
     """What the media service needs from an object store."""
 
     def open_writer(self, key: str, content_type: str) -> Writer: ...
+    def open_resumable(self, key: str, content_type: str, state: dict[str, Any]) -> Resumable: ...
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int: ...
     def open_range(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
     def stat(self, key: str) -> ObjectStat | None: ...
@@ -144,8 +165,66 @@ def _prune_empty(folder: Path) -> None:
         folder.rmdir()
 
 
+class _LocalResumable:
+    """Parts appended one by one to a partial file next to the target; complete renames it into place."""
+
+    max_in_flight = 1  # appends are sequential
+
+    def __init__(self, target: Path, part_size: int, state: dict[str, Any]) -> None:
+        self.target = target
+        self.partial = target.parent / f"{PARTIAL_PREFIX}tus-{target.name}"
+        self.part_size = part_size
+        self.parts: list[dict[str, Any]] = list(state.get("parts", []))
+
+    def _reconcile(self) -> None:
+        # Only the writer holding the upload calls this (begin/complete), never a reader (HEAD): a part being
+        # appended right now is not recorded yet and must not be cut off.
+        stored = self.stored()
+        size = self.partial.stat().st_size if self.partial.exists() else 0
+        if size < stored:
+            raise StorageError(f"the partial file of {self.target.name} lost bytes")
+        if size > stored:  # a process died in the middle of an append: drop what was not recorded
+            with self.partial.open("r+b") as fh:
+                fh.truncate(stored)
+
+    def stored(self) -> int:
+        return sum(int(p["Size"]) for p in self.parts)
+
+    def state(self) -> dict[str, Any]:
+        return {"parts": list(self.parts)}
+
+    def begin(self) -> None:
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self._reconcile()
+
+    def put_part(self, number: int, path: Path) -> dict[str, Any]:
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as src, self.partial.open("ab") as out:
+            shutil.copyfileobj(src, out, READ_CHUNK)
+            size = src.tell()
+        return {"PartNumber": number, "Size": size}
+
+    def add_part(self, part: dict[str, Any]) -> None:
+        self.parts.append(part)
+
+    def complete(self, last: Path | None) -> int:
+        if last is not None and last.stat().st_size:
+            self.add_part(self.put_part(len(self.parts) + 1, last))
+        with self.partial.open("ab") as fh:  # created if the object is empty
+            os.fsync(fh.fileno())
+        os.replace(self.partial, self.target)
+        return self.stored()
+
+    def abort(self) -> None:
+        self.partial.unlink(missing_ok=True)
+        _prune_empty(self.target.parent)
+
+
 class LocalStorage:
     """Objects as files under a root folder; keys are validated so nothing escapes the root."""
+
+    # parts of a resumable upload are appended as they come: a small part keeps the spooled tail small
+    resumable_part_size = 1024 * 1024
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -160,6 +239,10 @@ class LocalStorage:
     def open_writer(self, key: str, content_type: str) -> _LocalWriter:
         """Start writing an object."""
         return _LocalWriter(self._path(key))
+
+    def open_resumable(self, key: str, content_type: str, state: dict[str, Any]) -> _LocalResumable:
+        """Continue (or start) an object assembled from parts across requests."""
+        return _LocalResumable(self._path(key), self.resumable_part_size, state)
 
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
         """Write an object from chunks; returns its size."""

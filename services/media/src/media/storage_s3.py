@@ -121,6 +121,84 @@ class _S3Writer:
             self.upload_id = None
 
 
+class _S3Resumable:
+    """A multipart upload kept open across requests: its id and parts live in the caller's state."""
+
+    max_in_flight = 2
+
+    def __init__(self, storage: S3Storage, key: str, content_type: str, state: dict[str, Any]) -> None:
+        self.s = storage
+        self.key = check_key(key)
+        self.content_type = content_type
+        self.part_size = storage.part_size
+        self.upload_id: str | None = state.get("upload_id")
+        self.parts: list[dict[str, Any]] = list(state.get("parts", []))
+
+    def stored(self) -> int:
+        return sum(int(p["Size"]) for p in self.parts)
+
+    def state(self) -> dict[str, Any]:
+        return {"upload_id": self.upload_id, "parts": list(self.parts)}
+
+    def _begin(self) -> str:
+        if self.upload_id is None:
+            try:
+                resp = self.s.client.create_multipart_upload(Bucket=self.s.bucket, Key=self.key,
+                                                             ContentType=self.content_type)
+            except Exception as exc:
+                raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+            self.upload_id = resp["UploadId"]
+        return self.upload_id
+
+    def put_part(self, number: int, path: Path) -> dict[str, Any]:
+        upload_id = self.upload_id
+        if upload_id is None:
+            raise StorageError("begin the multipart upload before sending parts")
+        size = path.stat().st_size
+        try:
+            with path.open("rb") as fh:
+                resp = self.s.client.upload_part(Bucket=self.s.bucket, Key=self.key, UploadId=upload_id,
+                                                 PartNumber=number, Body=fh, ContentLength=size)
+        except Exception as exc:
+            raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+        return {"PartNumber": number, "ETag": resp["ETag"], "Size": size}
+
+    def add_part(self, part: dict[str, Any]) -> None:
+        self.parts.append(part)
+
+    def begin(self) -> None:
+        """Create the multipart upload (before the first part goes out)."""
+        self._begin()
+
+    def complete(self, last: Path | None) -> int:
+        try:
+            if self.upload_id is None:  # smaller than one part: a single PUT
+                size = last.stat().st_size if last is not None else 0
+                with (last.open("rb") if last is not None else contextlib.nullcontext(b"")) as body:
+                    self.s.client.put_object(Bucket=self.s.bucket, Key=self.key, Body=body,
+                                             ContentType=self.content_type)
+                return size
+            if last is not None and last.stat().st_size:
+                self.add_part(self.put_part(len(self.parts) + 1, last))
+            parts = [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in self.parts]
+            self.s.slow_client.complete_multipart_upload(
+                Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+            )
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
+        return self.stored()
+
+    def abort(self) -> None:
+        if self.upload_id is not None:
+            try:
+                self.s.client.abort_multipart_upload(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id)
+            except Exception as exc:  # best effort: the storage sweep and the lifecycle rule clean what is left
+                log.warning("could not abort multipart upload of %s: %s", self.key, exc)
+            self.upload_id = None
+
+
 class S3Storage:
     """Objects in an S3 bucket (AWS, MinIO, moto): standard retries, short timeouts, multipart uploads."""
 
@@ -192,6 +270,10 @@ class S3Storage:
     def open_writer(self, key: str, content_type: str) -> _S3Writer:
         """Start writing an object (multipart above one part)."""
         return _S3Writer(self, key, content_type)
+
+    def open_resumable(self, key: str, content_type: str, state: dict[str, Any]) -> _S3Resumable:
+        """Continue (or start) a multipart upload fed across requests (tus)."""
+        return _S3Resumable(self, key, content_type, state)
 
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> int:
         """Write an object from chunks; returns its size."""

@@ -146,12 +146,29 @@ function StatusBox({ m }: { m: MediaRecord }) {
   );
 }
 
+const HLS_TYPE = 'application/vnd.apple.mpegurl';
+
+/** The adaptive stream where the browser plays HLS itself (Safari, iOS, Android), else the progressive MP4. */
+export function videoSource(rec: MediaRecord, canPlay: (type: string) => string): string {
+  const hls = rec.urls?.hls;
+  return hls && canPlay(HLS_TYPE) ? hls : mediaUrl(rec);
+}
+
 function VideoPlayer({ rec }: { rec: MediaRecord }) {
   const poster = rec.urls?.poster || (rec.thumbnail_url ? thumbnailUrl(rec, 'medium') : undefined);
+  const src = videoSource(rec, (type) => document.createElement('video').canPlayType(type));
+  const ladder = rec.hls?.status === 'working' ? Object.entries(rec.hls.progress) : [];
   return (
-    // eslint-disable-next-line jsx-a11y/media-has-caption
-    <video className="video" controls preload="metadata" playsInline poster={poster ?? undefined} src={mediaUrl(rec)} data-testid="video-element">
-      Your browser cannot play this video. <a href={mediaUrl(rec)}>Download it</a>.
-    </video>
+    <>
+      {/* eslint-disable-next-line jsx-a11y/media-has-caption */}
+      <video className="video" controls preload="metadata" playsInline poster={poster ?? undefined} src={src} data-testid="video-element">
+        Your browser cannot play this video. <a href={mediaUrl(rec)}>Download it</a>.
+      </video>
+      {ladder.length ? (
+        <p className="muted small" data-testid="hls-progress">
+          Preparing adaptive quality: {ladder.map(([name, pct]) => `${name} ${pct}%`).join(', ')}
+        </p>
+      ) : null}
+    </>
   );
 }
