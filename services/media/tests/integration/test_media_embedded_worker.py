@@ -34,7 +34,7 @@ def embedded(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 "MEDIA_WORKER_QUEUES": "images,audio", "MEDIA_WORKER_NAME": f"it-{tmp_path.name}",
                 "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
     settings = MediaSettings(VAR_DIR=str(tmp_path), DATABASE_URL=env["DATABASE_URL"], ENV="testing",
-                             BUS_RELAY_ENABLED=False, BUS_CONSUMER_ENABLED=False, sweep_enabled=False)
+                             BUS_CONSUMER_ENABLED=False, sweep_enabled=False)  # the relay sends the tasks
     assert settings.bus_url == "filesystem://"
     run_migrations("media", settings.db_url)
     log = (tmp_path / "worker.log").open("wb")
