@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import websockets
@@ -64,6 +65,10 @@ def start_fake(jwks: dict[str, Any]) -> tuple[str, ThreadingHTTPServer]:
                 body = {"show_id": int(m.group(1)), "owner_id": 1, "concert_id": CONCERT_ID, "visibility": "public",
                         "can_view": True, "can_edit": False, "logged_concert": False, "checked_in": True,
                         "show_name": "Bench at Arena", "date": "2026-11-25"}
+            elif path == "/internal/snapshot/users":  # auth's account snapshot: every bench user exists
+                ids = parse_qs(urlsplit(self.path).query).get("ids", [""])[0]
+                body = {"items": [{"user_id": int(i), "username": f"bench{i}", "email": f"bench{i}@example.com",
+                                   "version": 1, "deleted": False} for i in ids.split(",") if i.isdigit()]}
             elif path == "/internal/sessions/revoked":  # auth's catch-up: nothing revoked
                 body = {"revocations": [], "cursor": 0}
             elif path == "/health":
@@ -129,6 +134,11 @@ def processes(fake: str, clients: int) -> Iterator[tuple[str, str]]:
                     raise RuntimeError(f"{url} did not start:\n{logs}")
                 time.sleep(0.2)
         yield urls
+    except BaseException:
+        for f in ("social.log", "gateway.log"):  # the temp dir goes below: say why before it does
+            text = (tmp / f).read_text(errors="replace")
+            print(f"---- {f} (head and tail)\n{text[:4000]}\n...\n{text[-3000:]}", file=sys.stderr)
+        raise
     finally:
         for p in procs:
             p.terminate()

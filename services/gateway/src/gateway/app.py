@@ -152,6 +152,8 @@ class Gateway:
             self.sessions[name] = make_session(s.pool_size, s.connect_timeout, s.read_timeout)
         await self.verifier.refresh_async(force=True)
         self._tasks.append(asyncio.create_task(self._refresh_jwks_forever()))
+        if self.metrics is not None:
+            self._tasks.append(asyncio.create_task(self.metrics.flush_forever()))
         self.broadcast.start()
         self.revocation_feed.start()
         # refuse already-revoked sessions from the first request on (tokens get 503 until loaded)
