@@ -124,6 +124,7 @@ class Gateway:
         self._user_limit = settings.rate_limit_user
         self._window = settings.rate_limit_window
         self.access_log = AccessLog("gateway") if settings.access_log else None
+        self.ws_tunnel = settings.ws_tunnel  # read by gateway.server at a WebSocket upgrade
         # largest request body: MAX_BODY_BYTES, or the kind's file size (+ multipart slack) on upload routes
         self.max_body = settings.max_body_bytes
         self.body_limits = settings.upload_body_limits()

@@ -199,6 +199,19 @@ class FastHttpToolsProtocol(HttpToolsProtocol):
         else:
             self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_check)
 
+    def handle_websocket_upgrade(self) -> None:
+        """WebSockets become a byte tunnel after the gateway's checks (gateway.wstunnel), unless switched off."""
+        app = self.app
+        if not getattr(app, "ws_tunnel", False):
+            super().handle_websocket_upgrade()
+            return
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+        from gateway import wstunnel
+
+        wstunnel.start(app, self)
+
     def connection_lost(self, exc: Exception | None) -> None:
         """As uvicorn's, also cancelling an armed keep-alive timer."""
         if self.timeout_keep_alive_task is not None:
