@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gateway.app import Gateway
 
 log = logging.getLogger("gateway.websocket")
+WRITE_HIGH_WATER = 256 * 1024
 
 
 class _Side(asyncio.Protocol):
@@ -74,6 +75,9 @@ class _Side(asyncio.Protocol):
     def join(self, peer: _Side) -> None:
         """Start relaying to `peer` (and flush what was read before)."""
         self.peer = peer
+        if peer.transport is not None:
+            # absorb a burst (a message fanned out to a slow reader) before pushing back: bounded per socket
+            peer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         if self.pending and peer.transport is not None:
             peer.transport.write(b"".join(self.pending))
         self.pending = []
