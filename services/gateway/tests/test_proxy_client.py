@@ -84,6 +84,18 @@ class RawUpstream:
                     conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\n"
                                  b"content-length: %d\r\nconnection: close\r\n\r\n%b" % (len(body), body))
                     return
+                if path == "/api/photos/refusehead":
+                    # refuse from the head and keep the connection, as uvicorn does: the body the client may
+                    # still send is read and thrown away before the next request on this connection
+                    conn.sendall(b"HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\n"
+                                 b"content-length: 2\r\n\r\n{}")
+                    while len(buf) < length:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    buf = buf[length:]
+                    continue
                 if b"100-continue" in head.lower():
                     conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
                 while len(buf) < length:
@@ -111,6 +123,10 @@ class RawUpstream:
                     continue
                 conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%b"
                              % (len(answer), answer))
+                if path == "/api/photos/garbage":
+                    # an answer to nothing, cut short, on the kept-alive connection
+                    time.sleep(0.05)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nstale")
                 if path == "/api/photos/stale":
                     drop_next = True
                 elif path == "/api/photos/idleclose":
@@ -237,3 +253,22 @@ def test_an_answer_before_the_body_is_read_reaches_the_client(rgw: Gw, keys: Key
         assert c.get("/api/photos/ka", headers=bearer(keys.token())).status_code == 200
     time.sleep(0.3)
     assert "Traceback" not in Path(rgw.log_path).read_text(errors="replace")
+
+
+def test_bytes_on_an_idle_connection_retire_it(rgw: Gw, raw: RawUpstream, keys: Keys) -> None:
+    with rgw.client() as c:
+        first = c.get("/api/photos/garbage", headers=bearer(keys.token())).json()
+        time.sleep(0.4)  # the unsolicited bytes have arrived on the idle connection
+        r = c.get("/api/photos/ka", headers=bearer(keys.token()))
+    assert r.status_code == 200, r.text
+    assert r.json()["method"] == "GET" and r.json()["connection"] != first["connection"]
+
+
+def test_a_connection_whose_body_was_refused_is_not_reused(rgw: Gw, raw: RawUpstream, keys: Keys) -> None:
+    # the upstream answers 403 before asking for the body and would take the next request's bytes for it
+    with rgw.client() as c:
+        r = c.post("/api/photos/refusehead", content=b"r" * 300_000, headers=bearer(keys.token()))
+        assert r.status_code == 403
+        for _ in range(3):
+            ok = c.get("/api/photos/ka", headers=bearer(keys.token()))
+            assert ok.status_code == 200, ok.text

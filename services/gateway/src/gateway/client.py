@@ -81,6 +81,7 @@ class Conn(asyncio.Protocol):
         "paused_reading",
         "paused_writing",
         "pool",
+        "reusable",
         "reused",
         "status",
         "transport",
@@ -119,6 +120,7 @@ class Conn(asyncio.Protocol):
         self.until_close = False
         self.got_bytes = False
         self.head_only = head_only
+        self.reusable = True  # False once the exchange went off the rails (a body not sent whole)
         self.exc: UpstreamError | None = None
 
     # ---- asyncio protocol ---------------------------------------------------------------------
@@ -128,6 +130,10 @@ class Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser (callbacks below fill status, headers and chunks)."""
+        if self.idle:
+            # bytes nobody asked for would be parsed as the next request's answer: drop the connection
+            self.transport.close()  # type: ignore[union-attr]
+            return
         self.got_bytes = True
         try:
             self.parser.feed_data(data)
@@ -218,7 +224,7 @@ class Conn(asyncio.Protocol):
         if not self.head_done:
             return  # the end of an interim 1xx answer
         self.complete = True
-        self.keep_alive = self.parser.should_keep_alive() and not self.head_only
+        self.keep_alive = self.parser.should_keep_alive() and not self.head_only and self.reusable
         self._wake()
 
     # ---- used by the proxy --------------------------------------------------------------------
@@ -409,7 +415,8 @@ class Pool:
 
     def release(self, conn: Conn) -> None:
         """Return a connection after its answer: kept when complete and keep-alive, closed otherwise."""
-        if conn.complete and conn.keep_alive and not conn.lost and not conn.chunks and not self.closed:
+        keep = conn.complete and conn.keep_alive and conn.reusable
+        if keep and not conn.lost and not conn.chunks and not self.closed:
             conn.idle_since = time.monotonic()
             conn.idle = True
             self._idle.setdefault(conn.key, []).append(conn)

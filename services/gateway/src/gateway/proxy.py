@@ -243,7 +243,7 @@ class HttpProxy:
     @staticmethod
     def _drop(pool: Pool, conn: Conn | None) -> None:
         if conn is not None:
-            conn.keep_alive = False
+            conn.reusable = False
             pool.release(conn)
 
     async def _send_body(
@@ -251,7 +251,8 @@ class HttpProxy:
     ) -> None:
         """After `Expect: 100-continue`, stream the body while watching for an early answer; return on the head."""
         if not await conn.wait_continue(wait_s):
-            conn.keep_alive = False  # answered without the body: the connection is not reused
+            # answered without the body, which the upstream may still expect: the connection is not reused
+            conn.reusable = False
             return
         head = conn.head_future()
         pump = asyncio.ensure_future(self._pump(conn, receive, state, limit, chunked))
@@ -271,7 +272,7 @@ class HttpProxy:
             if exc is not None:
                 raise exc
             if not state[1]:
-                conn.keep_alive = False  # answered before the whole body was sent (e.g. a 413 mid-upload)
+                conn.reusable = False  # answered before the whole body was sent (e.g. a 413 mid-upload)
             return
         head.cancel()
         pump.result()  # ClientGone, BodyTooLarge, TimeoutError or Disconnected surface here
@@ -360,7 +361,7 @@ class HttpProxy:
                 if not chunk:
                     break
                 if watcher is not None and watcher.done():
-                    conn.keep_alive = False
+                    conn.reusable = False
                     conn.close()
                     return 499
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
