@@ -9,7 +9,9 @@ needs nothing else running. Every client joins the same concert; `--senders` of 
 messages as fast as they can (burst phase: throughput); every client (senders included) must receive every
 message. Measured per target and phase: deliveries/s (message frames received by all clients / time from
 first send to last receive), p50/p99 send-to-receive latency, lost and duplicate deliveries; then the
-gateway/direct ratios.
+gateway/direct ratios, and the CPU each server process spent per 1000 deliveries (the gateway's own cost, far
+less sensitive to other load on the machine than the latencies). `GATEWAY_WS_TUNNEL=false` in the environment
+measures the gateway's frame-by-frame WebSocket proxy instead of its byte tunnel.
 The load generator runs in one Python process on the same machine as the servers, so on a small machine it
 competes with them for CPU: compare the two rows with each other, not with other machines.
 Writes bench/results/chat.json.
@@ -34,10 +36,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import websockets
-from _common import percentile  # bench/ is on sys.path when a benchmark runs
+from _common import cpu_seconds, percentile  # bench/ is on sys.path when a benchmark runs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.auth import TokenSigner
@@ -64,6 +67,10 @@ def start_fake(jwks: dict[str, Any]) -> tuple[str, ThreadingHTTPServer]:
                 body = {"show_id": int(m.group(1)), "owner_id": 1, "concert_id": CONCERT_ID, "visibility": "public",
                         "can_view": True, "can_edit": False, "logged_concert": False, "checked_in": True,
                         "show_name": "Bench at Arena", "date": "2026-11-25"}
+            elif path == "/internal/snapshot/users":  # auth's account snapshot: every bench user exists
+                ids = parse_qs(urlsplit(self.path).query).get("ids", [""])[0]
+                body = {"items": [{"user_id": int(i), "username": f"bench{i}", "email": f"bench{i}@example.com",
+                                   "version": 1, "deleted": False} for i in ids.split(",") if i.isdigit()]}
             elif path == "/internal/sessions/revoked":  # auth's catch-up: nothing revoked
                 body = {"revocations": [], "cursor": 0}
             elif path == "/health":
@@ -88,8 +95,8 @@ def start_fake(jwks: dict[str, Any]) -> tuple[str, ThreadingHTTPServer]:
 
 
 @contextlib.contextmanager
-def processes(fake: str, clients: int) -> Iterator[tuple[str, str]]:
-    """One social instance and one gateway in front of it; yields (social_url, gateway_url)."""
+def processes(fake: str, clients: int) -> Iterator[tuple[str, str, dict[str, int]]]:
+    """One social instance and one gateway in front of it; yields (social_url, gateway_url, pids)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-chat-"))
     social_port, gw_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items()
@@ -128,7 +135,12 @@ def processes(fake: str, clients: int) -> Iterator[tuple[str, str]]:
                                      for f in ("social.log", "gateway.log"))
                     raise RuntimeError(f"{url} did not start:\n{logs}")
                 time.sleep(0.2)
-        yield urls
+        yield (*urls, {"social": procs[0].pid, "gateway": procs[1].pid})
+    except BaseException:
+        for f in ("social.log", "gateway.log"):  # the temp dir goes below: say why before it does
+            text = (tmp / f).read_text(errors="replace")
+            print(f"---- {f} (head and tail)\n{text[:4000]}\n...\n{text[-3000:]}", file=sys.stderr)
+        raise
     finally:
         for p in procs:
             p.terminate()
@@ -278,6 +290,17 @@ async def measure(base: str, label: str, tokens: list[str], args: argparse.Names
             "join_presence_drain_s": round(presence_drain_s, 2), "paced": paced, "burst": burst}
 
 
+def run_measured(base: str, label: str, tokens: list[str], args: argparse.Namespace,
+                 pids: dict[str, int]) -> dict[str, Any]:
+    """measure() plus the CPU each server process spent on it (connects, both phases), per 1000 deliveries."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = asyncio.run(measure(base, label, tokens, args))
+    deliveries = result["paced"]["deliveries"] + result["burst"]["deliveries"]
+    result["cpu_ms_per_1000_deliveries"] = {
+        name: round((cpu_seconds(pid) - before[name]) * 1e6 / max(deliveries, 1), 1) for name, pid in pids.items()}
+    return result
+
+
 def main() -> None:
     """Run the benchmark and write bench/results/chat.json."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -300,10 +323,10 @@ def main() -> None:
         "params": vars(args),
     }
     try:
-        with processes(fake, args.clients) as (social_url, gateway_url):
-            direct = asyncio.run(measure(social_url, "direct", tokens, args))
+        with processes(fake, args.clients) as (social_url, gateway_url, pids):
+            direct = run_measured(social_url, "direct", tokens, args, pids)
             print(json.dumps(direct), flush=True)
-            via_gw = asyncio.run(measure(gateway_url, "gateway", tokens, args))
+            via_gw = run_measured(gateway_url, "gateway", tokens, args, pids)
             print(json.dumps(via_gw), flush=True)
     finally:
         server.shutdown()
@@ -318,9 +341,16 @@ def main() -> None:
         "burst_p50_ms": ratio("burst", "p50_ms"),
         "burst_p99_ms": ratio("burst", "p99_ms"),
     }
+    # the gateway's own cost, less sensitive to the machine's load than latency: its CPU per delivery
+    results["gateway_cpu_ms_per_1000_deliveries"] = via_gw["cpu_ms_per_1000_deliveries"]["gateway"]
+    results["social_cpu_ms_per_1000_deliveries_direct"] = direct["cpu_ms_per_1000_deliveries"]["social"]
+    results["ws_mode"] = "frames" if os.environ.get("GATEWAY_WS_TUNNEL", "true").lower() in ("0", "false", "no") \
+        else "tunnel"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results["ratio_gateway_over_direct"]), f"-> {RESULTS}", flush=True)
+    print(json.dumps(results["ratio_gateway_over_direct"]), flush=True)
+    print(f"gateway CPU per 1000 deliveries ({results['ws_mode']}): {results['gateway_cpu_ms_per_1000_deliveries']} ms;"
+          f" social's (direct): {results['social_cpu_ms_per_1000_deliveries_direct']} ms -> {RESULTS}", flush=True)
 
 
 if __name__ == "__main__":

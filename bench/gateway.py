@@ -1,6 +1,6 @@
 """Gateway overhead: the same GET straight to a service, through nginx and through the gateway.
 
-Run: `.venv/bin/python bench/gateway.py [--duration 10] [--connections 32]`. Needs `wrk` and `nginx`
+Run: `.venv/bin/python bench/gateway.py [--duration 10] [--connections 32] [--rounds 3]`. Needs `wrk` and `nginx`
 (Debian: `apt-get install -y nginx-light wrk`; the script installs them when run as root with apt).
 Without wrk it falls back to an asyncio client (aiohttp); without nginx that row is skipped.
 Writes bench/results/gateway.json.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="measure every setup this many times, in turn")
     ap.add_argument("--nginx-workers", default="1")
     ap.add_argument("--gateway-workers", default="1")
     ap.add_argument("--gateway-env", action="append", default=[], help="extra KEY=VALUE for the gateway")
@@ -132,18 +134,23 @@ def main() -> int:
 
         if args.only:
             targets = {k: v for k, v in targets.items() if k in args.only.split(",") or k == "direct"}
-        results: dict[str, Any] = {}
-        for name, port in targets.items():
-            url = f"http://127.0.0.1:{port}{PATH}"
-            print(f"{name:8s} {url} ...", flush=True)
-            load_before = os.getloadavg()[0]
-            measure(url, headers, args.connections, args.warmup)
-            c0 = cpu_seconds(owners[name])
-            results[name] = measure(url, headers, args.connections, args.duration)
-            requests = results[name]["rps"] * args.duration
-            # CPU per request of the process that answers on that port (upstream, nginx or gateway)
-            results[name]["cpu_us_per_request"] = (cpu_seconds(owners[name]) - c0) / requests * 1e6
-            results[name]["loadavg_1m_before"] = load_before
+        # On a shared machine the load of other jobs drifts within seconds: the setups are measured in
+        # turn, `--rounds` times, and each ratio is taken within a round, then the median over rounds.
+        rounds: list[dict[str, Any]] = []
+        for rnd in range(args.rounds):
+            one: dict[str, Any] = {}
+            for name, port in targets.items():
+                url = f"http://127.0.0.1:{port}{PATH}"
+                print(f"round {rnd + 1}/{args.rounds} {name:8s} {url} ...", flush=True)
+                load_before = os.getloadavg()[0]
+                measure(url, headers, args.connections, args.warmup)
+                c0 = cpu_seconds(owners[name])
+                one[name] = measure(url, headers, args.connections, args.duration)
+                requests = one[name]["rps"] * args.duration
+                # CPU per request of the process that answers on that port (upstream, nginx or gateway)
+                one[name]["cpu_us_per_request"] = (cpu_seconds(owners[name]) - c0) / requests * 1e6
+                one[name]["loadavg_1m_before"] = load_before
+            rounds.append(one)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -153,39 +160,53 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
 
-    d, g = results["direct"], results["gateway"]
-    summary: dict[str, Any] = {
-        "gateway_over_direct_rps": g["rps"] / d["rps"],
-        "gateway_added_p50_ms": g["p50_ms"] - d["p50_ms"],
-        "gateway_added_p99_ms": g["p99_ms"] - d["p99_ms"],
-    }
-    summary["gateway_cpu_us_per_request"] = g["cpu_us_per_request"]
-    summary["gateway_capacity_rps_per_core"] = 1e6 / g["cpu_us_per_request"]
-    if "nginx" in results:
-        n = results["nginx"]
-        summary |= {
-            "nginx_cpu_us_per_request": n["cpu_us_per_request"],
-            "nginx_capacity_rps_per_core": 1e6 / n["cpu_us_per_request"],
-            "gateway_over_nginx_rps": g["rps"] / n["rps"],
-            "nginx_over_direct_rps": n["rps"] / d["rps"],
-            "nginx_added_p50_ms": n["p50_ms"] - d["p50_ms"],
-            "gateway_added_p50_vs_nginx_ms": g["p50_ms"] - n["p50_ms"],
+    def med(values: list[float]) -> float:
+        return float(statistics.median(values))
+
+    def summarise(r: dict[str, Any]) -> dict[str, Any]:
+        """The ratios of one round."""
+        d, g = r["direct"], r["gateway"]
+        out: dict[str, Any] = {
+            "gateway_over_direct_rps": g["rps"] / d["rps"],
+            "gateway_added_p50_ms": g["p50_ms"] - d["p50_ms"],
+            "gateway_added_p99_ms": g["p99_ms"] - d["p99_ms"],
+            "gateway_cpu_us_per_request": g["cpu_us_per_request"],
+            "gateway_capacity_rps_per_core": 1e6 / g["cpu_us_per_request"],
         }
+        if "nginx" in r:
+            n = r["nginx"]
+            out |= {
+                "nginx_cpu_us_per_request": n["cpu_us_per_request"],
+                "nginx_capacity_rps_per_core": 1e6 / n["cpu_us_per_request"],
+                "gateway_over_nginx_rps": g["rps"] / n["rps"],
+                "gateway_over_nginx_cpu_per_request": g["cpu_us_per_request"] / n["cpu_us_per_request"],
+                "nginx_over_direct_rps": n["rps"] / d["rps"],
+                "nginx_added_p50_ms": n["p50_ms"] - d["p50_ms"],
+                "gateway_added_p50_vs_nginx_ms": g["p50_ms"] - n["p50_ms"],
+            }
+        return out
+
+    per_round = [summarise(r) for r in rounds]
+    summary = {k: med([s[k] for s in per_round]) for k in per_round[0]}
+    results = {name: {k: (med([r[name][k] for r in rounds]) if isinstance(rounds[0][name][k], (int, float))
+                          else rounds[0][name][k]) for k in rounds[0][name]} for name in rounds[0]}
     print()
     print(f"{'setup':8s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'errors':>8s} {'cpu us/req':>11s}"
-          f" {'load':>6s}")
+          f" {'load':>6s}   (median of {len(rounds)} rounds)")
     for name, res in results.items():
-        print(f"{name:8s} {res['rps']:10.0f} {res['p50_ms']:8.2f} {res['p99_ms']:8.2f} {res['errors']:8d}"
+        print(f"{name:8s} {res['rps']:10.0f} {res['p50_ms']:8.2f} {res['p99_ms']:8.2f} {res['errors']:8.0f}"
               f" {res['cpu_us_per_request']:11.1f} {res['loadavg_1m_before']:6.2f}")
     print("(cpu us/req: CPU time of the process answering on that port per request; load: 1-min load average"
           " before the run, other work on this machine included)")
     print()
     for k, v in summary.items():
-        print(f"{k:32s} {v:8.3f}")
-    ok_rps = summary.get("gateway_over_nginx_rps", summary["gateway_over_direct_rps"]) >= 0.90
-    ok_p50 = summary["gateway_added_p50_ms"] <= 1.0
-    print(f"\ntarget >= 90% of nginx throughput: {'met' if ok_rps else 'MISSED'}; "
-          f"added p50 <= 1 ms: {'met' if ok_p50 else 'MISSED'}")
+        print(f"{k:36s} {v:9.3f}   rounds: {' '.join(f'{s[k]:.3f}' for s in per_round)}")
+    ok_rps = summary.get("gateway_over_nginx_rps", summary["gateway_over_direct_rps"]) >= 0.85
+    ok_cpu = summary["gateway_cpu_us_per_request"] <= 50
+    ok_p50 = summary["gateway_added_p50_ms"] <= 0.5
+    print(f"\ntarget >= 0.85 x nginx throughput: {'met' if ok_rps else 'MISSED'}; "
+          f"CPU <= 50 us per request: {'met' if ok_cpu else 'MISSED'}; "
+          f"added p50 <= 0.5 ms: {'met' if ok_p50 else 'MISSED'}")
     out = Path(args.output).resolve() if args.output else RESULTS
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
@@ -193,12 +214,14 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "request": f"GET {PATH} with a Bearer token (verified by the gateway)",
         "load": {"tool": "wrk" if wrk else "asyncio", "connections": args.connections, "threads": args.threads,
-                 "duration_s": args.duration},
+                 "duration_s": args.duration, "rounds": args.rounds},
         "workers": {"nginx": args.nginx_workers, "gateway": args.gateway_workers, "upstream": 1},
         "cpus": os.cpu_count(),
         "results": results,
         "summary": summary,
-        "targets_met": {"rps_ge_90pct_nginx": ok_rps, "added_p50_le_1ms": ok_p50},
+        "rounds": rounds,
+        "per_round_summary": per_round,
+        "targets_met": {"rps_ge_85pct_nginx": ok_rps, "cpu_le_50us": ok_cpu, "added_p50_le_0_5ms": ok_p50},
     }, indent=2))
     print(f"written {out}")
     return 0

@@ -32,7 +32,7 @@ ORDER = ["thumbnails", "gateway", "shows", "stats", "chat", "media_upload", "vid
 # smaller runs for `--quick`; an option is passed only if the script's source defines it
 QUICK_ARGS: dict[str, list[str]] = {
     "thumbnails": ["--runs", "3"],
-    "gateway": ["--duration", "3", "--warmup", "1"],
+    "gateway": ["--duration", "3", "--warmup", "1", "--rounds", "1"],
     "shows": ["--duration", "3", "--shows", "2000", "--users", "20"],
     "stats": ["--requests", "100", "--writes", "20"],
     "chat": ["--clients", "50", "--messages", "5", "--burst", "10"],

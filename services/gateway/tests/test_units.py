@@ -131,3 +131,30 @@ def test_merged_operations_document_what_the_gateway_answers_itself() -> None:
     login = merged["paths"]["/api/auth/login"]["post"]["responses"]
     assert login["401"] == {"description": "wrong password"}  # the service's own description wins
     assert merged["components"]["schemas"]["GatewayError"]["required"] == ["error", "code"]
+
+
+def test_bulk_metrics_match_prometheus_own_observations() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from gateway.metrics import Metrics
+    from shared.metrics import LATENCY, REQUESTS
+
+    values = [0.0001, 0.005, 0.0050001, 0.01, 0.3, 2.5, 9.9, 42.0]
+    reference = Histogram("ref_seconds", "x", buckets=LATENCY._upper_bounds[:-1], registry=CollectorRegistry())
+    m = Metrics("unit-bulk")
+    for v in values:
+        reference.observe(v)
+        m.observe("GET", "/api/unit", 200, v)
+    m.flush()
+    m.observe("GET", "/api/unit", 200, 0.02)  # a tally not flushed yet is in the exposition too
+    reference.observe(0.02)
+    text = m.exposition()[0].decode()
+
+    def buckets(lines: list[str], key: str) -> list[str]:
+        return [line.rsplit(" ", 1)[1] for line in lines if key in line and "_bucket" in line]
+
+    ours = buckets([ln for ln in text.splitlines() if 'service="unit-bulk"' in ln], "http_request_duration")
+    ref = buckets(reference.collect()[0].samples and [
+        f"{s.name} {s.value}" for s in reference.collect()[0].samples], "ref_seconds")
+    assert ours == ref and len(ours) == len(LATENCY._upper_bounds)
+    assert REQUESTS.labels("unit-bulk", "GET", "/api/unit", "200")._value.get() == len(values) + 1

@@ -36,11 +36,14 @@ class AccessLog:
             self._sec = sec
             self._sec_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         ts = f"{self._sec_text}.{int((now - sec) * 1000):03d}Z"
-        p = json.dumps(path)
+        # a path of printable ASCII without quote or backslash is its own JSON string (most are)
+        plain = path.isascii() and path.isprintable() and '"' not in path and "\\" not in path
+        p = f'"{path}"' if plain else json.dumps(path)
+        msg = f'"{method} {path} {status}"' if plain else json.dumps(f"{method} {path} {status}")
         up = "null" if upstream is None else f'"{upstream}"'
         self._buf.append(
             f'{{"ts": "{ts}", "level": "info", "service": "{self.service}", "logger": "gateway.access", '
-            f'"msg": {json.dumps(f"{method} {path} {status}")}, "request_id": "{request_id}", '
+            f'"msg": {msg}, "request_id": "{request_id}", '
             f'"method": "{method}", "path": {p}, "status": {status}, "duration_ms": {duration_ms:.2f}, '
             f'"upstream": {up}}}\n'
         )

@@ -11,12 +11,14 @@ import logging
 import os
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from gateway import health
 from gateway.accesslog import AccessLog
 from gateway.auth import check_csrf, from_service_error, not_authenticated
+from gateway.client import Pool
 from gateway.config import GatewaySettings, get_settings
 from gateway.cors import Cors
 from gateway.docs import DocsCache
@@ -72,6 +74,7 @@ DROP_REQUEST = frozenset(
     }
 )
 SMALL_BODY = 64 * 1024
+CRLF = b"\r\n"
 ROOT_INFO = {"message": "ShareMyShows API", "version": "1.0", "documentation": "/docs"}
 NOT_FOUND = GatewayError(404, "Not found.", "not_found")
 
@@ -90,8 +93,12 @@ class Gateway:
         self.static = StaticSite(settings.web_dir, settings.content_security_policy)
         self.metrics = Metrics() if settings.metrics_enabled else None
         self.limiter = make_limiter(settings.redis_url or None)
-        self.sessions: dict[str, aiohttp.ClientSession] = {}
-        self.proxy = HttpProxy(self.sessions, settings.read_timeout)
+        self.sessions: dict[str, aiohttp.ClientSession] = {}  # WebSockets, health, docs, JWKS
+        self.pools = {name: Pool(settings.pool_size, settings.connect_timeout) for name in urls}  # the proxy path
+        self.proxy = HttpProxy(self.pools, settings.read_timeout)
+        # Host for a request that came without one (HTTP/1.0): the service's first instance
+        self._host_of = {name: urlsplit(bases[0]).netloc.encode() if bases else b"localhost"
+                         for name, bases in urls.items()}
         self.docs = DocsCache(self.sessions, self.upstreams, settings.openapi_cache_seconds)
         # the one verifier: JWKS fetched asynchronously, revoked sessions pushed and caught up in a thread
         self.revocations = RevocationList()
@@ -117,6 +124,7 @@ class Gateway:
         self._user_limit = settings.rate_limit_user
         self._window = settings.rate_limit_window
         self.access_log = AccessLog("gateway") if settings.access_log else None
+        self.ws_tunnel = settings.ws_tunnel  # read by gateway.server at a WebSocket upgrade
         # largest request body: MAX_BODY_BYTES, or the kind's file size (+ multipart slack) on upload routes
         self.max_body = settings.max_body_bytes
         self.body_limits = settings.upload_body_limits()
@@ -145,6 +153,8 @@ class Gateway:
             self.sessions[name] = make_session(s.pool_size, s.connect_timeout, s.read_timeout)
         await self.verifier.refresh_async(force=True)
         self._tasks.append(asyncio.create_task(self._refresh_jwks_forever()))
+        if self.metrics is not None:
+            self._tasks.append(asyncio.create_task(self.metrics.flush_forever()))
         self.broadcast.start()
         self.revocation_feed.start()
         # refuse already-revoked sessions from the first request on (tokens get 503 until loaded)
@@ -175,6 +185,8 @@ class Gateway:
         for session in self.sessions.values():
             await session.close()
         self.sessions.clear()
+        for pool in self.pools.values():
+            await pool.close()
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         """ASGI lifespan protocol."""
@@ -292,7 +304,7 @@ class Gateway:
         service = match_route(path)
         authorization = cookie = origin = rid_in = xff = None
         h: dict[bytes, str] = {}
-        fwd: list[tuple[str, str]] = []
+        fwd: list[bytes] = []  # the forwarded header block, as `name: value\r\n` pieces (joined once)
         content_length: str | None = None
         chunked = False
         proxied = service is not None
@@ -313,6 +325,7 @@ class Gateway:
                 continue
             elif name == b"content-length":
                 content_length = v
+                continue  # forwarded below unless the body is chunked
             elif name == b"transfer-encoding":
                 chunked = True
                 continue
@@ -321,7 +334,7 @@ class Gateway:
                 if name in DROP_REQUEST:
                     continue
             if proxied:
-                fwd.append((name.decode("latin-1"), v))
+                fwd += (name, b": ", value, CRLF)
         rid = self.request_id(rid_in)
         rid_b = rid.encode()
         extra: Headers = [(b"x-request-id", rid_b)]
@@ -375,7 +388,7 @@ class Gateway:
         service: str,
         method: str,
         path: str,
-        fwd: list[tuple[str, str]],
+        fwd: list[bytes],
         h: dict[bytes, str],
         authorization: str | None,
         cookie: str | None,
@@ -419,24 +432,28 @@ class Gateway:
             raise not_authenticated()
 
         if cookie is not None:
-            fwd.append(("cookie", cookie))
-        fwd.append(("x-request-id", rid))
-        fwd.append(("x-forwarded-for", self.forwarded_for(scope, xff)))
+            fwd += (b"cookie: ", cookie.encode("latin-1"), CRLF)
+        fwd += (b"x-request-id: ", rid.encode(), CRLF,
+                b"x-forwarded-for: ", self.forwarded_for(scope, xff).encode("latin-1"), CRLF)
         proto = h.get(b"x-forwarded-proto") if self._hops else None
-        fwd.append(("x-forwarded-proto", proto or scope.get("scheme", "http")))
+        fwd += (b"x-forwarded-proto: ", (proto or scope.get("scheme", "http")).encode("latin-1"), CRLF)
         host = h.get(b"host")
         if host:
-            fwd.append(("x-forwarded-host", host))
+            fwd += (b"x-forwarded-host: ", host.encode("latin-1"), CRLF)  # Host itself went with the others
+        else:
+            fwd += (b"host: ", self._host_of[service], CRLF)  # HTTP/1.1 requires one
         if chunked:
             body_kind = 2
-            if content_length is not None:
-                fwd = [(k, v) for k, v in fwd if k != "content-length"]
         elif length:
             body_kind = 1 if length <= SMALL_BODY else 2
+            fwd += (b"content-length: ", content_length.encode(), CRLF)  # type: ignore[union-attr]
         else:
             body_kind = 0
+            if content_length is not None:
+                fwd += (b"content-length: ", content_length.encode(), CRLF)
         upstream = self.upstreams[service]
-        status, _ = await self.proxy.forward(scope, receive, send, upstream, fwd, body_kind, extra, body_limit)
+        status, _ = await self.proxy.forward(scope, receive, send, upstream, b"".join(fwd), body_kind, extra,
+                                             body_limit, chunked)
         return status
 
     async def _local(

@@ -44,6 +44,8 @@ class GatewaySettings(BaseServiceSettings, UploadLimitSettings):
     jwks_min_refetch_seconds: float = 1.0
     access_log: bool = True
     metrics_enabled: bool = True
+    # WebSockets: a byte tunnel once authorised (true), or parsed and re-framed frame by frame (false)
+    ws_tunnel: bool = True
     # /metrics answers only `Authorization: Bearer <this>`; empty: /metrics is not served (404)
     metrics_token: str = ""
     # replaces the web app's Content-Security-Policy (empty: the built-in one, see gateway/static.py)

@@ -24,7 +24,7 @@ def main() -> None:
         port=settings.listen_port,
         workers=settings.api_workers,
         loop="uvloop",
-        http="gateway.server:CoalescingHttpToolsProtocol" if SUPPORTED else "httptools",
+        http="gateway.server:FastHttpToolsProtocol" if SUPPORTED else "httptools",
         ws="websockets-sansio",
         lifespan="on",
         access_log=False,

@@ -1,15 +1,14 @@
-"""HTTP streaming proxy: one pooled aiohttp session per upstream, bodies streamed both ways."""
+"""HTTP streaming proxy: one connection pool per upstream (gateway.client), bodies streamed both ways."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
-from yarl import URL
 
+from gateway.client import Conn, ConnectFailed, Disconnected, Pool, ReadTimeout, UpstreamError
 from gateway.responses import GatewayError, Headers, Receive, Scope, Send
 from gateway.routes import Instance, Upstream
 from shared.limits import too_large_message
@@ -83,7 +82,7 @@ def gateway_timeout(service: str) -> GatewayError:
 
 
 def make_session(pool_size: int, connect_timeout: float, read_timeout: float) -> aiohttp.ClientSession:
-    """A pooled session for one upstream: no cookie jar, no decompression, no auto headers."""
+    """A pooled aiohttp session for one upstream (WebSockets, health, docs, JWKS: not the proxy path)."""
     connector = aiohttp.TCPConnector(
         limit=pool_size,
         limit_per_host=0,
@@ -103,11 +102,11 @@ def make_session(pool_size: int, connect_timeout: float, read_timeout: float) ->
 
 
 class HttpProxy:
-    """Forwards one HTTP request to an upstream instance and streams the answer back."""
+    """Forwards one HTTP request to an upstream instance and streams the answer back (gateway.client)."""
 
-    def __init__(self, sessions: dict[str, aiohttp.ClientSession], idle_timeout: float) -> None:
-        """Keep the sessions (one per upstream) and the body idle timeout."""
-        self.sessions = sessions
+    def __init__(self, pools: dict[str, Pool], idle_timeout: float) -> None:
+        """Keep the connection pools (one per upstream) and the read / body idle timeout."""
+        self.pools = pools
         self.idle_timeout = idle_timeout
 
     async def _read_small(self, receive: Receive) -> bytes:
@@ -130,50 +129,57 @@ class HttpProxy:
         receive: Receive,
         send: Send,
         upstream: Upstream,
-        headers: list[tuple[str, str]],
+        headers: bytes,
         body_kind: int,
         extra_headers: Headers,
         body_limit: int = 0,
+        chunked: bool = False,
     ) -> tuple[int, Instance | None]:
         """Proxy the request; returns (status sent, instance used). body_kind: 0 none, 1 small, 2 stream.
 
+        `headers` is the request's header block to forward (`name: value\r\n` lines, Host included).
         A streamed body (2) is counted: past `body_limit` bytes forwarding stops, the upstream connection
-        is dropped and the client gets 413 (or, if the response had started, a cut connection).
+        is dropped and the client gets 413 (or, if the response had started, a cut connection). `chunked`:
+        the streamed body has no declared length and goes on with chunked transfer coding.
         """
         method: str = scope["method"]
-        session = self.sessions[upstream.name]
-        target = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+        pool = self.pools[upstream.name]
+        target: bytes = scope.get("raw_path") or scope["path"].encode("latin-1")
         qs: bytes = scope["query_string"]
         if qs:
-            target = f"{target}?{qs.decode('latin-1')}"
-
-        data: Any = None
+            target = target + b"?" + qs
+        head = b"".join((method.encode("latin-1"), b" ", target, b" HTTP/1.1\r\n", headers))
+        if body_kind == 2:
+            # A streamed body waits for the upstream's "100 Continue" (sent when it first reads): an
+            # upstream that refuses at once (no rights on the show, over quota) never gets a byte of it,
+            # and neither does the gateway pull it from the client.
+            head += b"transfer-encoding: chunked\r\nexpect: 100-continue\r\n\r\n" if chunked else \
+                b"expect: 100-continue\r\n\r\n"
+        else:
+            head += b"\r\n"
+            if body_kind == 1:
+                head += await self._read_small(receive)
+        head_only = method == "HEAD"
+        timeout = self.idle_timeout
         state = [False, False]  # body stream started, finished
-        if body_kind == 1:
-            data = await self._read_small(receive)
-        elif body_kind == 2:
-            data = self._stream_body(receive, state, body_limit)
 
         inst = upstream.pick()
         attempt = 0
+        fresh = False
         while True:
             if inst is None:
                 raise unavailable(upstream.name)
             attempt += 1
             inst.active += 1
+            conn: Conn | None = None
             try:
-                # A streamed body waits for the upstream's "100 Continue" (sent when it first reads): an
-                # upstream that refuses at once (no rights on the show, over quota) never gets a byte of it,
-                # and neither does the gateway pull it from the client.
-                resp = await session.request(
-                    method,
-                    URL(inst.base + target, encoded=True),
-                    headers=headers,
-                    data=data,
-                    allow_redirects=False,
-                    expect100=body_kind == 2,
-                )
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                conn = await pool.acquire(inst.base, head_only, fresh)
+                conn.write(head)
+                if body_kind == 2:
+                    await self._send_body(conn, receive, state, body_limit, chunked, timeout)
+                else:
+                    await conn.head(timeout)
+            except ConnectFailed as exc:
                 inst.active -= 1
                 upstream.eject(inst)
                 # Nothing reached the upstream, so one retry elsewhere is safe for every method
@@ -185,47 +191,95 @@ class HttpProxy:
                     raise unavailable(upstream.name) from exc
                 inst = nxt
                 continue
-            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            except Disconnected as exc:
                 inst.active -= 1
-                raise gateway_timeout(upstream.name) from exc
-            except ClientGone:
-                inst.active -= 1
-                raise
-            except BodyTooLarge as exc:
-                inst.active -= 1
-                raise payload_too_large(exc.limit) from None
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                self._drop(pool, conn)
+                retryable = method in IDEMPOTENT and not state[0]
+                if retryable and exc.reused and not exc.answered and not fresh:
+                    # A kept-alive connection the upstream had just closed: the request never ran there.
+                    fresh = True
+                    attempt -= 1
+                    continue
                 # The instance died with the request in flight: an idempotent request whose body
                 # we still hold may safely run again on another replica.
-                inst.active -= 1
                 upstream.eject(inst)
-                can_retry = attempt == 1 and method in IDEMPOTENT and not state[0]
-                nxt = upstream.pick(exclude=inst) if can_retry else None
+                nxt = upstream.pick(exclude=inst) if retryable and attempt == 1 else None
                 if nxt is None:
-                    log.warning("%s dropped the connection at %s: %r", upstream.name, inst.base, exc)
+                    log.warning("%s dropped the connection at %s: %s", upstream.name, inst.base, exc)
                     raise bad_gateway(upstream.name) from exc
                 inst = nxt
+                fresh = False
                 continue
-            except aiohttp.ClientError as exc:
+            except ReadTimeout as exc:
                 inst.active -= 1
-                if isinstance(exc.__cause__, ClientGone) or isinstance(exc.__context__, ClientGone):
-                    raise ClientGone from exc
-                too_large = exc.__cause__ or exc.__context__
-                if isinstance(too_large, BodyTooLarge):
-                    raise payload_too_large(too_large.limit) from None
+                self._drop(pool, conn)
+                raise gateway_timeout(upstream.name) from exc
+            except TimeoutError as exc:  # the client's body stalled past the idle timeout
+                inst.active -= 1
+                self._drop(pool, conn)
+                raise gateway_timeout(upstream.name) from exc
+            except BodyTooLarge as exc:
+                inst.active -= 1
+                self._drop(pool, conn)
+                raise payload_too_large(exc.limit) from None
+            except UpstreamError as exc:
+                inst.active -= 1
+                self._drop(pool, conn)
                 log.warning("%s failed at %s: %r", upstream.name, inst.base, exc)
                 raise bad_gateway(upstream.name) from exc
+            except BaseException:  # ClientGone, cancellation
+                inst.active -= 1
+                self._drop(pool, conn)
+                raise
             break
 
         try:
             body_done = body_kind != 2 or state[1]
-            return await self._respond(scope, receive, send, resp, extra_headers, upstream, body_done), inst
+            return await self._respond(scope, receive, send, conn, extra_headers, upstream, body_done), inst
         finally:
             inst.active -= 1
-            resp.release()
+            pool.release(conn)
 
-    async def _stream_body(self, receive: Receive, state: list[bool], limit: int) -> AsyncIterator[bytes]:
-        """The ASGI request body as an async generator (never buffered whole), at most `limit` bytes."""
+    @staticmethod
+    def _drop(pool: Pool, conn: Conn | None) -> None:
+        if conn is not None:
+            conn.reusable = False
+            pool.release(conn)
+
+    async def _send_body(
+        self, conn: Conn, receive: Receive, state: list[bool], limit: int, chunked: bool, wait_s: float
+    ) -> None:
+        """After `Expect: 100-continue`, stream the body while watching for an early answer; return on the head."""
+        if not await conn.wait_continue(wait_s):
+            # answered without the body, which the upstream may still expect: the connection is not reused
+            conn.reusable = False
+            return
+        head = conn.head_future()
+        pump = asyncio.ensure_future(self._pump(conn, receive, state, limit, chunked))
+        try:
+            await asyncio.wait((pump, head), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            pump.cancel()
+            raise
+        if head.done():
+            exc = head.exception()
+            if exc is not None or not pump.done():
+                pump.cancel()
+                with contextlib.suppress(BaseException):
+                    await pump
+            elif not pump.cancelled():
+                pump.exception()  # an answer that came first wins over a body cut short by the upstream
+            if exc is not None:
+                raise exc
+            if not state[1]:
+                conn.reusable = False  # answered before the whole body was sent (e.g. a 413 mid-upload)
+            return
+        head.cancel()
+        pump.result()  # ClientGone, BodyTooLarge, TimeoutError or Disconnected surface here
+        await conn.head(wait_s)
+
+    async def _pump(self, conn: Conn, receive: Receive, state: list[bool], limit: int, chunked: bool) -> None:
+        """Copy the ASGI request body to the upstream chunk by chunk, waiting while its buffer is full."""
         state[0] = True
         idle = self.idle_timeout
         seen = 0
@@ -239,8 +293,14 @@ class HttpProxy:
                 seen += len(chunk)
                 if limit and seen > limit:
                     raise BodyTooLarge(limit)
-                yield chunk
+                if chunked:
+                    conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))  # one write (one syscall)
+                else:
+                    conn.write(chunk)
+                await conn.drain()
             if not msg.get("more_body"):
+                if chunked:
+                    conn.write(b"0\r\n\r\n")
                 state[1] = True
                 return
 
@@ -249,16 +309,16 @@ class HttpProxy:
         scope: Scope,
         receive: Receive,
         send: Send,
-        resp: aiohttp.ClientResponse,
+        conn: Conn,
         extra_headers: Headers,
         upstream: Upstream,
         body_done: bool,
     ) -> int:
         """Send the upstream's status, headers and body to the client."""
-        status = resp.status
+        status = conn.status
         out: Headers = []
         length = -1
-        for name, value in resp.raw_headers:
+        for name, value in conn.headers:
             lname = name.lower()
             if lname in DROP_RESPONSE:
                 continue
@@ -268,14 +328,15 @@ class HttpProxy:
                 except ValueError:
                     continue
             out.append((lname, value))
-        out.extend(extra_headers)
-        head = scope["method"] == "HEAD" or status in NO_BODY_STATUS or status < 200
+        out += extra_headers
+        timeout = self.idle_timeout
+        head = conn.head_only or status in NO_BODY_STATUS
         if head or 0 <= length <= SMALL_RESPONSE:
             try:
-                body = b"" if head else await resp.read()
-            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                body = b"" if head else await conn.read_all(timeout)
+            except ReadTimeout as exc:
                 raise gateway_timeout(upstream.name) from exc
-            except aiohttp.ClientError as exc:
+            except UpstreamError as exc:
                 raise bad_gateway(upstream.name) from exc
             await send({"type": "http.response.start", "status": status, "headers": out})
             await send({"type": "http.response.body", "body": body})
@@ -283,12 +344,11 @@ class HttpProxy:
 
         # Large or unknown length: stream; the first chunk is read before answering so that an
         # upstream failing right away still gets a clean error response.
-        content = resp.content
         try:
-            first = await content.readany()
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            first = await conn.read_chunk(timeout)
+        except ReadTimeout as exc:
             raise gateway_timeout(upstream.name) from exc
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             raise bad_gateway(upstream.name) from exc
         await send({"type": "http.response.start", "status": status, "headers": out})
         if first:
@@ -296,15 +356,19 @@ class HttpProxy:
         # uvicorn drops sends after a disconnect, so watch for it to stop pulling from the upstream.
         watcher = asyncio.ensure_future(_until_disconnect(receive)) if body_done else None
         try:
-            async for chunk in content.iter_any():
+            while first:
+                chunk = await conn.read_chunk(timeout)
+                if not chunk:
+                    break
                 if watcher is not None and watcher.done():
-                    resp.close()
+                    conn.reusable = False
+                    conn.close()
                     return 499
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except UpstreamError as exc:
             # Headers are out: all we can do is cut the connection so the client sees a short body.
             log.warning("%s response stream broke: %r", upstream.name, exc)
-            resp.close()
+            conn.close()
             raise ResponseAborted(status) from exc
         finally:
             if watcher is not None:

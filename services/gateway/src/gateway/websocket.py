@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -46,16 +47,25 @@ async def deny(scope: Scope, send: Send, err: GatewayError) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
-async def handle_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> int:
-    """Proxy one WebSocket; returns a status-like number for the access log."""
-    msg = await receive()
-    if msg["type"] != "websocket.connect":
-        return 400
+@dataclass
+class WsPlan:
+    """An authorised WebSocket request: where it goes and with which headers."""
+
+    service: str
+    target: str  # path and query string, as received
+    up_headers: dict[str, str]
+    protocols: list[str]  # the client's subprotocols without the token
+    marker: str | None  # the subprotocol that carried the token, answered when the service picks none
+    proto_token: str | None
+    rid: str
+
+
+async def authorize(gw: Gateway, scope: Scope) -> WsPlan:
+    """Route, token, rate limits and origin of a WebSocket request; GatewayError when refused."""
     path: str = scope["path"]
     service = match_route(path)
     if service is None or is_unsafe_path(path):
-        await deny(scope, send, GatewayError(404, "Not found.", "not_found"))
-        return 404
+        raise GatewayError(404, "Not found.", "not_found")
     hdrs: dict[bytes, str] = {}
     for name, value in scope["headers"]:
         hdrs[name] = value.decode("latin-1")
@@ -66,20 +76,15 @@ async def handle_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Se
         token = proto_token
     client_ip = gw.client_ip(scope, hdrs.get(b"x-forwarded-for"))
     rid = gw.request_id(hdrs.get(b"x-request-id"))
-    try:
-        gw.check_rate(f"ip:{client_ip}", gw.settings.rate_limit_ip)
-        if token is None:
-            raise gw.not_authenticated()
-        claims = await verify(gw.verifier, token)
-        gw.check_rate(f"user:{claims['sub']}", gw.settings.rate_limit_user)
-        origin = hdrs.get(b"origin")
-        if via_cookie and origin and not gw.cors.allowed(origin) and not gw.same_origin(origin, hdrs.get(b"host")):
-            # Cross-site WebSocket hijacking: a foreign page riding on the cookie.
-            raise GatewayError(403, "Cross-site WebSocket connections are not allowed.", "csrf_failed")
-    except GatewayError as err:
-        await deny(scope, send, err)
-        return err.status
-
+    gw.check_rate(f"ip:{client_ip}", gw.settings.rate_limit_ip)
+    if token is None:
+        raise gw.not_authenticated()
+    claims = await verify(gw.verifier, token)
+    gw.check_rate(f"user:{claims['sub']}", gw.settings.rate_limit_user)
+    origin = hdrs.get(b"origin")
+    if via_cookie and origin and not gw.cors.allowed(origin) and not gw.same_origin(origin, hdrs.get(b"host")):
+        # Cross-site WebSocket hijacking: a foreign page riding on the cookie.
+        raise GatewayError(403, "Cross-site WebSocket connections are not allowed.", "csrf_failed")
     up_headers: dict[str, str] = {
         "X-Request-ID": rid,
         "X-Forwarded-For": gw.forwarded_for(scope, hdrs.get(b"x-forwarded-for")),
@@ -89,10 +94,25 @@ async def handle_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Se
     for name in FORWARD:
         if name in hdrs:
             up_headers[name.decode()] = hdrs[name]
-    session = gw.sessions[service]
-    upstream = gw.upstreams[service]
     raw_path = scope.get("raw_path") or path.encode()
     target = raw_path.decode("latin-1") + (f"?{query}" if query else "")
+    return WsPlan(service, target, up_headers, protocols, marker, proto_token, rid)
+
+
+async def handle_websocket(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> int:
+    """Proxy one WebSocket frame by frame (GATEWAY_WS_TUNNEL=false); returns a status for the access log."""
+    msg = await receive()
+    if msg["type"] != "websocket.connect":
+        return 400
+    try:
+        plan = await authorize(gw, scope)
+    except GatewayError as err:
+        await deny(scope, send, err)
+        return err.status
+    service, target, up_headers, protocols = plan.service, plan.target, plan.up_headers, plan.protocols
+    proto_token, marker, rid = plan.proto_token, plan.marker, plan.rid
+    session = gw.sessions[service]
+    upstream = gw.upstreams[service]
     ws: aiohttp.ClientWebSocketResponse | None = None
     inst = upstream.pick()
     tried = 0
