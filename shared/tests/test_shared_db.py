@@ -53,7 +53,7 @@ def _app(engine: Engine, pool_size: int) -> FastAPI:
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
     # A pool far smaller than anyio's 40 worker threads, and no overflow: the shape that used to stall.
-    eng = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=2, max_overflow=0, pool_timeout=3)
+    eng = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=2, max_overflow=0, pool_timeout=10)
     with eng.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
     yield eng
@@ -64,13 +64,11 @@ async def test_a_burst_far_beyond_the_pool_completes_and_returns_every_connectio
     app = _app(engine, pool_size=2)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as client:
-        started = time.monotonic()
         answers = await asyncio.gather(*(client.get("/hold") for _ in range(80)))
-        elapsed = time.monotonic() - started
-    assert [r.status_code for r in answers] == [200] * 80
     # Without permits, endpoint threads waiting for a connection held every worker thread while the
-    # requests owning the connections waited for one to validate their response: a pool_timeout stall.
-    assert elapsed < 3, f"burst took {elapsed:.1f}s: requests waited for pool_timeout"
+    # requests owning the connections waited for one to validate their response: they stalled until
+    # pool_timeout and failed (500). No timing here: a stall shows as those failures.
+    assert [r.status_code for r in answers] == [200] * 80
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
