@@ -205,7 +205,9 @@ def test_worker_sigkill_mid_transcode_still_ends_ready(make_user, stack, tmp_pat
 
 # The corpus is generated here; every entry names what the platform must answer: a 4xx at upload, or an
 # item that ends `failed` with a reason. Two valid images carrying hostile extras end `ready`, cleaned.
-WORKER_RSS_CAP_MB = 512  # the media worker with its prefork child and ffmpeg, summed; children recycle at 1.5 GB
+# the media worker with its prefork children and their ffmpeg, summed: 512 MB per pool process (one per usable
+# core by default); children recycle at 1.5 GB
+WORKER_RSS_CAP_MB_PER_PROCESS = 512
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -325,5 +327,8 @@ def test_bad_media_corpus_fails_cleanly_within_the_worker_memory_cap(
     left = objects()
     assert len(left) == len(cleaned) and all("display" in leaves for leaves in left.values()), left
     print("peak worker RSS MB:", {k: round(v, 1) for k, v in watch.peaks_mb.items()})
-    assert 0 < max(watch.peaks_mb.values()) < WORKER_RSS_CAP_MB, watch.peaks_mb
+    from media.config import MediaSettings
+
+    cap = WORKER_RSS_CAP_MB_PER_PROCESS * MediaSettings().pool_size
+    assert 0 < max(watch.peaks_mb.values()) < cap, (watch.peaks_mb, cap)
     assert stack.find("media-worker")[0].popen.poll() is None  # no worker crash
