@@ -44,7 +44,7 @@ stop: ## Stop a system started by `make run` (from another terminal)
 test: install ## Run every test: unit, API, end-to-end (PostgreSQL, RabbitMQ, S3, worker), web
 	$(PY) -m pytest shared/tests services tests/deploy -n 2 -m "not e2e" $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory web
-	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest tests/e2e -n 2 --dist loadfile $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-web
 
 test-unit: install ## Unit and in-process API tests only (no servers needed)
@@ -58,7 +58,8 @@ test-web: ## Web app unit tests and type check (skipped with a notice without No
 	elif [ -f web/package.json ]; then cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run typecheck && npm test; fi
 
 test-faults: install ## Fault-injection suite (worker kill, broker restart, storage down, service down)
-	$(PY) -m pytest tests/faults -p no:xdist $(PYTEST_ARGS)
+	$(PY) -m pytest tests/faults -n 2 -m "not broker_restart" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/faults -p no:xdist -m broker_restart $(PYTEST_ARGS)
 
 test-fuzz: install ## Schemathesis fuzzing of every operation of the merged OpenAPI (FUZZ_EXAMPLES=50)
 	$(PY) -m pytest tests/fuzz -p no:xdist $(PYTEST_ARGS)
