@@ -39,6 +39,9 @@ def api_schema(stack: Stack) -> Any:
     )
 
 
+# tus PATCH bodies (`application/offset+octet-stream`) are raw bytes, like application/octet-stream
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
