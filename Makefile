@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 NPM    := $(shell command -v npm 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: help install run stop web test test-unit test-e2e test-web test-faults test-fuzz lint fmt bench compose-config k8s-render clean
+.PHONY: help install run stop web test test-unit test-e2e test-web test-faults test-faults-shared test-faults-broker test-fuzz lint fmt bench compose-config k8s-render clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -57,8 +57,13 @@ test-web: ## Web app unit tests and type check (skipped with a notice without No
 	@if [ -z "$(NPM)" ]; then echo "Node.js/npm not found: web tests skipped (install Node.js 20)."; \
 	elif [ -f web/package.json ]; then cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run typecheck && npm test; fi
 
-test-faults: install ## Fault-injection suite (worker kill, broker restart, storage down, service down)
+test-faults: install ## Fault-injection suite (broker restart, storage down, service down, lost events)
+	@$(MAKE) --no-print-directory test-faults-shared test-faults-broker
+
+test-faults-shared: install  # the faults that leave the shared servers up (two at a time)
 	$(PY) -m pytest tests/faults -n 2 -m "not broker_restart" $(PYTEST_ARGS)
+
+test-faults-broker: install  # restarts the shared RabbitMQ: nothing else may run meanwhile
 	$(PY) -m pytest tests/faults -p no:xdist -m broker_restart $(PYTEST_ARGS)
 
 test-fuzz: install ## Schemathesis fuzzing of every operation of the merged OpenAPI (FUZZ_EXAMPLES=50)
