@@ -136,15 +136,17 @@ def test_user_deleted_closes_their_sockets(live: Any, sockets: list[Any]) -> Non
 
 
 def test_token_expiry_closes_unless_the_client_reauthenticates(live: Any, sockets: list[Any]) -> None:
-    ws = _join(live, sockets, token=live.token_factory(FRIEND, "friend", ttl_s=2))
+    # lifetimes of several seconds: on a loaded machine the join and the renewal alone can take a second or two
+    first_expires = time.monotonic() + 6
+    ws = _join(live, sockets, token=live.token_factory(FRIEND, "friend", ttl_s=6))
     ws.send_json({"type": "auth", "token": live.token_factory(OWNER, "owner")})  # someone else's: refused
     assert _next(ws, "error")["code"] == "invalid_token"
-    ws.send_json({"type": "auth", "token": live.token_factory(FRIEND, "friend", ttl_s=4)})
+    ws.send_json({"type": "auth", "token": live.token_factory(FRIEND, "friend", ttl_s=12)})
     assert _next(ws, "auth")["ok"] is True
-    time.sleep(2.5)  # past the first token's expiry: still open
+    time.sleep(max(0.0, first_expires - time.monotonic()) + 0.5)  # past the first token's expiry: still open
     ws.send_json({"type": "ping"})
     assert _next(ws, "pong")
-    code, reason, _ = _closed(ws, 5)  # the renewed token expires too
+    code, reason, _ = _closed(ws, 12)  # the renewed token expires too
     assert code == 4401 and reason == "Your session expired; sign in again."
 
 
