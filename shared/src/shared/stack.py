@@ -414,20 +414,24 @@ class Stack:
         self.wait_healthy()
 
     def stop(self) -> None:
-        """SIGTERM everything, then SIGKILL what is left after a grace period."""
+        """SIGTERM each service's leader, then SIGKILL whatever is left of its process group.
+
+        Only the leader gets the SIGTERM, as under Kubernetes or Compose: it stops its own children (uvicorn
+        workers, Celery's pool). A SIGTERM to the whole group kills Celery's pool processes under the parent's
+        feet, and billiard then waits forever for a queue lock a dead child held (the parent never exits).
+        """
         for proc in self.procs:
             if proc.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.popen.pid, signal.SIGTERM)
+                    proc.popen.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc in self.procs:
             remaining = max(0.1, deadline - time.monotonic())
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(remaining)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.popen.pid, signal.SIGKILL)
-                proc.popen.wait(5)
+            with contextlib.suppress(ProcessLookupError):  # the group outlives its leader: sweep it
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait(5)
 
     def supervise(self) -> None:
         """Keep the system up until Ctrl-C: report and restart a process that dies."""

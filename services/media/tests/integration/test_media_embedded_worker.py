@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -43,11 +44,12 @@ def embedded(tmp_path: Path) -> Iterator[dict[str, Any]]:
     try:
         yield {"settings": settings, "proc": proc, "log": tmp_path / "worker.log"}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()  # the leader only: it stops its pool (shared.stack.Stack.stop says why)
         try:
             proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # what is left of its group
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from shared.stack import free_port
+from shared.stack import die_with_parent, free_port
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1:5672")
@@ -91,6 +91,7 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=die_with_parent,  # a test run killed without its teardown leaves no S3 server behind
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
