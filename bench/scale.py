@@ -35,6 +35,7 @@ from _common import (
     FullStack,
     QueueSampler,
     RssSampler,
+    cpu_seconds,
     merge_peaks,
     percentile,
     stack_pids,
@@ -115,9 +116,14 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
             with QueueSampler(fs.vhost, amqp) as queue:
                 t0 = time.monotonic()
                 workers.start()
+                booted_done = len(ids) - len(watcher.pending())
+                cpu0 = {name: cpu_seconds(pid) for name, pid in stack_pids(workers).items()}
+                db0 = db_activity(fs.env["MEDIA_DATABASE_URL"])
                 with RssSampler(stack_pids(workers)) as rss:
                     drained = watcher.wait_all(timeout_s)
                     t_end = time.monotonic()
+                cpu1 = {name: cpu_seconds(pid) for name, pid in stack_pids(workers).items()}
+                db1 = db_activity(fs.env["MEDIA_DATABASE_URL"])
                 time.sleep(1.5)  # a last queue sample after the drain
         finally:
             workers.stop()
@@ -128,6 +134,10 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
     ready_times = sorted(watcher.done_at[m] for m in ids if m in watcher.done_at)
     statuses = Counter(watcher.status.get(m, "missing") for m in ids)
     wall = (max(ready_times) if ready_times else t_end) - t0
+    # work done between the workers' readiness and the drain's end (their boot is not photo work)
+    after_boot = max(1, len(ready_times) - booted_done)
+    worker_cpu = sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1)
+    db = {k: db1[k] - db0[k] for k in db1} if db0 and db1 else {}
     steady = (ready_times[-1] - ready_times[0]) if len(ready_times) > 1 else float("nan")
     return {
         "workers": count,
@@ -151,12 +161,40 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
                                sum(v for k, v in (attempts or {}).items() if k.isdigit() and int(k) > 1)),
         "log_evidence": runs["succeeded_total"] > 0,
         "attempt_counters": attempts,
+        # efficiency by processes, which wall-clock speed-up on 2 shared cores cannot show
+        "worker_cpu_s_per_photo": round(worker_cpu / after_boot, 4),
+        "queue_wait_ms_p50": server.get("queue_wait_ms", {}).get("median"),
+        "db_commits_per_photo": round(db["xact_commit"] / after_boot, 2) if db else None,
+        "db_rows_written_per_photo": round(db["rows_written"] / after_boot, 2) if db else None,
+        "events_published_per_photo": round(db["events"] / after_boot, 2) if db else None,
         "server_side": server,
         "queue_after": after,
         "queue_peak_ready": queue.peak_ready(),
         "queue_depth": queue.samples,
         "peak_rss_mb": merge_peaks(rss.peaks_mb),
     }
+
+
+def db_activity(db_url: str) -> dict[str, float]:
+    """The media database's commits and rows written (pg_stat_database) and outbox events sent so far.
+
+    Counted over the whole database, so the API's reads of the watcher's polls add a few commits: an upper
+    bound for the workers' own coordination cost. {} when the statistics cannot be read.
+    """
+    from shared.testing.infra import pg_connect
+
+    try:
+        with pg_connect(db_url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+                        "WHERE datname = current_database()")
+            commits, rows = cur.fetchone() or (0, 0)
+            cur.execute("SELECT count(*) FROM outbox_event WHERE published_at IS NOT NULL "
+                        "AND type NOT LIKE 'task:%%'")
+            (events,) = cur.fetchone() or (0,)
+            return {"xact_commit": float(commits), "rows_written": float(rows), "events": float(events)}
+    except Exception as exc:  # statistics are a bonus: never lose the run for them
+        print(f"note: could not read database activity ({exc.__class__.__name__}: {exc})", flush=True)
+        return {}
 
 
 def run_workers(n: int, counts: list[int], timeout_s: float) -> dict[str, Any]:
@@ -186,6 +224,9 @@ def run_workers(n: int, counts: list[int], timeout_s: float) -> dict[str, Any]:
         api_peaks = merge_peaks(rss.peaks_mb)
     base = next((r for r in rounds if r["workers"] == 1), rounds[0])
     for r in rounds:
+        per_photo = r.get("worker_cpu_s_per_photo")
+        r["cpu_efficiency"] = (round(base["worker_cpu_s_per_photo"] / per_photo, 2)
+                               if per_photo and base.get("worker_cpu_s_per_photo") else None)
         r["speedup"] = round(r["photos_per_s"] / base["photos_per_s"], 2) if base["photos_per_s"] else None
         r["steady_speedup"] = (round(r["steady_photos_per_s"] / base["steady_photos_per_s"], 2)
                                if base["steady_photos_per_s"] else None)
@@ -398,6 +439,10 @@ def report(result: dict[str, Any]) -> None:
             print(f"{r['workers']:>8}{r['wall_s']:>9}{r['photos_per_s']:>10}{r['speedup']!s:>10}"
                   f"{r['steady_photos_per_s']:>10}{r['steady_speedup']!s:>10}{r['ready']:>7}{r['failed']:>7}"
                   f"{r['lost']:>6}{r['processed_twice']:>6}  {r['succeeded_per_worker']}")
+            print(f"{'':>8}worker CPU {r['worker_cpu_s_per_photo']} s/photo (efficiency {r['cpu_efficiency']}x "
+                  f"one worker's), queue wait p50 {r['queue_wait_ms_p50']} ms, per photo: "
+                  f"{r['db_commits_per_photo']} DB commits, {r['db_rows_written_per_photo']} rows written, "
+                  f"{r['events_published_per_photo']} events")
             print(f"{'':>8}queue depth (t s: ready msgs): {depth_line(r['queue_depth'], 30)}")
         print(f"  ({os.cpu_count()} CPUs: past 2 workers the processes share the same cores, so the curve flattens)")
     if "replicas" in result:
