@@ -321,15 +321,25 @@ class Stack:
         return [sys.executable, "-c", f"import shared.stack as s; s.child_main({entry!r}, {os.getpid()})"]
 
     def migrate(self) -> None:
-        """Run every service's migrations (each in its own process, against its own database)."""
-        for spec in self.specs:
-            if not spec.migrate:
-                continue
-            cmd = self._python_cmd(f"{spec.package}.main:migrate")
-            result = subprocess.run(cmd, env=self.env_for(spec), capture_output=True, text=True, timeout=300,
-                                    start_new_session=True, preexec_fn=die_with_parent)
-            if result.returncode != 0:
-                raise RuntimeError(f"migrations of {spec.name} failed:\n{result.stderr[-4000:]}")
+        """Run every service's migrations, side by side: each in its own process, against its own database."""
+        running: list[tuple[ServiceSpec, subprocess.Popen[str]]] = []
+        try:
+            for spec in self.specs:
+                if not spec.migrate:
+                    continue
+                cmd = self._python_cmd(f"{spec.package}.main:migrate")
+                running.append((spec, subprocess.Popen(cmd, env=self.env_for(spec), stdout=subprocess.PIPE,
+                                                       stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                                       preexec_fn=die_with_parent)))
+            for spec, proc in running:
+                _, stderr = proc.communicate(timeout=300)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"migrations of {spec.name} failed:\n{stderr[-4000:]}")
+        finally:
+            for _, proc in running:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
 
     def _spawn(self, spec: ServiceSpec, index: int = 0) -> Proc:
         suffix = f"-{index + 1}" if index or self.count_of(spec) > 1 else ""
