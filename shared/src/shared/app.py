@@ -207,6 +207,9 @@ def run_uvicorn(app_factory: str, settings: BaseServiceSettings) -> None:
         workers=settings.api_workers,
         loop="uvloop",
         http="httptools",
+        # no permessage-deflate: a chat frame fanned out to N sockets was compressed N times (half of social's
+        # CPU per delivery in bench/chat.py) to save a few dozen bytes of a small JSON frame
+        ws_per_message_deflate=False,
         access_log=False,
         log_config=None,
         proxy_headers=False,
