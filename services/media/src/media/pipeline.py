@@ -304,7 +304,7 @@ def _video(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     exe = settings.ffmpeg_binary or None
     plans = plan_video(info)
     produced = Produced(facts={"width": v.display_width, "height": v.display_height, "duration": duration,
-                               "video_codec": v.codec,
+                               "video_codec": v.codec, "taken_at": info.creation_time,
                                "audio_codec": info.audio_stream.codec if info.audio_stream else None})
     poster = make_poster(src, out / "poster.jpg", item.format, duration, timeout_s=min(120.0, timeout), exe=exe)
     produced.outputs.append(Output("poster", poster, "image/jpeg"))
@@ -326,7 +326,7 @@ def _audio(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     info = probe(src, container_format=item.format)
     a = validate_audio(info)
     duration = info.duration or a.duration or 0.0
-    produced = Produced(facts={"duration": duration, "audio_codec": a.codec})
+    produced = Produced(facts={"duration": duration, "audio_codec": a.codec, "taken_at": info.creation_time})
     if needs_audio_transcode(info):
         dst = out / "audio.m4a"
         timeout = min(budget_s, 60.0 + settings.transcode_s_per_media_s * duration)
