@@ -23,6 +23,7 @@ class FakeShows:
     """show_id -> (owner, visibility, viewers); public shows are visible to everyone."""
 
     shows: dict[int, tuple[int, str, set[int]]] = field(default_factory=dict)
+    concert_of: dict[int, int] = field(default_factory=dict)  # show -> concert (0 when not said)
     calls: int = 0
 
     def add(self, show_id: int, owner: int, visibility: str = "private", viewers: set[int] | None = None) -> int:
@@ -36,7 +37,8 @@ class FakeShows:
         owner, visibility, viewers = self.shows[show_id]
         can_view = user_id == owner or visibility == "public" or user_id in viewers
         return ShowAccess(show_id=show_id, owner_id=owner, can_view=can_view, can_edit=user_id == owner,
-                          show_name=f"Show {show_id}")
+                          show_name=f"Show {show_id}", concert_id=self.concert_of.get(show_id, 0),
+                          visibility=visibility)
 
 
 @dataclass
