@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from media import clips
 from media import repository_songs as repo
@@ -23,7 +24,10 @@ from media.exceptions import ConcertNotFound, MediaNotFound, NotAllowed, ShowNot
 from media.models import CONFIRMED, READY, SUGGESTED, MediaItem, MediaSong
 from media.serialize import chapter_songs, record
 from media.service import visible_item
-from shared.errors import ValidationFailed
+from shared.db import session_scope
+from shared.errors import ServiceError, ValidationFailed
+
+log = logging.getLogger("media.album")
 
 CLIP_MIN_SCORE = 0.5  # an unconfirmed clip counts for a song when at least half of it is expected there
 
@@ -102,6 +106,27 @@ def refresh_suggestions(session: Session, item: MediaItem, start: str | None, so
     session.flush()
     if stale:
         session.expire(item, ["songs"])
+
+
+def suggest_after_processing(session_factory: sessionmaker[Session], concerts: ConcertFacts, media_id: int) -> None:
+    """A clip that just became ready gets its suggested songs (best effort: if shows cannot answer now, the
+    album, the clips and a PUT recompute them later)."""
+    with session_scope(session_factory) as session:
+        item = session.get(MediaItem, media_id)
+        if item is None or item.status != READY or item.kind not in repo.CLIP_KINDS:
+            return
+        show_id = item.show_id
+    try:
+        timing = concerts.setlist_timing(show_id)  # outside any transaction
+    except ServiceError as exc:
+        log.info("no song suggestions for item %s now: %s", media_id, exc)
+        return
+    if not timing:
+        return
+    with session_scope(session_factory) as session:
+        item = session.get(MediaItem, media_id)
+        if item is not None and item.show_id == show_id:
+            refresh_suggestions(session, item, timing.get("start"), timing.get("songs") or [])
 
 
 def _refresh_concert(session: Session, shows: Sequence[dict[str, Any]]) -> list[MediaItem]:

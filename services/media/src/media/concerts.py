@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 from media.config import MediaSettings
@@ -19,6 +20,19 @@ class ConcertFacts(Protocol):
     def setlist_timing(self, show_id: int) -> dict[str, Any] | None:
         """`{show_id, concert_id, start, songs: [{song_id, position, title, key, duration_s}]}`; None if no show."""
         ...
+
+
+_WORKER_CLIENTS: dict[tuple[str, str], HttpConcertFacts] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def for_worker(settings: MediaSettings) -> HttpConcertFacts:
+    """One pooled client per worker process (tasks run one after another, each may ask once)."""
+    key = (settings.shows_url, settings.internal_token)
+    with _WORKER_LOCK:
+        if key not in _WORKER_CLIENTS:
+            _WORKER_CLIENTS[key] = HttpConcertFacts(settings)
+        return _WORKER_CLIENTS[key]
 
 
 class HttpConcertFacts:

@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from media import concerts
 from media import repository as repo
+from media.album import suggest_after_processing
 from media.config import MediaSettings
 from media.models import FAILED, READY, TERMINAL, WORKING, MediaItem
 from media.processing import (
@@ -167,6 +169,8 @@ def run_item(session_factory: sessionmaker[Session], storage: Storage, settings:
             repo.release(session, media_id, attempt)
         raise
     status = _finish(session_factory, storage, item, attempt, produced=produced)
+    if status == READY and item.kind in ("video", "audio"):  # which songs of the setlist the clip shows
+        suggest_after_processing(session_factory, concerts.for_worker(settings), media_id)
     if status == READY and item.kind == "video":  # playable now (progressive MP4); the ladder follows
         run_hls(session_factory, storage, settings, media_id, hard_limit_s=hard_limit_s, started=started)
     return status

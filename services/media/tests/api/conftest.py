@@ -105,17 +105,34 @@ def media_settings(tmp_path: Path) -> MediaSettings:
     return settings
 
 
+class NoSetlists:
+    """shows' concert answers when a test does not care: nobody else at the concert, no setlist."""
+
+    def visible_shows(self, concert_id: int, viewer_id: int, *, setlists: bool = False) -> list[dict[str, Any]]:
+        return []
+
+    def setlist_timing(self, show_id: int) -> dict[str, Any] | None:
+        return None
+
+
 @pytest.fixture
 def make_env(media_settings: MediaSettings, token_verifier: Any, token_factory: Callable[..., str],
-             tmp_path: Path) -> Iterator[Callable[..., MediaEnv]]:
-    """`make_env(store=None, **setting_overrides)`: the app with fakes, started inside a TestClient."""
+             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MediaEnv]]:
+    """`make_env(store=None, **setting_overrides)`: the app with fakes, started inside a TestClient.
+
+    The worker's questions to shows about setlists go to the app's `state.concerts` (a test may replace it).
+    """
     clients: list[TestClient] = []
+    apps: list[Any] = []
+    monkeypatch.setattr("media.concerts.for_worker", lambda settings: apps[-1].state.concerts)
 
     def make(store: Any = None, **overrides: Any) -> MediaEnv:
         settings = media_settings.model_copy(update=overrides)
         shows, enqueue = FakeShows(), FakeEnqueue()
         store = store if store is not None else LocalStorage(tmp_path / "objects")
-        app = create_app(settings, token_verifier=token_verifier, shows=shows, storage=store, enqueue=enqueue)
+        app = create_app(settings, token_verifier=token_verifier, shows=shows, storage=store, enqueue=enqueue,
+                         concerts=NoSetlists())
+        apps.append(app)
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
