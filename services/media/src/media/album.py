@@ -23,7 +23,7 @@ from media.concerts import ConcertFacts
 from media.exceptions import ConcertNotFound, MediaNotFound, NotAllowed, ShowNotFound, SongNotFound
 from media.models import CONFIRMED, READY, SUGGESTED, MediaItem, MediaSong
 from media.serialize import chapter_songs, record
-from media.service import visible_item
+from media.service import _page, visible_item
 from shared.db import session_scope
 from shared.errors import ServiceError, ValidationFailed
 
@@ -60,10 +60,6 @@ def album_order(rows: Iterable[AlbumKey]) -> list[int]:
     for row in sorted(rows, key=lambda r: r[0]):
         first.setdefault(row[1], row)
     return [row[0] for row in sorted(first.values(), key=_capture_key)]
-
-
-def _page(limit: int | None, offset: int | None, default: int, maximum: int) -> tuple[int, int]:
-    return (default if limit is None else max(1, min(limit, maximum))), max(0, offset or 0)
 
 
 def _item_json(item: MediaItem, show: dict[str, Any], **extra: Any) -> dict[str, Any]:

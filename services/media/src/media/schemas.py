@@ -135,6 +135,7 @@ class AlbumItem(MediaRead):
     """A record in a concert's album or a song's clips, with who took it."""
 
     user: MediaUser
+    visibility: str | None = None  # its own show's: private, friends or public
     clip: dict[str, Any] | None = None  # clips only: {song_id, source, start_s, end_s}
 
 

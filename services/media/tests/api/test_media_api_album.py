@@ -121,3 +121,12 @@ def test_album_and_clips(env: Any, tmp_path: Path) -> None:
     assert env.client.get(both["urls"]["chapters"], headers=env.auth(30)).status_code == 200  # public show
     fake.shows[1] = (10, "private", set())
     assert env.client.get(both["urls"]["chapters"], headers=env.auth(20)).status_code == 404
+
+
+def test_openapi_declares_the_album_statuses(env: Any) -> None:
+    paths = env.client.get("/openapi.json").json()["paths"]
+    assert {"200", "404", "422"} <= set(paths["/api/concerts/{concert_id}/album"]["get"]["responses"])
+    assert {"200", "404"} <= set(paths["/api/shows/{show_id}/setlist/{song_id}/clips"]["get"]["responses"])
+    assert {"200", "404"} <= set(paths["/api/shows/{show_id}/setlist/clips"]["get"]["responses"])
+    assert {"200", "403", "404", "422"} <= set(paths["/api/videos/{media_id}"]["put"]["responses"])
+    assert "text/vtt" in paths["/api/videos/{media_id}/hls/chapters.vtt"]["get"]["responses"]["200"]["content"]
