@@ -90,6 +90,9 @@ def refresh_suggestions(session: Session, item: MediaItem, start: str | None, so
     basis = _basis(item, start, songs)
     if item.songs_basis == basis:
         return
+    if repo.lock_songs(session, item) == basis:  # another request made them meanwhile
+        session.expire(item, ["songs", "songs_basis"])
+        return
     found = clips.suggest(start, _setlist(songs), item.taken_at, item.duration)
     repo.replace_songs(session, item, SUGGESTED, [
         MediaSong(media_id=item.id, song_id=s.song_id, show_id=item.show_id, source=SUGGESTED, score=s.score,
@@ -148,6 +151,7 @@ def set_song_ids(session: Session, shows: ShowsAccess, concerts: ConcertFacts, *
     if unknown:
         raise ValidationFailed(f"Not on this show's setlist: {', '.join(map(str, unknown))}.", field="song_ids")
     start, setlist = timing.get("start"), _setlist(songs)
+    repo.lock_songs(session, item)  # concurrent edits of its songs go one after another
     refresh_suggestions(session, item, start, songs)
     suggested = {s.song_id: s for s in item.songs if s.source == SUGGESTED}
     rows = []

@@ -39,6 +39,11 @@ def clip_items(session: Session, show_ids: Collection[int]) -> list[MediaItem]:
         MediaItem.show_id.in_(show_ids), MediaItem.kind.in_(CLIP_KINDS), MediaItem.status != FAILED)))
 
 
+def lock_songs(session: Session, item: MediaItem) -> str | None:
+    """Lock the item's row until the transaction ends (one writer of its song links at a time); its basis now."""
+    return session.scalar(select(MediaItem.songs_basis).where(MediaItem.id == item.id).with_for_update())
+
+
 def replace_songs(session: Session, item: MediaItem, source: str, rows: Iterable[MediaSong]) -> None:
     """Put `rows` in place of the item's links of one source."""
     session.execute(delete(MediaSong).where(MediaSong.media_id == item.id, MediaSong.source == source))
