@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import socket
 import time
 from pathlib import Path
 
 import av
 import pytest
+from PIL import Image
 
-from shared.testing.client import create_show, media_status, wait_terminal
+from shared.testing.client import create_show, media_status, upload, wait_terminal
 from shared.testing.media import make_video
 from shared.testing.plugin import TestUser
 
@@ -137,3 +139,65 @@ def test_unauthorized_show_refused_at_creation_with_nothing_stored(make_user, s3
     assert other.client.get("/api/me/usage").json()["bytes_used"] == 0
     o = other.client.options("/api/uploads")
     assert o.status_code == 204 and "creation" in o.headers["Tus-Extension"]
+
+
+def _jpeg(color: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (96, 64), color).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _song(user: TestUser, show_id: int, title: str, duration: str | None = None) -> int:
+    r = user.client.post(f"/api/shows/{show_id}/setlist", json={"title": title, "duration": duration})
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def test_concert_album_and_clips_across_attendees(make_user, tmp_path: Path) -> None:
+    """Two people at one concert: one album with each show's visibility, a file once, a clip found by song."""
+    ann, ben = make_user(), make_user()
+    concert = {"artist_name": "Album Band", "venue_name": "Album Hall", "venue_location": "Leipzig, Germany",
+               "date": "2024-06-01", "time": "20:00"}
+    a_show = create_show(ann, **concert, visibility="public")
+    b_show = create_show(ben, **concert, visibility="private")
+    assert a_show["concert_id"] == b_show["concert_id"]
+    a_intro, a_505 = _song(ann, a_show["id"], "Intro", "3:00"), _song(ann, a_show["id"], "505", "4:00")
+    b_intro, b_505 = _song(ben, b_show["id"], "Intro"), _song(ben, b_show["id"], "505")
+    # 20:04 is 4:00 into the concert: 505 on Ann's timing (Intro 0:00-3:00, changeover, 505 from 3:20)
+    clip = make_video(tmp_path / "505.mp4", seconds=2, width=320, height=240,
+                      metadata={"creation_time": "2024-06-01T20:04:00Z"}).read_bytes()
+    shared_photo = _jpeg((10, 120, 200))
+    ids = {
+        "video": upload(ann, "videos", a_show["id"], "505.mp4", clip, "video/mp4").json()["id"],
+        "a_photo": upload(ann, "photos", a_show["id"], "crowd.jpg", shared_photo, "image/jpeg").json()["id"],
+        "b_photo": upload(ben, "photos", b_show["id"], "stage.jpg", _jpeg((200, 20, 20)), "image/jpeg").json()["id"],
+        "b_dup": upload(ben, "photos", b_show["id"], "crowd.jpg", shared_photo, "image/jpeg").json()["id"],
+    }
+    assert wait_terminal(ann, "videos", [ids["video"]], 120) == {ids["video"]: "ready"}
+    assert set(wait_terminal(ann, "photos", [ids["a_photo"]], 60).values()) == {"ready"}
+    assert set(wait_terminal(ben, "photos", [ids["b_photo"], ids["b_dup"]], 60).values()) == {"ready"}
+
+    url = f"/api/concerts/{a_show['concert_id']}/album"
+    album_ann = ann.client.get(url).json()  # Ben's show is private: none of his items
+    assert [i["id"] for i in album_ann["items"]] == [ids["video"], ids["a_photo"]] and album_ann["total"] == 2
+    video = album_ann["items"][0]
+    assert video["user"] == {"id": ann.id, "username": ann.username} and video["visibility"] == "public"
+    assert video["taken_at"] == "2024-06-01T20:04:00Z"
+    assert [s["song_id"] for s in video["song_suggestions"]] == [a_505]
+    album_ben = ben.client.get(url).json()  # both shows; the photo both uploaded once
+    assert album_ben["total"] == 3 and ids["b_dup"] not in [i["id"] for i in album_ben["items"]]
+    assert {i["id"]: i["user"]["username"] for i in album_ben["items"]} == {
+        ids["video"]: ann.username, ids["a_photo"]: ann.username, ids["b_photo"]: ben.username}
+
+    # Ann's suggested clip shows on Ben's setlist by the same song
+    assert ben.client.get(f"/api/shows/{b_show['id']}/setlist/clips").json() == {
+        "songs": [{"song_id": b_505, "clips": 1}]}
+    assert ann.client.get(f"/api/shows/{b_show['id']}/setlist/clips").status_code == 404
+    r = ann.client.put(f"/api/videos/{ids['video']}", json={"song_ids": [b_intro]})
+    assert r.status_code == 422, r.text
+    r = ann.client.put(f"/api/videos/{ids['video']}", json={"song_ids": [a_intro]})  # she corrects it
+    assert r.status_code == 200 and r.json()["song_ids"] == [a_intro], r.text
+    clips = ben.client.get(f"/api/shows/{b_show['id']}/setlist/{b_intro}/clips").json()
+    assert [i["id"] for i in clips["items"]] == [ids["video"]]
+    assert clips["items"][0]["clip"]["source"] == "confirmed" and clips["items"][0]["user"]["id"] == ann.id
+    assert ben.client.get(f"/api/shows/{b_show['id']}/setlist/{b_505}/clips").json()["total"] == 0

@@ -35,6 +35,18 @@ def test_issue16_routes() -> None:
     assert not is_public("/api/notifications") and not is_public("/api/publicity")
 
 
+def test_issue15_album_and_clip_routes() -> None:
+    """A concert's album and clips on a show's setlist are media's; the rest of the setlist stays shows'."""
+    for path in ("/api/concerts/3/album", "/api/shows/12/setlist/clips", "/api/shows/12/setlist/7/clips",
+                 "/api/shows/{show_id}/setlist/{song_id}/clips"):
+        assert match_route(path) == "media", path
+    for path in ("/api/shows/12/setlist/7", "/api/shows/12/setlist/clips/x", "/api/shows/12/setlist//clips",
+                 "/api/shows/12/setlist/7/clips/8", "/api/shows/12/setlist/7/clipsx", "/api/shows/12/clips",
+                 "/api/shows/12/setlist/import"):
+        assert match_route(path) == "shows", path
+    assert route_label("/api/concerts/3/album") == "/api/concerts"
+
+
 def test_unsafe_paths() -> None:
     assert is_unsafe_path("/api/shows/../internal")
     assert is_unsafe_path("/api/shows/./x")

@@ -25,6 +25,7 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/dashboard/videos", "media"),
     ("/api/me/usage", "media"),
     ("/api/uploads", "media"),
+    ("/api/concerts", "media"),
     ("/api/comments", "social"),
     ("/api/friends", "social"),
     ("/api/chat", "social"),
@@ -40,6 +41,7 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
 # Sub-resources of a show that another service owns: /api/shows/{id}/<name> (issue 16's friends' positions
 # and share links live in social, next to friendships and check-ins); everything else under /api/shows is shows'.
 SHOW_SUBRESOURCES: dict[str, str] = {"location": "social", "friends-locations": "social", "share-links": "social"}
+# Clips on a show's setlist are media's: /api/shows/{id}/setlist/clips and /api/shows/{id}/setlist/{song_id}/clips.
 
 # Pages outside /api that a service renders itself: /s/{token} (a show's public share page).
 PAGE_ROUTES: dict[str, str] = {"s": "social"}
@@ -65,14 +67,22 @@ for _prefix, _service in ROUTE_TABLE:
         _TWO[(_parts[0], _parts[1])] = _service
 
 
+def _is_clips(rest: str) -> bool:
+    # what follows /api/shows/{id}/setlist/: "clips" (every song's count) or "{song_id}/clips" (one song's)
+    return rest == "clips" or (rest.endswith("/clips") and rest.count("/") == 1 and len(rest) > 6)
+
+
 def match_route(path: str) -> str | None:
     """The service owning `path`, or None when the path is not routed."""
     if not path.startswith("/api/"):
         page = path.split("/", 3)
         return PAGE_ROUTES.get(page[1]) if len(page) == 3 and page[2] else None
     parts = path.split("/", 5)
-    if len(parts) == 5 and parts[2] == "shows" and parts[4] in SHOW_SUBRESOURCES:
-        return SHOW_SUBRESOURCES[parts[4]]
+    if parts[2] == "shows" and len(parts) >= 5:
+        if len(parts) == 5 and parts[4] in SHOW_SUBRESOURCES:
+            return SHOW_SUBRESOURCES[parts[4]]
+        if len(parts) == 6 and parts[4] == "setlist" and _is_clips(parts[5]):
+            return "media"
     service = _ONE.get(parts[2])
     if service is None and len(parts) > 3:
         service = _TWO.get((parts[2], parts[3]))

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from media.clients import ShowsAccess
+from media.concerts import ConcertFacts
 from media.config import MediaSettings
 from media.service import Enqueue
 from media.storage import Storage
@@ -19,6 +20,10 @@ async def _settings(request: Request) -> MediaSettings:
 
 async def _shows(request: Request) -> ShowsAccess:
     return request.app.state.shows  # type: ignore[no-any-return]
+
+
+async def _concerts(request: Request) -> ConcertFacts:
+    return request.app.state.concerts  # type: ignore[no-any-return]
 
 
 async def _storage(request: Request) -> Storage:
@@ -35,6 +40,7 @@ async def _upload_limiter(request: Request) -> RateLimiter:
 
 SettingsDep = Annotated[MediaSettings, Depends(_settings)]
 ShowsDep = Annotated[ShowsAccess, Depends(_shows)]
+ConcertsDep = Annotated[ConcertFacts, Depends(_concerts)]
 StorageDep = Annotated[Storage, Depends(_storage)]
 EnqueueDep = Annotated[Enqueue, Depends(_enqueue)]
 UploadLimiterDep = Annotated[RateLimiter, Depends(_upload_limiter)]

@@ -116,3 +116,13 @@ class UploadLocked(ServiceError):
 class BadTusRequest(BadRequest):
     default_code = "bad_tus_request"
     default_message = "The tus request is malformed."
+
+
+class ConcertNotFound(NotFound):
+    default_code = "concert_not_found"
+    default_message = "This concert does not exist or none of its shows is visible to you."
+
+
+class SongNotFound(NotFound):
+    default_code = "song_not_found"
+    default_message = "This song is not on the show's setlist, or the show is not visible to you."

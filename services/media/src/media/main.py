@@ -7,11 +7,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from media.clients import HttpShowsAccess, ShowsAccess
+from media.concerts import ConcertFacts, HttpConcertFacts
 from media.config import MediaSettings, get_settings
 from media.consumers import make_show_applier, make_subscriptions
 from media.db import outbox
 from media.queueing import OutboxEnqueue, Sweeper
 from media.router import dashboard_router, internal_router, me_router, router, uploads_router
+from media.router_album import album_router
 from media.service import Enqueue
 from media.storage import Storage, make_storage
 from media.tus import Hashers, Locks
@@ -31,6 +33,7 @@ def create_app(
     shows: ShowsAccess | None = None,
     storage: Storage | None = None,
     enqueue: Enqueue | None = None,
+    concerts: ConcertFacts | None = None,
 ) -> FastAPI:
     """Build the media app (routes, storage, shows access, task publishing, sweep, relay and consumer)."""
     settings = settings or get_settings()
@@ -38,6 +41,7 @@ def create_app(
     session_factory = make_session_factory(engine, outbox)
     store = storage if storage is not None else make_storage(settings)
     http_shows = HttpShowsAccess(settings) if shows is None else None
+    http_concerts = HttpConcertFacts(settings) if concerts is None else None
     task_sender: TaskSender | None = None
     if enqueue is None:  # tasks ride the outbox; its relay publishes them through the worker's Celery app
         from media.worker import make_app
@@ -63,6 +67,8 @@ def create_app(
             sweeper.stop()
         if http_shows is not None:
             http_shows.close()
+        if http_concerts is not None:
+            http_concerts.close()
         shows_internal.close()
         engine.dispose()
 
@@ -73,7 +79,7 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[router, uploads_router, dashboard_router, me_router, internal_router],
+        routers=[album_router, router, uploads_router, dashboard_router, me_router, internal_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=make_subscriptions(lambda: store),
@@ -89,6 +95,7 @@ def create_app(
     state.engine = engine
     state.storage = store
     state.shows = shows if shows is not None else http_shows
+    state.concerts = concerts if concerts is not None else http_concerts
     state.enqueue = enqueue
     state.sweeper = sweeper
     state.upload_limiter = make_rate_limiter(settings.redis_url or None)

@@ -73,6 +73,8 @@ class MediaItem(Base):
     # made before ladders existed), working, ready, failed; progress 0-100 per rendition
     hls_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     hls_progress: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    # a hash of what the song suggestions were computed from (setlist timing, capture time, duration)
+    songs_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -83,6 +85,10 @@ class MediaItem(Base):
 
     renditions: Mapped[list[Rendition]] = relationship(
         back_populates="item", cascade="all, delete-orphan", lazy="selectin", order_by="Rendition.name"
+    )
+
+    songs: Mapped[list[MediaSong]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="MediaSong.start_s, MediaSong.song_id"
     )
 
     def rendition(self, name: str) -> Rendition | None:
@@ -112,6 +118,33 @@ class Rendition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     item: Mapped[MediaItem] = relationship(back_populates="renditions", lazy="raise")
+
+
+# MediaSong.source
+SUGGESTED = "suggested"
+CONFIRMED = "confirmed"
+
+
+class MediaSong(Base):
+    """A song of the show's setlist a clip shows: suggested from its capture time, or confirmed by its uploader.
+
+    `start_s`/`end_s` are where the song is in the clip (seconds from its start), when known.
+    """
+
+    __tablename__ = "media_song"
+    __table_args__ = (
+        UniqueConstraint("media_id", "song_id", "source", name="uq_media_song_media_song_source"),
+        Index("ix_media_song_show_song", "show_id", "song_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media_item.id", ondelete="CASCADE"))
+    song_id: Mapped[int] = mapped_column(Integer)
+    show_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ShowRef(Base):

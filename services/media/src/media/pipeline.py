@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from media import concerts
 from media import repository as repo
+from media.album import suggest_after_processing
 from media.config import MediaSettings
 from media.models import FAILED, READY, TERMINAL, WORKING, MediaItem
 from media.processing import (
@@ -167,6 +169,8 @@ def run_item(session_factory: sessionmaker[Session], storage: Storage, settings:
             repo.release(session, media_id, attempt)
         raise
     status = _finish(session_factory, storage, item, attempt, produced=produced)
+    if status == READY and item.kind in ("video", "audio"):  # which songs of the setlist the clip shows
+        suggest_after_processing(session_factory, concerts.for_worker(settings), media_id)
     if status == READY and item.kind == "video":  # playable now (progressive MP4); the ladder follows
         run_hls(session_factory, storage, settings, media_id, hard_limit_s=hard_limit_s, started=started)
     return status
@@ -304,7 +308,7 @@ def _video(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     exe = settings.ffmpeg_binary or None
     plans = plan_video(info)
     produced = Produced(facts={"width": v.display_width, "height": v.display_height, "duration": duration,
-                               "video_codec": v.codec,
+                               "video_codec": v.codec, "taken_at": info.creation_time,
                                "audio_codec": info.audio_stream.codec if info.audio_stream else None})
     poster = make_poster(src, out / "poster.jpg", item.format, duration, timeout_s=min(120.0, timeout), exe=exe)
     produced.outputs.append(Output("poster", poster, "image/jpeg"))
@@ -326,7 +330,7 @@ def _audio(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     info = probe(src, container_format=item.format)
     a = validate_audio(info)
     duration = info.duration or a.duration or 0.0
-    produced = Produced(facts={"duration": duration, "audio_codec": a.codec})
+    produced = Produced(facts={"duration": duration, "audio_codec": a.codec, "taken_at": info.creation_time})
     if needs_audio_transcode(info):
         dst = out / "audio.m4a"
         timeout = min(budget_s, 60.0 + settings.transcode_s_per_media_s * duration)

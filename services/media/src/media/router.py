@@ -13,10 +13,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from media import service
+from media import album, service
 from media.clients import ShowsAccess
+from media.concerts import ConcertFacts
 from media.config import MediaSettings
-from media.dependencies import EnqueueDep, SettingsDep, ShowsDep, StorageDep, UploadLimiterDep
+from media.dependencies import ConcertsDep, EnqueueDep, SettingsDep, ShowsDep, StorageDep, UploadLimiterDep
 from media.exceptions import (
     BadUpload,
     MediaNotFound,
@@ -83,6 +84,8 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorBody, "description": UploadRateLimited.default_message,
           "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}},
 }
+SONG_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 422: {
+    "model": ErrorBody, "description": "A field is invalid, or `song_ids` names songs not on the show's setlist."}}
 BYTES_ERRORS = {**ERRORS, 409: ProcessingFailed.schema(), 416: RangeNotSatisfiable.schema()}
 
 
@@ -182,9 +185,13 @@ def _bytes(kind: str, media_id: int, request: Request, user: Principal, session:
 
 
 def _update(kind: str, media_id: int, body: MediaUpdate, user: Principal, session: Session,
-            shows: ShowsAccess) -> dict[str, Any]:
+            shows: ShowsAccess, concerts: ConcertFacts | None = None) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
+    song_ids = changes.pop("song_ids", None)
     item = service.update_item(session, shows, kind=kind, media_id=media_id, user_id=user.user_id, changes=changes)
+    if song_ids is not None and concerts is not None:
+        item = album.set_song_ids(session, shows, concerts, kind=kind, media_id=media_id, user_id=user.user_id,
+                                  song_ids=song_ids)
     return record(item)
 
 
@@ -319,11 +326,12 @@ def get_audio(
     return _bytes("audio", media_id, request, user, session, settings, shows, storage, meta, rendition, redirect)
 
 
-@router.put("/api/audio/{media_id}", response_model=MediaRead, responses=ERRORS, tags=["audio"], name="update_audio")
+@router.put("/api/audio/{media_id}", response_model=MediaRead, responses=SONG_ERRORS, tags=["audio"],
+            name="update_audio")
 def update_audio(media_id: MediaId, body: MediaUpdate, user: CurrentUser, session: SessionDep,
-                 shows: ShowsDep) -> dict[str, Any]:
-    """Edit the title/description: uploader only."""
-    return _update("audio", media_id, body, user, session, shows)
+                 shows: ShowsDep, concerts: ConcertsDep) -> dict[str, Any]:
+    """Edit the title/description, confirm the setlist songs it shows (`song_ids`): uploader only."""
+    return _update("audio", media_id, body, user, session, shows, concerts)
 
 
 @router.delete("/api/audio/{media_id}", status_code=204, responses=ERRORS, tags=["audio"], name="delete_audio")
@@ -388,11 +396,12 @@ def get_video(
     return _bytes("video", media_id, request, user, session, settings, shows, storage, meta, rendition, redirect)
 
 
-@router.put("/api/videos/{media_id}", response_model=MediaRead, responses=ERRORS, tags=["videos"], name="update_video")
+@router.put("/api/videos/{media_id}", response_model=MediaRead, responses=SONG_ERRORS, tags=["videos"],
+            name="update_video")
 def update_video(media_id: MediaId, body: MediaUpdate, user: CurrentUser, session: SessionDep,
-                 shows: ShowsDep) -> dict[str, Any]:
-    """Edit the title/description: uploader only."""
-    return _update("video", media_id, body, user, session, shows)
+                 shows: ShowsDep, concerts: ConcertsDep) -> dict[str, Any]:
+    """Edit the title/description, confirm the setlist songs it shows (`song_ids`): uploader only."""
+    return _update("video", media_id, body, user, session, shows, concerts)
 
 
 @router.delete("/api/videos/{media_id}", status_code=204, responses=ERRORS, tags=["videos"], name="delete_video")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.params import MAX_ID
 
 Kind = Literal["photo", "audio", "video"]
 
@@ -20,6 +22,7 @@ class MediaUrls(BaseModel):
     rendition_1080p: str | None = None
     waveform: str | None = None
     hls: str | None = None  # the master playlist, once the ladder is ready
+    chapters: str | None = None  # WebVTT chapters of a video spanning several songs
 
 
 class HlsState(BaseModel):
@@ -27,6 +30,15 @@ class HlsState(BaseModel):
 
     status: Literal["working", "ready", "failed"] | None
     progress: dict[str, int]
+
+
+class SongSuggestion(BaseModel):
+    """A song a clip likely shows (from its capture time), and where in the clip (seconds)."""
+
+    song_id: int
+    score: float | None
+    start_s: float | None
+    end_s: float | None
 
 
 class MediaRead(BaseModel):
@@ -56,6 +68,8 @@ class MediaRead(BaseModel):
     thumbnail_url: str | None
     urls: MediaUrls
     hls: HlsState | None = None  # videos only
+    song_ids: list[int] | None = None  # audio and video: songs the uploader confirmed
+    song_suggestions: list[SongSuggestion] | None = None  # audio and video: songs suggested by capture time
     comment_count: int
     created_at: str
 
@@ -81,6 +95,8 @@ class MediaUpdate(BaseModel):
     caption: str | None = Field(default=None, max_length=2000)
     title: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
+    song_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=200, description="audio and video: the setlist songs the clip shows (uploader only)")
 
 
 class PhotoRef(BaseModel):
@@ -106,3 +122,38 @@ class UsageRead(BaseModel):
     bytes_used: int
     bytes_quota: int
     items: int
+
+
+class MediaUser(BaseModel):
+    """Who took an item."""
+
+    id: int
+    username: str
+
+
+class AlbumItem(MediaRead):
+    """A record in a concert's album or a song's clips, with who took it."""
+
+    user: MediaUser
+    visibility: str | None = None  # its own show's: private, friends or public
+    clip: dict[str, Any] | None = None  # clips only: {song_id, source, start_s, end_s}
+
+
+class AlbumList(BaseModel):
+    """`{items, total}`: a concert's photos and videos in capture-time order."""
+
+    items: list[AlbumItem]
+    total: int
+
+
+class SongClips(BaseModel):
+    """How many visible clips a song of the setlist has."""
+
+    song_id: int
+    clips: int
+
+
+class SetlistClips(BaseModel):
+    """`{songs: [{song_id, clips}]}` for a show's setlist (the camera icons)."""
+
+    songs: list[SongClips]

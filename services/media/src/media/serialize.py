@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from media.models import MediaItem
+from media.models import CONFIRMED, SUGGESTED, MediaItem, MediaSong
 from shared.db import iso
 
 PLURAL = {"photo": "photos", "audio": "audio", "video": "videos"}
@@ -15,12 +15,18 @@ def _has(item: MediaItem, name: str) -> bool:
     return item.rendition(name) is not None
 
 
+def chapter_songs(item: MediaItem) -> list[MediaSong]:
+    """The songs a clip's chapters are made of: the confirmed ones, else the suggestions."""
+    confirmed = [s for s in item.songs if s.source == CONFIRMED]
+    return confirmed or [s for s in item.songs if s.source == SUGGESTED]
+
+
 def urls(item: MediaItem) -> dict[str, str | None]:
     """URLs of every derivative, null until it exists."""
     base = f"/api/{PLURAL[item.kind]}/{item.id}"
     out: dict[str, str | None] = dict.fromkeys(
         ("thumbnail_small", "thumbnail_medium", "thumbnail_large", "poster", "rendition_720p", "rendition_1080p",
-         "waveform", "hls")
+         "waveform", "hls", "chapters")
     )
     if item.kind == "photo":
         for label, size in THUMB_SIZES.items():
@@ -34,6 +40,8 @@ def urls(item: MediaItem) -> dict[str, str | None]:
                 out[f"rendition_{rung}"] = f"{base}?rendition={rung}"
         if item.hls_status == "ready":
             out["hls"] = f"{base}/hls/master.m3u8"
+        if len(chapter_songs(item)) > 1:
+            out["chapters"] = f"{base}/hls/chapters.vtt"
     elif _has(item, "waveform"):
         out["waveform"] = f"{base}/waveform"
     return out
@@ -77,5 +85,10 @@ def record(item: MediaItem, **extra: Any) -> dict[str, Any]:
     else:
         data["title"] = item.title
         data["description"] = item.description
+        data["song_ids"] = [s.song_id for s in item.songs if s.source == CONFIRMED]
+        data["song_suggestions"] = [
+            {"song_id": s.song_id, "score": s.score, "start_s": s.start_s, "end_s": s.end_s}
+            for s in sorted(item.songs, key=lambda s: (s.start_s or 0.0, s.song_id)) if s.source == SUGGESTED
+        ]
     data.update(extra)
     return data

@@ -23,6 +23,7 @@ class FakeShows:
     """show_id -> (owner, visibility, viewers); public shows are visible to everyone."""
 
     shows: dict[int, tuple[int, str, set[int]]] = field(default_factory=dict)
+    concert_of: dict[int, int] = field(default_factory=dict)  # show -> concert (0 when not said)
     calls: int = 0
 
     def add(self, show_id: int, owner: int, visibility: str = "private", viewers: set[int] | None = None) -> int:
@@ -36,7 +37,8 @@ class FakeShows:
         owner, visibility, viewers = self.shows[show_id]
         can_view = user_id == owner or visibility == "public" or user_id in viewers
         return ShowAccess(show_id=show_id, owner_id=owner, can_view=can_view, can_edit=user_id == owner,
-                          show_name=f"Show {show_id}")
+                          show_name=f"Show {show_id}", concert_id=self.concert_of.get(show_id, 0),
+                          visibility=visibility)
 
 
 @dataclass
@@ -103,17 +105,34 @@ def media_settings(tmp_path: Path) -> MediaSettings:
     return settings
 
 
+class NoSetlists:
+    """shows' concert answers when a test does not care: nobody else at the concert, no setlist."""
+
+    def visible_shows(self, concert_id: int, viewer_id: int, *, setlists: bool = False) -> list[dict[str, Any]]:
+        return []
+
+    def setlist_timing(self, show_id: int) -> dict[str, Any] | None:
+        return None
+
+
 @pytest.fixture
 def make_env(media_settings: MediaSettings, token_verifier: Any, token_factory: Callable[..., str],
-             tmp_path: Path) -> Iterator[Callable[..., MediaEnv]]:
-    """`make_env(store=None, **setting_overrides)`: the app with fakes, started inside a TestClient."""
+             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., MediaEnv]]:
+    """`make_env(store=None, **setting_overrides)`: the app with fakes, started inside a TestClient.
+
+    The worker's questions to shows about setlists go to the app's `state.concerts` (a test may replace it).
+    """
     clients: list[TestClient] = []
+    apps: list[Any] = []
+    monkeypatch.setattr("media.concerts.for_worker", lambda settings: apps[-1].state.concerts)
 
     def make(store: Any = None, **overrides: Any) -> MediaEnv:
         settings = media_settings.model_copy(update=overrides)
         shows, enqueue = FakeShows(), FakeEnqueue()
         store = store if store is not None else LocalStorage(tmp_path / "objects")
-        app = create_app(settings, token_verifier=token_verifier, shows=shows, storage=store, enqueue=enqueue)
+        app = create_app(settings, token_verifier=token_verifier, shows=shows, storage=store, enqueue=enqueue,
+                         concerts=NoSetlists())
+        apps.append(app)
         client = TestClient(app)
         client.__enter__()
         clients.append(client)

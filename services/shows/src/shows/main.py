@@ -22,6 +22,7 @@ from shows.consumers import subscriptions
 from shows.db import outbox
 from shows.router import router
 from shows.router_extra import catalogue_router, dashboard_router, internal_router
+from shows.router_media import media_internal_router
 
 
 def create_app(
@@ -84,7 +85,8 @@ def create_app(
         settings,
         title="ShareMyShows shows",
         description="Artists, venues, concerts, a person's shows, setlists, check-ins and the dashboard.",
-        routers=[router, imports_router, stats_router, dashboard_router, catalogue_router, internal_router],
+        routers=[router, imports_router, stats_router, dashboard_router, catalogue_router, internal_router,
+                 media_internal_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=subscriptions,

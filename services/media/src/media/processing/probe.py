@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class ProbeResult:
     size_bytes: int
     video: list[VideoStreamInfo] = field(default_factory=list)
     audio: list[AudioStreamInfo] = field(default_factory=list)
+    creation_time: str | None = None  # the container's `creation_time` (QuickTime/MP4), ISO 8601 UTC
 
     @property
     def video_stream(self) -> VideoStreamInfo | None:
@@ -211,6 +213,7 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
             size_bytes=size,
             video=videos,
             audio=audios,
+            creation_time=creation_time(container.metadata),
         )
     except MediaRejected:
         raise
@@ -218,6 +221,18 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
         raise MediaRejected(f"media file is unreadable ({_short(exc)})") from None
     finally:
         container.close()
+
+
+def creation_time(metadata: dict[str, str]) -> str | None:
+    """The container's `creation_time` tag as `YYYY-MM-DDTHH:MM:SSZ` (None when absent or not a time)."""
+    raw = (metadata.get("creation_time") or "").strip()
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if 1970 < when.year < 2200 else None
 
 
 def _short(exc: BaseException) -> str:
