@@ -23,5 +23,7 @@ export default defineConfig({
     globals: true,
     include: ['src/**/*.test.{ts,tsx}', 'scripts/**/*.test.{ts,mjs}'],
     setupFiles: ['src/test/setup.ts'],
+    // the tests run in Node: take tus-js-client's browser build (File, localStorage), as Vite's build does
+    alias: { 'tus-js-client': 'tus-js-client/lib.esm/browser/index.js' },
   },
 });
