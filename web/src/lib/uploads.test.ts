@@ -89,7 +89,7 @@ function queueWith(server: TusServer, extra: Partial<QueueDeps> = {}, concurrenc
       endpoint: `${ORIGIN}/api/uploads`,
       urlStorage: browserUrlStorage(),
       httpStack: new FetchHttpStack(),
-      headers: (method) => (method === 'GET' || method === 'HEAD' ? {} : { 'X-CSRF-TOKEN': 'csrf-1' }),
+      headers: (method): Record<string, string> => (method === 'GET' || method === 'HEAD' ? {} : { 'X-CSRF-TOKEN': 'csrf-1' }),
       refresh: () => Promise.resolve(true),
       later: (fn, ms) => void timers.push({ fn, ms }),
       chunkSize: 4,
