@@ -24,11 +24,11 @@ SECURITY_HEADERS: Headers = [
 ]
 # What Vite's build needs (checked against web/dist): module scripts and styles from this origin only, no
 # inline script; images also as data: URLs (blurhash placeholders, QR codes); API calls and the chat
-# WebSocket to this origin. hls.js feeds <video> from MediaSource blob: URLs and runs its demuxer in a worker
-# started from a blob: URL (media-src / worker-src blob:).
+# WebSocket to this origin. hls.js feeds <video> from MediaSource blob: URLs (media-src blob:); its worker is
+# the build's own file (workerPath), so worker-src stays 'self'.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-    "font-src 'self'; connect-src 'self'{ws}; worker-src 'self' blob:; manifest-src 'self'; object-src 'none'; "
+    "font-src 'self'; connect-src 'self'{ws}; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 # The gateway's own pages (not built yet, /docs) carry inline styles and no script at all.
