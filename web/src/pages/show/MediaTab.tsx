@@ -56,8 +56,12 @@ export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowD
     };
   }, [kind, show.id]);
 
-  // Poll every record still processing until it is ready or failed.
-  const processing = items.filter((m) => m.status === 'processing').map((m) => String(m.id)).join(',');
+  // Poll every record still processing until it is ready or failed, and a video until its HLS ladder is done
+  // (per-rendition progress; the player moves from the MP4 to the adaptive stream when it is ready).
+  const processing = items
+    .filter((m) => m.status === 'processing' || (m.status === 'ready' && m.hls?.status === 'working'))
+    .map((m) => String(m.id))
+    .join(',');
   useEffect(() => {
     if (!processing) return;
     const t = setInterval(() => {
