@@ -107,7 +107,7 @@ export function LibraryPage() {
                 <p className="unfiled-name">{it.original_filename || `${it.kind} ${key}`}</p>
                 <p className="muted small" data-testid="unfiled-taken">{it.taken_at ? `Taken ${formatDateTime(it.taken_at)}` : 'No capture time'}</p>
                 {it.suggestions.length ? (
-                  <ul className="suggestions">
+                  <ul className="file-suggestions">
                     {it.suggestions.map((g) => {
                       const s = byId.get(String(g.show_id));
                       return (

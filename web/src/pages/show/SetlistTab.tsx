@@ -149,7 +149,10 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
                 data-testid="setlist-song-clips"
                 data-song-id={String(s.id)}
               >
-                <span aria-hidden="true">🎥</span> {clipCounts[String(s.id)]}
+                <svg className="cam" viewBox="0 0 24 24" aria-hidden="true" fill="currentColor">
+                  <path d="M4 6h11a2 2 0 0 1 2 2v1.5l4-2.5v10l-4-2.5V16a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2z" />
+                </svg>{' '}
+                {clipCounts[String(s.id)]}
               </button>
             ) : null}
             {owner ? (
