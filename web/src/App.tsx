@@ -29,6 +29,8 @@ const SongsPage = page(() => import('./pages/Songs'), 'SongsPage');
 const YearPage = page(() => import('./pages/Year'), 'YearPage');
 const MapPage = page(() => import('./pages/VenueMap'), 'MapPage');
 const MessagesPage = page(() => import('./pages/Messages'), 'MessagesPage');
+const LibraryPage = page(() => import('./pages/Library'), 'LibraryPage');
+const ConcertAlbumPage = page(() => import('./pages/ConcertAlbum'), 'ConcertAlbumPage');
 
 export interface RouteDef {
   path: string;
@@ -59,6 +61,8 @@ export const routes: RouteDef[] = [
   { path: '/years/:year', access: 'auth', component: YearPage, title: 'Year in review', shell: true },
   { path: '/map', access: 'auth', component: MapPage, title: 'Venue map', shell: true },
   { path: '/feed', access: 'auth', component: FeedPage, title: 'Feed', shell: true },
+  { path: '/library', access: 'auth', component: LibraryPage, title: 'Library', shell: true },
+  { path: '/concerts/:id/album', access: 'auth', component: ConcertAlbumPage, title: 'Concert album', shell: true },
   { path: '/messages', access: 'auth', component: MessagesPage, title: 'Messages', shell: true },
   { path: '/messages/:id', access: 'auth', component: MessagesPage, title: 'Messages', shell: true },
   { path: '/export', access: 'auth', component: ExportPage, title: 'Export', shell: true },
@@ -77,6 +81,7 @@ const NAV = [
   { to: '/dashboard', label: 'Dashboard', icon: '◉', testid: 'nav-dashboard' },
   { to: '/shows', label: 'Shows', icon: '♫', testid: 'nav-shows' },
   { to: '/feed', label: 'Feed', icon: '≋', testid: 'nav-feed' },
+  { to: '/library', label: 'Library', icon: '▦', testid: 'nav-library' },
   { to: '/songs', label: 'Songs', icon: '♪', testid: 'nav-songs' },
   { to: `/years/${new Date().getFullYear()}`, label: 'Year', icon: '★', testid: 'nav-year' },
   { to: '/map', label: 'Map', icon: '◎', testid: 'nav-map' },

@@ -591,6 +591,8 @@ def test_root_json_or_html(gw: Gw, gw_degraded: Gw) -> None:
         assert csp["object-src"] == ["'none'"] and "'unsafe-inline'" not in page["content-security-policy"]
         host = gw.url.removeprefix("http://")
         assert csp["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"]
+        # hls.js: MediaSource blob: URLs for <video>; its worker is a file of the build (workerPath), not a blob:
+        assert csp["media-src"] == ["'self'", "blob:"] and csp["worker-src"] == ["'self'"]
         assert page["x-content-type-options"] == "nosniff" and page["referrer-policy"] == "same-origin"
         assert "geolocation=(self)" in page["permissions-policy"] and "camera=()" in page["permissions-policy"]
         assert c.get("/assets/app-3f9a1c2b.js").headers["x-content-type-options"] == "nosniff"

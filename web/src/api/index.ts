@@ -1,9 +1,13 @@
 // Typed functions over the client, one per operation the pages use.
 import { client, type UploadOptions } from './client';
-import { TusUpload, pendingUploads, type KeyValueStore, type PendingUpload, type TusDeps, type TusOptions } from '../lib/tus';
+import { FetchHttpStack, UploadQueue, browserUrlStorage, pendingUploads, type PendingUpload, type QueueOptions, type UploadTarget } from '../lib/uploads';
 import type {
   ActiveUsersResponse,
   Artist,
+  AttributedMedia,
+  Page,
+  SetlistClipCounts,
+  UnfiledItem,
   Conversation,
   DirectMessage,
   FriendLocation,
@@ -139,35 +143,28 @@ export const me = {
   usage: () => client.call<Usage>('myUsage'),
 };
 
-/** Where resumable uploads keep their URLs between page loads (a stand-in store when storage is blocked). */
-function uploadStore(): KeyValueStore {
-  try {
-    return window.localStorage;
-  } catch {
-    const map = new Map<string, string>();
-    return {
-      getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k),
-      get length() { return map.size; }, key: (i) => [...map.keys()][i] ?? null,
-    };
-  }
+/** The queue of resumable (tus) uploads of a page: same-origin fetch with the CSRF header, URLs in localStorage. */
+export function uploadQueue(opts: QueueOptions): UploadQueue {
+  return new UploadQueue({
+    endpoint: new URL(client.url('uploadsCreate'), window.location.href).toString(),
+    urlStorage: browserUrlStorage(),
+    httpStack: new FetchHttpStack(),
+    headers: (method, url) => client.csrfHeaders(method, new URL(url, window.location.href).pathname),
+    refresh: () => client.refresh(),
+    later: (fn, ms) => void setTimeout(fn, ms),
+  }, opts);
 }
 
-export const resumableDeps = (): TusDeps => ({
-  fetch: (...a: Parameters<typeof fetch>) => fetch(...a),
-  store: uploadStore(),
-  headers: (method, url) => client.csrfHeaders(method, url),
-  refresh: () => client.refresh(),
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-});
-
 export const media = {
-  /** A resumable (tus) upload of one file to a show: `start()` resolves the media id once the last byte is in. */
-  resumable(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: TusOptions = {}): TusUpload {
-    const meta: Record<string, string> = { kind, show_id: String(showId), filename: file.name, ...extra };
-    return new TusUpload(file, meta, resumableDeps(), opts);
+  /** Uploads to this show (or the library) that a reload interrupted (choose the same file again to resume). */
+  pendingUploads: (target: UploadTarget): Promise<PendingUpload[]> => pendingUploads(browserUrlStorage(), target),
+  /** Forget an interrupted upload here and let the server drop what it stored. */
+  async forgetUpload(p: PendingUpload): Promise<void> {
+    await browserUrlStorage().removeUpload(p.urlStorageKey);
+    if (p.uploadUrl) {
+      await fetch(p.uploadUrl, { method: 'DELETE', credentials: 'same-origin', headers: { 'Tus-Resumable': '1.0.0', ...client.csrfHeaders('DELETE', new URL(p.uploadUrl, window.location.href).pathname) } }).catch(() => undefined);
+    }
   },
-  /** Uploads of this show and kind that a reload interrupted (choose the same file again to resume). */
-  pendingUploads: (kind: MediaKind, showId: Id): PendingUpload[] => pendingUploads(uploadStore(), kind, String(showId)),
   upload(kind: MediaKind, showId: Id, file: File, extra: Record<string, string>, opts: UploadOptions = {}) {
     // The show goes in the URL: rights and quota are decided before the file is sent (fields stay before it).
     const form = new FormData();
@@ -182,6 +179,18 @@ export const media = {
     return listFrom<MediaRecord>(data, 'photos', 'recordings', 'videos', 'audio');
   },
   updatePhoto: (id: Id, caption: string) => client.call<MediaRecord>('photosUpdate', { params: p(id), body: { caption } }),
+  /** Confirm which setlist songs a video or recording holds. */
+  setSongs: (kind: 'video' | 'audio', id: Id, song_ids: Id[]) =>
+    client.call<MediaRecord>(kind === 'video' ? 'videosUpdate' : 'audioUpdate', { params: p(id), body: { song_ids } }),
+  /** Library items no show claimed for sure, each with the shows it may belong to. */
+  unfiled: (limit = 50, offset = 0) => client.call<Page<UnfiledItem>>('mediaUnfiled', { query: { limit, offset } }),
+  file: (id: Id, showId: Id) => client.call<MediaRecord>('mediaFile', { params: p(id), body: { show_id: showId } }),
+  /** Every photo and video of one concert the caller may see, in capture-time order. */
+  album: (concertId: Id, limit = 30, offset = 0) =>
+    client.call<Page<AttributedMedia>>('concertAlbum', { params: { concert_id: String(concertId) }, query: { limit, offset } }),
+  clipCounts: (showId: Id) => client.call<SetlistClipCounts>('setlistClips', { params: p(showId) }),
+  songClips: (showId: Id, songId: Id) =>
+    client.call<Page<AttributedMedia>>('setlistSongClips', { params: { id: String(showId), song_id: String(songId) } }),
 };
 
 export const comments = {

@@ -169,6 +169,24 @@ export interface MediaUrls {
   waveform?: string | null;
   /** The HLS master playlist, once the video's adaptive ladder is ready. */
   hls?: string | null;
+  /** WebVTT chapters (one per song) of a long video, when its songs are known. */
+  chapters?: string | null;
+}
+
+/** How a library item reached its show (null: uploaded to the show directly). */
+export type FiledBy = 'time' | 'gps' | 'checkin' | 'user';
+
+export interface FilingSuggestion {
+  show_id: Id;
+  score: number;
+  reason: string;
+}
+
+export interface SongSuggestion {
+  song_id: Id;
+  score: number;
+  start_s?: number | null;
+  end_s?: number | null;
 }
 
 export interface MediaRecord {
@@ -198,6 +216,30 @@ export interface MediaRecord {
   comment_count?: number;
   created_at: string;
   show_name?: string;
+  /** Library uploads: how the item was filed to its show (null when uploaded to the show). */
+  filed_by?: FiledBy | null;
+  /** Videos and audio: the setlist songs the owner confirmed, and the ones the timing suggests. */
+  song_ids?: Id[] | null;
+  song_suggestions?: SongSuggestion[] | null;
+}
+
+/** An unfiled library item with the shows it may belong to. */
+export interface UnfiledItem extends MediaRecord {
+  suggestions: FilingSuggestion[];
+}
+
+/** A concert album or a song's clips: each item with who took it. */
+export interface AttributedMedia extends MediaRecord {
+  user: UserRef;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface SetlistClipCounts {
+  songs: { song_id: Id; clips: number }[];
 }
 
 export interface Comment {

@@ -258,7 +258,7 @@ describe('SetlistTab', () => {
   });
 });
 
-/** A tus server behind fakeFetch: creation, PATCH appends, HEAD; `hold` keeps PATCHes of a file waiting. */
+/** A tus server behind fakeFetch: creation, PATCH appends (absolute URLs: tus-js-client resolves them). */
 function tusServer(opts: { refuse?: Record<string, { status: number; body: unknown; headers?: Record<string, string> }> } = {}) {
   const uploads = new Map<string, { name: string; length: number; offset: number; id: number }>();
   let next = 1;
@@ -267,8 +267,9 @@ function tusServer(opts: { refuse?: Record<string, { status: number; body: unkno
     const pair = meta.split(',').find((p) => p.startsWith('filename '));
     return pair ? atob(pair.split(' ')[1]) : '';
   };
+  const path = (url: string) => new URL(url, window.location.href).pathname;
   const fake = fakeFetch([
-    ['POST', /^\/api\/uploads$/, (c) => {
+    ['POST', /\/api\/uploads$/, (c) => {
       const name = nameOf(c.headers['upload-metadata'] ?? '');
       const no = refuse[name];
       if (no) {
@@ -279,8 +280,8 @@ function tusServer(opts: { refuse?: Record<string, { status: number; body: unkno
       uploads.set(url, { name, length: Number(c.headers['upload-length']), offset: 0, id: next++ });
       return { status: 201, headers: { Location: url } };
     }],
-    ['PATCH', /^\/api\/uploads\/\d+$/, async (c) => {
-      const up = uploads.get(c.url)!;
+    ['PATCH', /\/api\/uploads\/\d+$/, async (c) => {
+      const up = uploads.get(path(c.url))!;
       up.offset += (c.body as Blob).size;
       const headers: Record<string, string> = { 'Upload-Offset': String(up.offset) };
       if (up.offset === up.length) headers['X-Media-Id'] = String(up.id);
@@ -292,7 +293,7 @@ function tusServer(opts: { refuse?: Record<string, { status: number; body: unkno
 }
 
 describe('uploads and processing', () => {
-  it('uploads each file resumably with its own progress bar', async () => {
+  it('uploads each file resumably with its own progress bar and error', async () => {
     const server = tusServer({ refuse: { 'b.jpg': { status: 415, body: { error: 'Only JPEG, PNG, GIF, WebP or HEIC photos.', code: 'unsupported_media_type' } } } });
     vi.stubGlobal('fetch', server.fn);
     const uploaded = vi.fn();
@@ -304,50 +305,51 @@ describe('uploads and processing', () => {
     expect(screen.getAllByTestId('upload-progress')).toHaveLength(2);
     expect((await screen.findByTestId('upload-error')).textContent).toBe('Only JPEG, PNG, GIF, WebP or HEIC photos.');
     await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 1 })));
-    expect((screen.getAllByTestId('upload-progress')[0] as HTMLProgressElement).value).toBe(100);
+    const rows = screen.getAllByTestId('upload-item');
+    const done = rows.find((r) => r.textContent?.includes('a.jpg'))!;
+    expect(done.getAttribute('data-state')).toBe('done');
+    expect((done.querySelector('progress') as HTMLProgressElement).value).toBe(100);
     const create = server.calls.find((c) => c.method === 'POST')!;
     // the show and the kind are named at creation, so the server refuses before a byte is sent
     expect(create.headers['tus-resumable']).toBe('1.0.0');
     expect(create.headers['upload-length']).toBe('4');
     expect(create.headers['upload-metadata']).toContain(`show_id ${btoa('7')}`);
     expect(create.headers['upload-metadata']).toContain(`kind ${btoa('photo')}`);
-    const sent = server.calls.find((c) => c.method === 'PATCH')!;
-    expect(sent.headers['upload-offset']).toBe('0');
-    expect(sent.headers['content-type']).toBe('application/offset+octet-stream');
-    expect(window.localStorage.length).toBe(0); // finished uploads are forgotten
+    await waitFor(() => expect(window.localStorage.length).toBe(0)); // finished uploads are forgotten
   });
 
-  it('lists uploads a reload interrupted', () => {
-    window.localStorage.setItem('tus::video:7:encore.mp4:100:1', JSON.stringify({ url: '/api/uploads/9', name: 'encore.mp4', size: 100, offset: 40, kind: 'video', showId: '7' }));
+  it('lists uploads a reload interrupted (tus-js-client’s stored URLs) and forgets one on request', async () => {
+    const { fn, calls } = fakeFetch([['DELETE', /\/api\/uploads\/9$/, () => ({ status: 204 })]]);
+    vi.stubGlobal('fetch', fn);
+    const stored = { size: 100, metadata: { filename: 'encore.mp4', kind: 'video', show_id: '7' }, creationTime: '', uploadUrl: 'http://localhost:3000/api/uploads/9' };
+    window.localStorage.setItem('tus::sms-video-7-encore.mp4::1', JSON.stringify(stored));
+    window.localStorage.setItem('tus::sms-video-8-other.mp4::2', JSON.stringify({ ...stored, metadata: { ...stored.metadata, show_id: '8', filename: 'other.mp4' } }));
     try {
       render(<UploadPanel kind="video" showId={7} onUploaded={vi.fn()} />);
-      expect(screen.getByTestId('upload-pending-item').textContent).toBe('encore.mp4 (40%)');
+      expect((await screen.findByTestId('upload-pending-name')).textContent).toBe('encore.mp4');
+      expect(screen.getAllByTestId('upload-pending-item')).toHaveLength(1);
+      fireEvent.click(screen.getByTestId('upload-pending-forget'));
+      await waitFor(() => expect(screen.queryByTestId('upload-pending-item')).toBeNull());
+      expect(calls.map((c) => c.method)).toEqual(['DELETE']);
+      expect(window.localStorage.getItem('tus::sms-video-7-encore.mp4::1')).toBeNull();
     } finally {
       window.localStorage.clear();
     }
   });
 
-  it('waits as long as the upload rate limit says, then sends the file again', async () => {
-    vi.useFakeTimers({ shouldAdvanceTime: true });
-    try {
-      const server = tusServer({ refuse: { 'a.jpg': { status: 429, body: { error: 'You started more than 60 uploads in 60 seconds.', code: 'upload_rate_limited' }, headers: { 'Retry-After': '3' } } } });
-      vi.stubGlobal('fetch', server.fn);
-      const uploaded = vi.fn();
-      render(<UploadPanel kind="photo" showId={7} onUploaded={uploaded} />);
-      const input = screen.getByTestId('upload-photo-input') as HTMLInputElement;
-      Object.defineProperty(input, 'files', { value: [new File(['a'], 'a.jpg', { type: 'image/jpeg' })], configurable: true });
-      fireEvent.click(screen.getByTestId('upload-photo-submit'));
-      await waitFor(() => expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('waiting'));
-      expect(screen.getByTestId('upload-item').textContent).toContain('Waiting 3 s');
-      await act(async () => {
-        await vi.advanceTimersByTimeAsync(3000);
-      });
-      await waitFor(() => expect(uploaded).toHaveBeenCalledWith(expect.objectContaining({ id: 1 })));
-      expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('done');
-      expect(server.calls.filter((c) => c.method === 'POST')).toHaveLength(2);
-    } finally {
-      vi.useRealTimers();
-    }
+  it('uploads a phone folder to the library: no show in the metadata', async () => {
+    const server = tusServer();
+    vi.stubGlobal('fetch', server.fn);
+    render(<UploadPanel onUploaded={vi.fn()} />);
+    const folder = screen.getByTestId('upload-library-folder') as HTMLInputElement;
+    expect(folder.hasAttribute('webkitdirectory')).toBe(true);
+    Object.defineProperty(folder, 'files', { value: [new File(['x'], 'IMG_1.jpg', { type: 'image/jpeg' }), new File(['x'], 'notes.txt', { type: 'text/plain' })], configurable: true });
+    fireEvent.change(folder);
+    expect((await screen.findByTestId('upload-skipped')).textContent).toContain('1 file skipped');
+    await waitFor(() => expect(screen.getByTestId('upload-item').getAttribute('data-state')).toBe('done'));
+    const meta = server.calls.find((c) => c.method === 'POST')!.headers['upload-metadata'];
+    expect(meta).toContain(`kind ${btoa('photo')}`);
+    expect(meta).not.toContain('show_id');
   });
 
   it('polls a processing photo until it is ready, then shows its thumbnail', async () => {

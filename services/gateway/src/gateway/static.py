@@ -24,7 +24,8 @@ SECURITY_HEADERS: Headers = [
 ]
 # What Vite's build needs (checked against web/dist): module scripts and styles from this origin only, no
 # inline script; images also as data: URLs (blurhash placeholders, QR codes); API calls and the chat
-# WebSocket to this origin.
+# WebSocket to this origin. hls.js feeds <video> from MediaSource blob: URLs (media-src blob:); its worker is
+# the build's own file (workerPath), so worker-src stays 'self'.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
     "font-src 'self'; connect-src 'self'{ws}; worker-src 'self'; manifest-src 'self'; object-src 'none'; "

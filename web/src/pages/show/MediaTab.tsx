@@ -1,12 +1,15 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { media, type MediaKind, type MediaRecord, type ShowDetail } from '../../api';
+import { media, shows, type MediaKind, type MediaRecord, type SetlistSong, type ShowDetail } from '../../api';
 import { useAuth } from '../../auth';
 import { AudioPlayer } from '../../components/AudioPlayer';
 import { BlurImage } from '../../components/BlurImage';
+import { ClipSongs } from '../../components/ClipSongs';
+import { FiledBadge } from '../../components/FiledBadge';
+import { VideoPlayer } from '../../components/VideoPlayer';
 import { Lightbox } from '../../components/Lightbox';
 import { UploadPanel } from '../../components/UploadPanel';
 import { Empty, ErrorText, Loading, errorMessage } from '../../components/ui';
-import { formatBytes, formatDuration, mediaUrl, thumbnailUrl } from '../../lib/format';
+import { formatBytes, formatDuration, thumbnailUrl } from '../../lib/format';
 
 const EMBEDDED: Record<MediaKind, keyof ShowDetail> = { photo: 'photos', audio: 'audio', video: 'videos' };
 const POLL_MS = 2000;
@@ -27,8 +30,19 @@ export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowD
   const [error, setError] = useState<unknown>(null);
   const [rowErrors, setRowErrors] = useState<Record<string, string>>({});
   const [open, setOpen] = useState<number | null>(null);
+  const [setlist, setSetlist] = useState<SetlistSong[]>(show.setlist ?? []);
   const itemsRef = useRef(items);
   itemsRef.current = items;
+
+  // the owner ticks the songs of a clip against the setlist (the show's own, or fetched once)
+  useEffect(() => {
+    if (kind === 'photo' || show.setlist) return;
+    let live = true;
+    shows.setlist(show.id).then((list) => live && setSetlist(list)).catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [kind, show.id, show.setlist]);
 
   useEffect(() => {
     let live = true;
@@ -42,8 +56,12 @@ export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowD
     };
   }, [kind, show.id]);
 
-  // Poll every record still processing until it is ready or failed.
-  const processing = items.filter((m) => m.status === 'processing').map((m) => String(m.id)).join(',');
+  // Poll every record still processing until it is ready or failed, and a video until its HLS ladder is done
+  // (per-rendition progress; the player moves from the MP4 to the adaptive stream when it is ready).
+  const processing = items
+    .filter((m) => m.status === 'processing' || (m.status === 'ready' && m.hls?.status === 'working'))
+    .map((m) => String(m.id))
+    .join(',');
   useEffect(() => {
     if (!processing) return;
     const t = setInterval(() => {
@@ -95,6 +113,7 @@ export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowD
                 <StatusBox m={m} />
               )}
               {m.caption ? <span className="photo-caption">{m.caption}</span> : null}
+              <FiledBadge filedBy={m.filed_by} />
               {canDelete(m) ? (
                 <button type="button" className="btn icon danger tiny" onClick={() => void remove(m)} aria-label={`Delete ${m.caption || m.original_filename || 'photo'}`} data-testid="media-delete">✕</button>
               ) : null}
@@ -111,12 +130,21 @@ export function MediaTab({ kind, show, onCount }: { kind: MediaKind; show: ShowD
                 <span className="muted small">
                   {[formatDuration(m.duration), formatBytes(m.file_size)].filter(Boolean).join(' · ')}
                 </span>
+                <FiledBadge filedBy={m.filed_by} />
                 {canDelete(m) ? (
                   <button type="button" className="btn ghost small" onClick={() => void remove(m)} data-testid="media-delete">Delete</button>
                 ) : null}
               </div>
               {m.description ? <p className="muted">{m.description}</p> : null}
               {m.status !== 'ready' ? <StatusBox m={m} /> : kind === 'audio' ? <AudioPlayer rec={m} /> : <VideoPlayer rec={m} />}
+              {m.status === 'ready' && user && String(user.id) === String(m.user_id) ? (
+                <ClipSongs rec={m} setlist={setlist} onSaved={(rec) => setItems((list) => upsert(list, rec))} />
+              ) : null}
+              {m.hls?.status === 'working' && Object.keys(m.hls.progress ?? {}).length ? (
+                <p className="muted small" data-testid="hls-progress">
+                  Preparing adaptive quality: {Object.entries(m.hls.progress).map(([name, pct]) => `${name} ${pct}%`).join(', ')}
+                </p>
+              ) : null}
               {rowErrors[String(m.id)] ? <p className="error-text" role="alert">{rowErrors[String(m.id)]}</p> : null}
             </li>
           ))}
@@ -143,32 +171,5 @@ function StatusBox({ m }: { m: MediaRecord }) {
       {pct !== null ? <progress max={100} value={pct} aria-label="Processing progress" data-testid="processing-progress" /> : <span className="spinner" aria-hidden="true" />}
       {pct !== null ? <span className="muted small">{pct}%</span> : null}
     </div>
-  );
-}
-
-const HLS_TYPE = 'application/vnd.apple.mpegurl';
-
-/** The adaptive stream where the browser plays HLS itself (Safari, iOS, Android), else the progressive MP4. */
-export function videoSource(rec: MediaRecord, canPlay: (type: string) => string): string {
-  const hls = rec.urls?.hls;
-  return hls && canPlay(HLS_TYPE) ? hls : mediaUrl(rec);
-}
-
-function VideoPlayer({ rec }: { rec: MediaRecord }) {
-  const poster = rec.urls?.poster || (rec.thumbnail_url ? thumbnailUrl(rec, 'medium') : undefined);
-  const src = videoSource(rec, (type) => document.createElement('video').canPlayType(type));
-  const ladder = rec.hls?.status === 'working' ? Object.entries(rec.hls.progress) : [];
-  return (
-    <>
-      {/* eslint-disable-next-line jsx-a11y/media-has-caption */}
-      <video className="video" controls preload="metadata" playsInline poster={poster ?? undefined} src={src} data-testid="video-element">
-        Your browser cannot play this video. <a href={mediaUrl(rec)}>Download it</a>.
-      </video>
-      {ladder.length ? (
-        <p className="muted small" data-testid="hls-progress">
-          Preparing adaptive quality: {ladder.map(([name, pct]) => `${name} ${pct}%`).join(', ')}
-        </p>
-      ) : null}
-    </>
   );
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState, type DragEvent, type FormEvent } from 'react';
-import { shows, type SetlistSong, type ShowDetail } from '../../api';
+import { media, shows, type SetlistSong, type ShowDetail } from '../../api';
+import { SongClips } from '../../components/SongClips';
 import { Empty, ErrorText, FormError, SelectField, TextField, fieldError, useAction } from '../../components/ui';
 import { dropIndex, isDuration, moveSong, normalise } from '../../lib/setlist';
 import { SetlistImport } from './SetlistImport';
@@ -13,6 +14,20 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
   const [dragFrom, setDragFrom] = useState<number | null>(null);
   const [dragOver, setDragOver] = useState<{ i: number; after: boolean } | null>(null);
   const [announce, setAnnounce] = useState('');
+  const [clipCounts, setClipCounts] = useState<Record<string, number>>({});
+  const [clipsOf, setClipsOf] = useState<SetlistSong | null>(null);
+
+  // a camera by each song someone filmed (no icons when the count cannot be had)
+  useEffect(() => {
+    let live = true;
+    media
+      .clipCounts(show.id)
+      .then((r) => live && setClipCounts(Object.fromEntries(r.songs.filter((x) => x.clips > 0).map((x) => [String(x.song_id), x.clips]))))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [show.id]);
   const owner = show.is_owner !== false;
 
   useEffect(() => {
@@ -125,6 +140,21 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
               </span>
             </span>
             {s.duration ? <span className="song-duration">{s.duration}</span> : null}
+            {clipCounts[String(s.id)] ? (
+              <button
+                type="button"
+                className="btn icon clips"
+                onClick={() => setClipsOf(s)}
+                aria-label={`${clipCounts[String(s.id)]} clip${clipCounts[String(s.id)] === 1 ? '' : 's'} of ${s.title}`}
+                data-testid="setlist-song-clips"
+                data-song-id={String(s.id)}
+              >
+                <svg className="cam" viewBox="0 0 24 24" aria-hidden="true" fill="currentColor">
+                  <path d="M4 6h11a2 2 0 0 1 2 2v1.5l4-2.5v10l-4-2.5V16a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2z" />
+                </svg>{' '}
+                {clipCounts[String(s.id)]}
+              </button>
+            ) : null}
             {owner ? (
               <span className="song-actions">
                 <button type="button" className="btn icon" onClick={() => void move.run(i, i - 1)} disabled={i === 0 || move.pending} aria-label={`Move ${s.title} up`} data-testid={`song-up-${i + 1}`}>↑</button>
@@ -136,6 +166,7 @@ export function SetlistTab({ show, onChanged }: { show: ShowDetail; onChanged: (
         ))}
       </ol>
       <ErrorText error={move.error ?? remove.error} testid="setlist-error" />
+      {clipsOf ? <SongClips showId={show.id} song={clipsOf} onClose={() => setClipsOf(null)} /> : null}
 
       {owner ? <SetlistImport show={show} onImported={() => void refresh()} /> : null}
       {owner ? (

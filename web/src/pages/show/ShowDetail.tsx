@@ -64,6 +64,11 @@ export function ShowDetailPage({ params }: { params: Record<string, string> }) {
             <span className={`chip vis-${s.visibility}`} data-testid="show-visibility-chip">{s.visibility}</span>
             {!owner && s.owner ? <span className="chip" data-testid="show-owner">{s.owner.username}’s show</span> : null}
           </p>
+          {s.concert_id ? (
+            <p>
+              <Link to={`/concerts/${s.concert_id}/album?show=${s.id}`} data-testid="concert-album-link">Everyone’s photos of this concert</Link>
+            </p>
+          ) : null}
         </div>
         {owner ? (
           <div className="row gap">
