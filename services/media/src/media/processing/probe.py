@@ -9,6 +9,7 @@ from typing import Any
 
 import av
 
+from media.processing.capture import Capture, from_tags
 from media.processing.errors import MediaRejected
 from media.processing.sniff import DEMUXERS, sniff_file
 
@@ -75,6 +76,7 @@ class ProbeResult:
     size_bytes: int
     video: list[VideoStreamInfo] = field(default_factory=list)
     audio: list[AudioStreamInfo] = field(default_factory=list)
+    capture: Capture = field(default_factory=Capture)  # creation time and position from the container's tags
 
     @property
     def video_stream(self) -> VideoStreamInfo | None:
@@ -93,7 +95,7 @@ class ProbeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return asdict(self)
+        return {**asdict(self), "capture": self.capture.to_json()}
 
 
 def _rate(value: Fraction | None) -> float | None:
@@ -211,6 +213,7 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
             size_bytes=size,
             video=videos,
             audio=audios,
+            capture=from_tags(_tags(container)),
         )
     except MediaRejected:
         raise
@@ -218,6 +221,16 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
         raise MediaRejected(f"media file is unreadable ({_short(exc)})") from None
     finally:
         container.close()
+
+
+def _tags(container: av.container.InputContainer) -> dict[str, str]:
+    """The container's metadata, completed by its streams' (some muxers put creation_time on the tracks)."""
+    tags: dict[str, str] = {}
+    for stream in container.streams:
+        for key, value in (stream.metadata or {}).items():
+            tags.setdefault(key, value)
+    tags.update(container.metadata or {})
+    return tags
 
 
 def _short(exc: BaseException) -> str:
