@@ -117,7 +117,8 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _evidence(facts: Facts, c: Candidate, rules: Rules, span: tuple[date, date] | None) -> tuple[list[str], bool] | None:
+def _evidence(facts: Facts, c: Candidate, rules: Rules,
+              span: tuple[date, date] | None) -> tuple[list[str], bool] | None:
     """(reasons, consistent) for one show, or None when the show is ruled out."""
     reasons: list[str] = []
     consistent = True

@@ -31,6 +31,9 @@ WORKING = "working"
 READY = "ready"
 FAILED = "failed"
 TERMINAL = (READY, FAILED)
+# filing state of a library item (show_id null): examined once processed, or examined and left unfiled
+FILING_PENDING = "pending"
+FILING_UNFILED = "unfiled"
 
 
 class MediaItem(Base):

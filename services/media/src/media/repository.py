@@ -35,12 +35,13 @@ def get_kind(session: Session, media_id: int, kind: str) -> MediaItem | None:
     return item if item is not None and item.kind == kind else None
 
 
-def find_duplicate(session: Session, *, user_id: int, show_id: int, kind: str, sha256: str) -> MediaItem | None:
-    """The same bytes already uploaded by this user to this show."""
-    stmt = select(MediaItem).where(
-        MediaItem.user_id == user_id, MediaItem.show_id == show_id, MediaItem.kind == kind, MediaItem.sha256 == sha256
-    )
-    return session.scalars(stmt).first()
+def find_duplicate(session: Session, *, user_id: int, show_id: int | None, kind: str,
+                   sha256: str) -> MediaItem | None:
+    """The same bytes already uploaded by this user to this show; to the library (no show): anywhere."""
+    stmt = select(MediaItem).where(MediaItem.user_id == user_id, MediaItem.kind == kind, MediaItem.sha256 == sha256)
+    if show_id is not None:
+        stmt = stmt.where(MediaItem.show_id == show_id)
+    return session.scalars(stmt.order_by(MediaItem.id)).first()
 
 
 def add(session: Session, item: MediaItem) -> MediaItem:

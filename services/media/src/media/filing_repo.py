@@ -1,0 +1,35 @@
+"""Queries of filing: library items waiting to be matched, the unfiled list (never commit; flush only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from media.models import FILING_PENDING, READY, MediaItem
+
+
+def pending_items(session: Session, user_id: int, limit: int) -> list[MediaItem]:
+    """A user's processed library items waiting for filing, locked for this transaction.
+
+    Rows another filing task holds are skipped (PostgreSQL): two tasks of one user share the work.
+    """
+    stmt = (
+        select(MediaItem)
+        .where(MediaItem.user_id == user_id, MediaItem.show_id.is_(None), MediaItem.filing == FILING_PENDING,
+               MediaItem.status == READY)
+        .order_by(MediaItem.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def library_page(session: Session, user_id: int, limit: int, offset: int) -> tuple[list[MediaItem], int]:
+    """A user's library (items with no show), newest first, with the total."""
+    where = (MediaItem.user_id == user_id, MediaItem.show_id.is_(None))
+    total = session.scalar(select(func.count()).select_from(MediaItem).where(*where)) or 0
+    rows = session.scalars(
+        select(MediaItem).where(*where).order_by(MediaItem.created_at.desc(), MediaItem.id.desc())
+        .limit(limit).offset(offset)
+    )
+    return list(rows), int(total)
+
