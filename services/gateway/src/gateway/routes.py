@@ -25,6 +25,7 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/dashboard/videos", "media"),
     ("/api/me/usage", "media"),
     ("/api/uploads", "media"),
+    ("/api/media", "media"),
     ("/api/comments", "social"),
     ("/api/friends", "social"),
     ("/api/chat", "social"),
