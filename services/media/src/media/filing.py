@@ -95,18 +95,20 @@ def announce(session: Session, item: MediaItem) -> None:
                                     user_id=item.user_id, reason=item.error or ""))
 
 
-def move_into(session: Session, item: MediaItem, show_id: int, filed_by: str) -> bool:
-    """File a library item into a show (the caller checked the show is its uploader's); False when the show is
-    gone or already holds the same file."""
-    if repo.lock_show_ref(session, show_id).deleted:
-        return False
-    if repo.find_duplicate(session, user_id=item.user_id, show_id=show_id, kind=item.kind,
-                           sha256=item.sha256) is not None:
-        return False
+def _place(session: Session, item: MediaItem, show_id: int, filed_by: str) -> None:
     item.show_id, item.filed_by, item.filing, item.suggestions = show_id, filed_by, None, None
     item.updated_at = utcnow()
-    session.flush()
     announce(session, item)
+
+
+def move_into(session: Session, item: MediaItem, show_id: int, filed_by: str) -> bool:
+    """File one library item into a show (the caller checked the show is its uploader's); False when the show is
+    gone or already holds the same file."""
+    if filing_repo.lock_shows(session, [show_id]):
+        return False
+    if (show_id, item.kind, item.sha256) in filing_repo.files_in_shows(session, item.user_id, [show_id]):
+        return False
+    _place(session, item, show_id, filed_by)
     return True
 
 
@@ -123,13 +125,20 @@ def apply_decisions(session: Session, items: list[MediaItem], candidates: list[C
                     rules: Rules) -> FilingReport:
     """Match each item against the candidates and file or leave it (the caller's transaction)."""
     report = FilingReport(examined=len(items))
-    for item in items:
-        decision: Decision = decide(facts_of(item), candidates, rules)
-        if decision.show_id is not None and move_into(session, item, decision.show_id, decision.filed_by or "time"):
+    decisions: list[tuple[MediaItem, Decision]] = [(i, decide(facts_of(i), candidates, rules)) for i in items]
+    targets = {d.show_id for _, d in decisions if d.show_id is not None}
+    # every target show locked once, and what they hold read once: a few statements per batch, not per item
+    gone = filing_repo.lock_shows(session, targets)
+    held = filing_repo.files_in_shows(session, items[0].user_id, targets) if items else set()
+    for item, decision in decisions:
+        show_id = decision.show_id
+        if show_id is not None and show_id not in gone and (show_id, item.kind, item.sha256) not in held:
+            _place(session, item, show_id, decision.filed_by or "time")
+            held.add((show_id, item.kind, item.sha256))
             report.filed += 1
             continue
-        if decision.show_id is not None:  # sure, but the show is gone or has the file: offer it instead
-            decision.suggestions = [{"show_id": decision.show_id, "score": 1.0, "reason": decision.filed_by}]
+        if show_id is not None:  # sure, but the show is gone or has the file: offer it instead
+            decision.suggestions = [{"show_id": show_id, "score": 1.0, "reason": decision.filed_by}]
         leave_unfiled(item, decision.suggestions)
         report.unfiled += 1
     return report
@@ -178,8 +187,9 @@ def file_by_hand(session: Session, shows: ShowsAccess, *, media_id: int, user_id
     if item.show_id is not None:
         raise AlreadyFiled()
     authorize_upload(shows, show_id=show_id, user_id=user_id)  # the same rule as uploading into the show
-    if repo.lock_show_ref(session, show_id).deleted:
+    if filing_repo.lock_shows(session, [show_id]):
         raise ShowNotFound()
     if not move_into(session, item, show_id, BY_USER):
         raise DuplicateInShow()
+    session.flush()
     return item

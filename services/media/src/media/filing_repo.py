@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from media.models import FILING_PENDING, READY, MediaItem
+from media.models import FILING_PENDING, READY, MediaItem, ShowRef
+from media.repository import show_placeholder
+from shared.copies import lock_copies
 
 
 def pending_items(session: Session, user_id: int, limit: int) -> list[MediaItem]:
@@ -33,3 +37,20 @@ def library_page(session: Session, user_id: int, limit: int, offset: int) -> tup
     )
     return list(rows), int(total)
 
+
+
+def lock_shows(session: Session, show_ids: Iterable[int]) -> set[int]:
+    """Write-lock the copies of these shows, as an upload locks its show's (a deletion waits, or is seen);
+    returns the ids of those that are deleted."""
+    rows = lock_copies(session, ShowRef, "show_id", show_ids, show_placeholder())
+    return {r.show_id for r in rows if r.deleted}
+
+
+def files_in_shows(session: Session, user_id: int, show_ids: Iterable[int]) -> set[tuple[int, str, str]]:
+    """(show_id, kind, sha256) of the user's items already in these shows: filing must not duplicate one."""
+    ids = list(show_ids)
+    if not ids:
+        return set()
+    rows = session.execute(select(MediaItem.show_id, MediaItem.kind, MediaItem.sha256)
+                           .where(MediaItem.user_id == user_id, MediaItem.show_id.in_(ids)))
+    return {(int(sid), kind, sha) for sid, kind, sha in rows}

@@ -28,6 +28,7 @@ WEIGHTS = {"time": 0.5, "time_utc": 0.25, "gps": 0.3, "checkin": 0.4}
 STRONG = frozenset({"time", "gps", "checkin"})
 # where on Earth a UTC instant can be local time
 EARLIEST_ZONE, LATEST_ZONE = timedelta(hours=-12), timedelta(hours=14)
+NEAR = timedelta(days=2)  # a check-in (opened on the show's day, lasting hours) is never farther from its date
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,13 @@ def _evidence(facts: Facts, c: Candidate, rules: Rules,
     return reasons, consistent
 
 
+def _near(day: date, span: tuple[date, date], instant: datetime | None) -> bool:
+    """Whether a show's date is close enough to matter: its day span, or (check-ins) the instant's date."""
+    if span[0] - NEAR <= day <= span[1] + NEAR:
+        return True
+    return instant is not None and abs((instant.date() - day).days) <= NEAR.days
+
+
 def _filed_by(reasons: Sequence[str]) -> str:
     return next(r for r in ("checkin", "gps", "time") if r in reasons)
 
@@ -151,6 +159,8 @@ def decide(facts: Facts, candidates: Sequence[Candidate], rules: Rules) -> Decis
         return Decision()
     scored: list[tuple[float, Candidate, list[str], bool]] = []
     for c in candidates:
+        if not _near(c.date, span, facts.instant):
+            continue  # cheap first cut: 500 photos against 200 shows is 100,000 pairs
         found = _evidence(facts, c, rules, span)
         if found is not None:
             reasons, consistent = found

@@ -105,10 +105,14 @@ def apply_show_ref(session: Session, *, show_id: int, version: int, deleted: boo
     return apply_if_newer(session, ShowRef, {"show_id": show_id}, version, values)
 
 
+def show_placeholder() -> dict[str, Any]:
+    """The copy of a show not heard of yet (version 0), written to lock its row."""
+    return {"owner_id": 0, "show_name": "", "visibility": "private", "deleted": False, "updated_at": utcnow()}
+
+
 def lock_show_ref(session: Session, show_id: int) -> Any:
     """A show's copy row, write-locked until commit (a placeholder if not heard of yet): see shared.copies."""
-    placeholder = {"owner_id": 0, "show_name": "", "visibility": "private", "deleted": False, "updated_at": utcnow()}
-    return lock_copy(session, ShowRef, {"show_id": show_id}, placeholder)
+    return lock_copy(session, ShowRef, {"show_id": show_id}, show_placeholder())
 
 
 def delete_item(session: Session, item: MediaItem) -> None:

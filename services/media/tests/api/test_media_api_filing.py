@@ -123,7 +123,8 @@ def test_gps_is_kept_privately_and_never_served(env) -> None:
     assert meta["taken_at"] == "2024-12-01T21:00:00-05:00"
     assert not {"latitude", "longitude", "captured_at", "captured_local", "suggestions"} & set(meta)
     assert env.client.get(f"/api/photos/{item['id']}", headers=env.auth(20)).status_code == 404  # library: own only
-    assert env.client.post(f"/api/media/{item['id']}/file", json={"show_id": 1}, headers=env.auth(10)).status_code == 200
+    r = env.client.post(f"/api/media/{item['id']}/file", json={"show_id": 1}, headers=env.auth(10))
+    assert r.status_code == 200
     served = env.client.get(f"/api/photos/{item['id']}", headers=env.auth(20))
     assert served.status_code == 200
     with Image.open(io.BytesIO(served.content)) as im:
