@@ -68,6 +68,12 @@ def queue_filing(session: Session, user_id: int) -> None:
     outbox.enqueue_task(session, TASK, [user_id], QUEUE, key=f"filing:{user_id}")
 
 
+def refile_unfiled(session: Session, user_id: int) -> None:
+    """The user's shows changed: match their unfiled items again (only those with a capture time)."""
+    if filing_repo.mark_unfiled_pending(session, user_id):
+        queue_filing(session, user_id)
+
+
 def leave_unfiled(item: MediaItem, suggestions: list[dict[str, Any]] | None = None) -> None:
     """Examined: the item stays in the library (with the shows it may belong to)."""
     item.filing, item.suggestions = FILING_UNFILED, list(suggestions or [])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from media.models import FILING_PENDING, READY, MediaItem, ShowRef
+from media.models import FILING_PENDING, FILING_UNFILED, READY, MediaItem, ShowRef
 from media.repository import show_placeholder
 from shared.copies import lock_copies
 
@@ -54,3 +54,16 @@ def files_in_shows(session: Session, user_id: int, show_ids: Iterable[int]) -> s
     rows = session.execute(select(MediaItem.show_id, MediaItem.kind, MediaItem.sha256)
                            .where(MediaItem.user_id == user_id, MediaItem.show_id.in_(ids)))
     return {(int(sid), kind, sha) for sid, kind, sha in rows}
+
+
+def mark_unfiled_pending(session: Session, user_id: int) -> int:
+    """Put the user's unfiled items that have a capture time back to pending; how many."""
+    result = session.execute(
+        update(MediaItem)
+        .where(MediaItem.user_id == user_id, MediaItem.show_id.is_(None), MediaItem.filing == FILING_UNFILED,
+               MediaItem.status == READY,
+               or_(MediaItem.captured_local.is_not(None), MediaItem.captured_at.is_not(None)))
+        .values(filing=FILING_PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

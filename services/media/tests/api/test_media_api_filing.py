@@ -145,3 +145,23 @@ def test_tus_without_a_show_goes_to_the_library(env) -> None:
     assert r.status_code == 204, r.text
     (item,) = _unfiled(env)["items"]
     assert item["id"] == int(r.headers["X-Media-Id"]) and item["show_id"] is None
+
+
+def test_a_show_logged_later_files_what_was_left(env) -> None:
+    from media.consumers import make_subscriptions
+    from shared.events import EventEnvelope, ShowCreatedV1
+
+    item = _library(env, 10, "2024:12:09 21:00:00", 8)
+    env.run_queued()
+    assert _file(env, Source()).unfiled == 1  # no show that day yet
+    event = ShowCreatedV1(show_id=4, user_id=10, concert_id=4, date=date(2024, 12, 9), aggregate_version=1)
+    envelope = EventEnvelope(type=event.type, producer="shows", data=event.model_dump(mode="json"))
+    handler, parsed = make_subscriptions(lambda: env.storage).handler_for(envelope)
+    with env.app.state.session_factory.begin() as s:
+        handler(s, parsed, envelope)
+    assert env.outbox_types()[-1] == "task:media.file_library"
+    assert _unfiled(env)["items"][0]["filing"] == "pending"
+    env.shows.add(4, owner=10)
+    assert _file(env, Source(Candidate(4, date(2024, 12, 9)))).filed == 1
+    got = env.client.get(f"/api/photos/{item['id']}", params={"meta": 1}, headers=env.auth(10)).json()
+    assert (got["show_id"], got["filed_by"]) == (4, "time")
