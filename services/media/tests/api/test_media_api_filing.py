@@ -11,7 +11,7 @@ from PIL import Image
 from media.filing import file_pending
 from media.filing_rules import Candidate, Rules
 from media.models import MediaItem
-from shared.testing.media import jpeg_bytes
+from shared.testing.media import jpeg_bytes, make_video
 
 MSG = (40.7505, -73.9934)
 
@@ -165,3 +165,23 @@ def test_a_show_logged_later_files_what_was_left(env) -> None:
     assert _file(env, Source(Candidate(4, date(2024, 12, 9)))).filed == 1
     got = env.client.get(f"/api/photos/{item['id']}", params={"meta": 1}, headers=env.auth(10)).json()
     assert (got["show_id"], got["filed_by"]) == (4, "time")
+
+
+def test_library_video_is_filed_by_its_quicktime_time_and_place(env, tmp_path) -> None:
+    env.shows.add(1, owner=10)
+    src = make_video(tmp_path / "clip.mp4", seconds=1, width=320, height=240, fps=10,
+                     metadata={"creation_time": "2024-12-02T02:30:00Z", "location": "+40.7505-073.9934/"})
+    r = env.client.post("/api/videos", headers=env.auth(10),
+                        files={"file": ("clip.mp4", src.read_bytes(), "video/mp4")})
+    assert r.status_code == 201, r.text
+    assert env.run_queued() == ["ready"]
+    with env.app.state.session_factory() as s:
+        row = s.get(MediaItem, r.json()["id"])
+        assert (row.latitude, row.longitude, row.captured_local) == (40.7505, -73.9934, None)
+    report = _file(env, Source(Candidate(1, date(2024, 12, 1), latitude=MSG[0], longitude=MSG[1])))
+    assert report.filed == 1
+    got = env.client.get(f"/api/videos/{r.json()['id']}", params={"meta": 1}, headers=env.auth(10)).json()
+    assert (got["show_id"], got["filed_by"], got["taken_at"]) == (1, "gps", "2024-12-02T02:30:00+00:00")
+    assert "latitude" not in got
+    served = env.client.get(f"/api/videos/{r.json()['id']}", headers=env.auth(10))
+    assert served.status_code == 200 and b"+40.7505" not in served.content  # the rendition carries no location

@@ -54,8 +54,9 @@ def png_bytes(width: int = 640, height: int = 480) -> bytes:
 
 
 def make_video(path: Path, *, seconds: float = 3, width: int = 1920, height: int = 1080, fps: int = 30,
-               vcodec: str = "libx264", acodec: str = "aac", container: str | None = None) -> Path:
-    """A test-pattern video with a sine tone."""
+               vcodec: str = "libx264", acodec: str = "aac", container: str | None = None,
+               metadata: dict[str, str] | None = None) -> Path:
+    """A test-pattern video with a sine tone (container `metadata` tags, e.g. creation_time, location)."""
     cmd = [
         ffmpeg_exe(), "-y", "-loglevel", "error",
         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}",
@@ -64,6 +65,8 @@ def make_video(path: Path, *, seconds: float = 3, width: int = 1920, height: int
     ]
     if vcodec == "libx264":
         cmd += ["-preset", "ultrafast"]
+    for key, value in (metadata or {}).items():
+        cmd += ["-metadata", f"{key}={value}"]
     if container:
         cmd += ["-f", container]
     subprocess.run([*cmd, str(path)], check=True, timeout=300)
