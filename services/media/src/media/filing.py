@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,9 +151,17 @@ def apply_decisions(session: Session, items: list[MediaItem], candidates: list[C
 
 
 def file_pending(session_factory: sessionmaker[Session], source: CandidateSource, rules: Rules, *, user_id: int,
-                 batch_size: int = 1000) -> FilingReport:
-    """The task's work: every pending, processed library item of the user, in batches of one shows call each."""
+                 batch_size: int = 1000, settle_s: float = 0.0) -> FilingReport:
+    """The task's work: every pending, processed library item of the user, in batches of one shows call each.
+
+    While more of the user's library is still being processed, and no processed item has waited `settle_s`,
+    nothing is done: the task of the item processed last files the whole folder in one batch.
+    """
     total = FilingReport()
+    if settle_s > 0:
+        with session_scope(session_factory) as session:
+            if filing_repo.settling(session, user_id, utcnow() - timedelta(seconds=settle_s)):
+                return total
     while True:
         with session_scope(session_factory) as session:
             items = filing_repo.pending_items(session, user_id, batch_size)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from media.models import FILING_PENDING, FILING_UNFILED, READY, MediaItem, ShowRef
+from media.models import FAILED, FILING_PENDING, FILING_UNFILED, READY, MediaItem, ShowRef
 from media.repository import show_placeholder
 from shared.copies import lock_copies
 
@@ -25,6 +26,16 @@ def pending_items(session: Session, user_id: int, limit: int) -> list[MediaItem]
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(stmt))
+
+
+def settling(session: Session, user_id: int, since: datetime) -> bool:
+    """Whether the user's library is still being processed (an item queued or in a worker) while no processed
+    item has waited since `since`: filing waits for the rest of the folder."""
+    waiting = select(MediaItem.id).where(
+        MediaItem.user_id == user_id, MediaItem.show_id.is_(None), MediaItem.filing == FILING_PENDING)
+    if session.scalar(waiting.where(MediaItem.status == READY, MediaItem.finished_at < since).limit(1)) is not None:
+        return False
+    return session.scalar(waiting.where(MediaItem.status.not_in((READY, FAILED))).limit(1)) is not None
 
 
 def library_page(session: Session, user_id: int, limit: int, offset: int) -> tuple[list[MediaItem], int]:

@@ -114,6 +114,7 @@ def _fail(session: Session, item: MediaItem, reason: str) -> None:
     item.status, item.error, item.finished_at, item.progress = FAILED, reason[:1000], utcnow(), 0
     if item.show_id is None:  # a library item: nothing to file it by, and nobody else knows of it
         filing.leave_unfiled(item)
+        filing.queue_filing(session, item.user_id)  # the rest of its folder may have waited for it
         return
     emit(session, MediaFailedV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
                                 user_id=item.user_id, reason=reason[:1000]))

@@ -90,6 +90,6 @@ def file_library(self: Task, user_id: int) -> dict[str, int]:
     """File a user's processed library items into their shows (one call to shows per batch)."""
     session_factory, _ = resources()
     report = file_pending(session_factory, candidates(), rules_of(settings), user_id=int(user_id),
-                          batch_size=settings.filing_batch_size)
+                          batch_size=settings.filing_batch_size, settle_s=settings.filing_settle_s)
     log.info("filing of user %s: %s", user_id, report)
     return {"examined": report.examined, "filed": report.filed, "unfiled": report.unfiled}

@@ -185,3 +185,25 @@ def test_library_video_is_filed_by_its_quicktime_time_and_place(env, tmp_path) -
     assert "latitude" not in got
     served = env.client.get(f"/api/videos/{r.json()['id']}", headers=env.auth(10))
     assert served.status_code == 200 and b"+40.7505" not in served.content  # the rendition carries no location
+
+
+def test_filing_waits_for_the_rest_of_the_folder(env) -> None:
+    from datetime import timedelta
+
+    from media.models import PROCESSING
+    from shared.db import utcnow
+
+    env.shows.add(1, owner=10)
+    first = _library(env, 10, "2024:12:01 21:00:00", 9)
+    _library(env, 10, "2024:12:01 21:05:00", 10)
+    env.enqueue.sent[1:] = []  # the second photo is still queued
+    env.run_queued()
+    source = Source(Candidate(1, date(2024, 12, 1)))
+    factory = env.app.state.session_factory
+    assert file_pending(factory, source, Rules(), user_id=10, settle_s=30).examined == 0 and source.calls == []
+    with factory.begin() as s:  # the first has waited long enough: it is filed without the other
+        s.get(MediaItem, first["id"]).finished_at = utcnow() - timedelta(seconds=31)
+    report = file_pending(factory, source, Rules(), user_id=10, settle_s=30)
+    assert (report.examined, report.filed) == (1, 1)
+    with factory() as s:
+        assert s.query(MediaItem).filter(MediaItem.status == PROCESSING).count() == 1
