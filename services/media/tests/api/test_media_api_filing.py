@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from datetime import date
+from typing import Any
 
 from PIL import Image
 
@@ -207,3 +208,20 @@ def test_filing_waits_for_the_rest_of_the_folder(env) -> None:
     assert (report.examined, report.filed) == (1, 1)
     with factory() as s:
         assert s.query(MediaItem).filter(MediaItem.status == PROCESSING).count() == 1
+
+
+def test_library_uploads_keep_the_quota_and_rate(make_env) -> None:
+    env = make_env(user_quota_bytes=20_000, upload_rate_limit=2)
+    big = jpeg_bytes(640, 480, seed=11)
+    assert len(big) > 20_000
+
+    def post(data: bytes) -> Any:
+        return env.client.post("/api/photos", headers=env.auth(10), files={"file": ("p.jpg", data, "image/jpeg")})
+
+    r = post(big)
+    assert r.status_code == 413 and r.json()["code"] == "quota_exceeded"
+    r = post(jpeg_bytes(64, 48))
+    assert r.status_code == 201, r.text
+    r = post(jpeg_bytes(64, 48, seed=1))
+    assert r.status_code == 429 and r.json()["code"] == "upload_rate_limited"
+    assert env.keys() and len({k.rsplit("/", 1)[0] for k in env.keys()}) == 1  # only the one admitted upload
