@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from shared.copies import CopySpec, Reconciler, apply_if_newer, lock_copy, merge_page
+from shared.copies import CopySpec, Reconciler, apply_if_newer, lock_copies, lock_copy, merge_page
 from shared.db import make_base, make_engine, make_session_factory, session_scope
 from shared.internal import InternalClient
 
@@ -67,6 +67,15 @@ def test_lock_copy_makes_a_placeholder_that_any_event_overwrites(factory: sessio
     with session_scope(factory) as s:
         assert _apply(s, {"id": 7, "name": "real", "version": 1}) is True
         assert lock_copy(s, Thing, {"id": 7}, {"name": "", "deleted": False}).name == "real"  # existing kept
+
+
+def test_lock_copies_locks_many_in_key_order_keeping_what_exists(factory: sessionmaker[Session]) -> None:
+    with session_scope(factory) as s:
+        assert _apply(s, {"id": 5, "name": "gone", "version": 2, "deleted": True}) is True
+    with session_scope(factory) as s:
+        rows = lock_copies(s, Thing, "id", [9, 5, 7, 9], {"name": "", "deleted": False})
+        assert [(r.id, r.version, r.deleted) for r in rows] == [(5, 2, True), (7, 0, False), (9, 0, False)]
+        assert lock_copies(s, Thing, "id", [], {"name": "", "deleted": False}) == []
 
 
 def test_merge_page_interleaves_live_rows_and_tombstones() -> None:

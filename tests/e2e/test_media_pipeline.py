@@ -332,3 +332,45 @@ def test_bad_media_corpus_fails_cleanly_within_the_worker_memory_cap(
     cap = WORKER_RSS_CAP_MB_PER_PROCESS * MediaSettings().pool_size
     assert 0 < max(watch.peaks_mb.values()) < cap, (watch.peaks_mb, cap)
     assert stack.find("media-worker")[0].popen.poll() is None  # no worker crash
+
+
+def test_library_photos_filed_into_the_right_shows(make_user) -> None:
+    """Photos uploaded without a show are filed by their EXIF time; the unsure one is offered, then filed by hand."""
+    user = make_user()
+    first = create_show(user, date="2024-12-01", time="20:00")
+    early = create_show(user, date="2024-12-05", artist_name="Matinee Band")
+    late = create_show(user, date="2024-12-05", artist_name="Night Band")
+    photos = {"evening": "2024:12:01 22:10:00", "after_midnight": "2024:12:02 00:40:00", "torn": "2024:12:05 21:00:00"}
+    ids: dict[str, int] = {}
+    for seed, (name, taken) in enumerate(photos.items()):
+        r = user.client.post("/api/photos", files={"file": (f"{name}.jpg", jpeg_bytes(640, 480, taken=taken,
+                                                                                      seed=seed), "image/jpeg")})
+        assert r.status_code == 201, r.text
+        assert r.json()["show_id"] is None
+        ids[name] = r.json()["id"]
+
+    def filed(name: str) -> dict[str, Any] | None:
+        rec = media_status(user, "photos", ids[name])
+        return rec if rec["show_id"] is not None else None
+
+    for name in ("evening", "after_midnight"):
+        rec = wait_for(lambda name=name: filed(name), timeout_s=120, interval_s=0.5, what=f"{name} filed")
+        assert (rec["show_id"], rec["filed_by"], rec["status"]) == (first["id"], "time", "ready")
+
+    def offered() -> dict[str, Any] | None:
+        page = user.client.get("/api/media/unfiled").json()
+        return next((i for i in page["items"] if i["id"] == ids["torn"] and i["filing"] == "unfiled"), None)
+
+    torn = wait_for(offered, timeout_s=60, interval_s=0.5, what="the unsure photo offered")
+    assert {s["show_id"] for s in torn["suggestions"]} == {early["id"], late["id"]}
+    assert all(s["reason"] == "time" for s in torn["suggestions"])
+
+    r = user.client.post(f"/api/media/{ids['torn']}/file", json={"show_id": late["id"]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["show_id"], r.json()["filed_by"]) == (late["id"], "user")
+    assert user.client.get("/api/media/unfiled").json()["total"] == 0
+    # shows counted them from the events filing sent (as fresh uploads of those shows)
+    wait_for(lambda: user.client.get(f"/api/shows/{first['id']}").json()["photo_count"] == 2, timeout_s=30,
+             what="shows counts the filed photos")
+    wait_for(lambda: user.client.get(f"/api/shows/{late['id']}").json()["photo_count"] == 1, timeout_s=30,
+             what="shows counts the photo filed by hand")

@@ -13,6 +13,7 @@ from shared.auth import cookie_value, extract_token
 def test_match_route() -> None:
     assert match_route("/api/shows") == "shows"
     assert match_route("/api/dashboard/photos/recent") == "media"
+    assert match_route("/api/media/unfiled") == "media" and match_route("/api/media/7/file") == "media"
     assert match_route("/api/dashboard/comments") == "social"
     assert match_route("/api/dashboard") is None
     assert match_route("/internal/shows/1/access") is None

@@ -26,6 +26,7 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
     ("/api/me/usage", "media"),
     ("/api/uploads", "media"),
     ("/api/concerts", "media"),
+    ("/api/media", "media"),
     ("/api/comments", "social"),
     ("/api/friends", "social"),
     ("/api/chat", "social"),

@@ -85,6 +85,14 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     orphan_grace_s: float = 3600.0  # unreferenced at two sweeps this far apart (uploads write before they commit)
     stale_upload_age_s: float = 86400.0  # multipart uploads / partial files started longer ago are aborted
     ffmpeg_binary: str = ""
+    # filing of library items (media.filing_rules): venue radius, the hour a concert day ends, the slack around a
+    # check-in, how many items one filing task matches (one call to shows each), and how long processed items
+    # wait for the rest of their folder (while some is still processing) to be filed in one batch
+    filing_radius_m: float = Field(1000.0, gt=0)
+    filing_day_starts_hour: int = Field(6, ge=0, le=12)
+    filing_checkin_margin_s: int = Field(3600, ge=0)
+    filing_batch_size: int = Field(1000, ge=1)
+    filing_settle_s: float = Field(30.0, ge=0)
 
     @property
     def objects_dir(self) -> Path:

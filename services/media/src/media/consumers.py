@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from media import filing, service
 from media import repository as repo
-from media import service
 from media.storage import Storage
 from shared.events import (
     CommentCreatedV1,
@@ -66,7 +66,9 @@ def make_subscriptions(storage_for: Callable[[], Storage]) -> Subscriptions:
 
     @subs.on(ShowCreatedV1, ShowUpdatedV1)
     def on_show_changed(session: Session, event: ShowCreatedV1 | ShowUpdatedV1, _: EventEnvelope) -> None:
-        apply_show(session, event.model_dump())
+        if apply_show(session, event.model_dump()):
+            # a show logged (or re-dated) after its photos were uploaded: what was left unfiled is matched again
+            filing.refile_unfiled(session, event.user_id)
 
     @subs.on(ShowDeletedV1)
     def on_show_deleted(session: Session, event: ShowDeletedV1, _: EventEnvelope) -> None:

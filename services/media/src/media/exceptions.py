@@ -55,7 +55,7 @@ class ShowIdFirst(ValidationFailed):
     default_code = "show_id_first"
     default_message = (
         "Name the show before the file: add ?show_id= to the URL (or an X-Show-Id header), "
-        "or send the show_id form field before the file part."
+        "or send the show_id form field before the file part (with no show at all, the file goes to your library)."
     )
 
 
@@ -100,6 +100,16 @@ class UploadGone(ServiceError):
     status_code = 410
     default_code = "upload_expired"
     default_message = "This upload expired before it was finished; start a new one."
+
+
+class AlreadyFiled(Conflict):
+    default_code = "already_filed"
+    default_message = "This item is already in a show; only items of your library can be filed."
+
+
+class DuplicateInShow(Conflict):
+    default_code = "duplicate_in_show"
+    default_message = "You already added the same file to that show."
 
 
 class OffsetMismatch(Conflict):

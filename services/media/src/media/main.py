@@ -14,6 +14,7 @@ from media.db import outbox
 from media.queueing import OutboxEnqueue, Sweeper
 from media.router import dashboard_router, internal_router, me_router, router, uploads_router
 from media.router_album import album_router
+from media.router_filing import library_router
 from media.service import Enqueue
 from media.storage import Storage, make_storage
 from media.tus import Hashers, Locks
@@ -79,7 +80,7 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[album_router, router, uploads_router, dashboard_router, me_router, internal_router],
+        routers=[album_router, router, uploads_router, dashboard_router, me_router, internal_router, library_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=make_subscriptions(lambda: store),

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -30,6 +31,9 @@ WORKING = "working"
 READY = "ready"
 FAILED = "failed"
 TERMINAL = (READY, FAILED)
+# filing state of a library item (show_id null): examined once processed, or examined and left unfiled
+FILING_PENDING = "pending"
+FILING_UNFILED = "unfiled"
 
 
 class MediaItem(Base):
@@ -41,11 +45,12 @@ class MediaItem(Base):
         Index("ix_media_item_status_queued_at", "status", "queued_at"),
         Index("ix_media_item_user_kind_created", "user_id", "kind", "created_at"),
         Index("ix_media_item_show_kind_created", "show_id", "kind", "created_at"),
+        Index("ix_media_item_user_filing", "user_id", "filing"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
-    show_id: Mapped[int] = mapped_column(Integer)
+    show_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # null: in its uploader's library
     user_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=PROCESSING)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -75,6 +80,17 @@ class MediaItem(Base):
     hls_progress: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
     # a hash of what the song suggestions were computed from (setlist timing, capture time, duration)
     songs_basis: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # filing (media.filing): how a library item reached its show (time, gps, checkin, user; null when uploaded
+    # into the show); `filing` is pending (to examine once processed) or unfiled (examined, left in the library)
+    filed_by: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    filing: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # capture facts (media.processing.capture): the instant when the offset is known, the camera's wall clock;
+    # the position is private: never serialised, and stripped from every derivative
+    captured_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    captured_local: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     queued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -209,7 +225,7 @@ class TusUpload(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer, index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    show_id: Mapped[int] = mapped_column(Integer)
+    show_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # null: to the library
     length: Mapped[int] = mapped_column(BigInteger)
     offset: Mapped[int] = mapped_column(BigInteger, default=0)
     filename: Mapped[str] = mapped_column(String(255), default="")

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from media import concerts
+from media import concerts, filing
 from media import repository as repo
 from media.album import suggest_after_processing
 from media.config import MediaSettings
@@ -113,6 +113,10 @@ class Heartbeat:
 
 def _fail(session: Session, item: MediaItem, reason: str) -> None:
     item.status, item.error, item.finished_at, item.progress = FAILED, reason[:1000], utcnow(), 0
+    if item.show_id is None:  # a library item: nothing to file it by, and nobody else knows of it
+        filing.leave_unfiled(item)
+        filing.queue_filing(session, item.user_id)  # the rest of its folder may have waited for it
+        return
     emit(session, MediaFailedV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
                                 user_id=item.user_id, reason=reason[:1000]))
 
@@ -272,6 +276,9 @@ def _finish(session_factory: sessionmaker[Session], storage: Storage, claimed: M
                 setattr(item, name, value)
             item.status, item.error, item.progress, item.finished_at = READY, None, 100, utcnow()
             session.flush()
+            if item.show_id is None:  # a library item: its capture facts are known, filing matches it now
+                filing.queue_filing(session, item.user_id)
+                return READY
             rec = record(item)
             emit(session, MediaReadyV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
                                        user_id=item.user_id, thumbnail_url=rec["thumbnail_url"], url=rec["url"]))
@@ -290,8 +297,8 @@ Progress = Callable[[float], None]
 def _photo(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progress: Progress,
            budget_s: float) -> Produced:
     result = process_photo(src, out, max_pixels=settings.photo_max_pixels)
-    produced = Produced(facts={"width": result.width, "height": result.height, "taken_at": result.taken_at,
-                               "camera": result.camera, "placeholder": result.placeholder})
+    produced = Produced(facts={"width": result.width, "height": result.height, "camera": result.camera,
+                               "placeholder": result.placeholder, **result.capture.facts()})
     for f in result.files:
         name = "display" if f.role == "display" else f.name.rsplit(".", 1)[0]
         produced.outputs.append(Output(name, f.path, f.mime, f.width, f.height))
@@ -308,8 +315,9 @@ def _video(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     exe = settings.ffmpeg_binary or None
     plans = plan_video(info)
     produced = Produced(facts={"width": v.display_width, "height": v.display_height, "duration": duration,
-                               "video_codec": v.codec, "taken_at": info.creation_time,
-                               "audio_codec": info.audio_stream.codec if info.audio_stream else None})
+                               "video_codec": v.codec,
+                               "audio_codec": info.audio_stream.codec if info.audio_stream else None,
+                               **info.capture.facts()})
     poster = make_poster(src, out / "poster.jpg", item.format, duration, timeout_s=min(120.0, timeout), exe=exe)
     produced.outputs.append(Output("poster", poster, "image/jpeg"))
     for i, plan in enumerate(plans):
@@ -330,7 +338,7 @@ def _audio(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     info = probe(src, container_format=item.format)
     a = validate_audio(info)
     duration = info.duration or a.duration or 0.0
-    produced = Produced(facts={"duration": duration, "audio_codec": a.codec, "taken_at": info.creation_time})
+    produced = Produced(facts={"duration": duration, "audio_codec": a.codec, **info.capture.facts()})
     if needs_audio_transcode(info):
         dst = out / "audio.m4a"
         timeout = min(budget_s, 60.0 + settings.transcode_s_per_media_s * duration)

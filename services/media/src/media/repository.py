@@ -35,12 +35,13 @@ def get_kind(session: Session, media_id: int, kind: str) -> MediaItem | None:
     return item if item is not None and item.kind == kind else None
 
 
-def find_duplicate(session: Session, *, user_id: int, show_id: int, kind: str, sha256: str) -> MediaItem | None:
-    """The same bytes already uploaded by this user to this show."""
-    stmt = select(MediaItem).where(
-        MediaItem.user_id == user_id, MediaItem.show_id == show_id, MediaItem.kind == kind, MediaItem.sha256 == sha256
-    )
-    return session.scalars(stmt).first()
+def find_duplicate(session: Session, *, user_id: int, show_id: int | None, kind: str,
+                   sha256: str) -> MediaItem | None:
+    """The same bytes already uploaded by this user to this show; to the library (no show): anywhere."""
+    stmt = select(MediaItem).where(MediaItem.user_id == user_id, MediaItem.kind == kind, MediaItem.sha256 == sha256)
+    if show_id is not None:
+        stmt = stmt.where(MediaItem.show_id == show_id)
+    return session.scalars(stmt.order_by(MediaItem.id)).first()
 
 
 def add(session: Session, item: MediaItem) -> MediaItem:
@@ -104,10 +105,14 @@ def apply_show_ref(session: Session, *, show_id: int, version: int, deleted: boo
     return apply_if_newer(session, ShowRef, {"show_id": show_id}, version, values)
 
 
+def show_placeholder() -> dict[str, Any]:
+    """The copy of a show not heard of yet (version 0), written to lock its row."""
+    return {"owner_id": 0, "show_name": "", "visibility": "private", "deleted": False, "updated_at": utcnow()}
+
+
 def lock_show_ref(session: Session, show_id: int) -> Any:
     """A show's copy row, write-locked until commit (a placeholder if not heard of yet): see shared.copies."""
-    placeholder = {"owner_id": 0, "show_name": "", "visibility": "private", "deleted": False, "updated_at": utcnow()}
-    return lock_copy(session, ShowRef, {"show_id": show_id}, placeholder)
+    return lock_copy(session, ShowRef, {"show_id": show_id}, show_placeholder())
 
 
 def delete_item(session: Session, item: MediaItem) -> None:

@@ -47,7 +47,7 @@ class MediaRead(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: int
-    show_id: int
+    show_id: int | None  # null: in the uploader's library (GET /api/media/unfiled)
     user_id: int
     kind: Kind
     status: Literal["processing", "ready", "failed"]
@@ -72,6 +72,8 @@ class MediaRead(BaseModel):
     song_suggestions: list[SongSuggestion] | None = None  # audio and video: songs suggested by capture time
     comment_count: int
     created_at: str
+    # how a library item reached its show: time, gps, checkin (filing) or user (by hand); null if uploaded into it
+    filed_by: Literal["time", "gps", "checkin", "user"] | None = None
 
 
 class PhotoList(BaseModel):
@@ -157,3 +159,29 @@ class SetlistClips(BaseModel):
     """`{songs: [{song_id, clips}]}` for a show's setlist (the camera icons)."""
 
     songs: list[SongClips]
+class Suggestion(BaseModel):
+    """A show a library item may belong to: `reason` joins the evidence (`time`, `time_utc`, `gps`, `checkin`)."""
+
+    show_id: int
+    score: float
+    reason: str
+
+
+class UnfiledItem(MediaRead):
+    """A library item: `filing` pending (being processed or matched) or unfiled (left for you), suggestions."""
+
+    filing: Literal["pending", "unfiled"] | None
+    suggestions: list[Suggestion]
+
+
+class UnfiledList(BaseModel):
+    """`{items, total}`."""
+
+    items: list[UnfiledItem]
+    total: int
+
+
+class FileRequest(BaseModel):
+    """`POST /api/media/{id}/file`: the show to put the item in."""
+
+    show_id: int = Field(ge=1, le=MAX_ID)

@@ -77,6 +77,7 @@ def record(item: MediaItem, **extra: Any) -> dict[str, Any]:
         "urls": links,
         "comment_count": item.comment_count,
         "created_at": iso(item.created_at),
+        "filed_by": item.filed_by,
     }
     if item.kind == "video":
         data["hls"] = {"status": item.hls_status, "progress": dict(item.hls_progress or {})}

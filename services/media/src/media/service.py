@@ -29,7 +29,7 @@ from media.exceptions import (
     UploadRateLimited,
     UploadTooLarge,
 )
-from media.models import FAILED, PROCESSING, READY, MediaItem, TusUpload, UploadReservation
+from media.models import FAILED, FILING_PENDING, PROCESSING, READY, MediaItem, TusUpload, UploadReservation
 from media.processing import hls
 from media.processing.sniff import Sniffed
 from media.serialize import THUMB_SIZES, record
@@ -70,11 +70,10 @@ def show_from_request(query: int | None, header: int | None) -> int | None:
     return query if query is not None else header
 
 
-def resolve_show_id(named: int | None, fields: dict[str, str]) -> int:
-    """The upload's show when its file part begins: from the URL/header or a field sent before the file."""
+def resolve_show_id(named: int | None, fields: dict[str, str]) -> int | None:
+    """The upload's show when its file part begins: from the URL/header or a field sent before the file;
+    None when no show is named (the file goes to the uploader's library)."""
     if "show_id" not in fields:
-        if named is None:
-            raise ShowIdFirst(field="show_id")
         return named
     from_form = parse_show_id(fields)
     if named is not None and from_form != named:
@@ -120,20 +119,25 @@ def _text(fields: dict[str, str], name: str, limit: int) -> str | None:
 
 
 def register_upload(
-    session: Session, *, kind: str, user_id: int, show_id: int, received: Received, storage: Storage,
+    session: Session, *, kind: str, user_id: int, show_id: int | None, received: Received, storage: Storage,
     enqueue: Enqueue, reservation_id: int | None = None,
 ) -> tuple[MediaItem, bool]:
     """Record a stored upload (status processing) + `media.uploaded`; a duplicate returns the existing item.
 
-    The upload's quota reservation goes in the same transaction: its bytes now count as used.
+    Without a show the item goes to the uploader's library (filing pending; no event until it is filed: the
+    other services only know media of shows). The quota reservation goes in the same transaction.
     """
     fields = received.fields
+    if show_id is None and "show_id" in fields:
+        # the client meant a show but named it after the file, when the bytes were already admitted without
+        # one: refused as before libraries existed (the caller drops what was stored)
+        raise ShowIdFirst(field="show_id")
     caption = _text(fields, "caption", 2000)
     title = _text(fields, "title", 255)
     description = _text(fields, "description", 5000)
     # lock the show's copy: if show.deleted is being applied right now, one of us sees the other's result
     # (the deletion purges this item, or this call finds the tombstone): an upload is never orphaned
-    if repo.lock_show_ref(session, show_id).deleted:
+    if show_id is not None and repo.lock_show_ref(session, show_id).deleted:
         raise ShowNotFound()
     if reservation_id is not None:
         repo.delete_reservation(session, reservation_id)
@@ -150,9 +154,11 @@ def register_upload(
         title=(title or received.filename) if kind != "photo" else None,
         description=description if kind != "photo" else None,
         queued_at=now, created_at=now, updated_at=now, renditions=[],
+        filing=FILING_PENDING if show_id is None else None,
     )
     repo.add(session, item)
-    emit(session, MediaUploadedV1(media_id=item.id, kind=kind, show_id=show_id, user_id=user_id))  # type: ignore[arg-type]
+    if show_id is not None:
+        emit(session, MediaUploadedV1(media_id=item.id, kind=kind, show_id=show_id, user_id=user_id))  # type: ignore[arg-type]
     enqueue(session, kind, item.id)
     return item, True
 
@@ -239,6 +245,8 @@ class UploadAdmission:
     reservation_id: int | None = None
     granted: int = 0
 
+    admitted: bool = False
+
     async def before_body(self) -> None:
         """Authorize and reserve now when the show is named outside the body."""
         if self.named_show is not None:
@@ -247,13 +255,14 @@ class UploadAdmission:
     async def start(self, fields: dict[str, str]) -> tuple[str, int]:
         """The file part begins: admit it (if not done yet) and give its storage prefix and room."""
         show_id = resolve_show_id(self.named_show, fields)
-        if self.show_id is None:
+        if not self.admitted:
             await self._admit(show_id)
         return upload_prefix(self.kind, self.user_id), self.granted
 
-    async def _admit(self, show_id: int) -> None:
-        await run_in_threadpool(authorize_upload, self.shows, show_id=show_id, user_id=self.user_id)
-        self.show_id = show_id
+    async def _admit(self, show_id: int | None) -> None:
+        if show_id is not None:  # none: the uploader's library, which is always theirs
+            await run_in_threadpool(authorize_upload, self.shows, show_id=show_id, user_id=self.user_id)
+        self.show_id, self.admitted = show_id, True
         # A declared length is reserved whole (refused now if it cannot fit); a chunked body a step at a time.
         at_least = self.declared or 0
         await self._reserve(at_least, self.declared or min(RESERVE_STEP, self.max_bytes))
@@ -286,6 +295,8 @@ def visible_item(session: Session, shows: ShowsAccess, *, kind: str, media_id: i
         raise MediaNotFound()
     if item.user_id == user_id:
         return item
+    if item.show_id is None:  # a library item is its uploader's alone
+        raise MediaNotFound()
     access = shows.access(item.show_id, user_id)
     if access is None or not access.can_view:
         raise MediaNotFound()
@@ -421,7 +432,7 @@ def list_mine(session: Session, *, kind: str, user_id: int, limit: int | None, o
     rows, total = repo.list_for_user(session, user_id=user_id, kind=kind, limit=lim, offset=off)
     if not with_show_name:
         return [record(r) for r in rows], total
-    names = repo.show_names(session, {r.show_id for r in rows})
+    names = repo.show_names(session, {r.show_id for r in rows if r.show_id is not None})
     return [
         record(r, show_name=names.get(r.show_id, ""), uploaded_at=record(r)["created_at"]) for r in rows
     ], total
@@ -453,6 +464,8 @@ def delete_item(session: Session, shows: ShowsAccess, storage: Storage, *, kind:
     if item is None:
         raise MediaNotFound()
     if item.user_id != user_id:
+        if item.show_id is None:
+            raise MediaNotFound()
         access = shows.access(item.show_id, user_id)
         if access is None or not access.can_view:
             raise MediaNotFound()
@@ -467,8 +480,9 @@ def purge(session: Session, storage: Storage, item: MediaItem) -> None:
         storage.delete_prefix(item.prefix)
     except StorageError as exc:
         raise StorageUnavailable() from exc
-    emit(session, MediaDeletedV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
-                                 user_id=item.user_id))
+    if item.show_id is not None:  # a library item was never announced
+        emit(session, MediaDeletedV1(media_id=item.id, kind=item.kind, show_id=item.show_id,  # type: ignore[arg-type]
+                                     user_id=item.user_id))
     repo.delete_item(session, item)
 
 
@@ -487,7 +501,7 @@ def internal_show_media(session: Session, *, show_id: int) -> dict[str, list[dic
 def internal_photo(session: Session, *, media_id: int) -> dict[str, Any]:
     """A photo's show, uploader and status (for social's photo comments)."""
     item = repo.get_kind(session, media_id, "photo")
-    if item is None:
+    if item is None or item.show_id is None:  # library photos take no comments until filed
         raise MediaNotFound()
     return {"id": item.id, "show_id": item.show_id, "user_id": item.user_id, "status": item.public_status}
 
@@ -526,10 +540,9 @@ def create_tus(
     limit = settings.max_bytes(kind)
     if length > limit:
         raise UploadTooLarge(f"The file is larger than the {describe_size(limit)} allowed for this kind.")
-    if "show_id" not in metadata:
-        raise ValidationFailed("Name the show in Upload-Metadata (show_id).", field="show_id")
-    show_id = parse_show_id(metadata)
-    authorize_upload(shows, show_id=show_id, user_id=user_id)
+    show_id = parse_show_id(metadata) if "show_id" in metadata else None  # none: to the library
+    if show_id is not None:
+        authorize_upload(shows, show_id=show_id, user_id=user_id)
     fields = {name: metadata[name] for name in TUS_TEXT_FIELDS[kind] if name in metadata}
     for name, cap in (("caption", 2000), ("title", 255), ("description", 5000)):
         _text(fields, name, cap)

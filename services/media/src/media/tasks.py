@@ -13,16 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from media.config import get_settings
 from media.db import outbox
+from media.filing import HttpCandidates, file_pending, rules_of
 from media.pipeline import give_up, run_item
 from media.storage import Storage, StorageError, make_storage
 from media.worker import celery_app
 from shared.db import make_engine, make_session_factory
+from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("media.tasks")
 app = celery_app()
 settings = get_settings()
 
-TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError, OSError)
+TRANSIENT = (StorageError, OperationalError, ConnectionError, TimeoutError, OSError, ServiceUnavailable)
 COMMON: dict[str, Any] = {
     "bind": True,
     "acks_late": True,
@@ -34,6 +36,12 @@ COMMON: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 5,
 }
+
+
+@cache
+def candidates() -> HttpCandidates:
+    """The shows client of filing, built once per worker process."""
+    return HttpCandidates(settings)
 
 
 @cache
@@ -75,3 +83,13 @@ def process_video(self: Task, media_id: int) -> str:
 def process_audio(self: Task, media_id: int) -> str:
     """Probe, browser-playable rendition and waveform of a recording."""
     return _run(self, media_id, settings.task_hard_limit_s)
+
+
+@app.task(name="media.file_library", time_limit=120, soft_time_limit=100, **COMMON)
+def file_library(self: Task, user_id: int) -> dict[str, int]:
+    """File a user's processed library items into their shows (one call to shows per batch)."""
+    session_factory, _ = resources()
+    report = file_pending(session_factory, candidates(), rules_of(settings), user_id=int(user_id),
+                          batch_size=settings.filing_batch_size, settle_s=settings.filing_settle_s)
+    log.info("filing of user %s: %s", user_id, report)
+    return {"examined": report.examined, "filed": report.filed, "unfiled": report.unfiled}

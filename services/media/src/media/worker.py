@@ -18,6 +18,7 @@ ALL_QUEUES = ("images", "video", "audio")
 def make_app(settings: MediaSettings) -> Celery:
     """A Celery app for the media service (also used by the API to publish tasks)."""
     routes = {TASKS[kind]: {"queue": QUEUES[kind]} for kind in TASKS}
+    routes["media.file_library"] = {"queue": "images"}  # filing (media.filing): cheap, beside the thumbnails
     # shared.celery declares quorum queues with x-delivery-limit and a dead-letter exchange on RabbitMQ.
     return make_celery("media", settings, queues=ALL_QUEUES, task_routes=routes,
                        hard_time_limit_s=settings.task_hard_limit_s, include=["media.tasks"])

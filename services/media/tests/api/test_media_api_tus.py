@@ -179,7 +179,7 @@ def test_hash_is_read_back_when_this_process_did_not_see_every_byte(env) -> None
 @pytest.mark.parametrize(("fields", "status", "code"), [
     ({"kind": "photo", "filename": "a.jpg", "show_id": "2"}, 403, "forbidden"),  # visible, not theirs
     ({"kind": "photo", "filename": "a.jpg", "show_id": "99"}, 404, "show_not_found"),
-    ({"kind": "photo", "filename": "a.jpg"}, 422, "validation_error"),
+    ({"kind": "photo", "filename": "a.jpg", "show_id": "abc"}, 422, "validation_error"),  # no show: the library
     ({"kind": "sculpture", "filename": "a.jpg", "show_id": "1"}, 422, "validation_error"),
 ])
 def test_creation_refuses_before_anything_is_stored(env, fields, status, code) -> None:

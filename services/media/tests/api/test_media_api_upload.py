@@ -206,7 +206,8 @@ def _file_first(boundary: str, data: bytes) -> bytes:
     ).encode()
 
 
-def test_file_before_the_show_is_refused_before_storing(env) -> None:
+def test_show_id_after_the_file_is_refused_and_nothing_kept(env) -> None:
+    """Without a show the file would go to the library; a show_id named after it means the client wanted a show."""
     env.shows.add(1, owner=10)
     data = jpeg_bytes(300, 200)
     headers = {**env.auth(10), "Content-Type": "multipart/form-data; boundary=XyZ"}

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from media.album import album_order, capture_instant
 from media.clips import SetlistSong, chapters_vtt, match_keys, schedule, suggest, wall_clock
-from media.processing.probe import creation_time
 
 START = "2024-06-01T20:00:00"
 # three songs of 3:00, 4:00 and 2:30, with 20 s of changeover after each (the defaults below)
@@ -97,9 +96,3 @@ def test_album_order_by_capture_time_then_upload_each_file_once() -> None:
     assert album_order(rows) == [1, 6, 2, 5, 3]
     assert capture_instant("garbage") is None
 
-
-def test_creation_time_tag() -> None:
-    assert creation_time({"creation_time": "2024-06-01T20:12:00.000000Z"}) == "2024-06-01T20:12:00Z"
-    assert creation_time({"creation_time": "2024-06-01T22:12:00+02:00"}) == "2024-06-01T20:12:00Z"
-    assert creation_time({"creation_time": "1970-01-01T00:00:00Z"}) is None  # cameras with no clock set
-    assert creation_time({}) is None and creation_time({"creation_time": "yesterday"}) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
 from shared.db import SessionDep
 from shared.internal import require_internal
-from shows import dashboard, service
+from shows import dashboard, filing, service
 from shows import repository as repo
 from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, ViewerDep
 from shows.schemas import (
@@ -96,6 +97,16 @@ def shows_snapshot(
 def show_info(show_id: ShowId, session: SessionDep) -> dict[str, Any]:
     """Minimal facts of a show (owner, visibility, name, date)."""
     return service.show_info(session, show_id=show_id)
+
+
+@internal_router.get("/users/{user_id}/filing-candidates")
+def filing_candidates(
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, settings: SettingsDep,
+    start: Annotated[dt.date, Query(alias="from")], end: Annotated[dt.date, Query(alias="to")],
+) -> dict[str, Any]:
+    """The user's shows dated from..to with venue position and check-ins (media files library items with it)."""
+    return filing.filing_candidates(session, user_id=user_id, start=start, end=end,
+                                    checkin_ttl_hours=settings.checkin_ttl_hours)
 
 
 @internal_router.get("/users/{user_id}/shows")

@@ -15,8 +15,10 @@ def ffmpeg_exe() -> str:
 
 
 def jpeg_bytes(width: int = 1600, height: int = 1200, *, orientation: int | None = None, gps: bool = False,
-               quality: int = 85, seed: int = 0) -> bytes:
-    """A JPEG with a gradient and shapes (compresses like a photo), optional EXIF orientation and GPS."""
+               quality: int = 85, seed: int = 0, taken: str = "2024:12:01 20:15:00",
+               offset: str | None = None) -> bytes:
+    """A JPEG with a gradient and shapes (compresses like a photo), EXIF capture time (`taken`, optional
+    `offset` like "-05:00"), optional orientation and GPS (Madison Square Garden)."""
     from PIL import Image, ImageDraw
 
     img = Image.linear_gradient("L").resize((width, height)).convert("RGB")
@@ -30,7 +32,9 @@ def jpeg_bytes(width: int = 1600, height: int = 1200, *, orientation: int | None
     exif[0x0110] = "Model 1"  # Model
     from PIL.ExifTags import IFD
 
-    exif.get_ifd(IFD.Exif)[0x9003] = "2024:12:01 20:15:00"  # DateTimeOriginal lives in the Exif sub-IFD
+    exif.get_ifd(IFD.Exif)[0x9003] = taken  # DateTimeOriginal lives in the Exif sub-IFD
+    if offset:
+        exif.get_ifd(IFD.Exif)[0x9011] = offset  # OffsetTimeOriginal
     if orientation:
         exif[0x0112] = orientation
     if gps:
@@ -52,7 +56,7 @@ def png_bytes(width: int = 640, height: int = 480) -> bytes:
 def make_video(path: Path, *, seconds: float = 3, width: int = 1920, height: int = 1080, fps: int = 30,
                vcodec: str = "libx264", acodec: str = "aac", container: str | None = None,
                metadata: dict[str, str] | None = None) -> Path:
-    """A test-pattern video with a sine tone (`metadata`: container tags, e.g. `creation_time`)."""
+    """A test-pattern video with a sine tone (container `metadata` tags, e.g. creation_time, location)."""
     cmd = [
         ffmpeg_exe(), "-y", "-loglevel", "error",
         "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}:duration={seconds}",

@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from PIL import (  # importing the plugins registers exactly the formats we allo
     WebPImagePlugin,
 )
 
+from media.processing.capture import TAG_EXIF_IFD, TAG_GPS_IFD, Capture, from_exif
 from media.processing.errors import MediaRejected
 from media.processing.placeholder import blurhash_encode
 
@@ -50,10 +50,6 @@ RESAMPLE = Image.Resampling.HAMMING
 
 _TAG_MAKE = 0x010F
 _TAG_MODEL = 0x0110
-_TAG_DATETIME = 0x0132
-_TAG_EXIF_IFD = 0x8769
-_TAG_DATETIME_ORIGINAL = 0x9003
-_TAG_OFFSET_TIME_ORIGINAL = 0x9011
 _TAG_ORIENTATION = 0x0112
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -84,6 +80,7 @@ class PhotoResult:
     placeholder: str
     has_alpha: bool
     files: list[ProducedFile] = field(default_factory=list)
+    capture: Capture = field(default_factory=Capture)  # private: the position never reaches a derivative
 
     def thumbnail(self, size: int) -> ProducedFile:
         """The thumbnail produced for the requested long-edge size."""
@@ -99,6 +96,7 @@ class PhotoResult:
         data = asdict(self)
         for f in data["files"]:
             f["path"] = str(f["path"])
+        data["capture"] = self.capture.to_json()
         return data
 
 
@@ -112,37 +110,20 @@ def _clean_text(value: object, limit: int = 64) -> str | None:
     return text[:limit] or None
 
 
-def _parse_exif_datetime(value: object, offset: object = None) -> str | None:
-    """Turn an EXIF 'YYYY:MM:DD HH:MM:SS' (plus optional offset) into ISO 8601, or None if invalid."""
-    text = _clean_text(value, 32)
-    if not text:
-        return None
+def _ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
     try:
-        dt = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    if not 1900 <= dt.year <= 2200:
-        return None
-    iso = dt.isoformat()
-    off = _clean_text(offset, 8)
-    if off and len(off) == 6 and off[0] in "+-" and off[3] == ":" and (off[1:3] + off[4:]).isdigit():
-        iso += off
-    return iso
+        return dict(exif.get_ifd(tag))
+    except Exception:  # a broken sub-IFD is ignored
+        return {}
 
 
-def _exif_facts(img: Image.Image) -> tuple[str | None, str | None, int]:
-    """Return (taken_at, camera, orientation) from EXIF, tolerating garbage."""
+def _exif_facts(img: Image.Image) -> tuple[Capture, str | None, int]:
+    """Return (capture time and position, camera, orientation) from EXIF, tolerating garbage."""
     try:
         exif = img.getexif()
     except Exception:  # malformed EXIF never fails the photo
-        return None, None, 1
-    try:
-        sub = exif.get_ifd(_TAG_EXIF_IFD)
-    except Exception:
-        sub = {}
-    taken_at = _parse_exif_datetime(sub.get(_TAG_DATETIME_ORIGINAL), sub.get(_TAG_OFFSET_TIME_ORIGINAL))
-    if taken_at is None:
-        taken_at = _parse_exif_datetime(exif.get(_TAG_DATETIME))
+        return Capture(), None, 1
+    capture = from_exif(exif, _ifd(exif, TAG_EXIF_IFD), _ifd(exif, TAG_GPS_IFD))
     make = _clean_text(exif.get(_TAG_MAKE))
     model = _clean_text(exif.get(_TAG_MODEL))
     if make and model:
@@ -152,7 +133,7 @@ def _exif_facts(img: Image.Image) -> tuple[str | None, str | None, int]:
     orientation = exif.get(_TAG_ORIENTATION, 1)
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:
         orientation = 1
-    return taken_at, camera, orientation
+    return capture, camera, orientation
 
 
 def _cmyk_via_icc(img: Image.Image, icc: bytes) -> Image.Image | None:
@@ -277,7 +258,7 @@ def process_photo(
             if fmt not in ALLOWED_FORMATS:
                 raise MediaRejected("not a supported image format")
             fmt = "JPEG" if fmt == "MPO" else fmt
-            taken_at, camera, orientation = _exif_facts(img)
+            capture, camera, orientation = _exif_facts(img)
             raw_w, raw_h = img.size
             width, height = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
             icc = img.info.get("icc_profile") or None
@@ -345,11 +326,12 @@ def process_photo(
         width=width,
         height=height,
         format=fmt.lower(),
-        taken_at=taken_at,
+        taken_at=capture.taken_at,
         camera=camera,
         placeholder=placeholder,
         has_alpha=has_alpha,
         files=files,
+        capture=capture,
     )
 
 

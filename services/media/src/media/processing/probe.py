@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
+from media.processing.capture import Capture, from_tags
 from media.processing.errors import MediaRejected
 from media.processing.sniff import DEMUXERS, sniff_file
 
@@ -76,7 +76,7 @@ class ProbeResult:
     size_bytes: int
     video: list[VideoStreamInfo] = field(default_factory=list)
     audio: list[AudioStreamInfo] = field(default_factory=list)
-    creation_time: str | None = None  # the container's `creation_time` (QuickTime/MP4), ISO 8601 UTC
+    capture: Capture = field(default_factory=Capture)  # creation time and position from the container's tags
 
     @property
     def video_stream(self) -> VideoStreamInfo | None:
@@ -95,7 +95,7 @@ class ProbeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return asdict(self)
+        return {**asdict(self), "capture": self.capture.to_json()}
 
 
 def _rate(value: Fraction | None) -> float | None:
@@ -213,7 +213,7 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
             size_bytes=size,
             video=videos,
             audio=audios,
-            creation_time=creation_time(container.metadata),
+            capture=from_tags(_tags(container)),
         )
     except MediaRejected:
         raise
@@ -223,16 +223,14 @@ def probe(path: Path, *, container_format: str | None = None) -> ProbeResult:
         container.close()
 
 
-def creation_time(metadata: dict[str, str]) -> str | None:
-    """The container's `creation_time` tag as `YYYY-MM-DDTHH:MM:SSZ` (None when absent or not a time)."""
-    raw = (metadata.get("creation_time") or "").strip()
-    try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if 1970 < when.year < 2200 else None
+def _tags(container: av.container.InputContainer) -> dict[str, str]:
+    """The container's metadata, completed by its streams' (some muxers put creation_time on the tracks)."""
+    tags: dict[str, str] = {}
+    for stream in container.streams:
+        for key, value in (stream.metadata or {}).items():
+            tags.setdefault(key, value)
+    tags.update(container.metadata or {})
+    return tags
 
 
 def _short(exc: BaseException) -> str:

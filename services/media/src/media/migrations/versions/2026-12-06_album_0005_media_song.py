@@ -1,7 +1,7 @@
 """clips on the setlist: songs linked to media items (suggested or confirmed); what suggestions were made from
 
 Revision ID: album_0005
-Revises: media15_0003
+Revises: filing_0004
 Create Date: 2026-12-06 15:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "album_0005"
-down_revision: str | None = "media15_0003"
+down_revision: str | None = "filing_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
