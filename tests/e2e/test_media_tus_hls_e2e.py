@@ -182,7 +182,7 @@ def test_concert_album_and_clips_across_attendees(make_user, tmp_path: Path) -> 
     assert [i["id"] for i in album_ann["items"]] == [ids["video"], ids["a_photo"]] and album_ann["total"] == 2
     video = album_ann["items"][0]
     assert video["user"] == {"id": ann.id, "username": ann.username} and video["visibility"] == "public"
-    assert video["taken_at"] == "2024-06-01T20:04:00Z"
+    assert video["taken_at"] == "2024-06-01T20:04:00+00:00"
     assert [s["song_id"] for s in video["song_suggestions"]] == [a_505]
     album_ben = ben.client.get(url).json()  # both shows; the photo both uploaded once
     assert album_ben["total"] == 3 and ids["b_dup"] not in [i["id"] for i in album_ben["items"]]

@@ -75,7 +75,7 @@ def test_album_and_clips(env: Any, tmp_path: Path) -> None:
         return r.json()
 
     mine = get(10, f"/api/videos/{video['id']}", meta=1)  # suggested by the worker, from the creation time
-    assert mine["taken_at"] == "2024-06-01T20:04:00Z" and mine["song_ids"] == []
+    assert mine["taken_at"] == "2024-06-01T20:04:00+00:00" and mine["song_ids"] == []
     assert mine["song_suggestions"] == [{"song_id": 102, "score": 1.0, "start_s": 0.0, "end_s": 2.0}]
     assert get(10, f"/api/photos/{photo['id']}", meta=1).get("song_suggestions") is None
     # user 10 cannot see show 2 (private): only show 1's items; user 20 sees both shows, the file once
