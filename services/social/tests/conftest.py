@@ -90,7 +90,7 @@ class FakeWorld:
             return 200, {"show_id": int(m.group(1)), "owner_id": show["owner_id"], "concert_id": show["concert_id"],
                          "visibility": show["visibility"], "visible_to": show["visible_to"],
                          "show_name": show["show_name"], "artist_name": artist, "venue_name": venue,
-                         "date": show["date"], "setlist": show.get("setlist", [])}
+                         "date": show["date"], "time": show.get("time"), "setlist": show.get("setlist", [])}
         if m := PHOTO_RE.match(path):
             photo = self.photos.get(int(m.group(1)))
             if photo is None:

@@ -37,7 +37,7 @@ from social.clients import ShowsClient
 from social.models import ShowRef
 
 # a check-in counts for this long (shows' SHOWS_CHECKIN_TTL_HOURS default) unless it ends first
-CHECKIN_TTL = dt.timedelta(hours=6)
+CHECKIN_TTL = locations.CHECKIN_TTL
 
 OnShowChanged = Callable[[int], None]
 # (deleted user, their former friends): live grants of theirs go

@@ -488,6 +488,8 @@ class LocationUpdate(BaseModel):
     longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
     accuracy_m: float = Field(default=50.0, ge=0, le=10_000, allow_inf_nan=False)
     precision: Literal["exact", "approximate"] = "approximate"
+    # the sharer's offset from UTC (the phone at the venue knows it): turns the show's local start into UTC
+    utc_offset_minutes: int | None = Field(default=None, ge=-720, le=840)
 
 
 class FriendLocationRead(BaseModel):

@@ -269,7 +269,9 @@ def public_page(token: Annotated[str, Path(max_length=200)], request: Request, s
 # ---------------------------------------------------------------- friends' positions at a concert
 
 LOCATION_RULE = (" Only accepted friends checked in to the same concert see a position; it expires at check-out "
-                 "and at the latest 6 hours after the check-in; 403 `not_checked_in` if you are not checked in.")
+                 "and at the latest 6 hours after the show's start (its date and local time, made UTC with "
+                 "`utc_offset_minutes` or the position's longitude; without a time, 06:00 local the next "
+                 "morning); 403 `not_checked_in` if you are not checked in, `location_sharing_over` after that.")
 
 
 @router.put("/api/shows/{show_id}/location", response_model=LocationRead, tags=["locations"],
@@ -280,7 +282,7 @@ def put_location(show_id: ShowId, body: LocationUpdate, user: CurrentUser, sessi
     """Share or move your position at the concert."""
     return locations.share(session=session, shows=shows, principal=user, show_id=show_id, latitude=body.latitude,
                            longitude=body.longitude, accuracy_m=body.accuracy_m, precision=body.precision,
-                           push=hub.publish_location)
+                           push=hub.publish_location, utc_offset_minutes=body.utc_offset_minutes)
 
 
 @router.delete("/api/shows/{show_id}/location", status_code=204, tags=["locations"],
