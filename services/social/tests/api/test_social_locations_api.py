@@ -75,7 +75,7 @@ def test_sharing_needs_a_check_in_and_validates_input(venue: Any) -> None:
     assert venue.client.put("/api/shows/20/location", json=SPOT).status_code == 401
     # the show started more than six hours ago: nothing is shared any more
     yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
-    venue.world.shows[20].update(date=yesterday, time="20:00")
+    venue.world.shows[20].update(date=yesterday, time="12:00")
     r = _put(venue, A, 20, utc_offset_minutes=0)
     assert r.status_code == 403 and r.json()["code"] == "location_sharing_over"
 
