@@ -13,6 +13,7 @@ from media.db import outbox
 from media.queueing import OutboxEnqueue, Sweeper
 from media.router import dashboard_router, internal_router, me_router, router, uploads_router
 from media.service import Enqueue
+from media.shared_photos import share_router
 from media.storage import Storage, make_storage
 from media.tus import Hashers, Locks
 from shared.app import create_service_app, run_uvicorn
@@ -73,7 +74,7 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[router, uploads_router, dashboard_router, me_router, internal_router],
+        routers=[router, uploads_router, dashboard_router, me_router, internal_router, share_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=make_subscriptions(lambda: store),
