@@ -47,6 +47,8 @@ class SocialSettings(BaseServiceSettings):
     # public share pages and their JSON, per client address
     share_rate_limit: int = 60
     share_rate_window_s: int = 60
+    # the chosen photos of shared pages (a page view loads up to 12), per client address, same window
+    share_photo_rate_limit: int = 600
 
 
 @lru_cache

@@ -772,10 +772,10 @@ def friends_who_logged(session: Session, owner_id: int, concert_id: int) -> list
 
 
 def add_share_link(session: Session, *, token_hash: str, token_prefix: str, show_id: int, owner_id: int,
-                   expires_at: datetime | None) -> ShareLink:
+                   expires_at: datetime | None, photo_ids: list[int] | None = None) -> ShareLink:
     """Store a new share link."""
     link = ShareLink(token_hash=token_hash, token_prefix=token_prefix, show_id=show_id, owner_id=owner_id,
-                     created_at=utcnow(), expires_at=expires_at)
+                     created_at=utcnow(), expires_at=expires_at, photo_ids=photo_ids)
     session.add(link)
     session.flush()
     return link

@@ -414,11 +414,23 @@ class BlockList(BaseModel):
 # ---------------------------------------------------------------- share links
 
 
+SharedPhotoIds = list[Annotated[StrictInt, Field(gt=0, le=MAX_ID)]]
+
+
 class ShareLinkCreate(BaseModel):
-    """A new share link; without `expires_in_days` it lasts until revoked."""
+    """A new share link; without `expires_in_days` it lasts until revoked; `photo_ids`: up to 12 of your ready
+    photos of the show, in page order (the first is the preview image)."""
 
     model_config = ConfigDict(extra="forbid")
     expires_in_days: StrictInt | None = Field(default=None, ge=1, le=365)
+    photo_ids: SharedPhotoIds | None = Field(default=None, max_length=12)
+
+
+class ShareLinkUpdate(BaseModel):
+    """The photos on a link (replaces them; `[]` takes them all off)."""
+
+    model_config = ConfigDict(extra="forbid")
+    photo_ids: SharedPhotoIds = Field(max_length=12)
 
 
 class ShareLinkRead(BaseModel):
@@ -429,6 +441,7 @@ class ShareLinkRead(BaseModel):
     token_prefix: str
     created_at: str
     expires_at: str | None
+    photo_ids: list[int] = []
 
 
 class ShareLinkCreated(ShareLinkRead):
@@ -469,12 +482,23 @@ class PublicOwner(BaseModel):
     username: str
 
 
+class PublicPhoto(BaseModel):
+    """A photo the owner chose for the link; its image URLs work only through this link's token."""
+
+    id: int
+    url: str  # the large thumbnail (long edge ≤ 2048)
+    thumbnail_url: str  # the medium one (≤ 1024), also the page's og:image
+    width: int | None
+    height: int | None
+
+
 class PublicShow(BaseModel):
     """A shared show as anyone with the link sees it."""
 
     show: PublicShowFacts
     owner: PublicOwner
     expires_at: str | None
+    photos: list[PublicPhoto] = []
 
 
 # ---------------------------------------------------------------- friends' positions

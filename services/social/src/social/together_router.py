@@ -17,7 +17,7 @@ from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
 from social import digest, locations, messages, notifications, share
 from social.config import SocialSettings
-from social.dependencies import DmLimiter, Hub, Limit, NotifyHub, Settings, ShowId, Shows, UserId, Users
+from social.dependencies import DmLimiter, Hub, Limit, Media, NotifyHub, Settings, ShowId, Shows, UserId, Users
 from social.digest import link_secret
 from social.notify_ws import NotificationSocket
 from social.schemas import (
@@ -40,6 +40,8 @@ from social.schemas import (
     ShareLinkCreate,
     ShareLinkCreated,
     ShareLinkList,
+    ShareLinkRead,
+    ShareLinkUpdate,
 )
 
 E = {"model": ErrorBody}
@@ -209,18 +211,29 @@ def _client_ip(request: Request) -> str:
     return xff.split(",")[0].strip() or (request.client.host if request.client else "unknown")
 
 
-def _public_limit(request: Request, settings: SocialSettings) -> None:
-    enforce(request.app.state.share_limiter, f"share:{_client_ip(request)}", settings.share_rate_limit,
+def _public_limit(request: Request, settings: SocialSettings, what: str = "share") -> None:
+    limit = settings.share_photo_rate_limit if what == "share-photo" else settings.share_rate_limit
+    enforce(request.app.state.share_limiter, f"{what}:{_client_ip(request)}", limit,
             settings.share_rate_window_s, "Too many requests for shared pages; wait a moment.")
 
 
 @router.post("/api/shows/{show_id}/share-links", status_code=201, response_model=ShareLinkCreated,
              tags=["share links"], responses={**COMMON, 403: E, 404: E, 503: E})
-def create_share_link(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows, settings: Settings,
-                      body: ShareLinkCreate | None = None) -> dict[str, Any]:
-    """Make a public link to your show (the token is shown only now; keep it to revoke the link)."""
-    return share.create(session=session, shows=shows, principal=user, show_id=show_id,
-                        expires_in_days=body.expires_in_days if body else None, base_url=settings.public_base_url)
+def create_share_link(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows, media: Media,
+                      settings: Settings, body: ShareLinkCreate | None = None) -> dict[str, Any]:
+    """Make a public link to your show (the token is shown only now; keep it to revoke the link), optionally
+    with up to 12 of your ready photos of it (422 `validation_error` for any other photo)."""
+    return share.create(session=session, shows=shows, media=media, principal=user, show_id=show_id,
+                        expires_in_days=body.expires_in_days if body else None,
+                        photo_ids=body.photo_ids if body else None, base_url=settings.public_base_url)
+
+
+@router.put("/api/share-links/{token}", response_model=ShareLinkRead, tags=["share links"],
+            responses={**COMMON, 404: E, 503: E})
+def update_share_link(token: Annotated[str, Path(max_length=64)], body: ShareLinkUpdate, user: CurrentUser,
+                      session: SessionDep, media: Media) -> dict[str, Any]:
+    """Change the photos on one of your live links (422 for photos that are not your ready photos of the show)."""
+    return share.update(session=session, media=media, principal=user, token=token, photo_ids=body.photo_ids)
 
 
 @router.get("/api/shows/{show_id}/share-links", response_model=ShareLinkList, tags=["share links"],
@@ -240,26 +253,46 @@ def revoke_share_link(token: Annotated[str, Path(max_length=64)], user: CurrentU
 @router.get("/api/public/shows/{token}", response_model=PublicShow, tags=["share links"],
             responses={404: E, 429: E, 503: E})
 def public_show(token: Annotated[str, Path(max_length=200)], request: Request, session: SessionDep,
-                settings: Settings, shows: Shows) -> dict[str, Any]:
+                settings: Settings, shows: Shows, media: Media) -> dict[str, Any]:
     """A shared show as JSON, for anyone with the link (no login; 404 once revoked or expired; rate-limited)."""
     _public_limit(request, settings)
     if not TOKEN_RE.match(token):
         raise share.ShareLinkNotFound()
-    return share.public_show(session=session, shows_internal=shows.client, token=token)
+    return share.public_show(session=session, shows_internal=shows.client, media=media, token=token,
+                             base_url=settings.public_base_url)
+
+
+@router.get("/api/public/shows/{token}/photos/{photo_id}/{size}", tags=["share links"],
+            responses={200: {"content": {"image/webp": {}}, "description": "The thumbnail"}, 404: E, 422: E,
+                       429: E, 503: E})
+def public_photo(token: Annotated[str, Path(max_length=200)], photo_id: Annotated[int, Path(gt=0, le=MAX_ID)],
+                 size: Annotated[str, Path(pattern="^(medium|large)$")], request: Request, session: SessionDep,
+                 settings: Settings, media: Media) -> Response:
+    """A photo chosen for a share link (medium ≤ 1024 px, large ≤ 2048 px; no GPS or EXIF), for anyone with the
+    link; 404 once the link is revoked or expired or the photo is deleted or taken off the link."""
+    _public_limit(request, settings, "share-photo")
+    if not TOKEN_RE.match(token):
+        raise share.ShareLinkNotFound()
+    content, media_type = share.photo_bytes(session=session, media=media, token=token, photo_id=photo_id, size=size)
+    # private: no shared cache keeps serving it after the link is revoked
+    return Response(content, media_type=media_type, headers={
+        "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"})
 
 
 @router.get("/s/{token}", response_class=HTMLResponse, tags=["share links"],
             responses={404: {"content": {"text/html": {}}, "description": "Unknown, revoked or expired link"},
                        429: E, 503: E})
 def public_page(token: Annotated[str, Path(max_length=200)], request: Request, session: SessionDep,
-                settings: Settings, shows: Shows) -> HTMLResponse:
+                settings: Settings, shows: Shows, media: Media) -> HTMLResponse:
     """The public page of a shared show, with Open Graph and Twitter card tags (no login)."""
     _public_limit(request, settings)
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
     try:
         if not TOKEN_RE.match(token):
             raise share.ShareLinkNotFound()
-        data = share.public_show(session=session, shows_internal=shows.client, token=token)
+        data = share.public_show(session=session, shows_internal=shows.client, media=media, token=token,
+                                 base_url=settings.public_base_url)
     except share.ShareLinkNotFound:
         return HTMLResponse(share.NOT_FOUND_PAGE, status_code=404, headers=headers)
     url = f"{settings.public_base_url.rstrip('/')}/s/{token}"
