@@ -98,6 +98,12 @@ def show_info(show_id: ShowId, session: SessionDep) -> dict[str, Any]:
     return service.show_info(session, show_id=show_id)
 
 
+@internal_router.get("/users/{user_id}/public-profile")
+def user_public_profile(user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> dict[str, Any]:
+    """A person's public shows (newest 100), their counts and top artists (social's opt-in public profile)."""
+    return dashboard.public_profile(session, user_id=user_id)
+
+
 @internal_router.get("/users/{user_id}/shows")
 def user_shows(user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> dict[str, Any]:
     """The ids of a user's shows."""
