@@ -24,6 +24,7 @@ from shared.testing.directory import StaticDirectory
 ACCESS_RE = re.compile(r"^/internal/shows/(\d+)/access$")
 PHOTO_RE = re.compile(r"^/internal/media/photo/(\d+)$")
 INFO_RE = re.compile(r"^/internal/shows/(\d+)$")
+PROFILE_RE = re.compile(r"^/internal/users/(\d+)/public-profile$")
 OWNER_PHOTOS_RE = re.compile(r"^/internal/media/shows/(\d+)/owner-photos(?:/(\d+)/(medium|large))?$")
 
 
@@ -84,6 +85,14 @@ class FakeWorld:
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
         """Route a fake internal request (bytes for a thumbnail, JSON otherwise)."""
+        if m := PROFILE_RE.match(path):  # shows' public-profile query: only public shows
+            own = [(sid, s) for sid, s in sorted(self.shows.items()) if s["owner_id"] == int(m.group(1))
+                   and s["visibility"] == "public"]
+            artists = sorted({s["show_name"].partition(" at ")[0] for _, s in own})
+            return 200, {"shows": [{"id": sid, "date": s["date"], "artist": {"id": 1, "name": s["show_name"].partition(
+                " at ")[0]}, "venue": {"id": 1, "name": s["show_name"].partition(" at ")[2]}} for sid, s in own],
+                "counts": {"shows": len(own), "artists": len(artists), "venues": 1 if own else 0},
+                "top_artists": [{"artist": {"id": 1, "name": a}, "shows": 1} for a in artists]}
         if m := OWNER_PHOTOS_RE.match(path):
             user = int(params.get("user_id", "0"))
             if m.group(2):

@@ -28,6 +28,7 @@ from social.models import (
     Notification,
     NotificationPref,
     PresenceSetting,
+    ProfileSetting,
     SearchSetting,
     ShareLink,
     ShowAudience,
@@ -871,3 +872,27 @@ def set_appear_offline(session: Session, user_id: int, value: bool) -> None:
     else:
         row.appear_offline = value
     session.flush()
+
+
+# ---------------------------------------------------------------- public profiles
+
+
+def public_profile_on(session: Session, user_id: int) -> bool:
+    """Whether a person opted in to a public profile (off by default)."""
+    row = session.get(ProfileSetting, user_id)
+    return bool(row is not None and row.public_profile)
+
+
+def set_public_profile(session: Session, user_id: int, value: bool) -> None:
+    """Store the public profile choice."""
+    row = session.get(ProfileSetting, user_id)
+    if row is None:
+        session.add(ProfileSetting(user_id=user_id, public_profile=value, updated_at=utcnow()))
+    else:
+        row.public_profile, row.updated_at = value, utcnow()
+    session.flush()
+
+
+def delete_profile_setting(session: Session, user_id: int) -> None:
+    """Forget a deleted account's choice."""
+    session.execute(delete(ProfileSetting).where(ProfileSetting.user_id == user_id))

@@ -501,6 +501,56 @@ class PublicShow(BaseModel):
     photos: list[PublicPhoto] = []
 
 
+# ---------------------------------------------------------------- public profiles
+
+
+class ProfileSettings(BaseModel):
+    """Whether your profile is public at /u/{username} (off by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    public_profile: StrictBool
+
+
+class NamedRef(BaseModel):
+    """An artist or a venue."""
+
+    id: int
+    name: str
+
+
+class ProfileShow(BaseModel):
+    """One public show on a profile."""
+
+    id: int
+    date: str
+    artist: NamedRef
+    venue: NamedRef
+
+
+class ProfileCounts(BaseModel):
+    """Counts over the public shows only."""
+
+    shows: int
+    artists: int
+    venues: int
+
+
+class ProfileTopArtist(BaseModel):
+    """An artist seen most often, among the public shows."""
+
+    artist: NamedRef
+    shows: int
+
+
+class PublicProfile(BaseModel):
+    """A person's opt-in public profile: only their public shows (newest 100), counts and top artists."""
+
+    user: UserRef
+    shows: list[ProfileShow]
+    counts: ProfileCounts
+    top_artists: list[ProfileTopArtist]
+
+
 # ---------------------------------------------------------------- friends' positions
 
 

@@ -15,7 +15,6 @@ fetching the bytes from media's internal endpoint: never a guessable URL, never 
 from __future__ import annotations
 
 import hashlib
-import html
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from social import repository as repo
 from social.clients import MediaClient, ShowsClient
 from social.exceptions import NotAllowed, ShowNotFound
 from social.models import ShareLink
+from social.pages import esc, not_found_page, page
 
 TOKEN_BYTES = 24  # 192 bits
 MAX_PHOTOS = 12
@@ -199,10 +199,6 @@ def photo_bytes(*, session: Session, media: MediaClient, token: str, photo_id: i
     return resp.content, resp.headers.get("content-type", "application/octet-stream")
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _size_attrs(photo: dict[str, Any]) -> str:
     """width/height of the medium thumbnail (long edge ≤ 1024) so the page does not jump while images load."""
     w, h = photo.get("width"), photo.get("height")
@@ -218,33 +214,23 @@ def render_page(data: dict[str, Any], url: str) -> str:
     title = show["name"] or f"{show['artist_name']} at {show['venue_name']}"
     when = f" on {show['date']}" if show.get("date") else ""
     description = f"{owner or 'Someone'} was at {show['artist_name']} at {show['venue_name']}{when}."
-    songs = "".join(f"<li>{_e(s['title'])}</li>" for s in show["setlist"])
+    songs = "".join(f"<li>{esc(s['title'])}</li>" for s in show["setlist"])
     setlist = f"<h2>Setlist</h2><ol>{songs}</ol>" if songs else ""
     photos = data.get("photos") or []
     figures = "".join(
-        f'<a href="{_e(p["url"])}"><img src="{_e(p["thumbnail_url"])}" alt="Photo {i} of {_e(title)}" '
+        f'<a href="{esc(p["url"])}"><img src="{esc(p["thumbnail_url"])}" alt="Photo {i} of {esc(title)}" '
         f'loading="lazy"{_size_attrs(p)}></a>' for i, p in enumerate(photos, 1))
     gallery = f'<h2>Photos</h2><div class="photos">{figures}</div>' if figures else ""
-    image = [("og:image", photos[0]["thumbnail_url"])] if photos else []
-    meta = "".join(
-        f'<meta property="{_e(k)}" content="{_e(v)}">'
-        for k, v in (("og:type", "website"), ("og:site_name", "ShareMyShows"), ("og:title", title),
-                     ("og:description", description), ("og:url", url), *image)
-    ) + "".join(
-        f'<meta name="{_e(k)}" content="{_e(v)}">'
-        for k, v in (("twitter:card", "summary_large_image" if photos else "summary"), ("twitter:title", title),
-                     ("twitter:description", description), *(("twitter:image", v) for _, v in image),
-                     ("description", description), ("robots", "noindex"))
-    )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)} · ShareMyShows</title>{meta}</head><body><main>"
-        f"<h1>{_e(title)}</h1><p>{_e(description)}</p>{setlist}{gallery}"
-        "<p><a href=\"/\">ShareMyShows</a></p></main></body></html>"
+    image = [photos[0]["thumbnail_url"]] if photos else []
+    return page(
+        f"{title} · ShareMyShows",
+        properties=[("og:type", "website"), ("og:site_name", "ShareMyShows"), ("og:title", title),
+                    ("og:description", description), ("og:url", url), *(("og:image", v) for v in image)],
+        names=[("twitter:card", "summary_large_image" if photos else "summary"), ("twitter:title", title),
+               ("twitter:description", description), *(("twitter:image", v) for v in image),
+               ("description", description), ("robots", "noindex")],
+        body=f"<h1>{esc(title)}</h1><p>{esc(description)}</p>{setlist}{gallery}",
     )
 
 
-NOT_FOUND_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not found · ShareMyShows</title>'
-                  '<meta name="robots" content="noindex"></head><body><h1>This link does not work</h1>'
-                  "<p>It does not exist, was revoked or has expired.</p></body></html>")
+NOT_FOUND_PAGE = not_found_page("This link does not work", "It does not exist, was revoked or has expired.")

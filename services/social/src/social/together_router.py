@@ -15,7 +15,7 @@ from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
-from social import digest, locations, messages, notifications, share
+from social import digest, locations, messages, notifications, profiles, share
 from social.config import SocialSettings
 from social.dependencies import DmLimiter, Hub, Limit, Media, NotifyHub, Settings, ShowId, Shows, UserId, Users
 from social.digest import link_secret
@@ -36,6 +36,8 @@ from social.schemas import (
     NotificationPreferences,
     NotificationsRead,
     PresenceSettings,
+    ProfileSettings,
+    PublicProfile,
     PublicShow,
     ShareLinkCreate,
     ShareLinkCreated,
@@ -297,6 +299,52 @@ def public_page(token: Annotated[str, Path(max_length=200)], request: Request, s
         return HTMLResponse(share.NOT_FOUND_PAGE, status_code=404, headers=headers)
     url = f"{settings.public_base_url.rstrip('/')}/s/{token}"
     return HTMLResponse(share.render_page(data, url), headers=headers)
+
+
+# ---------------------------------------------------------------- opt-in public profiles
+
+PUBLIC_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+Username = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("/api/users/me/profile-settings", response_model=ProfileSettings, tags=["profiles"],
+            responses=COMMON)
+def get_profile_settings(user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Whether your profile is public."""
+    return profiles.settings(session=session, user_id=user.user_id)
+
+
+@router.put("/api/users/me/profile-settings", response_model=ProfileSettings, tags=["profiles"],
+            responses=COMMON)
+def put_profile_settings(body: ProfileSettings, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Make your profile public at /u/{username} (your public shows, their counts, top artists) or private."""
+    return profiles.update_settings(session=session, user_id=user.user_id, public_profile=body.public_profile)
+
+
+@router.get("/api/users/{username}/profile", response_model=PublicProfile, tags=["profiles"],
+            responses={404: E, 422: E, 429: E, 503: E})
+def public_profile(username: Username, request: Request, response: Response, session: SessionDep,
+                   settings: Settings, shows: Shows) -> dict[str, Any]:
+    """Someone's public profile, for anyone (no login; rate-limited); 404 `profile_not_found` alike for an
+    unknown user and a profile that is off."""
+    _public_limit(request, settings)
+    response.headers.update(PUBLIC_HEADERS)
+    return profiles.profile(session=session, shows_internal=shows.client, username=username)
+
+
+@router.get("/u/{username}", response_class=HTMLResponse, tags=["profiles"],
+            responses={404: {"content": {"text/html": {}}, "description": "Unknown user or private profile"},
+                       429: E, 503: E})
+def public_profile_page(username: Username, request: Request, session: SessionDep, settings: Settings,
+                        shows: Shows) -> HTMLResponse:
+    """Someone's public profile page with Open Graph and Twitter card tags (no login)."""
+    _public_limit(request, settings)
+    try:
+        data = profiles.profile(session=session, shows_internal=shows.client, username=username)
+    except profiles.ProfileNotFound:
+        return HTMLResponse(profiles.NOT_FOUND_PAGE, status_code=404, headers=PUBLIC_HEADERS)
+    url = f"{settings.public_base_url.rstrip('/')}/u/{data['user']['username']}"
+    return HTMLResponse(profiles.render_page(data, url), headers=PUBLIC_HEADERS)
 
 
 # ---------------------------------------------------------------- friends' positions at a concert
