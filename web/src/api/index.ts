@@ -135,8 +135,15 @@ export interface Usage {
   items: number;
 }
 
+/** Whether your profile is public at /u/{username} (off by default). */
+export interface ProfileSettings {
+  public_profile: boolean;
+}
+
 export const me = {
   usage: () => client.call<Usage>('myUsage'),
+  profileSettings: () => client.call<ProfileSettings>('profileSettings'),
+  updateProfileSettings: (s: ProfileSettings) => client.call<ProfileSettings>('profileSettingsUpdate', { body: s }),
 };
 
 /** Where resumable uploads keep their URLs between page loads (a stand-in store when storage is blocked). */

@@ -99,6 +99,8 @@ export const operations = {
   friendsSettings: { method: 'GET', path: '/api/friends/settings' },
   friendsSettingsUpdate: { method: 'PUT', path: '/api/friends/settings' },
   myUsage: { method: 'GET', path: '/api/me/usage' },
+  profileSettings: { method: 'GET', path: '/api/users/me/profile-settings' },
+  profileSettingsUpdate: { method: 'PUT', path: '/api/users/me/profile-settings' },
   feed: { method: 'GET', path: '/api/feed' },
 
   chatMessages: { method: 'GET', path: '/api/chat/show/{id}/messages' },

@@ -204,8 +204,20 @@ function MfaSection() {
 }
 
 function PrivacyAndStorage() {
+  const { user } = useAuth();
   const settings = useLoad(() => friends.settings(), []);
+  const profile = useLoad(() => me.profileSettings(), []);
   const usage = useLoad(() => me.usage(), []);
+  const toggleProfile = useAction(async (on: boolean) => {
+    const before = profile.data;
+    profile.setData({ public_profile: on });
+    try {
+      profile.setData(await me.updateProfileSettings({ public_profile: on }));
+    } catch (e) {
+      profile.setData(before);
+      throw e;
+    }
+  });
   // optimistic: the box flips at once and flips back if the server refuses
   const toggle = useAction(async (on: boolean) => {
     const before = settings.data;
@@ -231,6 +243,24 @@ function PrivacyAndStorage() {
         People who know my email address may find me by it (everyone can always find you by username)
       </label>
       <ErrorText error={settings.error ?? toggle.error} />
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={profile.data?.public_profile ?? false}
+          disabled={!profile.data}
+          onChange={(e) => void toggleProfile.run(e.target.checked)}
+          data-testid="public-profile"
+        />{' '}
+        Public profile: anyone may see my public shows, their counts and my top artists
+      </label>
+      {profile.data?.public_profile && user ? (
+        <p>
+          <a href={`/u/${encodeURIComponent(user.username)}`} target="_blank" rel="noopener" data-testid="public-profile-link">
+            See my public profile
+          </a>
+        </p>
+      ) : null}
+      <ErrorText error={profile.error ?? toggleProfile.error} />
       {/* always rendered, so the page does not move under the pointer when the figures arrive */}
       <p data-testid="storage-usage">
         {usage.data
