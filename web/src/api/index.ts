@@ -252,8 +252,9 @@ export const sharing = {
 };
 
 export const positions = {
+  // the device's UTC offset turns the show's local start time into UTC (the position expires 6 h after it)
   share: (showId: Id, body: { latitude: number; longitude: number; accuracy_m: number; precision: 'exact' | 'approximate' }) =>
-    client.call<FriendLocation>('locationShare', { params: p(showId), body }),
+    client.call<FriendLocation>('locationShare', { params: p(showId), body: { ...body, utc_offset_minutes: -new Date().getTimezoneOffset() } }),
   stop: (showId: Id) => client.call<void>('locationStop', { params: p(showId) }),
   friends: (showId: Id) => client.call<{ locations: FriendLocation[] }>('friendsLocations', { params: p(showId) }),
 };
