@@ -70,6 +70,7 @@ def on_user(session: Session, item: dict[str, Any], notify: OnUserDeleted | None
         repo.delete_share_links(session, owner_id=uid)
         repo.delete_location(session, uid)
         repo.delete_profile_setting(session, uid)
+        repo.delete_push_subscriptions_of(session, uid)
     return True
 
 

@@ -29,6 +29,7 @@ from social.models import (
     NotificationPref,
     PresenceSetting,
     ProfileSetting,
+    PushSubscription,
     SearchSetting,
     ShareLink,
     ShowAudience,
@@ -896,3 +897,40 @@ def set_public_profile(session: Session, user_id: int, value: bool) -> None:
 def delete_profile_setting(session: Session, user_id: int) -> None:
     """Forget a deleted account's choice."""
     session.execute(delete(ProfileSetting).where(ProfileSetting.user_id == user_id))
+
+
+# ---------------------------------------------------------------- Web Push subscriptions
+
+
+def add_push_subscription(session: Session, *, user_id: int, endpoint: str, p256dh: str, auth: str,
+                          keep: int) -> PushSubscription:
+    """Store a browser's subscription (an endpoint moves to whoever subscribed it last); a person keeps their
+    `keep` newest."""
+    row = session.scalars(select(PushSubscription).where(PushSubscription.endpoint == endpoint)).first()
+    if row is None:
+        row = PushSubscription(endpoint=endpoint)
+        session.add(row)
+    row.user_id, row.p256dh, row.auth, row.created_at = user_id, p256dh, auth, utcnow()
+    session.flush()
+    old = select(PushSubscription.id).where(PushSubscription.user_id == user_id).order_by(
+        PushSubscription.created_at.desc(), PushSubscription.id.desc()).offset(keep)
+    session.execute(delete(PushSubscription).where(PushSubscription.id.in_(list(session.scalars(old)))))
+    return row
+
+
+def push_subscriptions_of(session: Session, user_id: int) -> list[PushSubscription]:
+    """A person's browser subscriptions."""
+    return list(session.scalars(select(PushSubscription).where(PushSubscription.user_id == user_id)))
+
+
+def delete_push_subscription(session: Session, endpoint: str, user_id: int | None = None) -> int:
+    """Forget a subscription (only the given person's when `user_id` is set)."""
+    cond = PushSubscription.endpoint == endpoint
+    if user_id is not None:
+        cond = and_(cond, PushSubscription.user_id == user_id)
+    return int(session.execute(delete(PushSubscription).where(cond)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_push_subscriptions_of(session: Session, user_id: int) -> None:
+    """Forget a deleted account's subscriptions."""
+    session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))

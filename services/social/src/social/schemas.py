@@ -501,6 +501,42 @@ class PublicShow(BaseModel):
     photos: list[PublicPhoto] = []
 
 
+# ---------------------------------------------------------------- Web Push
+
+
+class PushKey(BaseModel):
+    """The VAPID public key (base64url) the browser subscribes with (`applicationServerKey`)."""
+
+    public_key: str
+
+
+class PushKeys(BaseModel):
+    """The subscription's keys, as the browser's PushSubscription.toJSON() gives them."""
+
+    p256dh: str = Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+=*$")
+    auth: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+=*$")
+
+
+class PushSubscriptionCreate(BaseModel):
+    """A browser's push subscription (extra fields such as `expirationTime` are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(min_length=10, max_length=1000)
+    keys: PushKeys
+
+
+class PushSubscriptionDelete(BaseModel):
+    """Which subscription to forget."""
+
+    endpoint: str = Field(min_length=1, max_length=1000)
+
+
+class PushSubscriptionRead(BaseModel):
+    """A stored subscription."""
+
+    endpoint: str
+
+
 # ---------------------------------------------------------------- public profiles
 
 

@@ -15,9 +15,21 @@ from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
-from social import digest, locations, messages, notifications, profiles, share
+from social import digest, locations, messages, notifications, profiles, share, webpush
 from social.config import SocialSettings
-from social.dependencies import DmLimiter, Hub, Limit, Media, NotifyHub, Settings, ShowId, Shows, UserId, Users
+from social.dependencies import (
+    DmLimiter,
+    Hub,
+    Limit,
+    Media,
+    NotifyHub,
+    Push,
+    Settings,
+    ShowId,
+    Shows,
+    UserId,
+    Users,
+)
 from social.digest import link_secret
 from social.notify_ws import NotificationSocket
 from social.schemas import (
@@ -39,6 +51,10 @@ from social.schemas import (
     ProfileSettings,
     PublicProfile,
     PublicShow,
+    PushKey,
+    PushSubscriptionCreate,
+    PushSubscriptionDelete,
+    PushSubscriptionRead,
     ShareLinkCreate,
     ShareLinkCreated,
     ShareLinkList,
@@ -81,6 +97,31 @@ def get_preferences(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
 def put_preferences(body: NotificationPreferences, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Change which types go into your email digest (types you leave out keep their setting)."""
     return notifications.update_preferences(session=session, user_id=user.user_id, email=body.email)
+
+
+@router.get("/api/notifications/push-key", response_model=PushKey, tags=["notifications"],
+            responses={**COMMON, 404: E})
+def push_key(user: CurrentUser, push: Push) -> dict[str, str]:
+    """The VAPID public key to subscribe a browser with; 404 `push_disabled` when Web Push is not configured."""
+    return webpush.key(push)
+
+
+@router.post("/api/notifications/push-subscriptions", status_code=201, response_model=PushSubscriptionRead,
+             tags=["notifications"], responses={**COMMON, 404: E})
+def add_push_subscription(body: PushSubscriptionCreate, user: CurrentUser, session: SessionDep,
+                          push: Push) -> dict[str, str]:
+    """Send your notifications to this browser too (its PushSubscription JSON); 422 for an endpoint that is not
+    a known push service, 404 `push_disabled` when Web Push is not configured."""
+    return webpush.subscribe(session=session, sender=push, user_id=user.user_id, endpoint=body.endpoint,
+                             p256dh=body.keys.p256dh, auth=body.keys.auth)
+
+
+@router.delete("/api/notifications/push-subscriptions", status_code=204, tags=["notifications"],
+               responses=COMMON)
+def remove_push_subscription(body: PushSubscriptionDelete, user: CurrentUser, session: SessionDep) -> Response:
+    """Stop pushing to a browser (idempotent)."""
+    webpush.unsubscribe(session=session, user_id=user.user_id, endpoint=body.endpoint)
+    return Response(status_code=204)
 
 
 @router.websocket("/api/notifications/ws")
