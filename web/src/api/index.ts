@@ -233,6 +233,9 @@ export const notifications = {
   preferences: () => client.call<{ email: Record<string, boolean> }>('notificationsPrefs'),
   updatePreferences: (email: Record<string, boolean>) => client.call<{ email: Record<string, boolean> }>('notificationsPrefsUpdate', { body: { email } }),
   socketPath: () => client.url('notificationsSocket'),
+  pushKey: () => client.call<{ public_key: string }>('pushKey'),
+  pushSubscribe: (subscription: PushSubscriptionJSON) => client.call<{ endpoint: string }>('pushSubscribe', { body: subscription }),
+  pushUnsubscribe: (endpoint: string) => client.call<void>('pushUnsubscribe', { body: { endpoint } }),
 };
 
 export const messages = {

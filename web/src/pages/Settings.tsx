@@ -4,6 +4,7 @@ import { useAuth } from '../auth';
 import { RecoveryCodes, TotpSetup } from '../components/TotpSetup';
 import { ErrorText, FormError, Loading, Notice, TextField, fieldError, useAction, useLoad } from '../components/ui';
 import { formatBytes, formatDate, formatDateTime, plural } from '../lib/format';
+import { disablePush, enablePush, pushState } from '../lib/push';
 import { navigate } from '../lib/router';
 import { PASSWORD_RULE } from './auth/AuthLayout';
 
@@ -261,6 +262,7 @@ function PrivacyAndStorage() {
         </p>
       ) : null}
       <ErrorText error={profile.error ?? toggleProfile.error} />
+      <DevicePush />
       {/* always rendered, so the page does not move under the pointer when the figures arrive */}
       <p data-testid="storage-usage">
         {usage.data
@@ -268,6 +270,30 @@ function PrivacyAndStorage() {
           : 'Storage: …'}
       </p>
     </div>
+  );
+}
+
+/** Web Push on this browser: shown only where the browser and the server both support it. */
+function DevicePush() {
+  const state = useLoad(() => pushState(), []);
+  const toggle = useAction(async (on: boolean) => state.setData(await (on ? enablePush() : disablePush())));
+  const s = state.data;
+  if (!s || s === 'unsupported' || s === 'unavailable') return null;
+  return (
+    <>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={s === 'on'}
+          disabled={s === 'denied' || toggle.pending}
+          onChange={(e) => void toggle.run(e.target.checked)}
+          data-testid="push-toggle"
+        />{' '}
+        Notifications on this device, even when ShareMyShows is closed
+        {s === 'denied' ? ' (blocked in your browser settings)' : ''}
+      </label>
+      <ErrorText error={state.error ?? toggle.error} />
+    </>
   );
 }
 
