@@ -18,6 +18,7 @@ from shared.events import CommentCreatedV1, make_envelope
 from shared.messaging import EventBus
 from shared.settings import BaseServiceSettings
 from shared.testing.client import upload, wait_terminal
+from shared.testing.fakepush import Browser, FakePushService
 from shared.testing.media import jpeg_bytes
 from shared.testing.plugin import TestUser, wait_for
 from shared.testing.revocation import mailed
@@ -107,6 +108,25 @@ def test_a_comment_notifies_the_owner_live_and_once_even_when_delivered_twice(
     # the stranger was mentioned on a show they may not see: told nothing
     assert _notifications(stranger)["total"] == 0
     assert owner.client.post("/api/notifications/read", json={"all": True}).json()["unread"] == 0
+
+
+def test_a_notification_is_pushed_to_a_subscribed_browser(api: httpx.Client, make_user: Any) -> None:
+    owner, friend = make_user(), make_user()
+    _befriend(owner, friend)
+    show = _show(owner, "friends")
+    push, browser = FakePushService(), Browser()
+    try:
+        key = owner.client.get("/api/notifications/push-key")
+        assert key.status_code == 200 and key.json()["public_key"], key.text
+        subscription = {"endpoint": f"{push.url}/push/{owner.id}", "keys": browser.keys}
+        r = owner.client.post("/api/notifications/push-subscriptions", json=subscription)
+        assert r.status_code == 201, r.text
+        assert friend.client.post("/api/comments", json={"show_id": show["id"], "text": "pushed"}).status_code == 201
+        got = browser.decrypt(push.wait(1, 30, path=f"/push/{owner.id}")[0]["body"])
+        assert got["type"] == "comment" and got["title"] == "ShareMyShows"
+        assert f"k={key.json()['public_key']}" in push.requests[0]["headers"]["authorization"]
+    finally:
+        push.close()
 
 
 def test_a_digest_mail_lands_in_the_outbox_and_its_unsubscribe_link_works_without_login(

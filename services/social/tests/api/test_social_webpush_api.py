@@ -5,22 +5,16 @@ subscription the push service calls gone is deleted, and without a VAPID key the
 from __future__ import annotations
 
 import base64
-import json
-import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import http_ece
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from shared.events import Event, MediaReadyV1, make_envelope
 from shared.messaging import EventBus, EventConsumer
+from shared.testing.fakepush import Browser, FakePushService
 from social.models import PushSubscription
 from social.webpush import allowed_endpoint, public_key
 
@@ -29,61 +23,11 @@ OWNER, OTHER = 1, 2
 VAPID = "FUucr6Ub_FeoT4kmV8etpZIRS45_5ZSgMb-wk_EN55Y"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class FakePushService:
-    """Records every push; answers 201, or 410 for endpoints under /gone/."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                outer.requests.append({"path": self.path, "headers": headers, "body": body})
-                self.send_response(410 if self.path.startswith("/gone/") else 201)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, n: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout_s
-        while len(self.requests) < n:
-            assert time.monotonic() < deadline, f"{len(self.requests)} of {n} pushes arrived"
-            time.sleep(0.02)
-        return self.requests
-
-
 @pytest.fixture
 def push_service() -> Iterator[FakePushService]:
     service = FakePushService()
     yield service
-    service.server.shutdown()
-    service.server.server_close()
-
-
-class Browser:
-    """A browser's push keys: it decrypts what the push service hands it."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.auth = os.urandom(16)
-        point = self.key.public_key().public_bytes(serialization.Encoding.X962,
-                                                    serialization.PublicFormat.UncompressedPoint)
-        self.keys = {"p256dh": _b64(point), "auth": _b64(self.auth)}
-
-    def decrypt(self, body: bytes) -> dict[str, Any]:
-        return json.loads(http_ece.decrypt(body, private_key=self.key, auth_secret=self.auth, version="aes128gcm"))
+    service.close()
 
 
 def _deliver(app: Any, event: Event) -> None:
