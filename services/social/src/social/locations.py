@@ -2,7 +2,7 @@
 
 The rules (issue 16): off by default (a person shares by PUT, stops by DELETE); only while checked in (shows'
 access answer is the authority when sharing; the check-in copy fed by `checkin.*` decides who still counts
-when reading); approximate` is rounded to a grid of about 100 m and reports at least 100 m of accuracy.
+when reading); `approximate` is rounded to a grid of about 100 m and reports at least 100 m of accuracy.
 
 A position expires at check-out and at the latest six hours after the show's start (`expiry`): the start is
 the show's date and local `time` (asked of shows at each PUT, so an edited time counts at once). The local
@@ -58,12 +58,21 @@ def utc_offset(utc_offset_minutes: int | None, longitude: float) -> timedelta:
     return timedelta(hours=round(longitude / 15.0))
 
 
+def _clock(value: str | None) -> time | None:
+    """HH:MM as a time of day; None when absent or not a time (the show then counts as having none)."""
+    try:
+        hours, minutes = (int(x) for x in (value or "").split(":")[:2])
+        return time(hours, minutes)
+    except ValueError:
+        return None
+
+
 def expiry(*, day: date, start: str | None, offset: timedelta, checked_in_at: datetime) -> datetime:
     """When a position shared at a show expires (UTC): six hours after the show's start (local `start` HH:MM on
     `day`), or at 06:00 local the morning after `day` when the show has no time; never after its check-in lapses."""
-    if start:
-        hours, minutes = (int(x) for x in start.split(":")[:2])
-        end_local = datetime.combine(day, time(hours, minutes)) + TTL
+    begins = _clock(start)
+    if begins is not None:
+        end_local = datetime.combine(day, begins) + TTL
     else:
         end_local = datetime.combine(day + timedelta(days=1), NIGHT_ENDS)
     end = (end_local - offset).replace(tzinfo=UTC)

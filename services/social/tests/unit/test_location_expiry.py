@@ -42,6 +42,11 @@ def test_a_show_without_a_time_ends_at_06_00_local_the_next_morning() -> None:
     assert expiry(day=DAY, start=None, offset=UTC0, checked_in_at=at(1, 19)) == at(2, 1)
 
 
+@pytest.mark.parametrize("start", ["", "soon", "25:00", "8"])
+def test_a_time_that_is_not_one_counts_as_none(start: str) -> None:
+    assert expiry(day=DAY, start=start, offset=UTC0, checked_in_at=at(2, 3)) == at(2, 6)
+
+
 def test_a_show_that_started_more_than_six_hours_ago_is_over() -> None:
     assert expiry(day=DAY, start="14:00", offset=UTC0, checked_in_at=at(1, 19)) == at(1, 20)
 
