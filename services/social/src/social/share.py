@@ -32,7 +32,6 @@ from social.models import ShareLink
 from social.pages import esc, not_found_page, page
 
 TOKEN_BYTES = 24  # 192 bits
-MAX_PHOTOS = 12
 PHOTO_SIZES = ("medium", "large")  # medium on the page and as og:image, large to open
 
 
