@@ -252,6 +252,9 @@ export const sharing = {
     client.call<ShareLink>('shareLinksCreate', { params: p(showId), body: expiresInDays ? { expires_in_days: expiresInDays } : {} }),
   list: (showId: Id) => client.call<{ links: ShareLink[]; total: number }>('shareLinksList', { params: p(showId) }),
   revoke: (token: string) => client.call<void>('shareLinksRevoke', { params: { token } }),
+  /** The photos on the public page (≤ 12 of your ready photos of the show; `[]` none). */
+  setPhotos: (token: string, photoIds: Id[]) =>
+    client.call<ShareLink>('shareLinksUpdate', { params: { token }, body: { photo_ids: photoIds } }),
 };
 
 export const positions = {

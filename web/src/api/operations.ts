@@ -125,6 +125,7 @@ export const operations = {
   shareLinksCreate: { method: 'POST', path: '/api/shows/{id}/share-links' },
   shareLinksList: { method: 'GET', path: '/api/shows/{id}/share-links' },
   shareLinksRevoke: { method: 'DELETE', path: '/api/share-links/{token}' },
+  shareLinksUpdate: { method: 'PUT', path: '/api/share-links/{token}' },
   locationShare: { method: 'PUT', path: '/api/shows/{id}/location' },
   locationStop: { method: 'DELETE', path: '/api/shows/{id}/location' },
   friendsLocations: { method: 'GET', path: '/api/shows/{id}/friends-locations' },

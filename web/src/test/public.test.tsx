@@ -37,3 +37,23 @@ describe('the public profile setting', () => {
     expect(calls.some((c) => c.method === 'PUT' && (c.body as { public_profile: boolean }).public_profile)).toBe(true);
   });
 });
+
+describe('the share button', () => {
+  it('lets the owner pick their ready photos for the public page', async () => {
+    const { ShareButton } = await import('../components/ShareButton');
+    const photo = (id: number, user: number, status = 'ready') => ({ id, show_id: 5, user_id: user, kind: 'photo', status, thumbnail_url: `/t/${id}` });
+    const { fn, calls } = fakeFetch([
+      ['POST', /\/api\/shows\/5\/share-links$/, () => ({ status: 201, body: { id: 1, show_id: 5, token_prefix: 'tok', created_at: '', expires_at: null, photo_ids: [], token: 'tok123', url: 'http://x/s/tok123' } })],
+      ['GET', /\/api\/photos\/show\/5/, () => ({ body: { photos: [photo(11, 1), photo(12, 2), photo(13, 1, 'processing')], total: 3 } })],
+      ['PUT', /\/api\/share-links\/tok123$/, (c) => ({ body: { id: 1, show_id: 5, token_prefix: 'tok', created_at: '', expires_at: null, photo_ids: (c.body as { photo_ids: number[] }).photo_ids } })],
+    ]);
+    vi.stubGlobal('fetch', fn);
+    render(<ShareButton showId={5} ownerId={1} />);
+    fireEvent.click(screen.getByTestId('share-create'));
+    const boxes = await screen.findAllByTestId('share-photo');
+    expect(boxes).toHaveLength(1); // only the owner's ready photo
+    fireEvent.click(boxes[0]);
+    await waitFor(() => expect((screen.getByTestId('share-photo') as HTMLInputElement).checked).toBe(true));
+    expect(calls.find((c) => c.method === 'PUT')?.body).toEqual({ photo_ids: [11] });
+  });
+});
