@@ -17,6 +17,9 @@ import websockets
 from shared.events import CommentCreatedV1, make_envelope
 from shared.messaging import EventBus
 from shared.settings import BaseServiceSettings
+from shared.testing.client import upload, wait_terminal
+from shared.testing.fakepush import Browser, FakePushService
+from shared.testing.media import jpeg_bytes
 from shared.testing.plugin import TestUser, wait_for
 from shared.testing.revocation import mailed
 
@@ -107,6 +110,25 @@ def test_a_comment_notifies_the_owner_live_and_once_even_when_delivered_twice(
     assert owner.client.post("/api/notifications/read", json={"all": True}).json()["unread"] == 0
 
 
+def test_a_notification_is_pushed_to_a_subscribed_browser(api: httpx.Client, make_user: Any) -> None:
+    owner, friend = make_user(), make_user()
+    _befriend(owner, friend)
+    show = _show(owner, "friends")
+    push, browser = FakePushService(), Browser()
+    try:
+        key = owner.client.get("/api/notifications/push-key")
+        assert key.status_code == 200 and key.json()["public_key"], key.text
+        subscription = {"endpoint": f"{push.url}/push/{owner.id}", "keys": browser.keys}
+        r = owner.client.post("/api/notifications/push-subscriptions", json=subscription)
+        assert r.status_code == 201, r.text
+        assert friend.client.post("/api/comments", json={"show_id": show["id"], "text": "pushed"}).status_code == 201
+        got = browser.decrypt(push.wait(1, 30, path=f"/push/{owner.id}")[0]["body"])
+        assert got["type"] == "comment" and got["title"] == "ShareMyShows"
+        assert f"k={key.json()['public_key']}" in push.requests[0]["headers"]["authorization"]
+    finally:
+        push.close()
+
+
 def test_a_digest_mail_lands_in_the_outbox_and_its_unsubscribe_link_works_without_login(
     api: httpx.Client, make_user: Any, stack: Any, stack_env: dict[str, str]
 ) -> None:
@@ -176,10 +198,48 @@ def test_a_share_link_renders_for_anonymous_clients_and_stops_when_revoked(
     data = api.get(f"/api/public/shows/{link['token']}").json()
     assert data["show"]["setlist"] == [{"position": 1, "title": "Opener"}]
     assert data["owner"]["username"] == owner.username
+    # the owner's chosen photo: on the page and as its preview image, its bytes only through the token
+    photo = upload(owner, "photos", show["id"], "p.jpg", jpeg_bytes(640, 480), "image/jpeg").json()
+    assert wait_terminal(owner, "photos", [photo["id"]], 90)[photo["id"]] == "ready"
+    assert friend.client.put(f"/api/share-links/{link['token']}", json={"photo_ids": [photo["id"]]}).status_code == 404
+    r = owner.client.put(f"/api/share-links/{link['token']}", json={"photo_ids": [photo["id"]]})
+    assert r.status_code == 200 and r.json()["photo_ids"] == [photo["id"]], r.text
+    shared = api.get(f"/api/public/shows/{link['token']}").json()["photos"]
+    assert [(p["id"], p["width"], p["height"]) for p in shared] == [(photo["id"], 640, 480)]
+    image_url = shared[0]["thumbnail_url"]
+    assert image_url == f"{str(api.base_url).rstrip('/')}/api/public/shows/{link['token']}/photos/{photo['id']}/medium"
+    page = api.get(f"/s/{link['token']}").text
+    assert f'<meta property="og:image" content="{image_url}">' in page and f'<img src="{image_url}"' in page
+    assert '<meta name="twitter:card" content="summary_large_image">' in page
+    image = api.get(image_url)  # anonymous
+    assert image.status_code == 200 and image.headers["content-type"] == "image/webp" and image.content[:4] == b"RIFF"
+    assert api.get(f"/api/photos/{photo['id']}/thumbnail").status_code == 401  # media itself still needs a token
     assert owner.client.delete(f"/api/share-links/{link['token']}").status_code == 204
     assert api.get(f"/s/{link['token']}").status_code == 404
     assert api.get(f"/api/public/shows/{link['token']}").status_code == 404
+    assert api.get(image_url).status_code == 404
     assert api.get("/api/notifications").status_code == 401  # the rest of social still needs a token
+
+
+def test_a_public_profile_is_404_until_opted_in_then_shows_only_public_shows(
+    api: httpx.Client, make_user: Any
+) -> None:
+    user = make_user()
+    public = _show(user, "public", artist_name=f"Open {uuid.uuid4().hex[:6]}")
+    hidden = _show(user, "friends", artist_name=f"Hidden {uuid.uuid4().hex[:6]}")
+    assert api.get(f"/api/users/{user.username}/profile").status_code == 404  # anonymous, off by default
+    assert api.get(f"/api/users/nobody-{uuid.uuid4().hex[:8]}/profile").json()["code"] == "profile_not_found"
+    assert api.get(f"/u/{user.username}").status_code == 404
+    r = user.client.put("/api/users/me/profile-settings", json={"public_profile": True})
+    assert r.status_code == 200 and r.json() == {"public_profile": True}
+    body = wait_for(lambda: (lambda x: x.json() if x.status_code == 200 else None)(
+        api.get(f"/api/users/{user.username}/profile")), 20, what="social to know the new user")
+    assert body["user"] == {"id": user.id, "username": user.username}
+    assert [s["id"] for s in body["shows"]] == [public["id"]] and body["counts"]["shows"] == 1
+    assert body["top_artists"][0]["artist"]["name"] == public["artist_name"]
+    page = api.get(f"/u/{user.username}")
+    assert page.status_code == 200 and public["artist_name"] in page.text and hidden["artist_name"] not in page.text
+    assert '<meta property="og:title"' in page.text
 
 
 def test_a_friend_at_the_same_concert_sees_the_position_others_never_and_nobody_after_check_out(
@@ -190,18 +250,23 @@ def test_a_friend_at_the_same_concert_sees_the_position_others_never_and_nobody_
     me, friend, stranger, elsewhere = make_user(), make_user(), make_user(), make_user()
     _befriend(me, friend)
     _befriend(me, elsewhere)
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    now = dt.datetime.now(dt.UTC)
+    today = now.date().isoformat()
     concert = {"artist_name": f"Live Band {uuid.uuid4().hex[:8]}", "venue_name": "Open Air", "date": today}
-    mine = _show(me, "friends", **concert)
+    minute = now.replace(second=0, microsecond=0)
+    started = max(minute - dt.timedelta(minutes=1), minute.replace(hour=0, minute=0))  # today, a minute ago
+    mine = _show(me, "friends", **concert, time=started.strftime("%H:%M"))
     theirs = _show(friend, "friends", **concert)
     strangers = _show(stranger, "public", **concert)
     other = _show(elsewhere, "friends", artist_name=f"Other {uuid.uuid4().hex[:8]}", venue_name="Club", date=today)
     for user, show in ((me, mine), (friend, theirs), (stranger, strangers), (elsewhere, other)):
         r = user.client.post(f"/api/shows/{show['id']}/checkin")
         assert r.status_code in (200, 201), r.text
-    spot = {"latitude": 48.8584, "longitude": 2.2945, "accuracy_m": 10, "precision": "exact"}
+    spot = {"latitude": 48.8584, "longitude": 2.2945, "accuracy_m": 10, "precision": "exact", "utc_offset_minutes": 0}
     r = wait_for(lambda: (lambda x: x if x.status_code == 200 else None)(
         me.client.put(f"/api/shows/{mine['id']}/location", json=spot)), 20, what="sharing a position")
+    # my show started a minute ago (UTC): my position expires six hours after that, not after the sharing
+    assert r.json()["expires_at"] == (started + dt.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def seen(user: TestUser, show: dict[str, Any]) -> httpx.Response:
         return user.client.get(f"/api/shows/{show['id']}/friends-locations")

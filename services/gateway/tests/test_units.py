@@ -34,6 +34,11 @@ def test_issue16_routes() -> None:
     assert match_route("/s/") is None and match_route("/s") is None and match_route("/s/a/b") is None
     assert is_public("/s/tok") and is_public("/api/public/unsubscribe")
     assert not is_public("/api/notifications") and not is_public("/api/publicity")
+    assert match_route("/u/ann") == "social" and is_public("/u/ann") and is_public("/api/users/ann/profile")
+    assert match_route("/api/users/ann/profile") == "social"
+    for path in ("/api/users/me/profile-settings", "/api/users/1/block", "/api/users/a/b/profile",
+                 "/api/users/ann/profile/x"):
+        assert not is_public(path), path
 
 
 def test_issue15_album_and_clip_routes() -> None:

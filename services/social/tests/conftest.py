@@ -24,6 +24,8 @@ from shared.testing.directory import StaticDirectory
 ACCESS_RE = re.compile(r"^/internal/shows/(\d+)/access$")
 PHOTO_RE = re.compile(r"^/internal/media/photo/(\d+)$")
 INFO_RE = re.compile(r"^/internal/shows/(\d+)$")
+PROFILE_RE = re.compile(r"^/internal/users/(\d+)/public-profile$")
+OWNER_PHOTOS_RE = re.compile(r"^/internal/media/shows/(\d+)/owner-photos(?:/(\d+)/(medium|large))?$")
 
 
 @dataclass
@@ -76,8 +78,29 @@ class FakeWorld:
             "date": show["date"],
         }
 
-    def answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        """Route a fake internal request."""
+    def owner_photos(self, show_id: int, user_id: int, ids: list[int]) -> list[int]:
+        """Of `ids`, media's ready photos of `user_id` on `show_id` (the share links' check)."""
+        return [i for i in ids if (p := self.photos.get(i)) and p["show_id"] == show_id and p["user_id"] == user_id
+                and p.get("status", "ready") == "ready"]
+
+    def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
+        """Route a fake internal request (bytes for a thumbnail, JSON otherwise)."""
+        if m := PROFILE_RE.match(path):  # shows' public-profile query: only public shows
+            own = [(sid, s) for sid, s in sorted(self.shows.items()) if s["owner_id"] == int(m.group(1))
+                   and s["visibility"] == "public"]
+            artists = sorted({s["show_name"].partition(" at ")[0] for _, s in own})
+            return 200, {"shows": [{"id": sid, "date": s["date"], "artist": {"id": 1, "name": s["show_name"].partition(
+                " at ")[0]}, "venue": {"id": 1, "name": s["show_name"].partition(" at ")[2]}} for sid, s in own],
+                "counts": {"shows": len(own), "artists": len(artists), "venues": 1 if own else 0},
+                "top_artists": [{"artist": {"id": 1, "name": a}, "shows": 1} for a in artists]}
+        if m := OWNER_PHOTOS_RE.match(path):
+            user = int(params.get("user_id", "0"))
+            if m.group(2):
+                ok = self.owner_photos(int(m.group(1)), user, [int(m.group(2))])
+                return (200, f"webp {m.group(2)} {m.group(3)}".encode()) if ok else (404, {"code": "not_found"})
+            ids = [int(i) for i in params.get("ids", "").split(",") if i]
+            return 200, {"photos": [{"id": i, "width": 1200, "height": 800}
+                                    for i in self.owner_photos(int(m.group(1)), user, ids)]}
         if m := ACCESS_RE.match(path):
             if self.shows_down:
                 return 503, {"error": "down", "code": "service_unavailable"}
@@ -90,7 +113,7 @@ class FakeWorld:
             return 200, {"show_id": int(m.group(1)), "owner_id": show["owner_id"], "concert_id": show["concert_id"],
                          "visibility": show["visibility"], "visible_to": show["visible_to"],
                          "show_name": show["show_name"], "artist_name": artist, "venue_name": venue,
-                         "date": show["date"], "setlist": show.get("setlist", [])}
+                         "date": show["date"], "time": show.get("time"), "setlist": show.get("setlist", [])}
         if m := PHOTO_RE.match(path):
             photo = self.photos.get(int(m.group(1)))
             if photo is None:
@@ -112,6 +135,8 @@ class FakeWorld:
             if self.shows_down and ACCESS_RE.match(request.url.path):
                 raise httpx.ConnectError("shows is down", request=request)
             status, body = self.answer(request.url.path, dict(request.url.params))
+            if isinstance(body, bytes):
+                return httpx.Response(status, content=body, headers={"Content-Type": "image/webp"})
             return httpx.Response(status, json=body)
 
         return httpx.MockTransport(handler)
@@ -131,9 +156,10 @@ def fake_server(world: FakeWorld) -> Iterator[str]:
         def do_GET(self) -> None:
             url = httpx.URL(self.path)
             status, body = world.answer(url.path, dict(url.params))
-            data = json.dumps(body).encode()
+            binary = isinstance(body, bytes)
+            data = body if binary else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "image/webp" if binary else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

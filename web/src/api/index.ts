@@ -139,8 +139,15 @@ export interface Usage {
   items: number;
 }
 
+/** Whether your profile is public at /u/{username} (off by default). */
+export interface ProfileSettings {
+  public_profile: boolean;
+}
+
 export const me = {
   usage: () => client.call<Usage>('myUsage'),
+  profileSettings: () => client.call<ProfileSettings>('profileSettings'),
+  updateProfileSettings: (s: ProfileSettings) => client.call<ProfileSettings>('profileSettingsUpdate', { body: s }),
 };
 
 /** The queue of resumable (tus) uploads of a page: same-origin fetch with the CSRF header, URLs in localStorage. */
@@ -235,6 +242,9 @@ export const notifications = {
   preferences: () => client.call<{ email: Record<string, boolean> }>('notificationsPrefs'),
   updatePreferences: (email: Record<string, boolean>) => client.call<{ email: Record<string, boolean> }>('notificationsPrefsUpdate', { body: { email } }),
   socketPath: () => client.url('notificationsSocket'),
+  pushKey: () => client.call<{ public_key: string }>('pushKey'),
+  pushSubscribe: (subscription: PushSubscriptionJSON) => client.call<{ endpoint: string }>('pushSubscribe', { body: subscription }),
+  pushUnsubscribe: (endpoint: string) => client.call<void>('pushUnsubscribe', { body: { endpoint } }),
 };
 
 export const messages = {
@@ -251,11 +261,15 @@ export const sharing = {
     client.call<ShareLink>('shareLinksCreate', { params: p(showId), body: expiresInDays ? { expires_in_days: expiresInDays } : {} }),
   list: (showId: Id) => client.call<{ links: ShareLink[]; total: number }>('shareLinksList', { params: p(showId) }),
   revoke: (token: string) => client.call<void>('shareLinksRevoke', { params: { token } }),
+  /** The photos on the public page (≤ 12 of your ready photos of the show; `[]` none). */
+  setPhotos: (token: string, photoIds: Id[]) =>
+    client.call<ShareLink>('shareLinksUpdate', { params: { token }, body: { photo_ids: photoIds } }),
 };
 
 export const positions = {
+  // the device's UTC offset turns the show's local start time into UTC (the position expires 6 h after it)
   share: (showId: Id, body: { latitude: number; longitude: number; accuracy_m: number; precision: 'exact' | 'approximate' }) =>
-    client.call<FriendLocation>('locationShare', { params: p(showId), body }),
+    client.call<FriendLocation>('locationShare', { params: p(showId), body: { ...body, utc_offset_minutes: -new Date().getTimezoneOffset() } }),
   stop: (showId: Id) => client.call<void>('locationStop', { params: p(showId) }),
   friends: (showId: Id) => client.call<{ locations: FriendLocation[] }>('friendsLocations', { params: p(showId) }),
 };

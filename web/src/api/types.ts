@@ -611,6 +611,7 @@ export interface ShareLink {
   token_prefix: string;
   created_at: string;
   expires_at: string | null;
+  photo_ids?: Id[];
   token?: string;
   url?: string;
 }

@@ -4,6 +4,7 @@ import { useAuth } from '../auth';
 import { RecoveryCodes, TotpSetup } from '../components/TotpSetup';
 import { ErrorText, FormError, Loading, Notice, TextField, fieldError, useAction, useLoad } from '../components/ui';
 import { formatBytes, formatDate, formatDateTime, plural } from '../lib/format';
+import { disablePush, enablePush, pushState } from '../lib/push';
 import { navigate } from '../lib/router';
 import { PASSWORD_RULE } from './auth/AuthLayout';
 
@@ -204,8 +205,20 @@ function MfaSection() {
 }
 
 function PrivacyAndStorage() {
+  const { user } = useAuth();
   const settings = useLoad(() => friends.settings(), []);
+  const profile = useLoad(() => me.profileSettings(), []);
   const usage = useLoad(() => me.usage(), []);
+  const toggleProfile = useAction(async (on: boolean) => {
+    const before = profile.data;
+    profile.setData({ public_profile: on });
+    try {
+      profile.setData(await me.updateProfileSettings({ public_profile: on }));
+    } catch (e) {
+      profile.setData(before);
+      throw e;
+    }
+  });
   // optimistic: the box flips at once and flips back if the server refuses
   const toggle = useAction(async (on: boolean) => {
     const before = settings.data;
@@ -231,6 +244,25 @@ function PrivacyAndStorage() {
         People who know my email address may find me by it (everyone can always find you by username)
       </label>
       <ErrorText error={settings.error ?? toggle.error} />
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={profile.data?.public_profile ?? false}
+          disabled={!profile.data}
+          onChange={(e) => void toggleProfile.run(e.target.checked)}
+          data-testid="public-profile"
+        />{' '}
+        Public profile: anyone may see my public shows, their counts and my top artists
+      </label>
+      {profile.data?.public_profile && user ? (
+        <p>
+          <a href={`/u/${encodeURIComponent(user.username)}`} target="_blank" rel="noopener" data-testid="public-profile-link">
+            See my public profile
+          </a>
+        </p>
+      ) : null}
+      <ErrorText error={profile.error ?? toggleProfile.error} />
+      <DevicePush />
       {/* always rendered, so the page does not move under the pointer when the figures arrive */}
       <p data-testid="storage-usage">
         {usage.data
@@ -238,6 +270,30 @@ function PrivacyAndStorage() {
           : 'Storage: …'}
       </p>
     </div>
+  );
+}
+
+/** Web Push on this browser: shown only where the browser and the server both support it. */
+function DevicePush() {
+  const state = useLoad(() => pushState(), []);
+  const toggle = useAction(async (on: boolean) => state.setData(await (on ? enablePush() : disablePush())));
+  const s = state.data;
+  if (!s || s === 'unsupported' || s === 'unavailable') return null;
+  return (
+    <>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={s === 'on'}
+          disabled={s === 'denied' || toggle.pending}
+          onChange={(e) => void toggle.run(e.target.checked)}
+          data-testid="push-toggle"
+        />{' '}
+        Notifications on this device, even when ShareMyShows is closed
+        {s === 'denied' ? ' (blocked in your browser settings)' : ''}
+      </label>
+      <ErrorText error={state.error ?? toggle.error} />
+    </>
   );
 }
 

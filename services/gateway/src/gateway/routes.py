@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 # prefix -> owning service (docs/conventions.md, "Gateway route table"); /internal is never routed.
@@ -44,12 +45,14 @@ ROUTE_TABLE: tuple[tuple[str, str], ...] = (
 SHOW_SUBRESOURCES: dict[str, str] = {"location": "social", "friends-locations": "social", "share-links": "social"}
 # Clips on a show's setlist are media's: /api/shows/{id}/setlist/clips and /api/shows/{id}/setlist/{song_id}/clips.
 
-# Pages outside /api that a service renders itself: /s/{token} (a show's public share page).
-PAGE_ROUTES: dict[str, str] = {"s": "social"}
+# Pages outside /api that a service renders itself: /s/{token} (a show's public share page), /u/{username} (an
+# opt-in public profile).
+PAGE_ROUTES: dict[str, str] = {"s": "social", "u": "social"}
 
 # Paths anyone may call without a token, by design of the owning service (public share pages and their JSON,
-# the unsubscribe link of a notification mail); a token, if sent, is still checked when it is valid.
-PUBLIC_PREFIXES: tuple[str, ...] = ("/api/public/", "/s/")
+# the unsubscribe link of a notification mail, public profiles); a token, if sent, is still checked when valid.
+PUBLIC_PREFIXES: tuple[str, ...] = ("/api/public/", "/s/", "/u/")
+PUBLIC_PATHS = re.compile(r"^/api/users/[^/]+/profile$")  # a public profile's JSON (social answers 404 when off)
 
 # Services that have public operations (sign in, refresh, password reset, the JWKS ...) and check
 # tokens themselves: the gateway forwards their requests with or without a token, and a missing,
@@ -91,8 +94,8 @@ def match_route(path: str) -> str | None:
 
 
 def is_public(path: str) -> bool:
-    """Whether anonymous callers may reach `path` (PUBLIC_PREFIXES)."""
-    return path.startswith(PUBLIC_PREFIXES)
+    """Whether anonymous callers may reach `path` (PUBLIC_PREFIXES, PUBLIC_PATHS)."""
+    return path.startswith(PUBLIC_PREFIXES) or PUBLIC_PATHS.match(path) is not None
 
 
 def prefixes_of(service: str) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from media.router import dashboard_router, internal_router, me_router, router, u
 from media.router_album import album_router
 from media.router_filing import library_router
 from media.service import Enqueue
+from media.shared_photos import share_router
 from media.storage import Storage, make_storage
 from media.tus import Hashers, Locks
 from shared.app import create_service_app, run_uvicorn
@@ -80,7 +81,8 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[album_router, router, uploads_router, dashboard_router, me_router, internal_router, library_router],
+        routers=[album_router, router, uploads_router, dashboard_router, me_router, internal_router, library_router,
+                 share_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=make_subscriptions(lambda: store),

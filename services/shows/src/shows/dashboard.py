@@ -57,6 +57,24 @@ def artists(session: Session, *, user_id: int, limit: int) -> dict[str, Any]:
     }
 
 
+PROFILE_SHOWS = 100  # newest public shows on a public profile (the counts cover all of them)
+PROFILE_TOP_ARTISTS = 10
+
+
+def public_profile(session: Session, *, user_id: int) -> dict[str, Any]:
+    """What a person's opt-in public profile shows (social asks): only their public shows, counted, and the
+    artists most seen among them. social decides whether the profile is public at all."""
+    totals = repo.user_totals(session, user_id, dt.date.today(), public_only=True)
+    top, _ = repo.dashboard_artists(session, user_id, PROFILE_TOP_ARTISTS, public_only=True)
+    return {
+        "shows": [{"id": sid, "date": day.isoformat(), "artist": {"id": aid, "name": aname},
+                   "venue": {"id": vid, "name": vname}}
+                  for sid, day, aid, aname, vid, vname in repo.public_shows(session, user_id, PROFILE_SHOWS)],
+        "counts": {k: totals[k] for k in ("shows", "artists", "venues")},
+        "top_artists": [{"artist": {"id": a.id, "name": a.name}, "shows": n} for a, n, _first, _last in top],
+    }
+
+
 def venues(session: Session, *, user_id: int, limit: int) -> dict[str, Any]:
     """The caller's venues, most visited first."""
     rows, total = repo.dashboard_venues(session, user_id, limit)

@@ -12,7 +12,12 @@ from shows.models import Artist, Concert, Show, Venue
 from shows.normalize import like_escape
 
 
-def user_totals(session: Session, user_id: int, today: dt.date) -> dict[str, int]:
+def _of(user_id: int, public_only: bool) -> list[Any]:
+    """A person's shows, or only their public ones (the public profile)."""
+    return [Show.user_id == user_id, *([Show.visibility == "public"] if public_only else [])]
+
+
+def user_totals(session: Session, user_id: int, today: dt.date, public_only: bool = False) -> dict[str, int]:
     """A person's show, artist, venue and upcoming counts."""
     stmt = (
         select(
@@ -22,11 +27,25 @@ def user_totals(session: Session, user_id: int, today: dt.date) -> dict[str, int
         )
         .select_from(Show)
         .join(Concert, Concert.id == Show.concert_id)
-        .where(Show.user_id == user_id)
+        .where(*_of(user_id, public_only))
     )
     shows, artists, venues = session.execute(stmt).one()
-    upcoming = session.scalar(select(func.count(Show.id)).where(Show.user_id == user_id, Show.show_date >= today))
+    upcoming = session.scalar(select(func.count(Show.id)).where(*_of(user_id, public_only), Show.show_date >= today))
     return {"shows": shows, "artists": artists, "venues": venues, "upcoming": int(upcoming or 0)}
+
+
+def public_shows(session: Session, user_id: int, limit: int) -> list[Any]:
+    """A person's public shows, newest first: (id, date, artist id, artist name, venue id, venue name)."""
+    stmt = (
+        select(Show.id, Show.show_date, Artist.id, Artist.name, Venue.id, Venue.name)
+        .join(Concert, Concert.id == Show.concert_id)
+        .join(Artist, Artist.id == Concert.artist_id)
+        .join(Venue, Venue.id == Concert.venue_id)
+        .where(*_of(user_id, True))
+        .order_by(Show.show_date.desc(), Show.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
 
 
 def shows_per_year(session: Session, user_id: int) -> list[tuple[int, int]]:
@@ -38,7 +57,8 @@ def shows_per_year(session: Session, user_id: int) -> list[tuple[int, int]]:
     return sorted(counts.items())
 
 
-def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any) -> tuple[list[Any], int]:
+def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any,
+               public_only: bool = False) -> tuple[list[Any], int]:
     """Rows of `entity` (artist or venue) with show count and first/last dates, and the distinct total."""
     n = func.count(Show.id).label("n")
     stmt = (
@@ -46,7 +66,7 @@ def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any)
         .select_from(Show)
         .join(Concert, Concert.id == Show.concert_id)
         .join(entity, entity.id == fk)
-        .where(Show.user_id == user_id)
+        .where(*_of(user_id, public_only))
         .group_by(entity.id)
         .order_by(n.desc(), entity.name_norm)
         .limit(limit)
@@ -55,14 +75,15 @@ def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any)
         select(func.count(func.distinct(fk)))
         .select_from(Show)
         .join(Concert, Concert.id == Show.concert_id)
-        .where(Show.user_id == user_id)
+        .where(*_of(user_id, public_only))
     )
     return list(session.execute(stmt).all()), int(total or 0)
 
 
-def dashboard_artists(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:
+def dashboard_artists(session: Session, user_id: int, limit: int,
+                      public_only: bool = False) -> tuple[list[Any], int]:
     """The artists a person has seen, most seen first, and how many distinct ones."""
-    return _most_seen(session, user_id, limit, Artist, Concert.artist_id)
+    return _most_seen(session, user_id, limit, Artist, Concert.artist_id, public_only)
 
 
 def dashboard_venues(session: Session, user_id: int, limit: int) -> tuple[list[Any], int]:

@@ -109,6 +109,12 @@ def filing_candidates(
                                     checkin_ttl_hours=settings.checkin_ttl_hours)
 
 
+@internal_router.get("/users/{user_id}/public-profile")
+def user_public_profile(user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> dict[str, Any]:
+    """A person's public shows (newest 100), their counts and top artists (social's opt-in public profile)."""
+    return dashboard.public_profile(session, user_id=user_id)
+
+
 @internal_router.get("/users/{user_id}/shows")
 def user_shows(user_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep) -> dict[str, Any]:
     """The ids of a user's shows."""

@@ -484,4 +484,5 @@ class ShowInfo(BaseModel):
     artist_name: str
     venue_name: str
     date: dt.date
+    time: str | None = None
     setlist: list[SetlistLine] = []

@@ -324,6 +324,7 @@ def show_info(session: Session, *, show_id: int) -> dict[str, Any]:
         "artist_name": facts["artist_name"],
         "venue_name": facts["venue_name"],
         "date": facts["date"],
+        "time": row.time,  # local HH:MM or None: social's position expiry counts from the show's start
         # social's public share page shows the setlist (titles in order)
         "setlist": [{"position": song.position, "title": song.title} for song in repo.list_songs(session, show_id)],
     }

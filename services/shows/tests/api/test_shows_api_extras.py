@@ -140,6 +140,27 @@ def test_internal_access(client: Any, auth: Any, make_show: Any, befriend: Any, 
         {"position": 1, "title": "505"}]
     ids = client.get("/internal/users/1/shows?ids_only=1", headers=h).json()
     assert ids["show_ids"] == [show["id"]]
+    info = client.get(f"/internal/shows/{make_show(1, date='2024-12-02', time='20:30')['id']}", headers=h).json()
+    assert info["time"] == "20:30"
+
+
+def test_internal_public_profile_counts_only_public_shows(client: Any, make_show: Any, settings: Any) -> None:
+    h = {"X-Internal-Token": settings.internal_token}
+    a = make_show(1, visibility="public", artist_name="Radiohead", venue_name="Olympia", date="2023-05-01")
+    b = make_show(1, visibility="public", artist_name="Radiohead", venue_name="Zenith", date="2024-05-01")
+    c = make_show(1, visibility="public", artist_name="Björk", venue_name="Olympia", date="2022-05-01")
+    make_show(1, visibility="friends", artist_name="Secret Band", venue_name="Basement", date="2024-06-01")
+    make_show(1, visibility="private", artist_name="Radiohead", venue_name="Home", date="2024-07-01")
+    make_show(2, visibility="public", artist_name="Other", venue_name="Elsewhere", date="2024-08-01")
+    assert client.get("/internal/users/1/public-profile").status_code == 401
+    body = client.get("/internal/users/1/public-profile", headers=h).json()
+    assert [s["id"] for s in body["shows"]] == [b["id"], a["id"], c["id"]]
+    assert body["shows"][0]["date"] == "2024-05-01" and body["shows"][0]["artist"]["name"] == "Radiohead"
+    assert body["shows"][0]["venue"]["name"] == "Zenith"
+    assert body["counts"] == {"shows": 3, "artists": 2, "venues": 2}
+    assert [(t["artist"]["name"], t["shows"]) for t in body["top_artists"]] == [("Radiohead", 2), ("Björk", 1)]
+    assert client.get("/internal/users/3/public-profile", headers=h).json() == {
+        "shows": [], "counts": {"shows": 0, "artists": 0, "venues": 0}, "top_artists": []}
 
 
 def test_internal_access_takes_socials_answer_on_the_friendship(

@@ -41,12 +41,22 @@ class SocialSettings(BaseServiceSettings):
     # signs unsubscribe links (HMAC); empty = derived from INTERNAL_TOKEN
     link_secret: str = ""
     notify_channel: str = "social.notify"
+    # Web Push (optional): off without a VAPID private key (base64url raw P-256, as `vapid --gen` prints)
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:admin@sharemyshows.invalid"  # who push services contact about our pushes
+    # push services whose endpoints browsers may register (".x" = any host under x); HTTPS only
+    push_hosts: str = ("fcm.googleapis.com,.push.services.mozilla.com,.notify.windows.com,web.push.apple.com,"
+                       ".push.apple.com")
+    push_insecure_hosts: str = ""  # tests: hosts of a fake push service, any scheme
+    push_ttl_s: int = Field(86_400, ge=0)  # how long a push service keeps a push for an offline browser
     # direct messages
     dm_rate_limit: int = 20
     dm_rate_window_s: int = 60
     # public share pages and their JSON, per client address
     share_rate_limit: int = 60
     share_rate_window_s: int = 60
+    # the chosen photos of shared pages (a page view loads up to 12), per client address, same window
+    share_photo_rate_limit: int = 600
 
 
 @lru_cache

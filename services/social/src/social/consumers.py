@@ -37,7 +37,7 @@ from social.clients import ShowsClient
 from social.models import ShowRef
 
 # a check-in counts for this long (shows' SHOWS_CHECKIN_TTL_HOURS default) unless it ends first
-CHECKIN_TTL = dt.timedelta(hours=6)
+CHECKIN_TTL = locations.CHECKIN_TTL
 
 OnShowChanged = Callable[[int], None]
 # (deleted user, their former friends): live grants of theirs go
@@ -69,6 +69,8 @@ def on_user(session: Session, item: dict[str, Any], notify: OnUserDeleted | None
         repo.delete_checkins_of(session, uid)
         repo.delete_share_links(session, owner_id=uid)
         repo.delete_location(session, uid)
+        repo.delete_profile_setting(session, uid)
+        repo.delete_push_subscriptions_of(session, uid)
     return True
 
 

@@ -13,6 +13,7 @@ from social.chat import ChatHub
 from social.clients import MediaClient, ShowsClient
 from social.config import SocialSettings
 from social.notify_ws import NotificationHub
+from social.webpush import PushSender
 
 
 async def _shows(request: Request) -> ShowsClient:
@@ -35,6 +36,10 @@ async def _dm_limiter(request: Request) -> RateLimiter:
     return request.app.state.dm_limiter  # type: ignore[no-any-return]
 
 
+async def _push(request: Request) -> PushSender:
+    return request.app.state.push  # type: ignore[no-any-return]
+
+
 async def _settings(request: Request) -> SocialSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
@@ -55,6 +60,7 @@ ChatLimiter = Annotated[RateLimiter, Depends(_limiter)]
 Users = Annotated[UserDirectory, Depends(_users)]
 NotifyHub = Annotated[NotificationHub, Depends(_notify_hub)]
 DmLimiter = Annotated[RateLimiter, Depends(_dm_limiter)]
+Push = Annotated[PushSender, Depends(_push)]
 
 ShowId = Annotated[int, Path(gt=0, le=MAX_ID, description="Show id")]
 PhotoId = Annotated[int, Path(gt=0, le=MAX_ID, description="Photo id")]

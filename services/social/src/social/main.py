@@ -21,6 +21,7 @@ from social.notify_ws import NotificationHub
 from social.router import internal_router, router
 from social.together_router import internal_router as together_internal
 from social.together_router import router as together_router
+from social.webpush import PushSender
 
 DESCRIPTION = (
     "Comments, friends, the friends' feed, live concert chat, notifications and direct messages. "
@@ -51,6 +52,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     hub = ChatHub(settings, bus_enabled=settings.chat_bus_enabled)
     notify_hub = NotificationHub(settings)
     digest_job = DigestJob(engine, session_factory, auth_internal, settings)
+    push = PushSender(session_factory, settings)
 
     async def start_hub(app: FastAPI) -> None:
         await hub.start()
@@ -67,6 +69,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         shows_client.client.close()
         media_client.client.close()
         auth_internal.close()
+        push.close()
 
     def chat_bus_ready() -> None:
         if hub.bus_enabled and not hub.consumer_ready.is_set():
@@ -90,7 +93,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         hub.notify_access(users=friend_ids, deleted_user=user_id)
 
     subscriptions = make_subscriptions(on_show_changed, on_user_deleted, shows=shows_client,
-                                       live=notify_hub.publish, push_location=hub.publish_location)
+                                       live=push.wrap(notify_hub.publish), push_location=hub.publish_location)
     # users from auth, shows from shows: the copies behind the feed, names and mentions (repaired the same way)
     reconciler = Reconciler(
         "social",
@@ -130,6 +133,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     app.state.dm_limiter = make_rate_limiter(settings.redis_url or None)
     app.state.share_limiter = make_rate_limiter(settings.redis_url or None)
     app.state.notify_hub = notify_hub
+    app.state.push = push
     app.state.auth_internal = auth_internal
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -238,6 +239,8 @@ class ShareLink(Base):
     owner_id: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # the owner's chosen photos (ids in media, in page order); media re-checks them at every view
+    photo_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class FriendLocation(Base):
@@ -262,3 +265,24 @@ class PresenceSetting(Base):
     __tablename__ = "presence_setting"
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     appear_offline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ProfileSetting(Base):
+    """Whether a person's profile (public shows, counts, top artists) is public at /u/{username}; off by default."""
+
+    __tablename__ = "profile_setting"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    public_profile: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (endpoint + its keys), for one person's notifications."""
+
+    __tablename__ = "push_subscription"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

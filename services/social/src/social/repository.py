@@ -28,6 +28,8 @@ from social.models import (
     Notification,
     NotificationPref,
     PresenceSetting,
+    ProfileSetting,
+    PushSubscription,
     SearchSetting,
     ShareLink,
     ShowAudience,
@@ -772,10 +774,10 @@ def friends_who_logged(session: Session, owner_id: int, concert_id: int) -> list
 
 
 def add_share_link(session: Session, *, token_hash: str, token_prefix: str, show_id: int, owner_id: int,
-                   expires_at: datetime | None) -> ShareLink:
+                   expires_at: datetime | None, photo_ids: list[int] | None = None) -> ShareLink:
     """Store a new share link."""
     link = ShareLink(token_hash=token_hash, token_prefix=token_prefix, show_id=show_id, owner_id=owner_id,
-                     created_at=utcnow(), expires_at=expires_at)
+                     created_at=utcnow(), expires_at=expires_at, photo_ids=photo_ids)
     session.add(link)
     session.flush()
     return link
@@ -871,3 +873,64 @@ def set_appear_offline(session: Session, user_id: int, value: bool) -> None:
     else:
         row.appear_offline = value
     session.flush()
+
+
+# ---------------------------------------------------------------- public profiles
+
+
+def public_profile_on(session: Session, user_id: int) -> bool:
+    """Whether a person opted in to a public profile (off by default)."""
+    row = session.get(ProfileSetting, user_id)
+    return bool(row is not None and row.public_profile)
+
+
+def set_public_profile(session: Session, user_id: int, value: bool) -> None:
+    """Store the public profile choice."""
+    row = session.get(ProfileSetting, user_id)
+    if row is None:
+        session.add(ProfileSetting(user_id=user_id, public_profile=value, updated_at=utcnow()))
+    else:
+        row.public_profile, row.updated_at = value, utcnow()
+    session.flush()
+
+
+def delete_profile_setting(session: Session, user_id: int) -> None:
+    """Forget a deleted account's choice."""
+    session.execute(delete(ProfileSetting).where(ProfileSetting.user_id == user_id))
+
+
+# ---------------------------------------------------------------- Web Push subscriptions
+
+
+def add_push_subscription(session: Session, *, user_id: int, endpoint: str, p256dh: str, auth: str,
+                          keep: int) -> PushSubscription:
+    """Store a browser's subscription (an endpoint moves to whoever subscribed it last); a person keeps their
+    `keep` newest."""
+    row = session.scalars(select(PushSubscription).where(PushSubscription.endpoint == endpoint)).first()
+    if row is None:
+        row = PushSubscription(endpoint=endpoint)
+        session.add(row)
+    row.user_id, row.p256dh, row.auth, row.created_at = user_id, p256dh, auth, utcnow()
+    session.flush()
+    old = select(PushSubscription.id).where(PushSubscription.user_id == user_id).order_by(
+        PushSubscription.created_at.desc(), PushSubscription.id.desc()).offset(keep)
+    session.execute(delete(PushSubscription).where(PushSubscription.id.in_(list(session.scalars(old)))))
+    return row
+
+
+def push_subscriptions_of(session: Session, user_id: int) -> list[PushSubscription]:
+    """A person's browser subscriptions."""
+    return list(session.scalars(select(PushSubscription).where(PushSubscription.user_id == user_id)))
+
+
+def delete_push_subscription(session: Session, endpoint: str, user_id: int | None = None) -> int:
+    """Forget a subscription (only the given person's when `user_id` is set)."""
+    cond = PushSubscription.endpoint == endpoint
+    if user_id is not None:
+        cond = and_(cond, PushSubscription.user_id == user_id)
+    return int(session.execute(delete(PushSubscription).where(cond)).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_push_subscriptions_of(session: Session, user_id: int) -> None:
+    """Forget a deleted account's subscriptions."""
+    session.execute(delete(PushSubscription).where(PushSubscription.user_id == user_id))

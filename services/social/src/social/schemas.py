@@ -414,11 +414,23 @@ class BlockList(BaseModel):
 # ---------------------------------------------------------------- share links
 
 
+SharedPhotoIds = list[Annotated[StrictInt, Field(gt=0, le=MAX_ID)]]
+
+
 class ShareLinkCreate(BaseModel):
-    """A new share link; without `expires_in_days` it lasts until revoked."""
+    """A new share link; without `expires_in_days` it lasts until revoked; `photo_ids`: up to 12 of your ready
+    photos of the show, in page order (the first is the preview image)."""
 
     model_config = ConfigDict(extra="forbid")
     expires_in_days: StrictInt | None = Field(default=None, ge=1, le=365)
+    photo_ids: SharedPhotoIds | None = Field(default=None, max_length=12)
+
+
+class ShareLinkUpdate(BaseModel):
+    """The photos on a link (replaces them; `[]` takes them all off)."""
+
+    model_config = ConfigDict(extra="forbid")
+    photo_ids: SharedPhotoIds = Field(max_length=12)
 
 
 class ShareLinkRead(BaseModel):
@@ -429,6 +441,7 @@ class ShareLinkRead(BaseModel):
     token_prefix: str
     created_at: str
     expires_at: str | None
+    photo_ids: list[int] = []
 
 
 class ShareLinkCreated(ShareLinkRead):
@@ -469,12 +482,109 @@ class PublicOwner(BaseModel):
     username: str
 
 
+class PublicPhoto(BaseModel):
+    """A photo the owner chose for the link; its image URLs work only through this link's token."""
+
+    id: int
+    url: str  # the large thumbnail (long edge ≤ 2048)
+    thumbnail_url: str  # the medium one (≤ 1024), also the page's og:image
+    width: int | None
+    height: int | None
+
+
 class PublicShow(BaseModel):
     """A shared show as anyone with the link sees it."""
 
     show: PublicShowFacts
     owner: PublicOwner
     expires_at: str | None
+    photos: list[PublicPhoto] = []
+
+
+# ---------------------------------------------------------------- Web Push
+
+
+class PushKey(BaseModel):
+    """The VAPID public key (base64url) the browser subscribes with (`applicationServerKey`)."""
+
+    public_key: str
+
+
+class PushKeys(BaseModel):
+    """The subscription's keys, as the browser's PushSubscription.toJSON() gives them."""
+
+    p256dh: str = Field(min_length=16, max_length=200, pattern=r"^[A-Za-z0-9_-]+=*$")
+    auth: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_-]+=*$")
+
+
+class PushSubscriptionCreate(BaseModel):
+    """A browser's push subscription (extra fields such as `expirationTime` are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str = Field(min_length=10, max_length=1000)
+    keys: PushKeys
+
+
+class PushSubscriptionDelete(BaseModel):
+    """Which subscription to forget."""
+
+    endpoint: str = Field(min_length=1, max_length=1000)
+
+
+class PushSubscriptionRead(BaseModel):
+    """A stored subscription."""
+
+    endpoint: str
+
+
+# ---------------------------------------------------------------- public profiles
+
+
+class ProfileSettings(BaseModel):
+    """Whether your profile is public at /u/{username} (off by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    public_profile: StrictBool
+
+
+class NamedRef(BaseModel):
+    """An artist or a venue."""
+
+    id: int
+    name: str
+
+
+class ProfileShow(BaseModel):
+    """One public show on a profile."""
+
+    id: int
+    date: str
+    artist: NamedRef
+    venue: NamedRef
+
+
+class ProfileCounts(BaseModel):
+    """Counts over the public shows only."""
+
+    shows: int
+    artists: int
+    venues: int
+
+
+class ProfileTopArtist(BaseModel):
+    """An artist seen most often, among the public shows."""
+
+    artist: NamedRef
+    shows: int
+
+
+class PublicProfile(BaseModel):
+    """A person's opt-in public profile: only their public shows (newest 100), counts and top artists."""
+
+    user: UserRef
+    shows: list[ProfileShow]
+    counts: ProfileCounts
+    top_artists: list[ProfileTopArtist]
 
 
 # ---------------------------------------------------------------- friends' positions
@@ -488,6 +598,8 @@ class LocationUpdate(BaseModel):
     longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
     accuracy_m: float = Field(default=50.0, ge=0, le=10_000, allow_inf_nan=False)
     precision: Literal["exact", "approximate"] = "approximate"
+    # the sharer's offset from UTC (the phone at the venue knows it): turns the show's local start into UTC
+    utc_offset_minutes: int | None = Field(default=None, ge=-720, le=840)
 
 
 class FriendLocationRead(BaseModel):

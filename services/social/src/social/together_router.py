@@ -15,9 +15,21 @@ from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
-from social import digest, locations, messages, notifications, share
+from social import digest, locations, messages, notifications, profiles, share, webpush
 from social.config import SocialSettings
-from social.dependencies import DmLimiter, Hub, Limit, NotifyHub, Settings, ShowId, Shows, UserId, Users
+from social.dependencies import (
+    DmLimiter,
+    Hub,
+    Limit,
+    Media,
+    NotifyHub,
+    Push,
+    Settings,
+    ShowId,
+    Shows,
+    UserId,
+    Users,
+)
 from social.digest import link_secret
 from social.notify_ws import NotificationSocket
 from social.schemas import (
@@ -36,10 +48,18 @@ from social.schemas import (
     NotificationPreferences,
     NotificationsRead,
     PresenceSettings,
+    ProfileSettings,
+    PublicProfile,
     PublicShow,
+    PushKey,
+    PushSubscriptionCreate,
+    PushSubscriptionDelete,
+    PushSubscriptionRead,
     ShareLinkCreate,
     ShareLinkCreated,
     ShareLinkList,
+    ShareLinkRead,
+    ShareLinkUpdate,
 )
 
 E = {"model": ErrorBody}
@@ -77,6 +97,31 @@ def get_preferences(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
 def put_preferences(body: NotificationPreferences, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Change which types go into your email digest (types you leave out keep their setting)."""
     return notifications.update_preferences(session=session, user_id=user.user_id, email=body.email)
+
+
+@router.get("/api/notifications/push-key", response_model=PushKey, tags=["notifications"],
+            responses={**COMMON, 404: E})
+def push_key(user: CurrentUser, push: Push) -> dict[str, str]:
+    """The VAPID public key to subscribe a browser with; 404 `push_disabled` when Web Push is not configured."""
+    return webpush.key(push)
+
+
+@router.post("/api/notifications/push-subscriptions", status_code=201, response_model=PushSubscriptionRead,
+             tags=["notifications"], responses={**COMMON, 404: E})
+def add_push_subscription(body: PushSubscriptionCreate, user: CurrentUser, session: SessionDep,
+                          push: Push) -> dict[str, str]:
+    """Send your notifications to this browser too (its PushSubscription JSON); 422 for an endpoint that is not
+    a known push service, 404 `push_disabled` when Web Push is not configured."""
+    return webpush.subscribe(session=session, sender=push, user_id=user.user_id, endpoint=body.endpoint,
+                             p256dh=body.keys.p256dh, auth=body.keys.auth)
+
+
+@router.delete("/api/notifications/push-subscriptions", status_code=204, tags=["notifications"],
+               responses=COMMON)
+def remove_push_subscription(body: PushSubscriptionDelete, user: CurrentUser, session: SessionDep) -> Response:
+    """Stop pushing to a browser (idempotent)."""
+    webpush.unsubscribe(session=session, user_id=user.user_id, endpoint=body.endpoint)
+    return Response(status_code=204)
 
 
 @router.websocket("/api/notifications/ws")
@@ -209,18 +254,29 @@ def _client_ip(request: Request) -> str:
     return xff.split(",")[0].strip() or (request.client.host if request.client else "unknown")
 
 
-def _public_limit(request: Request, settings: SocialSettings) -> None:
-    enforce(request.app.state.share_limiter, f"share:{_client_ip(request)}", settings.share_rate_limit,
+def _public_limit(request: Request, settings: SocialSettings, what: str = "share") -> None:
+    limit = settings.share_photo_rate_limit if what == "share-photo" else settings.share_rate_limit
+    enforce(request.app.state.share_limiter, f"{what}:{_client_ip(request)}", limit,
             settings.share_rate_window_s, "Too many requests for shared pages; wait a moment.")
 
 
 @router.post("/api/shows/{show_id}/share-links", status_code=201, response_model=ShareLinkCreated,
              tags=["share links"], responses={**COMMON, 403: E, 404: E, 503: E})
-def create_share_link(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows, settings: Settings,
-                      body: ShareLinkCreate | None = None) -> dict[str, Any]:
-    """Make a public link to your show (the token is shown only now; keep it to revoke the link)."""
-    return share.create(session=session, shows=shows, principal=user, show_id=show_id,
-                        expires_in_days=body.expires_in_days if body else None, base_url=settings.public_base_url)
+def create_share_link(show_id: ShowId, user: CurrentUser, session: SessionDep, shows: Shows, media: Media,
+                      settings: Settings, body: ShareLinkCreate | None = None) -> dict[str, Any]:
+    """Make a public link to your show (the token is shown only now; keep it to revoke the link), optionally
+    with up to 12 of your ready photos of it (422 `validation_error` for any other photo)."""
+    return share.create(session=session, shows=shows, media=media, principal=user, show_id=show_id,
+                        expires_in_days=body.expires_in_days if body else None,
+                        photo_ids=body.photo_ids if body else None, base_url=settings.public_base_url)
+
+
+@router.put("/api/share-links/{token}", response_model=ShareLinkRead, tags=["share links"],
+            responses={**COMMON, 404: E, 503: E})
+def update_share_link(token: Annotated[str, Path(max_length=64)], body: ShareLinkUpdate, user: CurrentUser,
+                      session: SessionDep, media: Media) -> dict[str, Any]:
+    """Change the photos on one of your live links (422 for photos that are not your ready photos of the show)."""
+    return share.update(session=session, media=media, principal=user, token=token, photo_ids=body.photo_ids)
 
 
 @router.get("/api/shows/{show_id}/share-links", response_model=ShareLinkList, tags=["share links"],
@@ -240,36 +296,104 @@ def revoke_share_link(token: Annotated[str, Path(max_length=64)], user: CurrentU
 @router.get("/api/public/shows/{token}", response_model=PublicShow, tags=["share links"],
             responses={404: E, 429: E, 503: E})
 def public_show(token: Annotated[str, Path(max_length=200)], request: Request, session: SessionDep,
-                settings: Settings, shows: Shows) -> dict[str, Any]:
+                settings: Settings, shows: Shows, media: Media) -> dict[str, Any]:
     """A shared show as JSON, for anyone with the link (no login; 404 once revoked or expired; rate-limited)."""
     _public_limit(request, settings)
     if not TOKEN_RE.match(token):
         raise share.ShareLinkNotFound()
-    return share.public_show(session=session, shows_internal=shows.client, token=token)
+    return share.public_show(session=session, shows_internal=shows.client, media=media, token=token,
+                             base_url=settings.public_base_url)
+
+
+@router.get("/api/public/shows/{token}/photos/{photo_id}/{size}", tags=["share links"],
+            responses={200: {"content": {"image/webp": {}}, "description": "The thumbnail"}, 404: E, 422: E,
+                       429: E, 503: E})
+def public_photo(token: Annotated[str, Path(max_length=200)], photo_id: Annotated[int, Path(gt=0, le=MAX_ID)],
+                 size: Annotated[str, Path(pattern="^(medium|large)$")], request: Request, session: SessionDep,
+                 settings: Settings, media: Media) -> Response:
+    """A photo chosen for a share link (medium ≤ 1024 px, large ≤ 2048 px; no GPS or EXIF), for anyone with the
+    link; 404 once the link is revoked or expired or the photo is deleted or taken off the link."""
+    _public_limit(request, settings, "share-photo")
+    if not TOKEN_RE.match(token):
+        raise share.ShareLinkNotFound()
+    content, media_type = share.photo_bytes(session=session, media=media, token=token, photo_id=photo_id, size=size)
+    # private: no shared cache keeps serving it after the link is revoked
+    return Response(content, media_type=media_type, headers={
+        "Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"})
 
 
 @router.get("/s/{token}", response_class=HTMLResponse, tags=["share links"],
             responses={404: {"content": {"text/html": {}}, "description": "Unknown, revoked or expired link"},
                        429: E, 503: E})
 def public_page(token: Annotated[str, Path(max_length=200)], request: Request, session: SessionDep,
-                settings: Settings, shows: Shows) -> HTMLResponse:
+                settings: Settings, shows: Shows, media: Media) -> HTMLResponse:
     """The public page of a shared show, with Open Graph and Twitter card tags (no login)."""
     _public_limit(request, settings)
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
     try:
         if not TOKEN_RE.match(token):
             raise share.ShareLinkNotFound()
-        data = share.public_show(session=session, shows_internal=shows.client, token=token)
+        data = share.public_show(session=session, shows_internal=shows.client, media=media, token=token,
+                                 base_url=settings.public_base_url)
     except share.ShareLinkNotFound:
         return HTMLResponse(share.NOT_FOUND_PAGE, status_code=404, headers=headers)
     url = f"{settings.public_base_url.rstrip('/')}/s/{token}"
     return HTMLResponse(share.render_page(data, url), headers=headers)
 
 
+# ---------------------------------------------------------------- opt-in public profiles
+
+PUBLIC_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+Username = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("/api/users/me/profile-settings", response_model=ProfileSettings, tags=["profiles"],
+            responses=COMMON)
+def get_profile_settings(user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Whether your profile is public."""
+    return profiles.settings(session=session, user_id=user.user_id)
+
+
+@router.put("/api/users/me/profile-settings", response_model=ProfileSettings, tags=["profiles"],
+            responses=COMMON)
+def put_profile_settings(body: ProfileSettings, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
+    """Make your profile public at /u/{username} (your public shows, their counts, top artists) or private."""
+    return profiles.update_settings(session=session, user_id=user.user_id, public_profile=body.public_profile)
+
+
+@router.get("/api/users/{username}/profile", response_model=PublicProfile, tags=["profiles"],
+            responses={404: E, 422: E, 429: E, 503: E})
+def public_profile(username: Username, request: Request, response: Response, session: SessionDep,
+                   settings: Settings, shows: Shows) -> dict[str, Any]:
+    """Someone's public profile, for anyone (no login; rate-limited); 404 `profile_not_found` alike for an
+    unknown user and a profile that is off."""
+    _public_limit(request, settings)
+    response.headers.update(PUBLIC_HEADERS)
+    return profiles.profile(session=session, shows_internal=shows.client, username=username)
+
+
+@router.get("/u/{username}", response_class=HTMLResponse, tags=["profiles"],
+            responses={404: {"content": {"text/html": {}}, "description": "Unknown user or private profile"},
+                       429: E, 503: E})
+def public_profile_page(username: Username, request: Request, session: SessionDep, settings: Settings,
+                        shows: Shows) -> HTMLResponse:
+    """Someone's public profile page with Open Graph and Twitter card tags (no login)."""
+    _public_limit(request, settings)
+    try:
+        data = profiles.profile(session=session, shows_internal=shows.client, username=username)
+    except profiles.ProfileNotFound:
+        return HTMLResponse(profiles.NOT_FOUND_PAGE, status_code=404, headers=PUBLIC_HEADERS)
+    url = f"{settings.public_base_url.rstrip('/')}/u/{data['user']['username']}"
+    return HTMLResponse(profiles.render_page(data, url), headers=PUBLIC_HEADERS)
+
+
 # ---------------------------------------------------------------- friends' positions at a concert
 
 LOCATION_RULE = (" Only accepted friends checked in to the same concert see a position; it expires at check-out "
-                 "and at the latest 6 hours after the check-in; 403 `not_checked_in` if you are not checked in.")
+                 "and at the latest 6 hours after the show's start (its date and local time, made UTC with "
+                 "`utc_offset_minutes` or the position's longitude; without a time, 06:00 local the next "
+                 "morning); 403 `not_checked_in` if you are not checked in, `location_sharing_over` after that.")
 
 
 @router.put("/api/shows/{show_id}/location", response_model=LocationRead, tags=["locations"],
@@ -280,7 +404,7 @@ def put_location(show_id: ShowId, body: LocationUpdate, user: CurrentUser, sessi
     """Share or move your position at the concert."""
     return locations.share(session=session, shows=shows, principal=user, show_id=show_id, latitude=body.latitude,
                            longitude=body.longitude, accuracy_m=body.accuracy_m, precision=body.precision,
-                           push=hub.publish_location)
+                           push=hub.publish_location, utc_offset_minutes=body.utc_offset_minutes)
 
 
 @router.delete("/api/shows/{show_id}/location", status_code=204, tags=["locations"],

@@ -32,6 +32,7 @@ def venue(social: Any) -> Any:
     social.befriend(A, D)
     for show_id, owner, concert in ((20, A, 200), (21, B, 200), (22, C, 200), (23, D, 300)):
         social.world.add_show(show_id, owner, visibility="public", concert_id=concert)
+        social.world.shows[show_id]["date"] = dt.datetime.now(dt.UTC).date().isoformat()  # tonight's concert
         social.world.checked_in.add((owner, concert))
         social.deliver(CheckinCreatedV1(user_id=owner, concert_id=concert, show_id=show_id))
     return social
@@ -72,6 +73,11 @@ def test_sharing_needs_a_check_in_and_validates_input(venue: Any) -> None:
     assert _put(venue, A, 20, longitude=-180.5).status_code == 422
     assert _put(venue, A, 20, precision="street").status_code == 422
     assert venue.client.put("/api/shows/20/location", json=SPOT).status_code == 401
+    # the show started more than six hours ago: nothing is shared any more
+    yesterday = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+    venue.world.shows[20].update(date=yesterday, time="12:00")
+    r = _put(venue, A, 20, utc_offset_minutes=0)
+    assert r.status_code == 403 and r.json()["code"] == "location_sharing_over"
 
 
 def test_check_out_and_expiry_end_a_position_and_nothing_is_kept(venue: Any) -> None:

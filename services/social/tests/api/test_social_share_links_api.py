@@ -90,3 +90,48 @@ def test_public_pages_are_rate_limited_per_address(social_factory: Any, token_ve
              for _ in range(4)]
     assert codes == [404, 404, 404, 429]
     assert app.client.get("/s/" + "b" * 40, headers={"X-Forwarded-For": "203.0.113.10"}).status_code == 404
+
+
+def test_chosen_photos_are_shown_through_the_token_only_and_die_with_the_link(gig: Any) -> None:
+    gig.world.photos.update({11: {"show_id": 5, "user_id": OWNER}, 12: {"show_id": 5, "user_id": OWNER},
+                             13: {"show_id": 5, "user_id": FRIEND}, 14: {"show_id": 6, "user_id": OWNER},
+                             15: {"show_id": 5, "user_id": OWNER, "status": "processing"}})
+    for wrong in ([13], [14], [15], [99], [11, 13], list(range(1, 14))):  # not the owner's ready photos; > 12
+        r = _create(gig, OWNER, photo_ids=wrong)
+        assert r.status_code == 422, (wrong, r.text)
+        assert r.json()["code"] == "validation_error"
+    r = _create(gig, OWNER, photo_ids=[12, 11, 12])
+    assert r.status_code == 201 and r.json()["photo_ids"] == [12, 11]
+    token = r.json()["token"]
+    photos = gig.client.get(f"/api/public/shows/{token}").json()["photos"]
+    base = f"http://localhost:5000/api/public/shows/{token}/photos"
+    assert photos == [{"id": 12, "url": f"{base}/12/large", "thumbnail_url": f"{base}/12/medium", "width": 1200,
+                       "height": 800}, {"id": 11, "url": f"{base}/11/large", "thumbnail_url": f"{base}/11/medium",
+                                        "width": 1200, "height": 800}]
+    page = gig.client.get(f"/s/{token}").text
+    assert f'<meta property="og:image" content="{base}/12/medium">' in page
+    assert f'<meta name="twitter:image" content="{base}/12/medium">' in page
+    assert '<meta name="twitter:card" content="summary_large_image">' in page
+    assert f'<img src="{base}/11/medium"' in page
+    img = gig.client.get(f"/api/public/shows/{token}/photos/12/medium")  # anonymous
+    assert img.status_code == 200 and img.content == b"webp 12 medium" and img.headers["content-type"] == "image/webp"
+    assert img.headers["cache-control"].startswith("private")
+    # a photo of the show that is not on the link, a size not offered, a photo gone from media: 404 / 422
+    assert gig.client.get(f"/api/public/shows/{token}/photos/13/medium").status_code == 404
+    assert gig.client.get(f"/api/public/shows/{token}/photos/11/original").status_code == 422
+    del gig.world.photos[11]
+    assert gig.client.get(f"/api/public/shows/{token}/photos/11/medium").status_code == 404
+    assert [p["id"] for p in gig.client.get(f"/api/public/shows/{token}").json()["photos"]] == [12]
+    # the owner changes them; nobody else can
+    put = gig.client.put(f"/api/share-links/{token}", json={"photo_ids": [13]}, headers=gig.headers(OWNER))
+    assert put.status_code == 422
+    assert gig.client.put(f"/api/share-links/{token}", json={"photo_ids": []},
+                          headers=gig.headers(FRIEND)).status_code == 404
+    put = gig.client.put(f"/api/share-links/{token}", json={"photo_ids": []}, headers=gig.headers(OWNER))
+    assert put.status_code == 200 and put.json()["photo_ids"] == []
+    assert gig.client.get(f"/api/public/shows/{token}/photos/12/medium").status_code == 404
+    assert '<meta name="twitter:card" content="summary">' in gig.client.get(f"/s/{token}").text
+    gig.client.put(f"/api/share-links/{token}", json={"photo_ids": [12]}, headers=gig.headers(OWNER))
+    assert gig.client.get(f"/api/public/shows/{token}/photos/12/medium").status_code == 200
+    assert gig.client.delete(f"/api/share-links/{token}", headers=gig.headers(OWNER)).status_code == 204
+    assert gig.client.get(f"/api/public/shows/{token}/photos/12/medium").status_code == 404

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared.auth import TokenSigner, TokenVerifier
 from shared.stack import Stack, free_port
 from shared.testing import infra
+from shared.testing.fakepush import vapid_private_key
 from shared.testing.infra import S3Server
 
 RUN_ID = uuid.uuid4().hex[:8]
@@ -201,6 +202,9 @@ def stack_env(
             "MEDIA_USER_QUOTA_BYTES": str(E2E_QUOTA_BYTES),
             "MEDIA_UPLOAD_RATE_LIMIT": str(E2E_UPLOAD_RATE),
             "GATEWAY_METRICS_TOKEN": E2E_METRICS_TOKEN,
+            # Web Push on, to a fake push service in the test process (shared.testing.fakepush)
+            "SOCIAL_VAPID_PRIVATE_KEY": vapid_private_key(),
+            "SOCIAL_PUSH_INSECURE_HOSTS": "127.0.0.1",
         }
     )
     for svc in ("auth", "shows", "media", "social"):

@@ -72,7 +72,7 @@ export function ShowDetailPage({ params }: { params: Record<string, string> }) {
         </div>
         {owner ? (
           <div className="row gap">
-            <ShareButton showId={s.id} />
+            <ShareButton showId={s.id} ownerId={s.user_id} />
             <Link to={`/shows/${s.id}/edit`} className="btn ghost" data-testid="show-edit">Edit</Link>
             {confirmDelete ? (
               <>
