@@ -14,6 +14,7 @@ class RssSampler:
         self.pids = pids
         self.interval_s = interval_s
         self.peaks_mb: dict[str, float] = dict.fromkeys(pids, 0.0)
+        self.start_mb: dict[str, float] = dict.fromkeys(pids, 0.0)  # each one's RSS when sampling began
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -32,8 +33,14 @@ class RssSampler:
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> RssSampler:
+        for name, pid in self.pids.items():
+            self.start_mb[name] = self.peaks_mb[name] = self._rss(pid)
         self._thread.start()
         return self
+
+    def growth_mb(self) -> dict[str, float]:
+        """Each one's peak above its RSS when sampling began (what the sampled work itself added)."""
+        return {name: self.peaks_mb[name] - self.start_mb[name] for name in self.pids}
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
