@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from shared.db import SessionDep, make_engine, make_session_factory, read_only_bind, write_from_here
+from shared.db import SessionDep, make_engine, make_session_factory, read_only_bind
 
 BUSY_S = 0.3
 
@@ -105,25 +105,21 @@ def test_two_read_then_write_transactions_both_commit(engine: Engine) -> None:
     assert _count(engine) == 2
 
 
-def test_deferred_read_then_write_fails_without_write_from_here(engine: Engine) -> None:
-    """Why reads are DEFERRED only where nothing is written: the upgrade fails once another writer committed."""
-    reader = make_session_factory(engine)(bind=read_only_bind(engine))
-    with reader:
-        reader.execute(text("SELECT count(*) FROM t")).scalar_one()
-        with engine.begin() as other:
-            other.execute(text("INSERT INTO t (n) VALUES (1)"))
-        with pytest.raises(OperationalError, match="locked"):
-            reader.execute(text("INSERT INTO t (n) VALUES (2)"))
-
-
-def test_write_from_here_lets_a_read_only_request_write(engine: Engine) -> None:
+def test_a_read_only_request_that_writes_waits_for_the_lock_like_a_writer(engine: Engine) -> None:
+    """A GET that writes (a summary built on first use, expired rows swept) after another connection committed
+    since its read: the first write ends the read transaction and takes the write lock instead of failing."""
     factory = make_session_factory(engine)
     with factory(bind=read_only_bind(engine)) as s:
         s.execute(text("SELECT count(*) FROM t")).scalar_one()
         with engine.begin() as other:
             other.execute(text("INSERT INTO t (n) VALUES (1)"))
-        write_from_here(s)
-        write_from_here(s)  # once per transaction
         s.execute(text("INSERT INTO t (n) VALUES (2)"))
+        s.execute(text("UPDATE t SET n = n + 10 WHERE n = 2"))
         s.commit()
     assert _count(engine) == 2
+    with factory(bind=read_only_bind(engine)) as s:  # the next transaction on that connection reads without a lock
+        s.execute(text("SELECT count(*) FROM t")).scalar_one()
+        with engine.begin() as other:
+            other.execute(text("INSERT INTO t (n) VALUES (3)"))
+        s.rollback()
+    assert _count(engine) == 3

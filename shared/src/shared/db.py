@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -99,6 +100,25 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
 
+_WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_upgraded_key = "shared_sqlite_upgraded"
+
+
+def _sqlite_write_after_read(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    # The first write of a DEFERRED (read-only) transaction: writing on its read snapshot would fail at once
+    # if another connection committed since ("database is locked", SQLITE_BUSY_SNAPSHOT). End the read
+    # transaction (it wrote nothing) and begin IMMEDIATE, which waits for the write lock like any writer.
+    # The reads before it then behave as under PostgreSQL's read committed.
+    if conn.get_execution_options().get(SQLITE_BEGIN) != "DEFERRED" or not _WRITE_SQL.match(statement):
+        return
+    txn = conn.get_transaction()
+    if txn is None or conn.info.get(_upgraded_key) is txn:
+        return
+    cursor.connection.execute("COMMIT")
+    cursor.connection.execute("BEGIN IMMEDIATE")
+    conn.info[_upgraded_key] = txn  # this transaction only: the next one begins DEFERRED again
+
+
 def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S, **kw: Any) -> Engine:
     """An engine with sane pool and SQLite settings."""
     if url.startswith("postgresql://"):
@@ -110,6 +130,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_
                                **kw)
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_s))
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_write_after_read)
         return engine
     if "poolclass" not in kw:
         kw.setdefault("pool_size", 10)
@@ -120,7 +141,8 @@ def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_
 
 
 def read_only_bind(engine: Engine) -> Engine:
-    """The engine for read-only units of work: on SQLite they begin DEFERRED (no lock under WAL)."""
+    """The engine for read-only units of work: on SQLite they begin DEFERRED (no lock under WAL) and take the
+    write lock only at their first write, if any."""
     if engine.dialect.name != "sqlite":
         return engine
     return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
@@ -133,28 +155,6 @@ def make_session_factory(engine: Engine, outbox: Any = None) -> sessionmaker[Ses
     return sessionmaker(
         bind=engine, expire_on_commit=False, autoflush=True, close_resets_only=False, info={"outbox": outbox}
     )
-
-
-_writing_key = "shared_sqlite_writing"
-
-
-def write_from_here(session: Session) -> None:
-    """Turn a read-only unit of work (a GET request) into a writing one before its first write.
-
-    On SQLite a read-only request began DEFERRED; writing after its reads could fail at once once another
-    connection has committed (the snapshot is stale). This ends the read transaction (it wrote nothing) and
-    begins an IMMEDIATE one on the same connection, which waits for the write lock like any writer; reads made
-    so far may be re-checked by the caller. Elsewhere (PostgreSQL, writing requests) it does nothing.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    conn = session.connection()
-    txn = session.get_transaction()
-    if conn.get_execution_options().get(SQLITE_BEGIN) != "DEFERRED" or session.info.get(_writing_key) is txn:
-        return
-    conn.exec_driver_sql("COMMIT")
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-    session.info[_writing_key] = txn  # this transaction only: the next one begins DEFERRED again
 
 
 AfterCommit = Callable[[], None]

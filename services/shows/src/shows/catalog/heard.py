@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, false, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from shared.db import utcnow, write_from_here
+from shared.db import utcnow
 from shows.catalog.models import HeardSong, HeardState
 from shows.models import Concert, SetlistSong, Show
 
@@ -112,7 +112,6 @@ def page(session: Session, user_id: int, artist_id: int | None, limit: int, offs
                                                                                                    int]:
     """One page of a person's songs, most heard first, and how many in all (built on first use)."""
     if not _is_built(session, user_id):
-        write_from_here(session)  # a GET that writes: on SQLite take the write lock before rebuilding
         rebuild(session, user_id)
     cond = [HeardSong.user_id == user_id]
     if artist_id is not None:
