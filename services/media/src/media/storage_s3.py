@@ -27,10 +27,9 @@ LIFECYCLE_RULE_ID = "sharemyshows-abort-incomplete-uploads"
 
 
 class _S3Writer:
-    """A multipart upload fed part by part; parts upload in the background (at most 2 in flight) while the
-    caller keeps reading its source, so memory stays at a few parts. Small objects use one PUT."""
-
-    IN_FLIGHT = 2
+    """A multipart upload fed part by part; parts upload in the background (at most `parts_in_flight` at once)
+    while the caller keeps reading its source. A caller that outruns S3 waits in `write` (back-pressure on its
+    source), so memory stays at a few parts. Small objects use one PUT."""
 
     def __init__(self, storage: S3Storage, key: str, content_type: str) -> None:
         self.s = storage
@@ -50,7 +49,7 @@ class _S3Writer:
     def _collect(self, block: bool) -> None:
         """Move finished parts to `parts`; wait while too many are in flight (or for all when blocking)."""
         while self.pending:
-            limit = 0 if block else self.IN_FLIGHT
+            limit = 0 if block else self.s.parts_in_flight
             running = [f for f in self.pending if not f.done()]
             if len(running) > limit:
                 wait(running, return_when=FIRST_COMPLETED)
@@ -77,11 +76,16 @@ class _S3Writer:
         self._collect(block=False)
 
     def write(self, data: bytes) -> None:
-        self.buf += data
         self.size += len(data)
-        while len(self.buf) >= self.s.part_size:
-            part = bytes(self.buf[: self.s.part_size])
-            del self.buf[: self.s.part_size]
+        size = self.s.part_size
+        if not self.buf and len(data) == size:  # the usual case (callers write whole parts): no copy
+            self._flush_part(data)
+            return
+        self.buf += data
+        while len(self.buf) >= size:
+            with memoryview(self.buf) as view:
+                part = bytes(view[:size])
+            del self.buf[:size]
             self._flush_part(part)
 
     def commit(self) -> int:
@@ -124,10 +128,9 @@ class _S3Writer:
 class _S3Resumable:
     """A multipart upload kept open across requests: its id and parts live in the caller's state."""
 
-    max_in_flight = 2
-
     def __init__(self, storage: S3Storage, key: str, content_type: str, state: dict[str, Any]) -> None:
         self.s = storage
+        self.max_in_flight = storage.parts_in_flight
         self.key = check_key(key)
         self.content_type = content_type
         self.part_size = storage.part_size
@@ -208,7 +211,8 @@ class S3Storage:
 
         self.bucket = settings.s3_bucket
         self.part_size = max(5 * 1024 * 1024, settings.s3_part_size)
-        self.part_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-part")
+        self.parts_in_flight = settings.s3_parts_in_flight
+        self.part_pool = ThreadPoolExecutor(max_workers=max(8, 2 * self.parts_in_flight), thread_name_prefix="s3-part")
         config = Config(
             region_name=settings.s3_region,
             retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},

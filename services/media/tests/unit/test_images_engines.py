@@ -74,7 +74,7 @@ def test_what_libvips_refuses_goes_to_pillow(bad_photos: dict[str, Path], tmp_pa
                                              vips_calls: list[bool]) -> None:
     from media.processing import MediaRejected
 
-    with pytest.raises(MediaRejected, match="truncated|corrupt"):
+    with pytest.raises(MediaRejected, match=r"truncated|corrupt"):
         process_photo(bad_photos["truncated.jpg"], tmp_path)
     assert not any(tmp_path.glob("thumb_*"))
     assert vips_calls in ([], [False])  # libvips never made files from a truncated JPEG
