@@ -221,6 +221,9 @@ class S3Storage:
             signature_version="s3v4",
             s3={"addressing_style": "path"},
             max_pool_connections=32,
+            # no CRC32 of every part on top of SigV4's SHA-256 (over plain HTTP the payload is signed, over TLS
+            # the transport checks it): a second pass over every byte the media process uploads
+            request_checksum_calculation="when_required",
         )
         kw: dict[str, Any] = {
             "endpoint_url": settings.s3_endpoint_url or None,
