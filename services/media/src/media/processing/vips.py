@@ -21,6 +21,9 @@ except (ImportError, OSError):  # pragma: no cover - a declared dependency of me
     pyvips = None
 
 AVAILABLE = pyvips is not None
+if pyvips is not None:
+    # every photo is new: cached operations would only keep its pixels (and its temporary file) alive
+    pyvips.cache_set_max(0)
 
 #: EXIF orientation -> operations on the stored pixels that give the upright image (as ImageOps.exif_transpose).
 _ORIENT: dict[int, tuple[str, ...]] = {
