@@ -78,7 +78,7 @@ class _S3Writer:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         size = self.s.part_size
-        if not self.buf and len(data) == size:  # the usual case (callers write whole parts): no copy
+        if not self.buf and len(data) == size and isinstance(data, bytes):  # callers write whole parts: no copy
             self._flush_part(data)
             return
         self.buf += data
