@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from media.config import MediaSettings
 from media.storage import (
@@ -27,9 +28,9 @@ LIFECYCLE_RULE_ID = "sharemyshows-abort-incomplete-uploads"
 
 
 class _S3Writer:
-    """A multipart upload fed part by part; parts upload in the background (at most `parts_in_flight` at once)
-    while the caller keeps reading its source. A caller that outruns S3 waits in `write` (back-pressure on its
-    source), so memory stays at a few parts. Small objects use one PUT."""
+    """A multipart upload fed part by part; parts upload in the background (at most `parts_in_flight` at once,
+    each from a temporary file) while the caller keeps reading its source. A caller that outruns S3 waits in
+    `write` (back-pressure on its source), so memory stays at about one part. Small objects use one PUT."""
 
     def __init__(self, storage: S3Storage, key: str, content_type: str) -> None:
         self.s = storage
@@ -41,9 +42,11 @@ class _S3Writer:
         self.parts: list[dict[str, Any]] = []
         self.size = 0
 
-    def _upload_part(self, number: int, data: bytes) -> dict[str, Any]:
-        resp = self.s.client.upload_part(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id,
-                                         PartNumber=number, Body=data)
+    def _upload_part(self, number: int, spooled: IO[bytes], size: int) -> dict[str, Any]:
+        with spooled:  # an unnamed temporary file: gone when closed, also when the part is cancelled
+            spooled.seek(0)
+            resp = self.s.client.upload_part(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id,
+                                             PartNumber=number, Body=spooled, ContentLength=size)
         return {"PartNumber": number, "ETag": resp["ETag"]}
 
     def _collect(self, block: bool) -> None:
@@ -72,7 +75,14 @@ class _S3Writer:
         except Exception as exc:
             raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
         number = len(self.parts) + len(self.pending) + 1
-        self.pending.append(self.s.part_pool.submit(self._upload_part, number, data))
+        # Parts wait for S3 on disk, not in memory: the process holds the part being read, not those in flight.
+        spooled = tempfile.TemporaryFile(prefix="s3-part-")  # noqa: SIM115 - closed by _upload_part
+        try:
+            spooled.write(data)
+        except BaseException:
+            spooled.close()
+            raise
+        self.pending.append(self.s.part_pool.submit(self._upload_part, number, spooled, len(data)))
         self._collect(block=False)
 
     def write(self, data: bytes) -> None:
