@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -69,36 +70,67 @@ def make_base() -> type[DeclarativeBase]:
     return Base
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets readers run while one process writes; busy_timeout waits instead of failing at once.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=15000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+#: SQLite waits this long for another connection's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 15.0
+#: Execution option naming how a transaction begins on SQLite: "IMMEDIATE" (the default) or "DEFERRED".
+SQLITE_BEGIN = "sqlite_begin"
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN so read-then-write transactions cannot deadlock on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_pragmas(busy_timeout_s: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite must not issue its own BEGINs: _sqlite_begin does, with the lock mode the work needs
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        # WAL lets readers run while one connection writes; busy_timeout waits instead of failing at once.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return on_connect
 
 
-def make_engine(url: str, **kw: Any) -> Engine:
+def _sqlite_begin(conn: Any) -> None:
+    # A unit of work that may write takes the write lock at BEGIN (IMMEDIATE): a read-then-write transaction
+    # that began DEFERRED fails at once ("database is locked", SQLITE_BUSY_SNAPSHOT) when another connection
+    # committed since its read, whatever the busy timeout. Read-only work (a GET request) begins DEFERRED:
+    # under WAL it takes no lock at all, so a slow read (one waiting on a peer service) never holds up writers.
+    mode = conn.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+    conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+
+
+_WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+_upgraded_key = "shared_sqlite_upgraded"
+
+
+def _sqlite_write_after_read(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    # The first write of a DEFERRED (read-only) transaction: writing on its read snapshot would fail at once
+    # if another connection committed since ("database is locked", SQLITE_BUSY_SNAPSHOT). End the read
+    # transaction (it wrote nothing) and begin IMMEDIATE, which waits for the write lock like any writer.
+    # The reads before it then behave as under PostgreSQL's read committed.
+    if conn.get_execution_options().get(SQLITE_BEGIN) != "DEFERRED" or not _WRITE_SQL.match(statement):
+        return
+    txn = conn.get_transaction()
+    if txn is None or conn.info.get(_upgraded_key) is txn:
+        return
+    cursor.connection.execute("COMMIT")
+    cursor.connection.execute("BEGIN IMMEDIATE")
+    conn.info[_upgraded_key] = txn  # this transaction only: the next one begins DEFERRED again
+
+
+def make_engine(url: str, *, sqlite_busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S, **kw: Any) -> Engine:
     """An engine with sane pool and SQLite settings."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgres://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **kw)
-        event.listen(engine, "connect", _sqlite_pragmas)
-
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_begin(dbapi_conn: Any, _r: Any) -> None:
-            dbapi_conn.isolation_level = None
-
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_s},
+                               **kw)
+        event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_s))
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_write_after_read)
         return engine
     if "poolclass" not in kw:
         kw.setdefault("pool_size", 10)
@@ -106,6 +138,14 @@ def make_engine(url: str, **kw: Any) -> Engine:
     kw.setdefault("pool_pre_ping", True)
     kw.setdefault("pool_recycle", 1800)
     return create_engine(url, **kw)
+
+
+def read_only_bind(engine: Engine) -> Engine:
+    """The engine for read-only units of work: on SQLite they begin DEFERRED (no lock under WAL) and take the
+    write lock only at their first write, if any."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
 
 
 def make_session_factory(engine: Engine, outbox: Any = None) -> sessionmaker[Session]:
@@ -205,6 +245,18 @@ def process_lock(engine: Engine, name: str) -> Iterator[bool]:
                 conn.commit()
 
 
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _read_bind(state: Any, factory: sessionmaker[Session]) -> Engine | None:
+    """The factory's engine for read-only requests (cached per app and factory)."""
+    cached = getattr(state, "db_read_bind", None)
+    if cached is None or cached[0] is not factory:
+        bind = factory.kw.get("bind")
+        cached = state.db_read_bind = (factory, read_only_bind(bind) if isinstance(bind, Engine) else bind)
+    return cached[1]
+
+
 async def session_dependency(request: Request) -> AsyncIterator[Session]:
     """One session per request, committed when the endpoint returns, rolled back on error.
 
@@ -216,6 +268,7 @@ async def session_dependency(request: Request) -> AsyncIterator[Session]:
     worker-thread hop; without permits, endpoint threads waiting for a pooled connection could hold every
     worker thread while the requests holding the connections wait for one (a stall until pool_timeout).
     With permits no endpoint ever waits for the pool, and requests beyond it queue without a thread.
+    GET and HEAD requests are read-only units of work (`read_only_bind`: on SQLite no lock is taken).
     Opening a session does no I/O, so it happens on the loop; the commit and close run in one shielded
     hop with its own limiter, so a client that goes away cannot leave a connection checked out.
     """
@@ -226,7 +279,7 @@ async def session_dependency(request: Request) -> AsyncIterator[Session]:
         permits = state.db_permits = Semaphore(size)
     factory: sessionmaker[Session] = state.session_factory
     async with permits:
-        session = factory()
+        session = factory(bind=_read_bind(state, factory)) if request.method in _READ_METHODS else factory()
         try:
             yield session
         except BaseException as exc:

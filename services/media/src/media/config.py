@@ -41,6 +41,8 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     # shows' access answers are cached this long: it adds to how stale a revoked grant can be (docs)
     access_cache_ttl_s: float = 1.0
     s3_part_size: int = 8 * MB
+    # parts of one upload sent at once: throughput against the memory an upload holds (about this many parts)
+    s3_parts_in_flight: int = Field(4, ge=1, le=16)
     s3_connect_timeout_s: float = 3.0
     s3_read_timeout_s: float = 20.0
     s3_complete_timeout_s: float = 300.0  # completing a multipart upload of GBs

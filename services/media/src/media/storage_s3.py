@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from media.config import MediaSettings
 from media.storage import (
@@ -27,10 +28,9 @@ LIFECYCLE_RULE_ID = "sharemyshows-abort-incomplete-uploads"
 
 
 class _S3Writer:
-    """A multipart upload fed part by part; parts upload in the background (at most 2 in flight) while the
-    caller keeps reading its source, so memory stays at a few parts. Small objects use one PUT."""
-
-    IN_FLIGHT = 2
+    """A multipart upload fed part by part; parts upload in the background (at most `parts_in_flight` at once,
+    each from a temporary file) while the caller keeps reading its source. A caller that outruns S3 waits in
+    `write` (back-pressure on its source), so memory stays at about one part. Small objects use one PUT."""
 
     def __init__(self, storage: S3Storage, key: str, content_type: str) -> None:
         self.s = storage
@@ -42,15 +42,17 @@ class _S3Writer:
         self.parts: list[dict[str, Any]] = []
         self.size = 0
 
-    def _upload_part(self, number: int, data: bytes) -> dict[str, Any]:
-        resp = self.s.client.upload_part(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id,
-                                         PartNumber=number, Body=data)
+    def _upload_part(self, number: int, spooled: IO[bytes], size: int) -> dict[str, Any]:
+        with spooled:  # an unnamed temporary file: gone when closed, also when the part is cancelled
+            spooled.seek(0)
+            resp = self.s.client.upload_part(Bucket=self.s.bucket, Key=self.key, UploadId=self.upload_id,
+                                             PartNumber=number, Body=spooled, ContentLength=size)
         return {"PartNumber": number, "ETag": resp["ETag"]}
 
     def _collect(self, block: bool) -> None:
         """Move finished parts to `parts`; wait while too many are in flight (or for all when blocking)."""
         while self.pending:
-            limit = 0 if block else self.IN_FLIGHT
+            limit = 0 if block else self.s.parts_in_flight
             running = [f for f in self.pending if not f.done()]
             if len(running) > limit:
                 wait(running, return_when=FIRST_COMPLETED)
@@ -73,15 +75,27 @@ class _S3Writer:
         except Exception as exc:
             raise StorageError(f"S3 upload failed: {type(exc).__name__}") from exc
         number = len(self.parts) + len(self.pending) + 1
-        self.pending.append(self.s.part_pool.submit(self._upload_part, number, data))
+        # Parts wait for S3 on disk, not in memory: the process holds the part being read, not those in flight.
+        spooled = tempfile.TemporaryFile(prefix="s3-part-")  # noqa: SIM115 - closed by _upload_part
+        try:
+            spooled.write(data)
+        except BaseException:
+            spooled.close()
+            raise
+        self.pending.append(self.s.part_pool.submit(self._upload_part, number, spooled, len(data)))
         self._collect(block=False)
 
     def write(self, data: bytes) -> None:
-        self.buf += data
         self.size += len(data)
-        while len(self.buf) >= self.s.part_size:
-            part = bytes(self.buf[: self.s.part_size])
-            del self.buf[: self.s.part_size]
+        size = self.s.part_size
+        if not self.buf and len(data) == size and isinstance(data, bytes):  # callers write whole parts: no copy
+            self._flush_part(data)
+            return
+        self.buf += data
+        while len(self.buf) >= size:
+            with memoryview(self.buf) as view:
+                part = bytes(view[:size])
+            del self.buf[:size]
             self._flush_part(part)
 
     def commit(self) -> int:
@@ -124,10 +138,9 @@ class _S3Writer:
 class _S3Resumable:
     """A multipart upload kept open across requests: its id and parts live in the caller's state."""
 
-    max_in_flight = 2
-
     def __init__(self, storage: S3Storage, key: str, content_type: str, state: dict[str, Any]) -> None:
         self.s = storage
+        self.max_in_flight = storage.parts_in_flight
         self.key = check_key(key)
         self.content_type = content_type
         self.part_size = storage.part_size
@@ -208,14 +221,17 @@ class S3Storage:
 
         self.bucket = settings.s3_bucket
         self.part_size = max(5 * 1024 * 1024, settings.s3_part_size)
-        self.part_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3-part")
+        self.parts_in_flight = settings.s3_parts_in_flight
+        self.part_pool = ThreadPoolExecutor(max_workers=max(8, 2 * self.parts_in_flight), thread_name_prefix="s3-part")
         config = Config(
             region_name=settings.s3_region,
             retries={"mode": "standard", "max_attempts": settings.s3_max_attempts},
             connect_timeout=settings.s3_connect_timeout_s,
             read_timeout=settings.s3_read_timeout_s,
             signature_version="s3v4",
-            s3={"addressing_style": "path"},
+            # The payload is not SHA-256-signed (over plain HTTP botocore would, a pass over every byte costing
+            # about 5 x the CRC32 that S3 still checks each part against).
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
             max_pool_connections=32,
         )
         kw: dict[str, Any] = {

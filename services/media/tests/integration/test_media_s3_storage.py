@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from media.config import MediaSettings
-from media.storage import LocalStorage, ObjectMissing, Storage, check_key
+from media.storage import LocalStorage, ObjectMissing, Storage, StorageError, check_key
 from media.storage_s3 import S3Storage
 
 
@@ -40,7 +40,7 @@ def test_multipart_stream_40mb_in_8mb_parts(s3: S3Storage) -> None:
     for piece in _chunks(total):
         writer.write(piece)
         assert len(writer.buf) < s3.part_size  # never more than one part in memory
-        assert len(writer.pending) <= writer.IN_FLIGHT  # at most two parts uploading, one buffering
+        assert len(writer.pending) <= s3.parts_in_flight  # a bounded number of parts uploading, one buffering
     assert writer.commit() == total
     assert [p["PartNumber"] for p in sorted(writer.parts, key=lambda p: p["PartNumber"])] == [1, 2, 3, 4, 5, 6]
     stat = s3.stat("video/1/abc/original.mp4")
@@ -56,6 +56,28 @@ def test_abort_leaves_nothing(s3: S3Storage) -> None:
         writer.write(piece)
     writer.abort()
     assert s3.list("video/1/x") == []
+    assert not s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads")
+
+
+def test_a_part_failing_mid_upload_aborts_it_and_leaves_nothing(s3: S3Storage,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storage gone while parts are in flight: the error reaches the writer's caller, who aborts (as the
+    upload receiver does); no object and no unfinished multipart upload stay behind."""
+    real = s3.client.upload_part
+
+    def down_from_part_3(**kw: object) -> object:
+        if int(kw["PartNumber"]) >= 3:  # type: ignore[call-overload]
+            raise ConnectionError("storage down")
+        return real(**kw)
+
+    monkeypatch.setattr(s3.client, "upload_part", down_from_part_3)
+    writer = s3.open_writer("video/1/down/original.mp4", "video/mp4")
+    with pytest.raises(StorageError):
+        for piece in _chunks(64 * 1024 * 1024):
+            writer.write(piece)
+        writer.commit()
+    writer.abort()
+    assert s3.list("video/1/down") == []
     assert not s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads")
 
 

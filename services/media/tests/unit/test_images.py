@@ -117,7 +117,7 @@ def test_jpeg_draft_mode_used_when_display_is_not_needed(
         return result
 
     monkeypatch.setattr(JpegImageFile, "draft", spy)
-    r = process_photo(jpeg_12mp, tmp_path, sizes=(320, 1024), display=False)
+    r = process_photo(jpeg_12mp, tmp_path, sizes=(320, 1024), display=False, engine="pillow")
     assert seen and seen[0] == (2000, 1500)  # decoded at 1/2 scale, not 4000x3000
     assert (r.width, r.height) == (3000, 4000)  # the reported size is still the original's
     assert r.thumbnail(1024).height == 1024 and r.thumbnail(320).height == 320

@@ -23,6 +23,7 @@ from PIL import (  # importing the plugins registers exactly the formats we allo
     WebPImagePlugin,
 )
 
+from media.processing import vips as _vips
 from media.processing.capture import TAG_EXIF_IFD, TAG_GPS_IFD, Capture, from_exif
 from media.processing.errors import MediaRejected
 from media.processing.placeholder import blurhash_encode
@@ -243,8 +244,13 @@ def process_photo(
     webp_quality: int = WEBP_QUALITY,
     webp_method: int = WEBP_METHOD,
     parallel: bool = True,
+    engine: str = "auto",
 ) -> PhotoResult:
-    """Validate and decode a photo, write thumb_<size>.webp for each size plus display.jpg|webp; raise MediaRejected."""
+    """Validate and decode a photo, write thumb_<size>.webp for each size plus display.jpg|webp; raise MediaRejected.
+
+    engine: "auto" lets libvips make the derivatives of a plain RGB JPEG (when pyvips is importable) and Pillow
+    everything else; "pillow" forces Pillow.
+    """
     sizes = sorted({int(s) for s in sizes}, reverse=True)
     if not sizes or sizes[-1] <= 0 or sizes[0] > WEBP_MAX_SIDE:
         raise ValueError(f"sizes must be between 1 and {WEBP_MAX_SIDE}")
@@ -262,6 +268,19 @@ def process_photo(
             raw_w, raw_h = img.size
             width, height = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
             icc = img.info.get("icc_profile") or None
+            if engine != "pillow" and _vips.AVAILABLE and img.format == "JPEG" and img.mode == "RGB":
+                # checked and its facts read: libvips makes the files (Pillow again if libvips refuses it)
+                source.close()
+                made = _vips.derivatives(
+                    src_path, out_dir, [(s, _fit(width, height, s)) for s in sizes], orientation,
+                    (width, height) if display else None, webp_quality, webp_method, DISPLAY_JPEG_QUALITY,
+                )
+                if made is None:
+                    return process_photo(src_path, out_dir, sizes=sizes, max_pixels=max_pixels, display=display,
+                                         webp_quality=webp_quality, webp_method=webp_method, parallel=parallel,
+                                         engine="pillow")
+                files = [_produced(path, size, role) for _n, path, size, role in made[0]]
+                return _result(width, height, fmt, capture, camera, False, files, made[1])
             if fmt == "JPEG":
                 # Decode at the smallest DCT scale that still covers the largest output we need.
                 need = max(width, height) if display else sizes[0]
@@ -314,6 +333,12 @@ def process_photo(
             write(partial(_write_thumb, current, out_dir / f"thumb_{size}.webp", icc, webp_quality, webp_method))
             smallest = current
         files.extend(f.result() for f in pending)
+    return _result(width, height, fmt, capture, camera, has_alpha, files, smallest)
+
+
+def _result(width: int, height: int, fmt: str, capture: Capture, camera: str | None, has_alpha: bool,
+            files: list[ProducedFile], smallest: Image.Image) -> PhotoResult:
+    """The facts, the files (thumbnails by size, then the display copy) and a placeholder from the smallest."""
     tiny = smallest.resize(_fit(*smallest.size, PLACEHOLDER_SIZE), Image.Resampling.BOX)
     if tiny.mode == "RGBA":
         bg = Image.new("RGB", tiny.size, (255, 255, 255))
