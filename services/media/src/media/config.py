@@ -52,8 +52,10 @@ class MediaSettings(BaseServiceSettings, UploadLimitSettings):
     upload_chunk_bytes: int = 1 * MB
     # storage per user (originals as uploaded; derivatives are the platform's) and uploads started per window
     user_quota_bytes: int = Field(10 * 1024 * MB, ge=0)
-    upload_rate_limit: int = Field(60, ge=0)  # 0: no limit
-    upload_rate_window_s: int = Field(60, ge=1)
+    # one upload a second on average, in a window long enough that a phone folder of hundreds of photos goes up
+    # at the connection's speed (a 60-a-minute window made a 300-photo folder take five minutes whatever the line)
+    upload_rate_limit: int = Field(600, ge=0)  # 0: no limit
+    upload_rate_window_s: int = Field(600, ge=1)
     # room held for an upload in progress; an upload whose process died frees it after this
     upload_reservation_ttl_s: int = Field(6 * 3600, ge=60)
     # resumable (tus) uploads: where the bytes short of a whole storage part wait between requests (local disk;
