@@ -89,6 +89,10 @@ def test_video_and_audio_ready_with_decoded_renditions(make_user, tmp_path: Path
     assert v.status_code == a.status_code == 201, (v.text, a.text)
     rec = _ready(user, "videos", v.json()["id"], 300)
     assert (rec["width"], rec["height"]) == (1920, 1080) and rec["duration"] == pytest.approx(10, abs=0.3)
+    # an H.264/AAC source is ready from its remux; the 720p encode comes with the HLS ladder
+    assert rec["urls"]["rendition_1080p"] and rec["urls"]["rendition_720p"] is None, rec["urls"]
+    rec = wait_for(lambda: (r := media_status(user, "videos", v.json()["id"]))["hls"]["status"] == "ready" and r,
+                   timeout_s=300, interval_s=0.5, what="the ladder and the later encodes")
     for rung, size in (("720p", (1280, 720)), ("1080p", (1920, 1080))):
         with _probe(user, rec["urls"][f"rendition_{rung}"], tmp_path, f"{rung}.mp4") as c:
             vs = c.streams.video[0]

@@ -86,12 +86,17 @@ def test_video_in_chunks_interrupted_and_resumed(make_user, s3_server, tmp_path:
     assert rec["title"] == "Encore" and rec["file_size"] == len(data)
     original = user.client.get(rec["url"], params={"rendition": "original"}, timeout=60)
     assert hashlib.sha256(original.content).hexdigest() == hashlib.sha256(data).hexdigest()
+    out = tmp_path / "1080p.mp4"  # playable from its remux as soon as it is ready
+    out.write_bytes(user.client.get(rec["urls"]["rendition_1080p"], timeout=60).content)
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].height == 1080
+    assert _offset(user, url) == len(data)
+    _check_hls(user, media_id, tmp_path)
+    rec = media_status(user, "videos", media_id)  # the 720p encode came with the ladder
     out = tmp_path / "720p.mp4"
     out.write_bytes(user.client.get(rec["urls"]["rendition_720p"], timeout=60).content)
     with av.open(str(out)) as c:
         assert c.streams.video[0].height == 720
-    assert _offset(user, url) == len(data)
-    _check_hls(user, media_id, tmp_path)
 
 
 def _check_hls(user: TestUser, media_id: int, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from media.processing import (
 )
 from media.processing.hls import content_type as hls_content_type
 from media.processing.hls import ladder_cmd, ladder_files, plan_ladder
-from media.processing.transcode import audio_rendition_cmd
+from media.processing.transcode import RenditionPlan, audio_rendition_cmd, split_plans
 from media.processing.waveform import waveform_peaks
 from media.serialize import record
 from media.storage import Storage
@@ -244,15 +244,42 @@ def run_hls(session_factory: sessionmaker[Session], storage: Storage, settings: 
                        duration_s=duration, on_progress=on_progress, timeout_s=timeout)
         except MediaRejected as exc:
             log.warning("video %s: no HLS ladder: %s", media_id, exc.reason)
+            _later_renditions(session_factory, storage, settings, item, src, work, timeout)
             _set_hls(session_factory, media_id, hls_status=HLS_FAILED)
             return HLS_FAILED
         for path in ladder_files(out):  # the master last: it only exists once its parts do
             key = f"{item.prefix}/hls/{path.relative_to(out)}"
             storage.upload_file(path, key, hls_content_type(path.name))
+        # before the ladder is marked ready, so a retry after a crash makes them again
+        _later_renditions(session_factory, storage, settings, item, src, work, timeout)
     if not _set_hls(session_factory, media_id, hls_status=HLS_READY, hls_progress=dict.fromkeys(names, 100)):
         storage.delete_prefix(item.prefix)  # deleted while laddering
         return "deleted"
     return HLS_READY
+
+
+def _later_renditions(session_factory: sessionmaker[Session], storage: Storage, settings: MediaSettings,
+                      item: MediaItem, src: Path, work: Path, timeout: float) -> None:
+    """The progressive MP4 encodes a remuxed video was made `ready` without (`split_plans`), for download and
+    for players without HLS; a failure leaves the video playable from its remux."""
+    try:
+        info = probe(src, container_format=item.format)
+        later: list[RenditionPlan] = split_plans(plan_video(info))[1]
+        duration = info.duration or (info.video_stream.duration if info.video_stream else None) or 0.0
+        for plan in later:
+            dst = work / plan.filename
+            run_ffmpeg(video_rendition_cmd(src, dst, plan, item.format, exe=settings.ffmpeg_binary or None),
+                       duration_s=duration, on_progress=lambda _pct: None, timeout_s=timeout)
+            key = f"{item.prefix}/{dst.name}"
+            size = storage.upload_file(dst, key, "video/mp4")
+            with session_scope(session_factory) as session:
+                current = repo.get(session, item.id)
+                if current is None:
+                    return  # deleted meanwhile: run_hls removes what is stored
+                repo.upsert_rendition(session, current, name=plan.name, key=key, content_type="video/mp4",
+                                      size=size, width=plan.width, height=plan.height)
+    except MediaRejected as exc:
+        log.warning("video %s: no later renditions: %s", item.id, exc.reason)
 
 
 def _finish(session_factory: sessionmaker[Session], storage: Storage, claimed: MediaItem, attempt: int, *,
@@ -313,7 +340,7 @@ def _video(src: Path, out: Path, item: MediaItem, settings: MediaSettings, progr
     duration = info.duration or v.duration or 0.0
     timeout = min(budget_s, 60.0 + settings.transcode_s_per_media_s * duration)
     exe = settings.ffmpeg_binary or None
-    plans = plan_video(info)
+    plans, _later = split_plans(plan_video(info))  # the later ones are made by run_hls, after `ready`
     produced = Produced(facts={"width": v.display_width, "height": v.display_height, "duration": duration,
                                "video_codec": v.codec,
                                "audio_codec": info.audio_stream.codec if info.audio_stream else None,

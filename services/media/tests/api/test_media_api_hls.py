@@ -75,3 +75,28 @@ def test_ladder_not_ready_yet_is_409_and_mp4_plays(env, tmp_path: Path, monkeypa
         assert s.get(MediaItem, media_id).hls_status == "ready"
     env.client.delete(f"/api/videos/{media_id}", headers=env.auth(10))
     assert env.keys() == []
+
+
+def test_h264_source_is_ready_from_its_remux_and_gets_its_encodes_with_the_ladder(env, tmp_path: Path,
+                                                                                   monkeypatch) -> None:
+    env.shows.add(1, owner=10)
+    clip = make_video(tmp_path / "c.mp4", seconds=2, width=1920, height=1080).read_bytes()  # H.264/AAC, ~15 Mbit/s
+    media_id = env.upload(10, "videos", 1, "c.mp4", clip, "video/mp4").json()["id"]
+    factory = env.app.state.session_factory
+    with monkeypatch.context() as m:
+        m.setattr("media.pipeline.run_hls", lambda *a, **k: "skipped")  # only what `ready` waits for
+        assert env.run_queued() == ["ready"]
+    rec = _get(env, 10, f"/api/videos/{media_id}?meta=1").json()
+    assert rec["status"] == "ready" and rec["urls"]["rendition_1080p"] and rec["urls"]["rendition_720p"] is None
+    with av.open(str(tmp_path / "c.mp4")) as src, \
+            av.open(_save(tmp_path / "r.mp4", _get(env, 10, rec["urls"]["rendition_1080p"]).content)) as out:
+        assert out.streams.video[0].frames == src.streams.video[0].frames  # a remux: the same frames, not a re-encode
+    assert run_hls(factory, env.storage, env.settings, media_id) == "ready"
+    rec = _get(env, 10, f"/api/videos/{media_id}?meta=1").json()
+    with av.open(_save(tmp_path / "720.mp4", _get(env, 10, rec["urls"]["rendition_720p"]).content)) as c:
+        assert (c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height) == (1280, 720)
+
+
+def _save(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)

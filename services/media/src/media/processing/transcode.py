@@ -20,8 +20,10 @@ from media.processing.sniff import demuxer_for
 #: Environment variable naming an ffmpeg binary to use instead of imageio-ffmpeg's (settings may pass it too).
 FFMPEG_ENV = "MEDIA_FFMPEG_BINARY"
 RUNGS: tuple[tuple[str, int], ...] = (("720p", 720), ("1080p", 1080))
-#: Above these video bitrates (bit/s) an otherwise fit H.264 source is re-encoded rather than remuxed.
-REMUX_MAX_BITRATE: dict[str, int] = {"720p": 6_000_000, "1080p": 12_000_000}
+#: Above these video bitrates (bit/s) an otherwise fit H.264 source is re-encoded rather than remuxed. Phones
+#: record 1080p30 H.264 at 15-17 Mbit/s: under these caps their videos play from a remux within seconds (the
+#: HLS ladder serves the bandwidth-friendly rungs).
+REMUX_MAX_BITRATE: dict[str, int] = {"720p": 10_000_000, "1080p": 20_000_000}
 REMUX_MAX_FPS = 60.0
 REMUX_CONTAINERS = {"mov", "mp4", "matroska", "webm"}
 REMUX_PIX_FMTS = {"yuv420p", "yuvj420p"}
@@ -79,6 +81,16 @@ def _scaled(width: int, height: int, short_target: int) -> tuple[int, int]:
         return _even(width) if width % 2 else width, _even(height) if height % 2 else height
     scale = short_target / short
     return _even(width * scale), _even(height * scale)
+
+
+def split_plans(plans: list[RenditionPlan]) -> tuple[list[RenditionPlan], list[RenditionPlan]]:
+    """(made before the video is ready, made after it with the HLS ladder).
+
+    A source with a remuxed rung is playable as soon as that remux is stored: the encodes wait until after.
+    """
+    if any(p.remux for p in plans):
+        return [p for p in plans if p.remux], [p for p in plans if not p.remux]
+    return plans, []
 
 
 def plan_video(probe: ProbeResult) -> list[RenditionPlan]:
