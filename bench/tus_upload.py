@@ -22,7 +22,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _common import FullStack, RssSampler, prefer_installed_packages, scratch_dir, skip, stack_pids, write_results
+from _common import (
+    FullStack,
+    RssSampler,
+    cpu_seconds,
+    prefer_installed_packages,
+    scratch_dir,
+    skip,
+    stack_pids,
+    write_results,
+)
 from media_upload import make_file
 
 prefer_installed_packages()
@@ -40,6 +49,11 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu(pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds of each process (None: this one)."""
+    return {k: time.process_time() if pid is None else cpu_seconds(pid) for k, pid in pids.items()}
 
 
 def _read(path: Path, start: int, end: int, block: int = MB) -> Iterator[bytes]:
@@ -90,6 +104,11 @@ def main() -> None:
         client = httpx.Client(base_url=base, headers={**user.headers(), **TUS}, timeout=600)
         meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
                         {"kind": "video", "filename": "big.mp4", "show_id": str(show["id"])}.items())
+        # CPU of every process a byte crosses: where the time goes when the ratio falls short
+        moto_pid = fs.infra.s3.process.pid if fs.infra.s3 and fs.infra.s3.process else None
+        crossed = {"client (this process)": None, "gateway": stack_pids(stack)["gateway"], "media": media_pid,
+                   "S3 server (moto)": moto_pid}
+        cpu0 = _cpu(crossed)
         with RssSampler({"media": media_pid, **{k: v for k, v in stack_pids(stack).items() if k == "gateway"}},
                         interval_s=0.1) as rss:
             started = time.perf_counter()
@@ -117,13 +136,17 @@ def main() -> None:
                 break
             assert p.status_code == 204 and "X-Media-Id" in p.headers, p.text
             took = time.perf_counter() - started
+        cpu_tus = {k: v - cpu0[k] for k, v in _cpu(crossed).items()}
         rec = client.get(f"/api/videos/{p.headers['X-Media-Id']}", params={"meta": 1}).json()
         assert rec["file_size"] == size, rec
         client.delete(f"/api/videos/{rec['id']}")
         s3 = fs.infra.s3
+        boto_crossed = {"client (this process)": None, "S3 server (moto)": moto_pid}
+        cpu0 = _cpu(boto_crossed)
         started = time.perf_counter()
         s3.client().upload_file(str(src), s3.bucket, "bench/boto3-baseline.bin")
         boto_s = time.perf_counter() - started
+        cpu_boto = {k: v - cpu0[k] for k, v in _cpu(boto_crossed).items()}
     mb = size / MB
     peak = rss.peaks_mb.get("media", 0.0)
     result = {
@@ -141,6 +164,8 @@ def main() -> None:
         "media_rss_growth_mb": round(peak - baseline, 1),
         "peak_rss_mb": {k: round(v, 1) for k, v in rss.peaks_mb.items()},
         "load_avg": os.getloadavg(),
+        "cpu_s_per_gb": {"tus": {k: round(v / (mb / 1024), 2) for k, v in cpu_tus.items()},
+                         "boto3": {k: round(v / (mb / 1024), 2) for k, v in cpu_boto.items()}},
     }
     src.unlink(missing_ok=True)
     path = write_results("tus_upload", result)
@@ -148,6 +173,10 @@ def main() -> None:
           f"{result['upload_mb_s']} MB/s ({took:.1f} s); boto3 upload_file {result['boto3_mb_s']} MB/s "
           f"({boto_s:.1f} s); ratio {result['ratio_vs_boto3']} (target >= 0.8); media RSS growth "
           f"{result['media_rss_growth_mb']} MB (target < 64); wrote {path}")
+    for name, per in result["cpu_s_per_gb"].items():
+        total = sum(per.values())
+        print(f"  CPU s per GB, {name}: {per}; all {total:.2f} s -> at most {1024 / (total / os.cpu_count()):.0f} "
+              f"MB/s on {os.cpu_count()} cores if nothing else ran")
 
 
 if __name__ == "__main__":
