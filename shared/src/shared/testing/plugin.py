@@ -39,6 +39,7 @@ AUDIENCE = "sharemyshows"
 # limits of the e2e stack (tests/e2e/test_edge_limits.py fills them)
 E2E_QUOTA_BYTES = 64 * 1024 * 1024
 E2E_UPLOAD_RATE = 60
+E2E_UPLOAD_WINDOW_S = 60  # uploads per window: small enough to fill in a test
 E2E_METRICS_TOKEN = f"metrics-{RUN_ID}"
 
 
@@ -201,6 +202,7 @@ def stack_env(
             # small enough that the e2e tests can fill them (each test uses fresh users)
             "MEDIA_USER_QUOTA_BYTES": str(E2E_QUOTA_BYTES),
             "MEDIA_UPLOAD_RATE_LIMIT": str(E2E_UPLOAD_RATE),
+            "MEDIA_UPLOAD_RATE_WINDOW_S": str(E2E_UPLOAD_WINDOW_S),
             "GATEWAY_METRICS_TOKEN": E2E_METRICS_TOKEN,
             # Web Push on, to a fake push service in the test process (shared.testing.fakepush)
             "SOCIAL_VAPID_PRIVATE_KEY": vapid_private_key(),
