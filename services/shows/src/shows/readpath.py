@@ -115,7 +115,10 @@ async def _epoch(reader: AsyncReader, conn: Bound) -> str:
 @functools.cache
 def _list_queries(shape: repo.ListShape) -> tuple[Query, Query]:
     page, count = repo.list_statements(shape)
-    return Query(page), Query(count)
+    # the total rides on the page as an uncorrelated subquery (computed once), so a page is one round trip;
+    # the count alone is asked only for a page past the end
+    with_total = page.add_columns(count.correlate(None).scalar_subquery().label("total_count"))
+    return Query(with_total), Query(count)
 
 
 def _bills(rows: list[Any]) -> dict[int, list[dict[str, Any]]]:
@@ -156,7 +159,7 @@ async def list_page(
                                         ascending=ascending, limit=limit, offset=offset)
         page_q, count_q = _list_queries(shape)
         rows = await conn.all(page_q, **params)
-        total = await conn.scalar(count_q, **params)
+        total = rows[0].total_count if rows else (await conn.scalar(count_q, **params) if offset else 0)
         bills: dict[int, list[dict[str, Any]]] = {}
         if rows:
             ids = [r.id for r in rows]
