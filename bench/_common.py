@@ -10,6 +10,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -443,3 +444,50 @@ def postgres_cpu_seconds() -> float:
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += sum(q.cpu_times()[:2])
     return total
+
+
+def start_shows_alone(work: Path, shows_db_url: str, jwks: dict[str, Any]) -> tuple[subprocess.Popen[bytes], Any]:
+    """The shows service alone on `shows_db_url`, its peers (auth's JWKS, media, social) answered by
+    `bench/shows.py --serve stub`; returns (stub, stack) for `stop_shows_alone`. Nothing is left if it fails."""
+    import httpx
+
+    from shared.stack import Stack, free_port
+
+    here = Path(__file__).resolve().parent
+    jwks_file = work / "jwks.json"
+    jwks_file.write_text(json.dumps(jwks))
+    stub_port = free_port()
+    stub_url = f"http://127.0.0.1:{stub_port}"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
+    env.update({"BENCH_JWKS_FILE": str(jwks_file), "SHOWS_DATABASE_URL": shows_db_url, "MEDIA_URL": stub_url,
+                "SOCIAL_URL": stub_url, "AUTH_URL": stub_url, "JWKS_URL": f"{stub_url}/jwks.json",
+                "ENV": "testing", "LOG_LEVEL": "WARNING", "BUS_CONSUMER_ENABLED": "false",
+                "BUS_RELAY_ENABLED": "false", "SHOWS_CATALOG_SWEEP_ENABLED": "false"})
+    with (work / "stub.log").open("ab") as log:
+        stub = subprocess.Popen([sys.executable, str(here / "shows.py"), "--serve", "stub", "--port", str(stub_port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack = Stack(work / "stack", env=env, ports={"shows": free_port()}, services=["shows"], quiet=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{stub_url}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        stack.start(timeout_s=120)
+    except BaseException:
+        stop_shows_alone(stub, stack)
+        raise
+    return stub, stack
+
+
+def stop_shows_alone(stub: subprocess.Popen[bytes] | None, stack: Any) -> None:
+    """Stop what `start_shows_alone` started."""
+    if stack is not None:
+        stack.stop()
+    if stub is not None:
+        stub.terminate()
+        stub.wait(10)

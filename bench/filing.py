@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
-import json
 import os
 import random
 import statistics
@@ -32,7 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 _HERE = Path(__file__).resolve().parent
@@ -155,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed, start shows, measure filing and its floor round by round, stop."""
     from shared.auth import TokenSigner
     from shared.db import make_engine, make_session_factory
-    from shared.stack import Stack, free_port
+    from shared.stack import Stack
     from shared.testing import infra
 
     work = _common.scratch_dir("filing")
@@ -168,30 +166,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shows = seed_shows(urls["shows"], args.shows, rng)
         seed_photos(urls["media"], shows, args.photos, rng)
         signer = TokenSigner(Ed25519PrivateKey.generate(), ISSUER, AUDIENCE)
-        jwks_file = work / "jwks.json"
-        jwks_file.write_text(json.dumps(signer.jwks()))
-        stub_port = free_port()
-        stub_url = f"http://127.0.0.1:{stub_port}"
-        env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-        env.update({"BENCH_JWKS_FILE": str(jwks_file), "SHOWS_DATABASE_URL": urls["shows"], "MEDIA_URL": stub_url,
-                    "SOCIAL_URL": stub_url, "AUTH_URL": stub_url, "JWKS_URL": f"{stub_url}/jwks.json",
-                    "ENV": "testing", "LOG_LEVEL": "WARNING", "BUS_CONSUMER_ENABLED": "false",
-                    "BUS_RELAY_ENABLED": "false", "SHOWS_CATALOG_SWEEP_ENABLED": "false"})
-        with (work / "stub.log").open("ab") as log:
-            stub = subprocess.Popen([sys.executable, str(_HERE / "shows.py"), "--serve", "stub", "--port",
-                                     str(stub_port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{stub_url}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        stack = Stack(work / "stack", env=env, ports={"shows": free_port()}, services=["shows"], quiet=True)
-        stack.start(timeout_s=120)
+        stub, stack = _common.start_shows_alone(work, urls["shows"], signer.jwks())
 
         from media.config import MediaSettings
         from media.db import outbox
@@ -251,11 +226,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"photos": args.photos, "shows": args.shows, "rounds": args.rounds, "figures": figures,
                 "load_average": os.getloadavg()}
     finally:
-        if stack is not None:
-            stack.stop()
-        if stub is not None:
-            stub.terminate()
-            stub.wait(10)
+        _common.stop_shows_alone(stub, stack)
         for name in names.values():
             infra.drop_database(name)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.util
-import json
 import os
 import random
 import statistics as pystats
@@ -190,7 +189,7 @@ def pct(values: list[float], q: float) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Seed, start the service, measure both, stop."""
     from shared.auth import TokenSigner
-    from shared.stack import Stack, free_port
+    from shared.stack import Stack
     from shared.testing import infra
 
     work = _common.scratch_dir("stats")
@@ -204,31 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"seeded {args.shows} shows, {args.shows * args.songs_per_show} songs in {time.perf_counter() - t0:.1f}s")
         signer = TokenSigner(Ed25519PrivateKey.generate(), ISSUER, AUDIENCE)
         token, _ = signer.access_token(user_id, "bench", ttl_s=3600)
-        jwks_file = work / "jwks.json"
-        jwks_file.write_text(json.dumps(signer.jwks()))
-        stub_port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL")}
-        stub_url = f"http://127.0.0.1:{stub_port}"
-        env.update({"BENCH_JWKS_FILE": str(jwks_file), "SHOWS_DATABASE_URL": url, "MEDIA_URL": stub_url,
-                    "SOCIAL_URL": stub_url, "AUTH_URL": stub_url,
-                    "JWKS_URL": f"http://127.0.0.1:{stub_port}/jwks.json", "ENV": "testing", "LOG_LEVEL": "WARNING",
-                    "BUS_CONSUMER_ENABLED": "false", "BUS_RELAY_ENABLED": "false",
-                    "SHOWS_CATALOG_SWEEP_ENABLED": "false"})
-        with (work / "stub.log").open("ab") as log:
-            stub = subprocess.Popen([sys.executable, str(_HERE / "shows.py"), "--serve", "stub", "--port",
-                                     str(stub_port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{stub_port}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        stack = Stack(work / "stack", env=env, ports={"shows": free_port()}, services=["shows"], quiet=True)
-        stack.start(timeout_s=120)
+        stub, stack = _common.start_shows_alone(work, url, signer.jwks())
         endpoint = f"{stack.url('shows')}/api/stats/songs?limit=50"
         sql, conn = sql_baseline(url, user_id)
         http_ms: list[float] = []
@@ -288,10 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"shows": args.shows, "songs": args.shows * args.songs_per_show, "requests": args.requests,
                 "figures": figures, "other_stats": others}
     finally:
-        if stack is not None:
-            stack.stop()
-        if stub is not None:
-            stub.terminate()
+        _common.stop_shows_alone(stub, stack)
         infra.drop_database(db_name)
 
 

@@ -65,7 +65,8 @@ class Capture:
                 "latitude": self.latitude, "longitude": self.longitude}
 
 
-def _text(value: object, limit: int = 40) -> str | None:
+def clean_text(value: object, limit: int = 40) -> str | None:
+    """Printable, trimmed text from an EXIF or container tag value, or None."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
@@ -76,7 +77,7 @@ def _text(value: object, limit: int = 40) -> str | None:
 
 def parse_offset(value: object) -> timedelta | None:
     """`+02:00` / `-0500` as a timedelta (EXIF OffsetTime*, ISO 8601 suffixes); None if absent or absurd."""
-    text = _text(value, 8)
+    text = clean_text(value, 8)
     match = _OFFSET.match(text or "")
     if match is None:
         return None
@@ -93,7 +94,7 @@ def _plausible(dt: datetime) -> datetime | None:
 
 def exif_datetime(value: object, offset: object = None) -> tuple[datetime | None, datetime | None]:
     """An EXIF `YYYY:MM:DD HH:MM:SS` with its optional offset → (wall clock, UTC instant or None)."""
-    text = _text(value, 32)
+    text = clean_text(value, 32)
     if not text:
         return None, None
     try:
@@ -125,7 +126,7 @@ def _dms(value: object, ref: object, limit: float) -> float | None:
     degrees = deg + minutes / 60 + seconds / 3600  # type: ignore[operator]
     if degrees > limit:
         return None
-    return -degrees if (_text(ref, 2) or "").upper() in ("S", "W") else degrees
+    return -degrees if (clean_text(ref, 2) or "").upper() in ("S", "W") else degrees
 
 
 def _position(lat: float | None, lon: float | None) -> tuple[float | None, float | None]:
@@ -146,7 +147,7 @@ def from_exif(exif: Mapping[int, Any], exif_ifd: Mapping[int, Any], gps_ifd: Map
 
 def parse_iso6709(value: object) -> tuple[float | None, float | None]:
     """`+40.7505-073.9934+010.000/` (QuickTime/MP4 location) → (latitude, longitude)."""
-    match = _ISO6709.match(_text(value, 64) or "")
+    match = _ISO6709.match(clean_text(value, 64) or "")
     if match is None:
         return None, None
     lat, lon = float(match.group(1)), float(match.group(2))
@@ -162,7 +163,7 @@ def iso_datetime(value: object) -> tuple[datetime | None, datetime | None]:
     (QuickTime creation_time, always UTC) only the instant; a time with no zone at all is taken as UTC, as
     the QuickTime specification says of creation_time.
     """
-    text = _text(value, 40)
+    text = clean_text(value, 40)
     if not text:
         return None, None
     text = text.replace(" ", "T", 1)

@@ -24,7 +24,7 @@ from PIL import (  # importing the plugins registers exactly the formats we allo
 )
 
 from media.processing import vips as _vips
-from media.processing.capture import TAG_EXIF_IFD, TAG_GPS_IFD, Capture, from_exif
+from media.processing.capture import TAG_EXIF_IFD, TAG_GPS_IFD, Capture, clean_text, from_exif
 from media.processing.errors import MediaRejected
 from media.processing.placeholder import blurhash_encode
 
@@ -101,16 +101,6 @@ class PhotoResult:
         return data
 
 
-def _clean_text(value: object, limit: int = 64) -> str | None:
-    """Printable, trimmed text from an EXIF value, or None."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        return None
-    text = "".join(ch for ch in value if ch.isprintable()).strip().strip("\x00").strip()
-    return text[:limit] or None
-
-
 def _ifd(exif: Image.Exif, tag: int) -> dict[int, Any]:
     try:
         return dict(exif.get_ifd(tag))
@@ -125,8 +115,8 @@ def _exif_facts(img: Image.Image) -> tuple[Capture, str | None, int]:
     except Exception:  # malformed EXIF never fails the photo
         return Capture(), None, 1
     capture = from_exif(exif, _ifd(exif, TAG_EXIF_IFD), _ifd(exif, TAG_GPS_IFD))
-    make = _clean_text(exif.get(_TAG_MAKE))
-    model = _clean_text(exif.get(_TAG_MODEL))
+    make = clean_text(exif.get(_TAG_MAKE), 64)
+    model = clean_text(exif.get(_TAG_MODEL), 64)
     if make and model:
         camera = model if model.lower().startswith(make.lower()) else f"{make} {model}"
     else:
