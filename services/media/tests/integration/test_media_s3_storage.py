@@ -48,6 +48,10 @@ def test_multipart_stream_40mb_in_8mb_parts(s3: S3Storage) -> None:
     expected = hashlib.sha256(b"".join(_chunks(total))).hexdigest()
     got = hashlib.sha256(b"".join(s3.open_range("video/1/abc/original.mp4"))).hexdigest()
     assert got == expected
+    # every part went with its CRC32 and the object keeps their composite (S3 checked each part on arrival)
+    head = s3.client.head_object(Bucket=s3.bucket, Key="video/1/abc/original.mp4", ChecksumMode="ENABLED")
+    assert all(p.get("ChecksumCRC32") for p in writer.parts)
+    assert head.get("ChecksumCRC32") and "ChecksumCRC64NVME" not in head, head
 
 
 def test_abort_leaves_nothing(s3: S3Storage) -> None:
