@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, String, and_, bindparam, column, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from shared import visibility
 from shared.adb import AsyncReader, Bound, Query
@@ -37,29 +39,64 @@ from shows.models import Artist, Friendship, ReadEpoch, ReadVersion, SetlistSong
 from shows.serialize import show_json, song_json
 from shows.service import Viewer
 
-SHOW = Query(repo._show_select().where(Show.id == bindparam("show_id")))
 SONGS = Query(
     select(*SetlistSong.__table__.c).where(SetlistSong.show_id == bindparam("show_id")).order_by(SetlistSong.position)
 )
-_BILL = select(ShowAct.show_id, ShowAct.role, ShowAct.position, Artist.id, Artist.name, Artist.mbid,
-               Artist.image_url, Artist.disambiguation).join(Artist, Artist.id == ShowAct.artist_id)
-BILL_ONE = Query(_BILL.where(ShowAct.show_id == bindparam("show_id")).order_by(ShowAct.position))
-# a page's bills in one statement with one parameter: an array on PostgreSQL, a JSON list on SQLite
-BILLS = {
-    "postgresql": Query(
-        _BILL.where(ShowAct.show_id == func.any(bindparam("ids", type_=ARRAY(Integer))))
-        .order_by(ShowAct.show_id, ShowAct.position)
-    ),
-    "sqlite": Query(
-        _BILL.where(ShowAct.show_id.in_(select(column("value")).select_from(
-            func.json_each(bindparam("ids", type_=String)))))
-        .order_by(ShowAct.show_id, ShowAct.position)
-    ),
-}
-JSON_OPTIONS = orjson.OPT_UTC_Z
-# part of every tag: change it when the JSON of a show changes shape, so no client keeps an old shape
-READ_SHAPE = "1"
-EPOCH = Query(select(ReadEpoch.token).where(ReadEpoch.id == 1))
+
+
+class _JsonObject(FunctionElement[Any]):
+    """json_build_object (PostgreSQL) / json_object (SQLite) of alternating keys and values."""
+
+    inherit_cache = True
+
+
+class _JsonAgg(FunctionElement[Any]):
+    """json_agg(value ORDER BY key) (PostgreSQL) / json_group_array(json(value)) (SQLite, order lost: callers
+    sort)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(_JsonObject, "postgresql")
+def _pg_object(element: _JsonObject, compiler: Any, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonObject, "sqlite")
+def _sqlite_object(element: _JsonObject, compiler: Any, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonAgg, "postgresql")
+def _pg_agg(element: _JsonAgg, compiler: Any, **kw: Any) -> str:
+    value, order = element.clauses
+    return f"json_agg({compiler.process(value, **kw)} ORDER BY {compiler.process(order, **kw)})"
+
+
+@compiles(_JsonAgg, "sqlite")
+def _sqlite_agg(element: _JsonAgg, compiler: Any, **kw: Any) -> str:
+    value, _ = element.clauses
+    return f"json_group_array(json({compiler.process(value, **kw)}))"
+
+
+def _bill_column() -> Any:
+    """A show's bill as a JSON array on the show's own row: a page and its bills in one statement, not two."""
+    act = aliased(Artist)
+
+    def key(name: str) -> Any:  # keys inline in the SQL (a bound key has no type PostgreSQL could infer)
+        return literal_column(f"'{name}'")
+
+    artist = _JsonObject(key("id"), act.id, key("name"), act.name, key("mbid"), act.mbid,
+                         key("image_url"), act.image_url,
+                         key("disambiguation"), func.coalesce(act.disambiguation, literal_column("''")))
+    entry = _JsonObject(key("artist"), artist, key("role"), ShowAct.role, key("position"), ShowAct.position)
+    return (
+        select(_JsonAgg(entry, ShowAct.position))
+        .select_from(ShowAct).join(act, act.id == ShowAct.artist_id)
+        .where(ShowAct.show_id == Show.id).correlate(Show)
+        .scalar_subquery().label("bill")
+    )
 
 
 def _pair_of(owner: Any, viewer: Any) -> Any:
@@ -67,19 +104,29 @@ def _pair_of(owner: Any, viewer: Any) -> Any:
                and_(Friendship.user_a == viewer, Friendship.user_b == owner))
 
 
-LIST_VERSIONS = Query(select(
-    select(ReadVersion.version).where(ReadVersion.user_id == bindparam("owner")).scalar_subquery().label("rv"),
-    select(Friendship.accepted).where(_pair_of(bindparam("owner"), bindparam("viewer")))
-    .scalar_subquery().label("friends"),
-    select(Friendship.version).where(_pair_of(bindparam("owner"), bindparam("viewer")))
-    .scalar_subquery().label("fv"),
-))
-DETAIL_VERSIONS = Query(select(
-    Show.user_id, Show.visibility, Show.visible_to,
-    select(ReadVersion.version).where(ReadVersion.user_id == Show.user_id).scalar_subquery().label("rv"),
-    select(Friendship.accepted).where(_pair_of(Show.user_id, bindparam("viewer"))).scalar_subquery().label("friends"),
-    select(Friendship.version).where(_pair_of(Show.user_id, bindparam("viewer"))).scalar_subquery().label("fv"),
-).where(Show.id == bindparam("show_id")))
+def _owner_versions(owner: Any, viewer: Any) -> list[Any]:
+    """The versions a person's shows are seen through: theirs, and the friendship's with the viewer."""
+    return [
+        select(ReadVersion.version).where(ReadVersion.user_id == owner).scalar_subquery().label("rv"),
+        select(Friendship.accepted).where(_pair_of(owner, viewer)).scalar_subquery().label("friends"),
+        select(Friendship.version).where(_pair_of(owner, viewer)).scalar_subquery().label("fv"),
+    ]
+
+
+BILL = _bill_column()
+# The detail's row with its bill and the versions of its tag: one statement, one snapshot.
+SHOW = Query(repo._show_select().add_columns(BILL, *_owner_versions(Show.user_id, bindparam("viewer")))
+             .where(Show.id == bindparam("show_id")))
+JSON_OPTIONS = orjson.OPT_UTC_Z
+# part of every tag: change it when the JSON of a show changes shape, so no client keeps an old shape
+READ_SHAPE = "1"
+EPOCH = Query(select(ReadEpoch.token).where(ReadEpoch.id == 1))
+
+
+LIST_VERSIONS = Query(select(*_owner_versions(bindparam("owner"), bindparam("viewer"))))
+DETAIL_VERSIONS = Query(select(Show.user_id, Show.visibility, Show.visible_to,
+                               *_owner_versions(Show.user_id, bindparam("viewer")))
+                        .where(Show.id == bindparam("show_id")))
 
 
 @dataclass
@@ -112,24 +159,24 @@ async def _epoch(reader: AsyncReader, conn: Bound) -> str:
     return str(token)
 
 
+@dataclass(frozen=True)
+class _ListQueries:
+    page: Query  # the page with its bills and the total (an uncorrelated subquery, computed once)
+    own_page: Query  # the same with the owner's read version: a person's own list in one round trip
+    count: Query  # the total alone, for a page past the end
+
+
 @functools.cache
-def _list_queries(shape: repo.ListShape) -> tuple[Query, Query]:
+def _list_queries(shape: repo.ListShape) -> _ListQueries:
     page, count = repo.list_statements(shape)
-    # the total rides on the page as an uncorrelated subquery (computed once), so a page is one round trip;
-    # the count alone is asked only for a page past the end
-    with_total = page.add_columns(count.correlate(None).scalar_subquery().label("total_count"))
-    return Query(with_total), Query(count)
+    page = page.add_columns(count.correlate(None).scalar_subquery().label("total_count"), BILL)
+    rv = select(ReadVersion.version).where(ReadVersion.user_id == bindparam("owner")).scalar_subquery().label("rv")
+    return _ListQueries(Query(page), Query(page.add_columns(rv)), Query(count))
 
 
-def _bills(rows: list[Any]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    for sid, role, pos, aid, name, mbid, image, dis in rows:
-        out.setdefault(sid, []).append({
-            "artist": {"id": aid, "name": name, "mbid": mbid, "image_url": image, "disambiguation": dis or ""},
-            "role": role,
-            "position": pos,
-        })
-    return out
+def _bill(value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    # SQLite's json_group_array keeps no order: the running order is restored here (PostgreSQL's is sorted)
+    return sorted(value, key=lambda act: act["position"]) if value else None
 
 
 async def list_page(
@@ -150,22 +197,29 @@ async def list_page(
     today = (filters.today or dt.date.today()) if filters.when in ("upcoming", "past") else None
     async with reader.connection() as conn:
         epoch = await _epoch(reader, conn)
-        v = await conn.first(LIST_VERSIONS, owner=owner, viewer=viewer.id)
-        tag = etag(epoch, "list", viewer.id, owner, v.rv, v.fv, query, today)
-        if matches(if_none_match, tag):
-            return Answer(None, tag)
-        friends = None if owner == viewer.id else bool(v.friends)
-        shape, params = repo.list_query(filters, owner_id=owner, viewer_id=viewer.id, friends=friends,
-                                        ascending=ascending, limit=limit, offset=offset)
-        page_q, count_q = _list_queries(shape)
-        rows = await conn.all(page_q, **params)
-        total = rows[0].total_count if rows else (await conn.scalar(count_q, **params) if offset else 0)
-        bills: dict[int, list[dict[str, Any]]] = {}
-        if rows:
-            ids = [r.id for r in rows]
-            bills = _bills(await conn.all(BILLS[reader.dialect],
-                                          ids=ids if reader.dialect == "postgresql" else orjson.dumps(ids).decode()))
-    body = orjson.dumps([show_json(r, viewer.id, bills.get(r.id)) for r in rows], option=JSON_OPTIONS)
+        rows: list[Any] | None = None
+        if owner == viewer.id and not if_none_match:
+            # one's own list with no copy to revalidate: the version rides on the page (one snapshot, one trip)
+            shape, params = repo.list_query(filters, owner_id=owner, viewer_id=viewer.id, friends=None,
+                                            ascending=ascending, limit=limit, offset=offset)
+            queries = _list_queries(shape)
+            rows = await conn.all(queries.own_page, **params)
+            rv, fv = (rows[0].rv, None) if rows else (await conn.scalar(LIST_VERSIONS, owner=owner,
+                                                                        viewer=viewer.id), None)
+        else:
+            v = await conn.first(LIST_VERSIONS, owner=owner, viewer=viewer.id)
+            rv, fv = v.rv, v.fv
+        tag = etag(epoch, "list", viewer.id, owner, rv, fv, query, today)
+        if rows is None:
+            if matches(if_none_match, tag):
+                return Answer(None, tag)
+            friends = None if owner == viewer.id else bool(v.friends)
+            shape, params = repo.list_query(filters, owner_id=owner, viewer_id=viewer.id, friends=friends,
+                                            ascending=ascending, limit=limit, offset=offset)
+            queries = _list_queries(shape)
+            rows = await conn.all(queries.page, **params)
+        total = rows[0].total_count if rows else (await conn.scalar(queries.count, **params) if offset else 0)
+    body = orjson.dumps([show_json(r, viewer.id, _bill(r.bill)) for r in rows], option=JSON_OPTIONS)
     return Answer(body, tag, int(total or 0))
 
 
@@ -182,7 +236,11 @@ async def read_show(
     """
     async with reader.connection() as conn:
         epoch = await _epoch(reader, conn)
-        v = await conn.first(DETAIL_VERSIONS, show_id=show_id, viewer=viewer.id)
+        if if_none_match:  # the versions alone first: a current copy costs no rows
+            v = await conn.first(DETAIL_VERSIONS, show_id=show_id, viewer=viewer.id)
+            row = None
+        else:
+            v = row = await conn.first(SHOW, show_id=show_id, viewer=viewer.id)
     if v is None or not _may_view(v, viewer.id):
         raise ShowNotFound()
     media, degraded = await extras()
@@ -191,12 +249,12 @@ async def read_show(
     if matches(if_none_match, tag):
         return Answer(None, tag)
     async with reader.connection() as conn:
-        row = await conn.first(SHOW, show_id=show_id)
-        if row is None or not _may_view(row, viewer.id, friends=bool(v.friends)):
-            raise ShowNotFound()  # deleted or hidden since the versions were read
-        bill = _bills(await conn.all(BILL_ONE, show_id=show_id)).get(show_id)
+        if row is None:
+            row = await conn.first(SHOW, show_id=show_id, viewer=viewer.id)
+            if row is None or not _may_view(row, viewer.id):
+                raise ShowNotFound()  # deleted or hidden since the versions were read
         songs = await conn.all(SONGS, show_id=show_id)
-    body = show_json(row, viewer.id, bill)
+    body = show_json(row, viewer.id, _bill(row.bill))
     body["setlist"] = [song_json(s) for s in songs]
     body.update(media)
     body["degraded"] = degraded or None
