@@ -115,16 +115,20 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
         try:
             with QueueSampler(fs.vhost, amqp) as queue:
                 t0 = time.monotonic()
-                workers.start()
-                booted_done = len(ids) - len(watcher.pending())
-                cpu0 = {name: cpu_seconds(pid) for name, pid in stack_pids(workers).items()}
+                workers.start()  # returns once spawned: a worker has no port to answer /health on
+                cpu0, boot_s = cpu_at_ready(workers, deadline_s=120)
                 db0 = db_activity(fs.env["MEDIA_DATABASE_URL"])
                 with RssSampler(stack_pids(workers)) as rss:
                     drained = watcher.wait_all(timeout_s)
                     t_end = time.monotonic()
                 cpu1 = {name: cpu_seconds(pid) for name, pid in stack_pids(workers).items()}
                 db1 = db_activity(fs.env["MEDIA_DATABASE_URL"])
-                time.sleep(1.5)  # a last queue sample after the drain
+                # a last queue sample after the drain, and what the idle workers burn meanwhile (the parents'
+                # event loops and broker connections: a cost per process and second, not per photo)
+                idle0 = {name: cpu_seconds(pid) for name, pid in stack_pids(workers).items()}
+                time.sleep(3.0)
+                idle_cpu_s_per_s = sum(cpu_seconds(pid) - idle0.get(name, 0.0)
+                                       for name, pid in stack_pids(workers).items()) / 3.0
         finally:
             workers.stop()
         after = ctl.list_queues()
@@ -135,7 +139,9 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
     statuses = Counter(watcher.status.get(m, "missing") for m in ids)
     wall = (max(ready_times) if ready_times else t_end) - t0
     # work done between the workers' readiness and the drain's end (their boot is not photo work)
-    after_boot = max(1, len(ready_times) - booted_done)
+    # (each worker's CPU is counted from its own "ready"; photos finished by workers already running while
+    # another still booted are counted too, so the figure is the same work over the same CPU)
+    after_boot = max(1, len(ready_times))
     worker_cpu = sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1)
     db = {k: db1[k] - db0[k] for k in db1} if db0 and db1 else {}
     steady = (ready_times[-1] - ready_times[0]) if len(ready_times) > 1 else float("nan")
@@ -163,6 +169,9 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
         "attempt_counters": attempts,
         # efficiency by processes, which wall-clock speed-up on 2 shared cores cannot show
         "worker_cpu_s_per_photo": round(worker_cpu / after_boot, 4),
+        "boot_cpu_s_per_worker": round(sum(boot_s.values()) / max(1, len(boot_s)), 2),
+        "idle_cpu_s_per_s": round(idle_cpu_s_per_s, 4),
+        "drain_s": round(t_end - t0, 2),
         "queue_wait_ms_p50": server.get("queue_wait_ms", {}).get("median"),
         "db_commits_per_photo": round(db["xact_commit"] / after_boot, 2) if db else None,
         "db_rows_written_per_photo": round(db["rows_written"] / after_boot, 2) if db else None,
@@ -195,6 +204,31 @@ def db_activity(db_url: str) -> dict[str, float]:
     except Exception as exc:  # statistics are a bonus: never lose the run for them
         print(f"note: could not read database activity ({exc.__class__.__name__}: {exc})", flush=True)
         return {}
+
+
+def _booted(log: str) -> bool:
+    """Celery said "ready." and each pool process said it had its resources (media.tasks._warm)."""
+    pool = re.search(r"concurrency: (\d+)", log)
+    return " ready." in log and pool is not None and log.count("pool process ready") >= int(pool.group(1))
+
+
+def cpu_at_ready(workers: Any, deadline_s: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Each worker's CPU seconds at the moment its log says it and its pool processes are ready (the boot is not
+    photo work), and the boot's own CPU seconds. Polled every 10 ms: a few ms of photo work may land in the
+    boot, as the pool processes take tasks as soon as they are ready."""
+    pids = stack_pids(workers)
+    logs = {name: proc.log_path for name, proc in zip(pids, workers.procs, strict=True)}
+    at_ready: dict[str, float] = {}
+    end = time.monotonic() + deadline_s
+    while len(at_ready) < len(pids) and time.monotonic() < end:
+        for name, pid in pids.items():
+            if name not in at_ready and _booted(logs[name].read_text(errors="replace")):
+                at_ready[name] = cpu_seconds(pid)
+        time.sleep(0.01)
+    missing = set(pids) - set(at_ready)
+    if missing:
+        raise RuntimeError(f"workers not ready after {deadline_s} s: {sorted(missing)}")
+    return at_ready, dict(at_ready)
 
 
 def run_workers(n: int, counts: list[int], timeout_s: float) -> dict[str, Any]:
@@ -440,7 +474,8 @@ def report(result: dict[str, Any]) -> None:
                   f"{r['steady_photos_per_s']:>10}{r['steady_speedup']!s:>10}{r['ready']:>7}{r['failed']:>7}"
                   f"{r['lost']:>6}{r['processed_twice']:>6}  {r['succeeded_per_worker']}")
             print(f"{'':>8}worker CPU {r['worker_cpu_s_per_photo']} s/photo (efficiency {r['cpu_efficiency']}x "
-                  f"one worker's), queue wait p50 {r['queue_wait_ms_p50']} ms, per photo: "
+                  f"one worker's; boot {r['boot_cpu_s_per_worker']} CPU-s per worker, not counted), "
+                  f"queue wait p50 {r['queue_wait_ms_p50']} ms, per photo: "
                   f"{r['db_commits_per_photo']} DB commits, {r['db_rows_written_per_photo']} rows written, "
                   f"{r['events_published_per_photo']} events")
             print(f"{'':>8}queue depth (t s: ready msgs): {depth_line(r['queue_depth'], 30)}")

@@ -8,13 +8,15 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from media.config import get_settings
+from media.config import get_settings, usable_cores
 from media.db import outbox
 from media.filing import HttpCandidates, file_pending, rules_of
 from media.pipeline import give_up, run_item
+from media.processing import vips
 from media.storage import Storage, StorageError, make_storage
 from media.worker import celery_app
 from shared.db import make_engine, make_session_factory
@@ -49,6 +51,21 @@ def resources() -> tuple[sessionmaker[Session], Storage]:
     """Database sessions and storage, built once per worker process."""
     engine = make_engine(settings.db_url, **settings.engine_options)
     return make_session_factory(engine, outbox), make_storage(settings)
+
+
+@worker_process_init.connect
+def _warm(**_: Any) -> None:
+    """Size libvips's threads to this process's share of the cores, and build its database engine, S3 clients and
+    shows client as it starts, not on its first photo (in a burst each pool process's first photo waited)."""
+    vips.share_cores(settings.pool_size, usable_cores())
+    try:
+        resources()
+        candidates()
+        log.info("pool process ready")
+    except Exception as exc:  # a dependency down at start: the first task builds them (and retries) as before
+        log.warning("could not prepare the worker's resources at start: %s", exc)
+        resources.cache_clear()
+        candidates.cache_clear()
 
 
 def _run(task: Task, media_id: int, hard_limit_s: float) -> str:

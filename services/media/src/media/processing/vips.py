@@ -25,6 +25,15 @@ if pyvips is not None:
     # every photo is new: cached operations would only keep its pixels (and its temporary file) alive
     pyvips.cache_set_max(0)
 
+
+
+def share_cores(processes: int, cores: int) -> None:
+    """Give libvips this process's share of the cores: a pool of `processes` already keeps every core busy, and
+    libvips's own default (a thread per core in each process) only adds threads competing for them."""
+    if pyvips is not None:
+        pyvips.concurrency_set(max(1, cores // max(1, processes)))
+
+
 #: EXIF orientation -> operations on the stored pixels that give the upright image (as ImageOps.exif_transpose).
 _ORIENT: dict[int, tuple[str, ...]] = {
     2: ("fliph",), 3: ("rot180",), 4: ("flipv",), 5: ("rot270", "flipv"),
