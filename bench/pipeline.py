@@ -45,6 +45,7 @@ from _common import (
 
 prefer_installed_packages()
 
+from media.config import usable_cores  # noqa: E402
 from shared.stack import SERVICES, available  # noqa: E402
 from shared.testing.client import create_show, upload  # noqa: E402
 from shared.testing.media import jpeg_bytes  # noqa: E402
@@ -245,6 +246,9 @@ def media_rows(db_url: str, ids: list[int]) -> dict[int, dict[str, Any]]:
         return {}
 
 
+POOL = [1]  # processes in the workers' pools, set by main()
+
+
 def server_figures(rows: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """Server-side view from the rows: attempts histogram, queue wait, processing time, created -> finished."""
     def span_ms(a: str, b: str) -> list[float]:
@@ -258,9 +262,18 @@ def server_figures(rows: dict[int, dict[str, Any]]) -> dict[str, Any]:
     def rounded(values: list[float]) -> dict[str, float]:
         return {k: round(v, 1) for k, v in summary(values).items()}
 
+    # how busy the worker's pool was: processing time summed over the span from the first start to the last
+    # finish = the mean number of photos in processing at once (divided by the pool size: the busy fraction)
+    starts = [r["started_at"] for r in rows.values() if r.get("started_at") and r.get("finished_at")]
+    ends = [r["finished_at"] for r in rows.values() if r.get("started_at") and r.get("finished_at")]
+    span_s = (max(ends) - min(starts)).total_seconds() if starts else 0.0
+    busy_s = sum(span_ms("started_at", "finished_at")) / 1000
     return {
         "rows": len(rows),
         "attempts": attempts,
+        "processing_span_s": round(span_s, 2),
+        "processing_mean_ms": round(busy_s * 1000 / len(starts), 1) if starts else None,
+        "processing_in_flight_mean": round(busy_s / span_s, 2) if span_s else None,
         "queue_wait_ms": rounded(span_ms("queued_at", "started_at")),
         "processing_ms": rounded(span_ms("started_at", "finished_at")),
         "created_to_finished_ms": rounded(span_ms("created_at", "finished_at")),
@@ -336,6 +349,13 @@ def report_phase(label: str, ph: dict[str, Any], poll_s: float) -> None:
     print(f"  server side (media rows): queue wait p50 {server['queue_wait_ms']['median']} ms, processing p50 "
           f"{server['processing_ms']['median']} ms / p99 {server['processing_ms']['p99']} ms, created->finished "
           f"p50 {server['created_to_finished_ms']['median']} ms / p99 {server['created_to_finished_ms']['p99']} ms")
+    if server.get("processing_in_flight_mean") is not None:
+        mean_ms = server["processing_mean_ms"]
+        print(f"  worker pool of {POOL[0]}: {server['processing_in_flight_mean']} photos in processing on average "
+              f"over {server['processing_span_s']} s = busy {server['processing_in_flight_mean'] / POOL[0]:.0%}"
+              f"{' (target >= 80 % in a burst)' if ph['rate_per_s'] == 'unpaced' else ' (paced below capacity)'}; "
+              f"processing rate at that mean ({mean_ms:.0f} ms) {POOL[0] * 1000 / mean_ms:.2f} "
+              f"photos/s")
     print(f"  attempts per photo (count of photos): {ph['attempt_counters'] or 'not available'}", flush=True)
 
 
@@ -363,6 +383,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="deadline for each phase")
     ap.add_argument("--quick", action="store_true", help="40 photos (smoke run)")
     args = ap.parse_args()
+    # each worker's pool: MEDIA_WORKER_CONCURRENCY, by default one process per core (media.config)
+    POOL[0] = args.workers * (int(os.environ.get("MEDIA_WORKER_CONCURRENCY") or 0) or usable_cores())
     n = 40 if args.quick else args.photos
     require_services()
 
@@ -395,7 +417,7 @@ def main() -> None:
     result = {
         "conditions": {"photos": n, "size": f"{PHOTO_W}x{PHOTO_H}", "jpeg_kb_mean": round(
             sum(map(len, photos)) / n / 1024, 1), "workers": args.workers,
-            "worker_concurrency": os.environ.get("MEDIA_WORKER_CONCURRENCY", "1 (default)"),
+            "worker_concurrency": POOL[0] // args.workers,
             "uploaders": args.uploaders, "paced_fraction": args.paced_fraction, "poll_s": args.poll,
             "mode": "full (PostgreSQL, RabbitMQ, moto S3)", "worker_consumers_seen": consumers,
             "warm_up_s": round(warm_s, 1), "loadavg_before": load_before, "loadavg_after": load_after},
