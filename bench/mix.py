@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import itertools
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -130,6 +132,16 @@ def system_processes(root_pids: list[int]) -> tuple[list[psutil.Process], list[p
     return list(own.values()), infra
 
 
+def _service_of(p: psutil.Process) -> str:
+    """The service a process belongs to (`shows.main`, `media.worker` ...) from its or a parent's command line."""
+    with contextlib.suppress(psutil.Error):
+        for q in [p, *p.parents()]:
+            m = re.search(r"child_main\('([\w.]+):", " ".join(q.cmdline()))
+            if m:
+                return m.group(1).removesuffix(".main")
+    return "other"
+
+
 async def run_load(base: str, users: int, seconds: float, roots: list[int], full: bool) -> dict[str, Any]:
     photo = jpeg_bytes(640, 480, seed=7)
     print(f"signing up {users} users ...", flush=True)
@@ -167,6 +179,9 @@ async def run_load(base: str, users: int, seconds: float, roots: list[int], full
     own_after, infra_after = system_processes(roots)
     cpu1_own, cpu1_infra = _cpu_s(own_after), _cpu_s(infra_after)
     cpu_own = sum(v - cpu0_own.get(pid, 0.0) for pid, v in cpu1_own.items())
+    by_service: dict[str, float] = collections.defaultdict(float)
+    for p in own_after:
+        by_service[_service_of(p)] += cpu1_own.get(p.pid, 0.0) - cpu0_own.get(p.pid, 0.0)
     cpu_infra = sum(v - cpu0_infra.get(pid, 0.0) for pid, v in cpu1_infra.items())
     for u in people:
         await u.client.aclose()
@@ -184,6 +199,8 @@ async def run_load(base: str, users: int, seconds: float, roots: list[int], full
         "cpu_ms_per_request": round(1000 * cpu_own / max(1, total), 2),
         "cpu_ms_per_request_with_servers": round(1000 * (cpu_own + cpu_infra) / max(1, total), 2),
         "processes": len(own_after), "load_avg": list(psutil.getloadavg()),
+        "cpu_ms_per_request_by_service": {k: round(1000 * v / max(1, total), 2)
+                                          for k, v in sorted(by_service.items(), key=lambda kv: -kv[1])},
     }
     print(f"\n{'operation':<12}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}  errors")
     for op, row in per_op.items():
@@ -195,6 +212,8 @@ async def run_load(base: str, users: int, seconds: float, roots: list[int], full
     print(f"CPU: {cpu_own:.1f} s in the system's {len(own_after)} processes = {result['cpu_ms_per_request']} ms per "
           f"request" + (f"; + {cpu_infra:.1f} s in PostgreSQL/RabbitMQ/moto = "
                         f"{result['cpu_ms_per_request_with_servers']} ms per request" if full else ""))
+    print("  by service (ms per request): " + ", ".join(
+        f"{k} {v}" for k, v in result["cpu_ms_per_request_by_service"].items()))
     print(f"load average during the run: {result['load_avg']}")
     return result
 
