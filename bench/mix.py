@@ -142,7 +142,43 @@ def _service_of(p: psutil.Process) -> str:
     return "other"
 
 
-async def run_load(base: str, users: int, seconds: float, roots: list[int], full: bool) -> dict[str, Any]:
+async def op_profile(people: list[User], roots: list[int], seconds: float, settle_s: float = 3.0
+                     ) -> dict[str, dict[str, Any]]:
+    """Each operation alone, all users in a closed loop for `seconds`, then `settle_s` for the work it sets off
+    (events, copies, feeds, photo processing): CPU ms per request of that operation, by service."""
+    out: dict[str, dict[str, Any]] = {}
+    for op in WEIGHTS:
+        own, _ = system_processes(roots)
+        cpu0 = _cpu_s(own)
+        deadline = time.monotonic() + seconds
+        count = 0
+
+        async def loop(user: User, op: str = op, deadline: float = deadline) -> None:
+            nonlocal count
+            while time.monotonic() < deadline:
+                r = await user.step(op)
+                count += r.status_code < 400
+
+        await asyncio.gather(*(loop(u) for u in people))
+        await asyncio.sleep(settle_s)
+        own_after, _ = system_processes(roots)
+        cpu1 = _cpu_s(own_after)
+        by: dict[str, float] = collections.defaultdict(float)
+        for p in own_after:
+            by[_service_of(p)] += cpu1.get(p.pid, 0.0) - cpu0.get(p.pid, 0.0)
+        total = sum(by.values())
+        out[op] = {"n": count, "rps": round(count / seconds, 1),
+                   "cpu_ms_per_request": round(1000 * total / max(1, count), 2),
+                   "by_service": {k: round(1000 * v / max(1, count), 2)
+                                  for k, v in sorted(by.items(), key=lambda kv: -kv[1]) if v > 0.0005 * count}}
+        print(f"  {op:<12} alone: {out[op]['rps']:>7} req/s, {out[op]['cpu_ms_per_request']:>6} ms CPU per request "
+              f"(with {settle_s:.0f} s for what it sets off): " + ", ".join(
+                  f"{k} {v}" for k, v in out[op]["by_service"].items()), flush=True)
+    return out
+
+
+async def run_load(base: str, users: int, seconds: float, roots: list[int], full: bool,
+                   per_op_s: float = 0.0) -> dict[str, Any]:
     photo = jpeg_bytes(640, 480, seed=7)
     print(f"signing up {users} users ...", flush=True)
     people: list[User] = []
@@ -178,6 +214,10 @@ async def run_load(base: str, users: int, seconds: float, roots: list[int], full
     wall = time.monotonic() - t0
     own_after, infra_after = system_processes(roots)
     cpu1_own, cpu1_infra = _cpu_s(own_after), _cpu_s(infra_after)
+    profile: dict[str, dict[str, Any]] = {}
+    if per_op_s:
+        print("\neach operation alone (where the mix's CPU goes):", flush=True)
+        profile = await op_profile(people, roots, per_op_s)
     cpu_own = sum(v - cpu0_own.get(pid, 0.0) for pid, v in cpu1_own.items())
     by_service: dict[str, float] = collections.defaultdict(float)
     for p in own_after:
@@ -185,6 +225,7 @@ async def run_load(base: str, users: int, seconds: float, roots: list[int], full
     cpu_infra = sum(v - cpu0_infra.get(pid, 0.0) for pid, v in cpu1_infra.items())
     for u in people:
         await u.client.aclose()
+    result_extra = {"per_op_alone": profile} if per_op_s else {}
     total = sum(len(v) for v in lat.values())
     n_err = sum(sum(c.values()) for c in errors.values())
     per_op = {op: {"n": len(lat[op]), "p50_ms": round(percentile(lat[op], 50), 1),
@@ -201,6 +242,7 @@ async def run_load(base: str, users: int, seconds: float, roots: list[int], full
         "processes": len(own_after), "load_avg": list(psutil.getloadavg()),
         "cpu_ms_per_request_by_service": {k: round(1000 * v / max(1, total), 2)
                                           for k, v in sorted(by_service.items(), key=lambda kv: -kv[1])},
+        **result_extra,
     }
     print(f"\n{'operation':<12}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}  errors")
     for op, row in per_op.items():
@@ -224,6 +266,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--full", action="store_true", help="PostgreSQL, RabbitMQ and S3 (moto) instead")
     parser.add_argument("--quick", action="store_true", help="10 users, 10 s")
+    parser.add_argument("--per-op", type=float, default=0.0, metavar="SECONDS",
+                        help="after the mix, each operation alone for SECONDS: its CPU per request by service")
     args = parser.parse_args()
     if args.quick:
         args.users, args.seconds = 10, 10.0
@@ -231,12 +275,13 @@ def main() -> None:
     if args.full:
         with FullStack("mix", env_overrides=LIMITS) as fs:
             roots = [p.popen.pid for p in fs.stack.procs]
-            result = asyncio.run(run_load(fs.stack.gateway_url, args.users, args.seconds, roots, True))
+            result = asyncio.run(run_load(fs.stack.gateway_url, args.users, args.seconds, roots, True, args.per_op))
     else:
         var_dir = scratch_dir("mix") / "var"
         with EmbeddedSystem(Path(var_dir), env=embedded_env(**LIMITS)) as system:
             assert system.proc is not None
-            result = asyncio.run(run_load(system.url, args.users, args.seconds, [system.proc.pid], False))
+            result = asyncio.run(run_load(system.url, args.users, args.seconds, [system.proc.pid], False,
+                                              args.per_op))
     print(f"results: {write_results('mix-full' if args.full else 'mix', result)}")
 
 
