@@ -455,7 +455,9 @@ class OutboxRelay(_StoppableThread):
         backoff = 0.5
         while not self._stop_event.is_set():
             try:
-                while self.relay_once() and not self._stop_event.is_set():
+                # a short batch was everything due when it was read; rows committed since then set `wake`, so
+                # asking again right away would only cost every event a second empty query
+                while self.relay_once() >= self.batch_size and not self._stop_event.is_set():
                     pass
                 backoff = 0.5
                 now = time.monotonic()
