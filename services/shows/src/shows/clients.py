@@ -198,10 +198,35 @@ class AsyncHttpPeers:
             "comments": [] if isinstance(social, BaseException) else _list(social, "comments"),
         }, degraded
 
+    async def user_counts(self, user_id: int, timeout_s: float) -> tuple[dict[str, int], list[str]]:
+        """`fetch_user_counts` on the event loop: both services at once, a failed one zeros and listed."""
+        path = f"/internal/users/{user_id}/counts"
+        answers = await asyncio.gather(asyncio.wait_for(self.media.get_json(path, {}), timeout_s),
+                                       asyncio.wait_for(self.social.get_json(path, {}), timeout_s),
+                                       return_exceptions=True)
+        counts: dict[str, int] = {}
+        degraded = []
+        for name, value in zip(("media", "social"), answers, strict=True):
+            if isinstance(value, BaseException):
+                log.warning("degraded answer: %s failed: %r", name, value)
+                degraded.append(name)
+                continue
+            counts.update({k: v for k, v in value.items() if isinstance(v, int)})
+        return counts, degraded
+
     async def close(self) -> None:
         """Close both pools."""
         await self.media.close()
         await self.social.close()
+
+
+async def fetch_user_counts_async(
+    peers: Peers, async_peers: AsyncHttpPeers | None, user_id: int, timeout_s: float
+) -> tuple[dict[str, int], list[str]]:
+    """A user's media and social totals from the event loop (injected peers, e.g. tests' fakes, in a thread)."""
+    if async_peers is not None:
+        return await async_peers.user_counts(user_id, timeout_s)
+    return await asyncio.to_thread(fetch_user_counts, peers, user_id, timeout_s)
 
 
 async def fetch_show_extras_async(

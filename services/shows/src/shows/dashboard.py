@@ -2,36 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from shared.adb import AsyncReader
 from shows import repository
 from shows import repository_dashboard as repo
-from shows.clients import Peers, fetch_user_counts
 from shows.normalize import format_location, normalize
 from shows.serialize import show_json
 
 
-def stats(
-    session: Session, *, user_id: int, peers: Peers, timeout_s: float, today: dt.date | None = None
+async def stats(
+    reader: AsyncReader, *, user_id: int, counts: Callable[[], Awaitable[tuple[dict[str, int], list[str]]]],
+    today: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Fresh totals: shows, artists, venues here; media, comments and friends from media and social."""
+    """Fresh totals: shows, artists, venues here; media, comments and friends from media and social (asked while
+    the two statements run; a service that fails counts as zeros and is listed in `degraded`)."""
     today = today or dt.date.today()
-    totals = repo.user_totals(session, user_id, today)
-    counts, degraded = fetch_user_counts(peers, user_id, timeout_s)
+    peers = asyncio.ensure_future(counts())
+    try:
+        async with reader.connection() as conn:
+            shows, artists, venues, upcoming = await conn.first(repo.TOTALS, user_id=user_id, today=today)
+            dates = [r.show_date for r in await conn.all(repo.SHOW_DATES, user_id=user_id)]
+    except BaseException:
+        peers.cancel()
+        raise
+    found, degraded = await peers
     body: dict[str, Any] = {
-        "total_shows": totals["shows"],
-        "total_artists": totals["artists"],
-        "total_venues": totals["venues"],
-        "total_photos": counts.get("photos", 0),
-        "total_audio": counts.get("audio", 0),
-        "total_videos": counts.get("videos", 0),
-        "total_comments": counts.get("comments", 0),
-        "total_friends": counts.get("friends", 0),
-        "shows_per_year": [{"year": y, "count": n} for y, n in repo.shows_per_year(session, user_id)],
-        "upcoming_shows": totals["upcoming"],
+        "total_shows": shows,
+        "total_artists": artists,
+        "total_venues": venues,
+        "total_photos": found.get("photos", 0),
+        "total_audio": found.get("audio", 0),
+        "total_videos": found.get("videos", 0),
+        "total_comments": found.get("comments", 0),
+        "total_friends": found.get("friends", 0),
+        "shows_per_year": [{"year": y, "count": n} for y, n in repo.per_year(dates)],
+        "upcoming_shows": int(upcoming or 0),
     }
     if degraded:
         body["degraded"] = degraded

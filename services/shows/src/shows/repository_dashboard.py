@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from shared.adb import Query
 from shows.models import Artist, Concert, Show, Venue
 from shows.normalize import like_escape
 
@@ -34,6 +35,30 @@ def user_totals(session: Session, user_id: int, today: dt.date, public_only: boo
     return {"shows": shows, "artists": artists, "venues": venues, "upcoming": int(upcoming or 0)}
 
 
+# The dashboard's totals on the event loop (shared.adb): one statement for the counts, one for the dates.
+TOTALS = Query(
+    select(
+        func.count(Show.id),
+        func.count(func.distinct(Concert.artist_id)),
+        func.count(func.distinct(Concert.venue_id)),
+        select(func.count(Show.id)).where(Show.user_id == bindparam("user_id"), Show.show_date >= bindparam("today"))
+        .scalar_subquery(),
+    )
+    .select_from(Show)
+    .join(Concert, Concert.id == Show.concert_id)
+    .where(Show.user_id == bindparam("user_id"))
+)
+SHOW_DATES = Query(select(Show.show_date).where(Show.user_id == bindparam("user_id")))
+
+
+def per_year(dates: Any) -> list[tuple[int, int]]:
+    """(year, count) of some dates, oldest year first (portable: no dialect-specific date functions)."""
+    counts: dict[int, int] = {}
+    for d in dates:
+        counts[d.year] = counts.get(d.year, 0) + 1
+    return sorted(counts.items())
+
+
 def public_shows(session: Session, user_id: int, limit: int) -> list[Any]:
     """A person's public shows, newest first: (id, date, artist id, artist name, venue id, venue name)."""
     stmt = (
@@ -50,11 +75,7 @@ def public_shows(session: Session, user_id: int, limit: int) -> list[Any]:
 
 def shows_per_year(session: Session, user_id: int) -> list[tuple[int, int]]:
     """(year, count) of a person's shows, oldest year first."""
-    dates = session.scalars(select(Show.show_date).where(Show.user_id == user_id))
-    counts: dict[int, int] = {}
-    for d in dates:  # portable: no dialect-specific date functions
-        counts[d.year] = counts.get(d.year, 0) + 1
-    return sorted(counts.items())
+    return per_year(session.scalars(select(Show.show_date).where(Show.user_id == user_id)))
 
 
 def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any,

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
 from shared.db import SessionDep
 from shared.internal import require_internal
 from shows import dashboard, filing, service
 from shows import repository as repo
-from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, ViewerDep
+from shows.clients import fetch_user_counts_async
+from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, ViewerDep, reader_of
 from shows.schemas import (
     ArtistSuggestions,
     DashboardArtists,
@@ -34,9 +35,13 @@ def _clamp(limit: int | None, default: int, maximum: int) -> int:
 
 
 @dashboard_router.get("/stats", response_model=DashboardStats)
-def stats(session: SessionDep, viewer: ViewerDep, settings: SettingsDep, peers: PeersDep) -> dict[str, Any]:
+async def stats(request: Request, viewer: ViewerDep, settings: SettingsDep, peers: PeersDep) -> dict[str, Any]:
     """The caller's totals (fresh; media and social counts degrade to 0 if those services are down)."""
-    return dashboard.stats(session, user_id=viewer.id, peers=peers, timeout_s=settings.internal_timeout_s)
+    async_peers = request.app.state.async_peers
+    return await dashboard.stats(
+        reader_of(request), user_id=viewer.id,
+        counts=lambda: fetch_user_counts_async(peers, async_peers, viewer.id, settings.internal_timeout_s),
+    )
 
 
 @dashboard_router.get("/artists", response_model=DashboardArtists)
