@@ -338,3 +338,32 @@ def test_a_poison_event_is_dead_lettered_after_the_delivery_limit_on_both_transp
     _wait(lambda: _applied(world) == [7, 666], 15, "the replayed event applied")
     assert deadletters.run("list", [service], [], every=False, limit=100, settings=world.settings) == []
     assert dead_letter_queue_name(service) == f"sms.{service}.events.dlq"
+
+
+def test_a_short_batch_is_not_asked_again_until_a_commit_wakes_the_relay(tmp_path: Path) -> None:
+    world = World(tmp_path, "")
+    asked: list[int] = []
+
+    class Counting(OutboxRelay):
+        def _due_rows(self, session: Session) -> list[Any]:
+            rows = super()._due_rows(session)
+            asked.append(len(rows))
+            return rows
+
+    def published() -> bool:
+        return all(r.published_at is not None for r in world.rows().values())
+
+    world.emit(*[UserRegisteredV1(user_id=i, username=f"u{i}") for i in range(3)])
+    relay = Counting(world.bus, world.factory, world.outbox, batch_size=2, poll_interval_s=30.0)
+    world.outbox.wake.clear()  # those commits came before the relay: it starts by looking anyway
+    relay.start()
+    try:
+        _wait(published, 10, "the first three events")
+        time.sleep(0.3)
+        assert asked == [2, 1]  # a full batch is followed by another look; the short one is all that was due
+        world.emit(UserRegisteredV1(user_id=9, username="u9"))  # its commit wakes the relay
+        _wait(published, 10, "the fourth event")
+        time.sleep(0.3)
+        assert asked == [2, 1, 1]
+    finally:
+        relay.stop()

@@ -86,3 +86,15 @@ def test_formats_other_than_rgb_jpeg_stay_with_pillow(photo_files: dict[str, Pat
         if name != "jpeg":
             process_photo(path, tmp_path / name)
     assert vips_calls == []
+
+
+@pytest.mark.parametrize(("processes", "cores", "threads"), [(2, 2, 1), (1, 4, 4), (4, 2, 1), (2, 8, 4)])
+def test_a_pool_process_gets_its_share_of_the_cores(processes: int, cores: int, threads: int) -> None:
+    import pyvips
+
+    before = pyvips.concurrency_get()
+    try:
+        vips_path.share_cores(processes, cores)
+        assert pyvips.concurrency_get() == threads  # the pool's processes x libvips threads = the cores
+    finally:
+        pyvips.concurrency_set(before)
