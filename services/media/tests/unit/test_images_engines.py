@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,12 @@ def test_a_pool_process_gets_its_share_of_the_cores(processes: int, cores: int, 
         assert pyvips.concurrency_get() == threads  # the pool's processes x libvips threads = the cores
     finally:
         pyvips.concurrency_set(before)
+
+
+def test_libvips_chatter_stays_out_of_the_logs(photo_files: dict[str, Path], tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    src = photo_files["jpeg"]
+    with caplog.at_level(logging.INFO):
+        result = process_photo(src, tmp_path, engine="vips")
+    assert result.files  # the libvips path ran
+    assert not [r for r in caplog.records if r.name == "pyvips" and r.levelno < logging.WARNING]
