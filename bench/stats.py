@@ -22,6 +22,7 @@ What it does:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import importlib.util
 import os
@@ -127,18 +128,14 @@ def sql_baseline(url: str, user_id: int) -> tuple[str, Any]:
     return sql, psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
 
 
-class _NoPeers:
+async def _no_peers() -> tuple[dict[str, int], list[str]]:
     """Media and social answering at once with zeros (the baseline's peers)."""
-
-    def user_media_counts(self, user_id: int) -> dict[str, int]:
-        return {"photos": 0, "audio": 0, "videos": 0}
-
-    def user_social_counts(self, user_id: int) -> dict[str, int]:
-        return {"comments": 0, "friends": 0}
+    return {"photos": 0, "audio": 0, "videos": 0, "comments": 0, "friends": 0}, []
 
 
 def other_stats(client: httpx.Client, base: str, url: str, user_id: int, n: int) -> dict[str, dict[str, float]]:
     """Each statistics route over HTTP against its domain function called in-process, alternating."""
+    from shared.adb import AsyncReader
     from shared.db import make_engine, make_session_factory
     from shows import dashboard
     from shows.catalog import stats
@@ -146,8 +143,12 @@ def other_stats(client: httpx.Client, base: str, url: str, user_id: int, n: int)
 
     year = 2015
     artist_id = int(client.get(f"{base}/api/dashboard/artists?limit=1").json()["artists"][0]["artist_id"])
+    # the dashboard's totals run on the event loop (shared.adb): the baseline drives the same function on a loop
+    loop = asyncio.new_event_loop()
+    reader = AsyncReader(url, pool_size=1)
     cases: dict[str, Any] = {
-        "/api/dashboard/stats": lambda s: dashboard.stats(s, user_id=user_id, peers=_NoPeers(), timeout_s=2),
+        "/api/dashboard/stats": lambda s: loop.run_until_complete(
+            dashboard.stats(reader, user_id=user_id, counts=_no_peers)),
         "/api/dashboard/artists": lambda s: dashboard.artists(s, user_id=user_id, limit=10),
         f"/api/stats/years/{year}": lambda s: stats.year_in_review(s, user_id=user_id, year=year),
         "/api/stats/map": lambda s: stats.venue_map(s, user_id=user_id),
@@ -177,6 +178,8 @@ def other_stats(client: httpx.Client, base: str, url: str, user_id: int, n: int)
                          "http_vs_function": round(pct(http_ms, 50) / max(pct(fn_ms, 50), 1e-6), 2)}
     finally:
         engine.dispose()
+        loop.run_until_complete(reader.close())
+        loop.close()
     return out
 
 

@@ -197,26 +197,21 @@ async def list_page(
     today = (filters.today or dt.date.today()) if filters.when in ("upcoming", "past") else None
     async with reader.connection() as conn:
         epoch = await _epoch(reader, conn)
-        rows: list[Any] | None = None
-        if owner == viewer.id and not if_none_match:
+        own_fresh = owner == viewer.id and not if_none_match
+        v = None if own_fresh else await conn.first(LIST_VERSIONS, owner=owner, viewer=viewer.id)
+        friends = bool(v.friends) if v is not None and owner != viewer.id else None
+        shape, params = repo.list_query(filters, owner_id=owner, viewer_id=viewer.id, friends=friends,
+                                        ascending=ascending, limit=limit, offset=offset)
+        queries = _list_queries(shape)
+        if v is None:
             # one's own list with no copy to revalidate: the version rides on the page (one snapshot, one trip)
-            shape, params = repo.list_query(filters, owner_id=owner, viewer_id=viewer.id, friends=None,
-                                            ascending=ascending, limit=limit, offset=offset)
-            queries = _list_queries(shape)
             rows = await conn.all(queries.own_page, **params)
-            rv, fv = (rows[0].rv, None) if rows else (await conn.scalar(LIST_VERSIONS, owner=owner,
-                                                                        viewer=viewer.id), None)
+            rv = rows[0].rv if rows else await conn.scalar(LIST_VERSIONS, owner=owner, viewer=viewer.id)
+            tag = etag(epoch, "list", viewer.id, owner, rv, None, query, today)
         else:
-            v = await conn.first(LIST_VERSIONS, owner=owner, viewer=viewer.id)
-            rv, fv = v.rv, v.fv
-        tag = etag(epoch, "list", viewer.id, owner, rv, fv, query, today)
-        if rows is None:
+            tag = etag(epoch, "list", viewer.id, owner, v.rv, v.fv, query, today)
             if matches(if_none_match, tag):
                 return Answer(None, tag)
-            friends = None if owner == viewer.id else bool(v.friends)
-            shape, params = repo.list_query(filters, owner_id=owner, viewer_id=viewer.id, friends=friends,
-                                            ascending=ascending, limit=limit, offset=offset)
-            queries = _list_queries(shape)
             rows = await conn.all(queries.page, **params)
         total = rows[0].total_count if rows else (await conn.scalar(queries.count, **params) if offset else 0)
     body = orjson.dumps([show_json(r, viewer.id, _bill(r.bill)) for r in rows], option=JSON_OPTIONS)

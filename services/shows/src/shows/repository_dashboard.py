@@ -18,36 +18,26 @@ def _of(user_id: int, public_only: bool) -> list[Any]:
     return [Show.user_id == user_id, *([Show.visibility == "public"] if public_only else [])]
 
 
-def user_totals(session: Session, user_id: int, today: dt.date, public_only: bool = False) -> dict[str, int]:
-    """A person's show, artist, venue and upcoming counts."""
-    stmt = (
-        select(
-            func.count(Show.id),
-            func.count(func.distinct(Concert.artist_id)),
-            func.count(func.distinct(Concert.venue_id)),
-        )
+def _totals(of: list[Any], today: Any) -> Any:
+    """Shows, distinct artists, distinct venues and upcoming shows of some shows, in one statement."""
+    upcoming = select(func.count(Show.id)).where(*of, Show.show_date >= today).scalar_subquery()
+    return (
+        select(func.count(Show.id), func.count(func.distinct(Concert.artist_id)),
+               func.count(func.distinct(Concert.venue_id)), upcoming)
         .select_from(Show)
         .join(Concert, Concert.id == Show.concert_id)
-        .where(*_of(user_id, public_only))
+        .where(*of)
     )
-    shows, artists, venues = session.execute(stmt).one()
-    upcoming = session.scalar(select(func.count(Show.id)).where(*_of(user_id, public_only), Show.show_date >= today))
+
+
+def user_totals(session: Session, user_id: int, today: dt.date, public_only: bool = False) -> dict[str, int]:
+    """A person's show, artist, venue and upcoming counts."""
+    shows, artists, venues, upcoming = session.execute(_totals(_of(user_id, public_only), today)).one()
     return {"shows": shows, "artists": artists, "venues": venues, "upcoming": int(upcoming or 0)}
 
 
 # The dashboard's totals on the event loop (shared.adb): one statement for the counts, one for the dates.
-TOTALS = Query(
-    select(
-        func.count(Show.id),
-        func.count(func.distinct(Concert.artist_id)),
-        func.count(func.distinct(Concert.venue_id)),
-        select(func.count(Show.id)).where(Show.user_id == bindparam("user_id"), Show.show_date >= bindparam("today"))
-        .scalar_subquery(),
-    )
-    .select_from(Show)
-    .join(Concert, Concert.id == Show.concert_id)
-    .where(Show.user_id == bindparam("user_id"))
-)
+TOTALS = Query(_totals([Show.user_id == bindparam("user_id")], bindparam("today")))
 SHOW_DATES = Query(select(Show.show_date).where(Show.user_id == bindparam("user_id")))
 
 
@@ -71,11 +61,6 @@ def public_shows(session: Session, user_id: int, limit: int) -> list[Any]:
         .limit(limit)
     )
     return list(session.execute(stmt).all())
-
-
-def shows_per_year(session: Session, user_id: int) -> list[tuple[int, int]]:
-    """(year, count) of a person's shows, oldest year first."""
-    return per_year(session.scalars(select(Show.show_date).where(Show.user_id == user_id)))
 
 
 def _most_seen(session: Session, user_id: int, limit: int, entity: Any, fk: Any,

@@ -30,7 +30,6 @@ if pyvips is not None:
     logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 
-
 def share_cores(processes: int, cores: int) -> None:
     """Give libvips this process's share of the cores: a pool of `processes` already keeps every core busy, and
     libvips's own default (a thread per core in each process) only adds threads competing for them."""
