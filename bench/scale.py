@@ -116,7 +116,7 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
             with QueueSampler(fs.vhost, amqp) as queue:
                 t0 = time.monotonic()
                 workers.start()  # returns once spawned: a worker has no port to answer /health on
-                cpu0, boot_s = cpu_at_ready(workers, deadline_s=120)
+                cpu0 = cpu_at_ready(workers, deadline_s=120)  # also each worker's boot: CPU from its spawn
                 db0 = db_activity(fs.env["MEDIA_DATABASE_URL"])
                 with RssSampler(stack_pids(workers)) as rss:
                     drained = watcher.wait_all(timeout_s)
@@ -169,7 +169,7 @@ def worker_round(fs: FullStack, user: TestUser, photos: list[bytes], count: int,
         "attempt_counters": attempts,
         # efficiency by processes, which wall-clock speed-up on 2 shared cores cannot show
         "worker_cpu_s_per_photo": round(worker_cpu / after_boot, 4),
-        "boot_cpu_s_per_worker": round(sum(boot_s.values()) / max(1, len(boot_s)), 2),
+        "boot_cpu_s_per_worker": round(sum(cpu0.values()) / max(1, len(cpu0)), 2),
         "idle_cpu_s_per_s": round(idle_cpu_s_per_s, 4),
         "drain_s": round(t_end - t0, 2),
         "queue_wait_ms_p50": server.get("queue_wait_ms", {}).get("median"),
@@ -212,9 +212,9 @@ def _booted(log: str) -> bool:
     return " ready." in log and pool is not None and log.count("pool process ready") >= int(pool.group(1))
 
 
-def cpu_at_ready(workers: Any, deadline_s: float) -> tuple[dict[str, float], dict[str, float]]:
-    """Each worker's CPU seconds at the moment its log says it and its pool processes are ready (the boot is not
-    photo work), and the boot's own CPU seconds. Polled every 10 ms: a few ms of photo work may land in the
+def cpu_at_ready(workers: Any, deadline_s: float) -> dict[str, float]:
+    """Each worker's CPU seconds at the moment its log says it and its pool processes are ready: its boot, which
+    is not photo work. Polled every 10 ms: a few ms of photo work may land in the
     boot, as the pool processes take tasks as soon as they are ready."""
     pids = stack_pids(workers)
     logs = {name: proc.log_path for name, proc in zip(pids, workers.procs, strict=True)}
@@ -228,7 +228,7 @@ def cpu_at_ready(workers: Any, deadline_s: float) -> tuple[dict[str, float], dic
     missing = set(pids) - set(at_ready)
     if missing:
         raise RuntimeError(f"workers not ready after {deadline_s} s: {sorted(missing)}")
-    return at_ready, dict(at_ready)
+    return at_ready
 
 
 def run_workers(n: int, counts: list[int], timeout_s: float) -> dict[str, Any]:
