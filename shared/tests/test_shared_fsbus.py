@@ -86,6 +86,39 @@ def test_an_ack_frees_the_prefetch_slot_at_once(tmp_path: Path) -> None:
     assert got == [{"n": 1}, {"n": 2}]
 
 
+def test_messages_for_other_queues_do_not_make_a_waiting_consumer_look(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process watches the one data folder: a message to another queue wakes the wait, but only a
+    message to one of this connection's queues makes it list the folder and look."""
+    mine, other = _work_queue(), _work_queue()
+    got: list[Any] = []
+    looks = 0
+    real_get = fsbus.Channel._get
+
+    def counting_get(self: fsbus.Channel, queue: str) -> Any:
+        nonlocal looks
+        looks += 1
+        return real_get(self, queue)
+
+    monkeypatch.setattr(fsbus.Channel, "_get", counting_get)
+    with _conn(tmp_path) as consumer_conn, _conn(tmp_path) as producer_conn, \
+            Consumer(consumer_conn, [mine], callbacks=[lambda body, m: (got.append(body), m.ack())], accept=["json"]):
+        producer = Producer(producer_conn.default_channel)
+
+        def later() -> None:
+            time.sleep(0.5)  # the consumer is asleep in drain_events by now
+            for n in range(10):
+                producer.publish({"n": n}, exchange=other.exchange, routing_key=other.routing_key, declare=[other])
+            time.sleep(0.5)
+            producer.publish({"mine": 1}, exchange=mine.exchange, routing_key=mine.routing_key, declare=[mine])
+
+        threading.Thread(target=later).start()
+        consumer_conn.drain_events(timeout=10)
+    assert got == [{"mine": 1}]
+    assert looks == 2  # before the wait, and for its own message (not once per message to the other queue)
+    assert len(_msg_files(tmp_path)) == 10  # the other queue's messages are still there
+
+
 def test_every_ready_message_is_taken_from_one_listing_in_order(tmp_path: Path) -> None:
     queue = _work_queue()
     got: list[int] = []

@@ -123,3 +123,67 @@ def test_a_read_only_request_that_writes_waits_for_the_lock_like_a_writer(engine
             other.execute(text("INSERT INTO t (n) VALUES (3)"))
         s.rollback()
     assert _count(engine) == 3
+
+
+def _gate(engine: Engine) -> threading.Lock:
+    from shared.db import _write_gate
+
+    gate = _write_gate(engine.url.database)
+    assert gate is not None
+    return gate
+
+
+def test_writers_of_one_process_queue_on_the_gate_and_every_ending_lets_it_go(engine: Engine) -> None:
+    """A write transaction holds the process's gate for its database from BEGIN to its end, whatever the end:
+    commit, rollback, an error in a unit of work, a session closed without either (the pool's reset), or a
+    read-only transaction's first write. A gate left held would stall every later writer of the process."""
+    from shared.db import session_scope
+
+    factory = make_session_factory(engine)
+    gate = _gate(engine)
+    for end in ("commit", "rollback", "close"):
+        s = factory()
+        s.execute(text("INSERT INTO t (n) VALUES (1)"))
+        assert gate.locked()
+        getattr(s, end)()
+        if end != "close":
+            s.close()
+        assert not gate.locked(), end
+    with pytest.raises(RuntimeError), session_scope(factory) as s:
+        s.execute(text("INSERT INTO t (n) VALUES (2)"))
+        raise RuntimeError("the handler failed")
+    assert not gate.locked()
+    with factory(bind=read_only_bind(engine)) as s:
+        s.execute(text("SELECT count(*) FROM t")).scalar_one()
+        assert not gate.locked()  # a read takes no lock, and no gate
+        s.execute(text("INSERT INTO t (n) VALUES (3)"))
+        assert gate.locked()
+        s.commit()
+    assert not gate.locked()
+    assert _count(engine) == 2  # the committed first row and the read-only transaction's write
+
+
+def test_a_second_writer_waits_on_the_gate_and_goes_on_at_the_commit(engine: Engine) -> None:
+    """The second writer of the process waits on the gate (not in SQLite's busy polling) and writes after."""
+    factory = make_session_factory(engine)
+    gate = _gate(engine)
+    order: list[str] = []
+    first = factory()
+    first.execute(text("INSERT INTO t (n) VALUES (1)"))
+
+    def second() -> None:
+        with factory() as s:
+            s.execute(text("INSERT INTO t (n) VALUES (2)"))
+            order.append("second")
+            s.commit()
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    worker.join(BUSY_S / 3)
+    assert worker.is_alive() and gate.locked()
+    order.append("first")
+    first.commit()
+    first.close()
+    worker.join(5)
+    assert order == ["first", "second"]
+    assert not gate.locked()

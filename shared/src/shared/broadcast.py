@@ -26,6 +26,7 @@ import logging
 import os
 import queue
 import select
+import struct
 import threading
 import time
 import uuid
@@ -448,6 +449,9 @@ class FileBackend:
         """Nothing to release (the wake-up pipe lives as long as the backend)."""
 
 
+_EVENT = struct.Struct("iIII")
+
+
 class _Inotify:
     """Linux inotify on a folder (created, written or renamed files), through libc; None elsewhere."""
 
@@ -474,6 +478,22 @@ class _Inotify:
         with contextlib.suppress(BlockingIOError):
             while os.read(self.fd, 65536):
                 pass
+
+    def names(self) -> list[str] | None:
+        """The names of the files the pending events are about (read off the queue); None if the kernel's
+        event queue overflowed, when any file may have changed."""
+        out: list[str] = []
+        overflow = False
+        with contextlib.suppress(BlockingIOError):
+            while buf := os.read(self.fd, 65536):
+                at = 0
+                while at + _EVENT.size <= len(buf):  # struct inotify_event, then its padded name
+                    _wd, mask, _cookie, size = _EVENT.unpack_from(buf, at)
+                    overflow |= bool(mask & 0x4000)  # IN_Q_OVERFLOW
+                    start = at + _EVENT.size
+                    out.append(os.fsdecode(buf[start:start + size].rstrip(b"\0")))
+                    at = start + size
+        return None if overflow else out
 
     def close(self) -> None:
         os.close(self.fd)

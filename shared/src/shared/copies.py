@@ -27,10 +27,9 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import iso, session_scope, utcnow
+from shared.db import dialect_insert, iso, session_scope, utcnow
 from shared.errors import ValidationFailed
 from shared.internal import InternalClient
 
@@ -51,15 +50,6 @@ def _table(model: Any) -> Table:
     return model.__table__ if hasattr(model, "__table__") else model
 
 
-def _insert(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"versioned copies need PostgreSQL or SQLite, not {dialect}")
-
-
 def apply_if_newer(
     session: Session, model: Any, key: Mapping[str, Any], version: int, values: Mapping[str, Any]
 ) -> bool:
@@ -70,7 +60,7 @@ def apply_if_newer(
     """
     table = _table(model)
     row = {**key, **values, "version": version}
-    stmt = _insert(session, table).values(row)
+    stmt = dialect_insert(session, table).values(row)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(key),
         set_={k: stmt.excluded[k] for k in row if k not in key},
@@ -90,7 +80,7 @@ def lock_copy(session: Session, model: Any, key: Mapping[str, Any], placeholder:
     """
     table = _table(model)
     row = {**key, **placeholder, "version": 0}
-    stmt = _insert(session, table).values(row)
+    stmt = dialect_insert(session, table).values(row)
     first_key = next(iter(key))
     stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={first_key: stmt.excluded[first_key]})
     session.execute(stmt)
@@ -109,7 +99,7 @@ def lock_copies(session: Session, model: Any, key: str, values: Iterable[Any],
     if not wanted:
         return []
     table = _table(model)
-    stmt = _insert(session, table).values([{key: v, **placeholder, "version": 0} for v in wanted])
+    stmt = dialect_insert(session, table).values([{key: v, **placeholder, "version": 0} for v in wanted])
     session.execute(stmt.on_conflict_do_update(index_elements=[key], set_={key: stmt.excluded[key]}))
     query = table.select().where(table.c[key].in_(wanted)).order_by(table.c[key])
     if session.get_bind().dialect.name == "postgresql":

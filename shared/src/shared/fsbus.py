@@ -256,17 +256,19 @@ class Transport(filesystem.Transport):
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:
         start = time.monotonic()
         watch = self._watcher()
+        look = True
         while True:
-            # clear the wake-ups first: anything arriving after the look below wakes the wait after it
-            if watch is not None:
-                watch.drain()
-            with contextlib.suppress(BlockingIOError):
-                os.read(self._wake_r, 4096)
-            try:
-                self.cycle.get(self._deliver, timeout=timeout)
-                return
-            except Empty:
-                pass
+            if look:
+                # clear the wake-ups first: anything arriving after the look below wakes the wait after it
+                if watch is not None:
+                    watch.drain()
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+                try:
+                    self.cycle.get(self._deliver, timeout=timeout)
+                    return
+                except Empty:
+                    pass
             wait = self.polling_interval
             if timeout is not None:
                 remaining = timeout - (time.monotonic() - start)
@@ -274,7 +276,17 @@ class Transport(filesystem.Transport):
                     raise TimeoutError()
                 wait = min(wait, remaining)
             fds = [self._wake_r] + ([watch.fd] if watch is not None else [])
-            select.select(fds, [], [], wait)
+            ready, _, _ = select.select(fds, [], [], wait)
+            # every process of the system watches the one data folder: look again only for a message to one
+            # of this connection's queues (or an ack, a timeout, an overflowed event queue), not for each
+            # message any process writes or claims
+            look = not ready or self._wake_r in ready or watch is None or self._concerns(watch.names())
+
+    def _concerns(self, names: list[str] | None) -> bool:
+        if names is None:
+            return True
+        suffixes = tuple(f".{q}.msg" for ch in self.channels for q in getattr(ch, "_active_queues", ()))
+        return any(name.endswith(suffixes) for name in names)
 
     def close_connection(self, connection: Any) -> None:
         super().close_connection(connection)

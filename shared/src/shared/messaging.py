@@ -15,11 +15,10 @@ from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 from prometheus_client import Gauge, Histogram
 from sqlalchemy import and_, delete, exists, func, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared import metrics
-from shared.db import session_scope, try_transaction_lock, utcnow
+from shared.db import dialect_insert, session_scope, try_transaction_lock, utcnow
 from shared.events import EVENT_TYPES, Event, EventEnvelope
 from shared.outbox import TASK_PREFIX, Outbox, TaskSender
 from shared.settings import BaseServiceSettings
@@ -516,15 +515,14 @@ class EventConsumer(_StoppableThread):
         if found is None:
             return False
         handler, event = found
-        processed = self.outbox.Processed
+        table = self.outbox.Processed.__table__
         with session_scope(self.session_factory) as session:
-            if session.get(processed, (self.service, str(envelope.id))) is not None:
-                return False
-            session.add(processed(consumer=self.service, event_id=str(envelope.id), processed_at=utcnow()))
-            try:
-                session.flush()
-            except IntegrityError:  # another instance of this service took it concurrently
-                session.rollback()
+            # one statement marks it ours or finds it applied: a concurrent instance's insert of the same
+            # event blocks this one until it commits (then nothing is inserted) or rolls back (then it is)
+            mark = dialect_insert(session, table).values(
+                consumer=self.service, event_id=str(envelope.id), processed_at=utcnow()
+            ).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            if session.execute(mark).rowcount == 0:
                 return False
             handler(session, event, envelope)
         return True

@@ -138,8 +138,7 @@ def claim(session_factory: sessionmaker[Session], media_id: int, settings: Media
                 _fail(session, item, CRASH_REASON)
                 return None
             elif repo.claim(session, item, seen_status=item.status, seen_attempts=item.attempts):
-                session.refresh(item)
-                return item, item.attempts
+                return item, item.attempts  # repo.claim set the claimed values on the object
             else:
                 return None  # someone else changed it first
         if time.monotonic() > deadline:

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from media.models import (
     PROCESSING,
@@ -21,7 +21,7 @@ from media.models import (
     UploadReservation,
 )
 from shared.copies import apply_if_newer, lock_copy
-from shared.db import utcnow
+from shared.db import dialect_insert, utcnow
 
 
 def get(session: Session, media_id: int) -> MediaItem | None:
@@ -137,14 +137,19 @@ def bump_comment_count(session: Session, media_id: int, delta: int) -> None:
 def claim(session: Session, item: MediaItem, *, seen_status: str, seen_attempts: int) -> bool:
     """Compare-and-set the item to `working` (attempt + 1); False if someone else changed it first."""
     now = utcnow()
+    values = {"status": WORKING, "attempts": seen_attempts + 1, "started_at": now, "heartbeat_at": now,
+              "progress": 0, "error": None}
     result = session.execute(
         update(MediaItem)
         .where(MediaItem.id == item.id, MediaItem.status == seen_status, MediaItem.attempts == seen_attempts)
-        .values(status=WORKING, attempts=seen_attempts + 1, started_at=now, heartbeat_at=now, progress=0,
-                error=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():  # what the row now holds, without reloading it and its relationships
+        set_committed_value(item, name, value)
+    return True
 
 
 def heartbeat(session: Session, media_id: int, attempt: int, progress: int | None) -> bool:
@@ -259,9 +264,8 @@ def forget_sweep_marks(session: Session, keys: list[str] | None = None, *, seen_
 def lock_quota(session: Session, user_id: int) -> None:
     """Lock the user's quota row until the transaction ends (created on first use; one statement, so
     PostgreSQL row-locks it and SQLite takes its write lock: a user's reservations are decided one by one)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     now = utcnow()
-    stmt = dialect.insert(QuotaLock).values(user_id=user_id, touched_at=now)
+    stmt = dialect_insert(session, QuotaLock.__table__).values(user_id=user_id, touched_at=now)
     session.execute(stmt.on_conflict_do_update(index_elements=[QuotaLock.user_id], set_={"touched_at": now}))
 
 

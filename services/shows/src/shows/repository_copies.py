@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from shared.copies import apply_if_newer
+from shared.db import dialect_insert
 from shows.models import Friendship, Show, ShowCounter, User
 
 
@@ -74,20 +75,20 @@ COUNTER_FIELDS = {"photo": "photos", "audio": "audio", "video": "videos", "comme
 
 
 def bump_counter(session: Session, show_id: int, kind: str, delta: int) -> bool:
-    """Add `delta` to a show's counter of `kind` (never below zero); False if the show is gone."""
-    if session.get(Show, show_id) is None:
-        return False
-    column = COUNTER_FIELDS[kind]
-    counter = session.get(ShowCounter, show_id)
-    if counter is None:
-        counter = ShowCounter(show_id=show_id, photos=0, audio=0, videos=0, comments=0)
-        session.add(counter)
-        session.flush()
+    """Add `delta` to a show's counter of `kind` (never below zero); False if the show is gone.
+
+    One statement: the counter row is created from the show's row (none if the show is gone) or updated in
+    place, so concurrent bumps serialise on the row and the read-version trigger fires as for any update.
+    """
     table = ShowCounter.__table__
+    column = COUNTER_FIELDS[kind]
     col = table.c[column]
     # scalar max() on SQLite, greatest() on PostgreSQL: the counter never goes below zero
     floor = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
-    new_value = floor(col + delta, 0)
-    session.execute(update(table).where(table.c.show_id == show_id).values({column: new_value}))
-    session.expire(counter)
-    return True
+    start = {name: literal(max(delta, 0) if name == column else 0) for name in COUNTER_FIELDS.values()}
+    names = ["show_id", *start]
+    stmt = dialect_insert(session, table).from_select(
+        names, select(Show.id, *start.values()).where(Show.id == show_id)
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=["show_id"], set_={column: floor(col + delta, 0)})
+    return bool(session.execute(stmt).rowcount)

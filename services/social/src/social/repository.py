@@ -6,14 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import and_, delete, exists, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from shared import visibility
 from shared.copies import apply_if_newer, lock_copy
-from shared.db import utcnow
+from shared.db import dialect_insert, utcnow
 from social.models import (
     Block,
     ChatMessage,
@@ -373,8 +371,8 @@ def bump_pair(session: Session, a: int, b: int, *, accepted: bool) -> int:
     """Record a pair's new state and return its next version (one statement: concurrent changes serialise)."""
     low, high = pair(a, b)
     table = FriendPair.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table).values(user_low=low, user_high=high, version=1, accepted=accepted, updated_at=utcnow())
+    stmt = dialect_insert(session, table).values(user_low=low, user_high=high, version=1, accepted=accepted,
+                                                 updated_at=utcnow())
     stmt = stmt.on_conflict_do_update(
         index_elements=["user_low", "user_high"],
         set_={"version": table.c.version + 1, "accepted": stmt.excluded.accepted,
@@ -523,8 +521,7 @@ def add_notification(session: Session, *, user_id: int, type: str, dedupe_key: s
     values = {"user_id": user_id, "type": type, "dedupe_key": dedupe_key, "actor_id": actor_id,
               "show_id": show_id, "concert_id": concert_id, "media_id": media_id, "text": text[:500],
               "created_at": utcnow()}
-    dialect = session.get_bind().dialect.name
-    ins = pg_insert(Notification) if dialect == "postgresql" else sqlite_insert(Notification)
+    ins = dialect_insert(session, Notification.__table__)
     new_id = session.scalar(
         ins.values(**values).on_conflict_do_nothing(index_elements=["user_id", "dedupe_key"])
         .returning(Notification.id)
