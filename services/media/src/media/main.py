@@ -19,6 +19,7 @@ from media.service import Enqueue
 from media.shared_photos import share_router
 from media.storage import Storage, make_storage
 from media.tus import Hashers, Locks
+from shared.adb import AsyncReader
 from shared.app import create_service_app, run_uvicorn
 from shared.auth import TokenVerifier
 from shared.copies import CopySpec, Reconciler
@@ -60,9 +61,15 @@ def create_app(
         interval_s=settings.copy_reconcile_interval_s,
     )
 
+    # the hot internal reads (a show's media, a user's counts) on the event loop (media.readpath)
+    reader = AsyncReader(settings.db_url, pool_size=settings.db_pool_size)
+
     def _start(_: FastAPI) -> None:
         if settings.sweep_enabled:
             sweeper.start()
+
+    async def _close_async(_: FastAPI) -> None:
+        await reader.close()
 
     def _close(_: FastAPI) -> None:
         if sweeper.is_alive():
@@ -91,11 +98,12 @@ def create_app(
         ready_checks={"storage": _storage_ready},
         body_limits=settings.upload_body_limits(),
         on_startup=[_start],
-        on_shutdown=[_close],
+        on_shutdown=[_close_async, _close],
         task_sender=task_sender,
     )
     state: Any = app.state
     state.engine = engine
+    state.reader = reader
     state.storage = store
     state.shows = shows if shows is not None else http_shows
     state.concerts = concerts if concerts is not None else http_concerts

@@ -80,15 +80,6 @@ def items_of_user(session: Session, user_id: int) -> list[MediaItem]:
     return list(session.scalars(select(MediaItem).where(MediaItem.user_id == user_id).order_by(MediaItem.id)))
 
 
-def user_counts(session: Session, user_id: int) -> dict[str, int]:
-    """How many items of each kind a user has."""
-    rows = session.execute(
-        select(MediaItem.kind, func.count()).where(MediaItem.user_id == user_id).group_by(MediaItem.kind)
-    )
-    counts = {kind: int(n) for kind, n in rows}
-    return {"photos": counts.get("photo", 0), "audio": counts.get("audio", 0), "videos": counts.get("video", 0)}
-
-
 def show_names(session: Session, show_ids: set[int]) -> dict[int, str]:
     """show_id -> show_name from the local show copy."""
     if not show_ids:

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from media import album, service
+from media import album, readpath, service
 from media.clients import ShowsAccess
 from media.concerts import ConcertFacts
 from media.config import MediaSettings
@@ -456,9 +456,9 @@ def my_usage(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> d
 
 
 @internal_router.get("/media/show/{show_id}")
-def internal_show_media(show_id: MediaId, session: SessionDep, viewer_id: int | None = None) -> dict[str, Any]:
+async def internal_show_media(show_id: MediaId, request: Request, viewer_id: int | None = None) -> Response:
     """Every item of a show grouped by kind (shows embeds them in the show detail)."""
-    return service.internal_show_media(session, show_id=show_id)
+    return Response(await readpath.show_media(request.app.state.reader, show_id), media_type="application/json")
 
 
 @internal_router.get("/media/photo/{media_id}", response_model=PhotoRef)
@@ -468,9 +468,9 @@ def internal_photo(media_id: MediaId, session: SessionDep) -> dict[str, Any]:
 
 
 @internal_router.get("/users/{user_id}/counts", response_model=UserCounts)
-def internal_user_counts(user_id: MediaId, session: SessionDep) -> dict[str, int]:
+async def internal_user_counts(user_id: MediaId, request: Request) -> Response:
     """How many photos, audio recordings and videos a user uploaded."""
-    return service.user_counts(session, user_id=user_id)
+    return Response(await readpath.user_counts(request.app.state.reader, user_id), media_type="application/json")
 
 
 

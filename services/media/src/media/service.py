@@ -489,26 +489,12 @@ def purge(session: Session, storage: Storage, item: MediaItem) -> None:
 # ---------------------------------------------------------------- internal
 
 
-def internal_show_media(session: Session, *, show_id: int) -> dict[str, list[dict[str, Any]]]:
-    """Every item of a show grouped by kind (the caller, shows, already checked visibility)."""
-    out: dict[str, list[dict[str, Any]]] = {"photos": [], "audio": [], "videos": []}
-    group = {"photo": "photos", "audio": "audio", "video": "videos"}
-    for item in sorted(repo.items_of_show(session, show_id), key=lambda i: (i.created_at, i.id), reverse=True):
-        out[group[item.kind]].append(record(item))
-    return out
-
-
 def internal_photo(session: Session, *, media_id: int) -> dict[str, Any]:
     """A photo's show, uploader and status (for social's photo comments)."""
     item = repo.get_kind(session, media_id, "photo")
     if item is None or item.show_id is None:  # library photos take no comments until filed
         raise MediaNotFound()
     return {"id": item.id, "show_id": item.show_id, "user_id": item.user_id, "status": item.public_status}
-
-
-def user_counts(session: Session, *, user_id: int) -> dict[str, int]:
-    """How many photos, audio recordings and videos a user uploaded."""
-    return repo.user_counts(session, user_id)
 
 
 # ---------------------------------------------------------------- resumable (tus) uploads

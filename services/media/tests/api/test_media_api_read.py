@@ -224,3 +224,53 @@ def test_an_upload_finishing_after_its_shows_deletion_is_refused_and_leaves_noth
     assert r.status_code == 404 and r.json()["code"] == "show_not_found"
     assert env.keys() == [] and env.outbox_types() == []
     assert env.client.get("/api/photos", headers=env.auth(10)).json()["total"] == 0
+
+
+def test_internal_show_media_is_serialize_record_of_the_orm_items(env) -> None:
+    """The event-loop read path (media.readpath) answers exactly what `serialize.record` makes of the ORM items:
+    photos with and without derivatives, a video with renditions, its HLS ladder and confirmed and suggested
+    songs, an audio recording with a waveform, newest first within each kind, another show's items left out."""
+    from datetime import timedelta
+
+    from media.models import CONFIRMED, SUGGESTED, MediaItem, MediaSong, Rendition
+    from media.serialize import record
+    from shared.db import utcnow
+
+    env.shows.add(1, owner=10)
+    _photo(env, seed=1)
+    _photo(env, seed=2, run=False)
+    env.shows.add(2, owner=10)
+    _photo(env, show=2, seed=3, run=False)
+    factory = env.app.state.session_factory
+    t0 = utcnow() + timedelta(minutes=5)
+    with factory() as s:
+        for n, kind in enumerate(("video", "audio", "video")):
+            item = MediaItem(kind=kind, show_id=1, user_id=10 + n, status="ready", format="mp4", file_size=1000 + n,
+                             sha256=f"{n:064d}", prefix=f"10/{kind}{n}", original_key=f"10/{kind}{n}/original.mp4",
+                             original_filename=f"clip{n}.mp4", content_type="video/mp4", duration=61.23456,
+                             width=1920, height=1080, title=f"Clip {n}", description="encore", comment_count=n,
+                             hls_status="ready" if n == 0 else None, hls_progress={"720p": 100} if n == 0 else None,
+                             created_at=t0 + timedelta(seconds=n), filed_by="time" if n == 2 else None)
+            s.add(item)
+            s.flush()
+            for name in (("poster", "720p") if kind == "video" else ("waveform",)):
+                s.add(Rendition(media_id=item.id, name=name, key=f"{item.prefix}/{name}", content_type="x/y", size=1))
+            if n == 0:
+                for song, source, start in ((7, CONFIRMED, 30.0), (5, SUGGESTED, 0.0), (6, SUGGESTED, 20.5)):
+                    s.add(MediaSong(media_id=item.id, song_id=song, show_id=1, source=source, score=0.8,
+                                    start_s=start, end_s=start + 10))
+        s.commit()
+    with factory() as s:
+        items = s.query(MediaItem).filter(MediaItem.show_id == 1).all()
+        expected: dict[str, list[dict]] = {"photos": [], "audio": [], "videos": []}
+        for item in sorted(items, key=lambda i: (i.created_at, i.id), reverse=True):
+            expected[{"photo": "photos", "audio": "audio", "video": "videos"}[item.kind]].append(record(item))
+    h = {"X-Internal-Token": env.settings.internal_token}
+    got = env.client.get("/internal/media/show/1", headers=h, params={"viewer_id": 10}).json()
+    assert got == expected
+    assert [len(got[k]) for k in ("photos", "audio", "videos")] == [2, 1, 2]
+    clip = got["videos"][1]
+    assert clip["song_ids"] == [7] and [s["song_id"] for s in clip["song_suggestions"]] == [5, 6]
+    assert got["videos"][1]["urls"]["hls"] and got["photos"][1]["urls"]["thumbnail_small"]
+    assert env.client.get("/internal/media/show/3", headers=h).json() == {"photos": [], "audio": [], "videos": []}
+    assert env.client.get("/internal/users/11/counts", headers=h).json() == {"photos": 0, "audio": 1, "videos": 0}

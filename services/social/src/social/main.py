@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from shared.adb import AsyncReader
 from shared.app import create_service_app, run_uvicorn
 from shared.copies import CopySpec, Reconciler
 from shared.db import make_engine, make_session_factory, run_migrations
@@ -54,6 +55,9 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     digest_job = DigestJob(engine, session_factory, auth_internal, settings)
     push = PushSender(session_factory, settings)
 
+    # the hot internal reads (a show's comments, a user's counts) on the event loop (social.readpath)
+    reader = AsyncReader(settings.db_url, pool_size=settings.db_pool_size)
+
     async def start_hub(app: FastAPI) -> None:
         await hub.start()
         await notify_hub.start()
@@ -65,6 +69,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
 
     async def stop_hub(_app: FastAPI) -> None:
         await hub.stop()
+        await reader.close()
         digest_job.stop()
         shows_client.client.close()
         media_client.client.close()
@@ -124,6 +129,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     app.state.broadcast.subscribe(settings.notify_channel, notify_hub.on_notice)
     app.state.broadcast.subscribe(ACCESS_CHANNEL, notify_hub.on_access_notice)
     app.state.engine = engine
+    app.state.reader = reader
     app.state.event_subscriptions = subscriptions
     app.state.shows_client = shows_client
     app.state.media_client = media_client

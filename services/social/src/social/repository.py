@@ -284,11 +284,6 @@ def recent_comments_of_user(session: Session, user_id: int, limit: int) -> tuple
     return list(rows), int(total)
 
 
-def count_comments_of_user(session: Session, user_id: int) -> int:
-    """How many comments a user wrote."""
-    return int(session.scalar(select(func.count()).select_from(Comment).where(Comment.user_id == user_id)) or 0)
-
-
 def delete_comment(session: Session, comment: Comment) -> None:
     """Remove a comment."""
     session.delete(comment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, WebSocket
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
 
 from shared.auth import CurrentUser
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
@@ -13,7 +13,7 @@ from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
 from shared.ratelimit import enforce
-from social import chat_service, service
+from social import chat_service, readpath, service
 from social.chat_ws import ChatSocket
 from social.dependencies import (
     ChatLimiter,
@@ -252,16 +252,17 @@ async def chat_socket(websocket: WebSocket, show_id: int, after: int | None = No
 
 
 @internal_router.get("/comments/show/{show_id}", response_model=CommentList)
-def internal_show_comments(show_id: ShowId, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                           offset: Offset = 0) -> dict[str, Any]:
+async def internal_show_comments(show_id: ShowId, request: Request,
+                                 limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Offset = 0) -> Response:
     """Show-level comments for the shows service's detail view."""
-    return service.internal_show_comments(session=session, show_id=show_id, limit=limit, offset=offset)
+    body = await readpath.show_comments(request.app.state.reader, show_id, limit=limit, offset=offset)
+    return Response(body, media_type="application/json")
 
 
 @internal_router.get("/users/{user_id}/counts", response_model=UserCounts)
-def internal_user_counts(user_id: UserId, session: SessionDep) -> dict[str, int]:
+async def internal_user_counts(user_id: UserId, request: Request) -> Response:
     """A user's comment and friend totals."""
-    return service.user_counts(session=session, user_id=user_id)
+    return Response(await readpath.user_counts(request.app.state.reader, user_id), media_type="application/json")
 
 
 @internal_router.get("/friends/{user_id}", response_model=FriendIds)

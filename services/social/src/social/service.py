@@ -203,12 +203,6 @@ def list_photo_comments(*, session: Session, shows: ShowsClient, media: MediaCli
     return {"comments": serialize_comments(session=session, comments=rows), "total": total}
 
 
-def internal_show_comments(*, session: Session, show_id: int, limit: int, offset: int) -> dict[str, Any]:
-    """Show-level comments for shows' detail view (the caller already checked visibility)."""
-    rows, total = repo.comments_of(session, show_id=show_id, limit=limit, offset=offset)
-    return {"comments": serialize_comments(session=session, comments=rows), "total": total}
-
-
 def recent_comments(*, session: Session, user_id: int, limit: int) -> dict[str, Any]:
     """The caller's latest comments with their show's name (dashboard)."""
     rows, total = repo.recent_comments_of_user(session, user_id, limit)
@@ -416,12 +410,6 @@ def list_requests(*, session: Session, principal: Principal, direction: str) -> 
 def friend_ids(*, session: Session, user_id: int) -> list[int]:
     """Ids of a user's accepted friends."""
     return repo.friend_ids(session, user_id)
-
-
-def user_counts(*, session: Session, user_id: int) -> dict[str, int]:
-    """A user's comment and friend totals."""
-    return {"comments": repo.count_comments_of_user(session, user_id),
-            "friends": len(repo.friend_ids(session, user_id))}
 
 
 # ---------------------------------------------------------------- feed

@@ -178,3 +178,42 @@ def test_recent_comments_dashboard_and_internal(people) -> None:
     assert r.status_code == 200 and r.json()["total"] == 3
     r = c.get(f"/internal/users/{FRIEND}/counts", headers={"X-Internal-Token": token})
     assert r.json() == {"comments": 3, "friends": 1}
+
+
+@pytest.mark.parametrize("backend", ["social", "social_pg"])
+def test_internal_show_comments_are_serialize_comments_of_the_orm_rows(backend: str, request) -> None:
+    """The event-loop read path (social.readpath) answers exactly what `serialize_comments` makes of the ORM
+    rows, on SQLite and PostgreSQL: authors (one whose copy is missing shown as a deleted user), mentions with
+    trailing punctuation, photo comments left out, every page and its total; and the dashboard's counts."""
+    from social import repository as repo
+    from social.models import Comment
+    from social.service import serialize_comments
+
+    app = request.getfixturevalue(backend)
+    for uid, name in ((OWNER, "olivia"), (FRIEND, "fred"), (STRANGER, "stan")):
+        app.add_user(uid, name)
+    app.befriend(OWNER, FRIEND)
+    app.world.add_show(12, OWNER, visibility="public")
+    c = app.client
+    for who, text in ((FRIEND, "what a night @olivia"), (OWNER, "thanks @fred. and @Stan, @nobody"),
+                      (STRANGER, "encore!")):
+        assert c.post("/api/comments", json={"show_id": 12, "text": text}, headers=app.headers(who)).status_code == 201
+    factory = app.app.state.session_factory
+    with factory() as s:
+        s.add(Comment(show_id=12, user_id=99, text="from an account the copy never had"))
+        s.add(Comment(show_id=12, photo_id=5, user_id=FRIEND, text="a photo's comment"))
+        s.commit()
+    token = {"X-Internal-Token": app.app.state.settings.internal_token}
+    for limit, offset in ((100, 0), (2, 0), (2, 2), (2, 4), (1, 3)):
+        with factory() as s:
+            rows, total = repo.comments_of(s, show_id=12, limit=limit, offset=offset)
+            expected = {"comments": serialize_comments(session=s, comments=rows), "total": total}
+        got = c.get("/internal/comments/show/12", headers=token, params={"limit": limit, "offset": offset}).json()
+        assert got == expected, (limit, offset)
+    everything = c.get("/internal/comments/show/12", headers=token).json()
+    assert everything["total"] == 4
+    assert [m["username"] for m in everything["comments"][1]["mentions"]] == ["fred", "stan"]
+    assert everything["comments"][3]["user"] == {"id": 99, "username": "deleted user"}
+    assert c.get("/internal/comments/show/77", headers=token).json() == {"comments": [], "total": 0}
+    assert c.get(f"/internal/users/{OWNER}/counts", headers=token).json() == {"comments": 1, "friends": 1}
+    assert c.get("/internal/users/42/counts", headers=token).json() == {"comments": 0, "friends": 0}
