@@ -51,6 +51,9 @@ class BaseServiceSettings(BaseSettings):
     # and readiness checks.
     db_pool_size: int = _common("DB_POOL_SIZE", 10, ge=1, le=200)  # type: ignore[assignment]
     db_max_overflow: int = _common("DB_MAX_OVERFLOW", 5, ge=0, le=200)  # type: ignore[assignment]
+    # The event loop's read connections (shared.adb: the hot reads of shows, media and social). Queries on
+    # them take a millisecond or two, so a few serve the whole loop; each is a PostgreSQL backend.
+    db_read_pool_size: int = _common("DB_READ_POOL_SIZE", 4, ge=1, le=200)  # type: ignore[assignment]
     broker_url: str = _common("BROKER_URL", "")  # type: ignore[assignment]
     redis_url: str = _common("REDIS_URL", "")  # type: ignore[assignment]
     auth_url: str = _common("AUTH_URL", "http://127.0.0.1:5001")  # type: ignore[assignment]

@@ -62,7 +62,7 @@ def create_app(
     )
 
     # the hot internal reads (a show's media, a user's counts) on the event loop (media.readpath)
-    reader = AsyncReader(settings.db_url, pool_size=settings.db_pool_size)
+    reader = AsyncReader(settings.db_url, pool_size=settings.db_read_pool_size)
 
     def _start(_: FastAPI) -> None:
         if settings.sweep_enabled:

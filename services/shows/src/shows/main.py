@@ -39,7 +39,7 @@ def create_app(
     session_factory = make_session_factory(engine, outbox)
     http_peers = HttpPeers(settings) if peers is None else None
     async_peers = AsyncHttpPeers(settings) if peers is None else None
-    reader = AsyncReader(settings.db_url, pool_size=settings.db_pool_size)
+    reader = AsyncReader(settings.db_url, pool_size=settings.db_read_pool_size)
     timeout = settings.internal_timeout_s
     auth_client = InternalClient(settings.auth_url, settings.internal_token, service="auth", timeout_s=timeout)
     social_client = InternalClient(settings.social_url, settings.internal_token, service="social", timeout_s=timeout)

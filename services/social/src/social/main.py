@@ -56,7 +56,7 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
     push = PushSender(session_factory, settings)
 
     # the hot internal reads (a show's comments, a user's counts) on the event loop (social.readpath)
-    reader = AsyncReader(settings.db_url, pool_size=settings.db_pool_size)
+    reader = AsyncReader(settings.db_url, pool_size=settings.db_read_pool_size)
 
     async def start_hub(app: FastAPI) -> None:
         await hub.start()
