@@ -88,7 +88,8 @@ def create_app(
         settings,
         title="ShareMyShows media",
         description="Photos, audio and video of shows: streaming uploads, processing state, range streaming.",
-        routers=[album_router, router, uploads_router, dashboard_router, me_router, internal_router, library_router,
+        # the most-asked first: every show detail and dashboard asks media's internal reads (shared.app)
+        routers=[internal_router, album_router, router, uploads_router, dashboard_router, me_router, library_router,
                  share_router],
         session_factory=session_factory,
         outbox=outbox,

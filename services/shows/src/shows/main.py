@@ -85,8 +85,9 @@ def create_app(
         settings,
         title="ShareMyShows shows",
         description="Artists, venues, concerts, a person's shows, setlists, check-ins and the dashboard.",
-        routers=[router, imports_router, stats_router, dashboard_router, catalogue_router, internal_router,
-                 media_internal_router],
+        # the most-asked first (shared.app): pages of shows, the dashboard, media's and social's access checks
+        routers=[router, dashboard_router, internal_router, media_internal_router, imports_router, stats_router,
+                 catalogue_router],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=subscriptions,

@@ -25,18 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import JSON, and_, bindparam, exists, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from shared import visibility
 from shared.adb import AsyncReader, Bound, Query
+from shared.db import utcnow
 from shows import repository as repo
 from shows.catalog.models import ShowAct
 from shows.exceptions import ShowNotFound
-from shows.models import Artist, Friendship, ReadEpoch, ReadVersion, SetlistSong, Show
-from shows.serialize import show_json, song_json
+from shows.models import Artist, CheckIn, Concert, Friendship, ReadEpoch, ReadVersion, SetlistSong, Show, Venue
+from shows.serialize import show_json, show_name, song_json
 from shows.service import Viewer
 
 SONGS = Query(
@@ -266,3 +267,41 @@ def _may_view(row: Any, viewer_id: int, *, friends: bool | None = None) -> bool:
 def dumps(body: Any) -> bytes:
     """JSON bytes of an answer (dates as YYYY-MM-DD, times with Z)."""
     return orjson.dumps(body, option=JSON_OPTIONS)
+
+
+# ---------------------------------------------------------------- the internal access answer
+
+_asker = bindparam("user_id")
+_theirs = aliased(Show)
+# media and social ask this for every upload, comment and read of theirs: one statement, on the loop
+ACCESS = Query(
+    select(Show.id, Show.user_id, Show.concert_id, Show.visibility, Show.visible_to, Concert.date,
+           Artist.name.label("artist_name"), Venue.name.label("venue_name"),
+           select(Friendship.accepted).where(_pair_of(Show.user_id, _asker)).scalar_subquery().label("friends"),
+           exists().where(_theirs.user_id == _asker, _theirs.concert_id == Show.concert_id).label("logged"),
+           exists().where(CheckIn.user_id == _asker, CheckIn.concert_id == Show.concert_id,
+                          CheckIn.checked_out_at.is_(None), CheckIn.checked_in_at >= bindparam("since"))
+           .label("checked_in"))
+    .join(Concert, Concert.id == Show.concert_id)
+    .join(Artist, Artist.id == Concert.artist_id)
+    .join(Venue, Venue.id == Concert.venue_id)
+    .where(Show.id == bindparam("show_id"))
+)
+
+
+async def show_access(reader: AsyncReader, *, show_id: int, user_id: int, ttl_hours: float,
+                      are_friends: bool | None = None, now: dt.datetime | None = None) -> bytes:
+    """What a user may do with a show, as JSON (`service.show_access`'s answer; ShowNotFound if it is gone).
+
+    `are_friends` is the friendship as social (its owner) knows it; without it this service's copy decides.
+    """
+    since = (now or utcnow()) - dt.timedelta(hours=ttl_hours)
+    row = await reader.first(ACCESS, show_id=show_id, user_id=user_id, since=since)
+    if row is None:
+        raise ShowNotFound()
+    return dumps({
+        "show_id": row.id, "owner_id": row.user_id, "concert_id": row.concert_id, "visibility": row.visibility,
+        "can_view": _may_view(row, user_id, friends=are_friends), "can_edit": row.user_id == user_id,
+        "logged_concert": bool(row.logged), "checked_in": bool(row.checked_in),
+        "show_name": show_name(row.artist_name, row.venue_name), "date": row.date,
+    })

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
 from shared.db import SessionDep
 from shared.internal import require_internal
-from shows import dashboard, filing, service
+from shows import dashboard, filing, readpath, service
 from shows import repository as repo
 from shows.clients import fetch_user_counts_async
 from shows.dependencies import MAX_ID, PeersDep, SettingsDep, ShowId, ViewerDep, reader_of
@@ -75,16 +75,17 @@ def suggest_venues(
 
 
 @internal_router.get("/shows/{show_id}/access", response_model=ShowAccess)
-def show_access(
+async def show_access(
     show_id: ShowId,
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     user_id: Annotated[int, Query(ge=0, le=MAX_ID)],
     friends: Annotated[bool | None, Query(description="the friendship as social knows it")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """What `user_id` may do with a show (404 if the show does not exist)."""
-    return service.show_access(session, show_id=show_id, user_id=user_id, ttl_hours=settings.checkin_ttl_hours,
-                               are_friends=friends)
+    body = await readpath.show_access(reader_of(request), show_id=show_id, user_id=user_id,
+                                      ttl_hours=settings.checkin_ttl_hours, are_friends=friends)
+    return Response(body, media_type="application/json")
 
 
 @internal_router.get("/snapshot/shows")

@@ -274,40 +274,6 @@ def list_shows(
     return [show_json(r, viewer.id, bills.get(r.id)) for r in rows], total
 
 
-def show_access(
-    session: Session,
-    *,
-    show_id: int,
-    user_id: int,
-    now: dt.datetime | None = None,
-    ttl_hours: float = 6.0,
-    are_friends: bool | None = None,
-) -> dict[str, Any]:
-    """What a user may do with a show (the internal access answer media and social rely on).
-
-    `are_friends` is the friendship as social (its owner) knows it: social passes it so its own checks
-    never lag behind its own changes; others leave it out and this service's copy decides.
-    """
-    row = repo.show_row(session, show_id)
-    if row is None:
-        raise ShowNotFound()
-    show = row
-    mine = repo.get_user_show_for_concert(session, user_id, show.concert_id)
-    since = (now or utcnow()) - dt.timedelta(hours=ttl_hours)
-    return {
-        "show_id": show.id,
-        "owner_id": show.user_id,
-        "concert_id": show.concert_id,
-        "visibility": show.visibility,
-        "can_view": can_view(session, show, user_id, are_friends=are_friends),
-        "can_edit": show.user_id == user_id,
-        "logged_concert": mine is not None,
-        "checked_in": repo.active_checkin(session, user_id, show.concert_id, since) is not None,
-        "show_name": show_name(row.artist_name, row.venue_name),
-        "date": row.date,
-    }
-
-
 def show_info(session: Session, *, show_id: int) -> dict[str, Any]:
     """Minimal facts of a show for other services."""
     row = repo.show_row(session, show_id)

@@ -180,3 +180,41 @@ def test_internal_access_takes_socials_answer_on_the_friendship(
     private_url = f"/internal/shows/{private['id']}/access"
     assert client.get(private_url, params={"user_id": 2, "friends": 1}, headers=h).json()["can_view"] is False
     assert client.get(url, params={"user_id": 1, "friends": 0}, headers=h).json()["can_view"] is True  # owner
+
+
+def test_internal_access_audience_attendance_and_check_ins(client: Any, auth: Any, make_show: Any, befriend: Any,
+                                                           settings: Any, session_factory: Any) -> None:
+    """The access answer media and social act on: a narrowed audience, who logged the same concert, who is
+    checked in there now (checked out, or in longer ago than the check-in lifetime, is not)."""
+    import datetime as dt
+
+    from shared.db import utcnow
+    from shows.models import CheckIn
+
+    h = {"X-Internal-Token": settings.internal_token}
+    today = utcnow().date().isoformat()
+    mine = make_show(1, date=today, visibility="friends", visible_to=[3])
+    make_show(2, date=today)  # the same concert
+    befriend(1, 2)
+    befriend(1, 3)
+
+    def ask(user: int) -> dict[str, Any]:
+        r = client.get(f"/internal/shows/{mine['id']}/access", params={"user_id": user}, headers=h)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    two, three = ask(2), ask(3)
+    assert (two["can_view"], two["logged_concert"], two["checked_in"]) == (False, True, False)  # a friend, not in
+    assert (three["can_view"], three["logged_concert"], three["checked_in"]) == (True, False, False)
+    theirs = client.get("/api/shows", headers=auth(2)).json()[0]["id"]
+    assert client.post(f"/api/shows/{theirs}/checkin", headers=auth(2)).status_code == 200
+    assert ask(2)["checked_in"] is True and ask(3)["checked_in"] is False
+    assert client.post(f"/api/shows/{theirs}/checkout", headers=auth(2)).status_code == 200
+    assert ask(2)["checked_in"] is False
+    assert client.post(f"/api/shows/{theirs}/checkin", headers=auth(2)).status_code == 200
+    with session_factory() as s:
+        row = s.query(CheckIn).filter(CheckIn.user_id == 2, CheckIn.checked_out_at.is_(None)).one()
+        row.checked_in_at = utcnow() - dt.timedelta(hours=settings.checkin_ttl_hours, minutes=1)
+        s.commit()
+    assert ask(2)["checked_in"] is False
+    assert ask(1) == {**ask(1), "can_view": True, "can_edit": True, "logged_concert": True, "date": today}

@@ -114,7 +114,8 @@ def create_app(settings: SocialSettings | None = None, *, users: UserDirectory |
         settings,
         title="ShareMyShows social",
         description=DESCRIPTION,
-        routers=[router, internal_router, together_router, together_internal],
+        # the most-asked first (shared.app): every show detail and dashboard asks social's internal reads
+        routers=[internal_router, router, together_router, together_internal],
         session_factory=session_factory,
         outbox=outbox,
         subscriptions=subscriptions,
