@@ -39,7 +39,11 @@ def dialect_insert(session: Session, table: Any) -> Any:
 
     Upserts and insert-unless-present are one statement on both, so concurrent writers serialise on the row.
     """
-    dialect = session.get_bind().dialect.name
+    return insert_for(session.get_bind().dialect.name, table)
+
+
+def insert_for(dialect: str, table: Any) -> Any:
+    """`dialect_insert` by the dialect's name (for statements built once and cached per dialect)."""
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":

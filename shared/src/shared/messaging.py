@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 from prometheus_client import Gauge, Histogram
-from sqlalchemy import and_, delete, exists, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared import metrics
@@ -314,6 +314,7 @@ class OutboxRelay(_StoppableThread):
         self.outbox = outbox
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
+        self._due: Any = None
         self.retention_s = bus.settings.bus_retention_s if retention_s is None else retention_s
         self.max_backoff_s = bus.settings.bus_relay_max_backoff_s if max_backoff_s is None else max_backoff_s
         self.prune_interval_s = prune_interval_s
@@ -348,25 +349,26 @@ class OutboxRelay(_StoppableThread):
 
     def _due_rows(self, session: Session) -> list[Any]:
         """Unpublished rows in order, leaving out rows backing off and the later rows of their aggregates."""
-        model = self.outbox.Event
-        earlier = aliased(model)
-        now = utcnow()
-        held_back = exists().where(
-            earlier.published_at.is_(None),
-            earlier.aggregate == model.aggregate,
-            earlier.next_attempt_at > now,
-            or_(earlier.created_at < model.created_at,
-                and_(earlier.created_at == model.created_at, earlier.id < model.id)),
-        )
-        stmt = (
-            select(model)
-            .where(model.published_at.is_(None),
-                   or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
-                   ~held_back)
-            .order_by(model.created_at, model.id)
-            .limit(self.batch_size)
-        )
-        return list(session.scalars(stmt))
+        if self._due is None:  # built once: building it (an alias's column proxies) cost more than running it
+            model = self.outbox.Event
+            earlier = aliased(model)
+            now = bindparam("now", type_=model.__table__.c.next_attempt_at.type)
+            held_back = exists().where(
+                earlier.published_at.is_(None),
+                earlier.aggregate == model.aggregate,
+                earlier.next_attempt_at > now,
+                or_(earlier.created_at < model.created_at,
+                    and_(earlier.created_at == model.created_at, earlier.id < model.id)),
+            )
+            self._due = (
+                select(model)
+                .where(model.published_at.is_(None),
+                       or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+                       ~held_back)
+                .order_by(model.created_at, model.id)
+                .limit(self.batch_size)
+            )
+        return list(session.scalars(self._due, {"now": utcnow()}))
 
     def relay_once(self) -> int:
         """Publish one batch of due rows; returns how many were relayed (confirmed or found unroutable)."""
