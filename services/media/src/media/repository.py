@@ -268,14 +268,17 @@ def usage(session: Session, user_id: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def reserved_bytes(session: Session, user_id: int, now: datetime, exclude_id: int | None = None) -> int:
-    """Bytes held by the user's unexpired reservations (other than `exclude_id`)."""
-    stmt = select(func.coalesce(func.sum(UploadReservation.bytes), 0)).where(
+def committed_bytes(session: Session, user_id: int, now: datetime, exclude_id: int | None = None) -> tuple[int, int]:
+    """(bytes of the user's stored originals, bytes held by their unexpired reservations other than
+    `exclude_id`) in one statement."""
+    held = select(func.coalesce(func.sum(UploadReservation.bytes), 0)).where(
         UploadReservation.user_id == user_id, UploadReservation.expires_at > now
     )
     if exclude_id is not None:
-        stmt = stmt.where(UploadReservation.id != exclude_id)
-    return int(session.scalar(stmt) or 0)
+        held = held.where(UploadReservation.id != exclude_id)
+    stored = select(func.coalesce(func.sum(MediaItem.file_size), 0)).where(MediaItem.user_id == user_id)
+    row = session.execute(select(stored.scalar_subquery(), held.scalar_subquery())).one()
+    return int(row[0]), int(row[1])
 
 
 def get_reservation(session: Session, reservation_id: int) -> UploadReservation | None:

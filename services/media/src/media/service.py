@@ -194,21 +194,22 @@ def reserve_upload(
         repo.lock_quota(session, user_id)
         now = utcnow()
         repo.delete_expired_reservations(session, user_id, now)
-        used, _ = repo.usage(session, user_id)
-        free = quota - used - repo.reserved_bytes(session, user_id, now, exclude_id=reservation_id)
+        used, held = repo.committed_bytes(session, user_id, now, exclude_id=reservation_id)
+        free = quota - used - held
         if at_least > free:
             raise QuotaExceeded(
                 f"This upload would take you past your {describe_size(quota)} storage quota "
                 f"({describe_size(used)} used). Delete some media to make room."
             )
         grant = max(at_least, min(wanted, free))
+        expires = now + timedelta(seconds=ttl_s)
         reservation = repo.get_reservation(session, reservation_id) if reservation_id is not None else None
-        if reservation is None:
+        if reservation is None:  # inserted with its final values: one INSERT, no UPDATE after it
             reservation = repo.add_reservation(session, UploadReservation(user_id=user_id, bytes=grant, created_at=now,
-                                                                          expires_at=now))
-        reservation.bytes = grant
-        reservation.expires_at = now + timedelta(seconds=ttl_s)
-        session.flush()
+                                                                          expires_at=expires))
+        else:
+            reservation.bytes, reservation.expires_at = grant, expires
+            session.flush()
         return reservation.id, grant
 
 
