@@ -30,7 +30,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import Table, bindparam
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import dialect_insert, insert_for, iso, session_scope, utcnow
+from shared.db import bound, bound_values, dialect_insert, insert_for, iso, session_scope, utcnow
 from shared.errors import ValidationFailed
 from shared.internal import InternalClient
 
@@ -62,7 +62,7 @@ def apply_if_newer(
     table = _table(model)
     row = {**key, **values, "version": version}
     stmt = _apply_statement(_dialect(session), table, tuple(row), tuple(key))
-    changed = session.execute(stmt, _binds(row)).first() is not None
+    changed = session.execute(stmt, bound(row)).first() is not None
     if changed:
         session.expire_all()  # objects of this table loaded earlier in the session are stale now
     return changed
@@ -77,8 +77,8 @@ def lock_copy(session: Session, model: Any, key: Mapping[str, Any], placeholder:
     table = _table(model)
     row = {**key, **placeholder, "version": 0}
     upsert, query = _lock_statements(_dialect(session), table, tuple(row), tuple(key))
-    session.execute(upsert, _binds(row))
-    return session.execute(query, _binds(key)).one()
+    session.execute(upsert, bound(row))
+    return session.execute(query, bound(key)).one()
 
 
 # Statements of the per-event copy writes, built once per dialect, table and columns: building an upsert
@@ -89,17 +89,9 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _binds(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"v_{k}": v for k, v in row.items()}
-
-
-def _values(table: Table, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns}
-
-
 @functools.cache
 def _apply_statement(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> Any:
-    stmt = insert_for(dialect, table).values(_values(table, columns))
+    stmt = insert_for(dialect, table).values(bound_values(table, columns))
     return stmt.on_conflict_do_update(
         index_elements=list(key),
         set_={k: stmt.excluded[k] for k in columns if k not in key},
@@ -109,7 +101,7 @@ def _apply_statement(dialect: str, table: Table, columns: tuple[str, ...], key: 
 
 @functools.cache
 def _lock_statements(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> tuple[Any, Any]:
-    stmt = insert_for(dialect, table).values(_values(table, columns))
+    stmt = insert_for(dialect, table).values(bound_values(table, columns))
     upsert = stmt.on_conflict_do_update(index_elements=list(key), set_={key[0]: stmt.excluded[key[0]]})
     query = table.select().where(*(table.c[k] == bindparam(f"v_{k}", type_=table.c[k].type) for k in key))
     return upsert, query.with_for_update() if dialect == "postgresql" else query

@@ -7,14 +7,14 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from anyio import CancelScope, CapacityLimiter, Semaphore, to_thread
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -40,6 +40,17 @@ def dialect_insert(session: Session, table: Any) -> Any:
     Upserts and insert-unless-present are one statement on both, so concurrent writers serialise on the row.
     """
     return insert_for(session.get_bind().dialect.name, table)
+
+
+def bound_values(table: Any, columns: Iterable[str]) -> dict[str, Any]:
+    """`.values()` of a statement built once and run many times: each column bound as `v_<column>` (with its
+    type, so its bind processing applies); `bound(row)` gives the matching parameters."""
+    return {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns}
+
+
+def bound(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of `bound_values` for one row."""
+    return {f"v_{k}": v for k, v in row.items()}
 
 
 def insert_for(dialect: str, table: Any) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -11,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shared import visibility
 from shared.copies import apply_if_newer, lock_copy
-from shared.db import dialect_insert, utcnow
+from shared.db import bound, bound_values, dialect_insert, insert_for, utcnow
 from social.models import (
     Block,
     ChatMessage,
@@ -188,18 +190,20 @@ def show_ids_of_owner(session: Session, owner_id: int) -> list[int]:
 def upsert_feed_item(session: Session, *, kind: str, show_id: int, media_id: int, owner_id: int,
                      media_kind: str | None, thumbnail_url: str | None, url: str | None,
                      created_at: datetime) -> None:
-    """Add a feed item once (re-delivered events update it)."""
-    item = session.scalars(
-        select(FeedItem).where(FeedItem.kind == kind, FeedItem.show_id == show_id, FeedItem.media_id == media_id)
-    ).first()
-    if item is None:
-        session.add(FeedItem(kind=kind, show_id=show_id, media_id=media_id, owner_id=owner_id,
-                             media_kind=media_kind, thumbnail_url=thumbnail_url, url=url, created_at=created_at))
-    else:
-        item.owner_id = owner_id
-        item.thumbnail_url = thumbnail_url
-        item.url = url
-    session.flush()
+    """Add a feed item once (re-delivered events update its owner and links): one statement."""
+    row = {"kind": kind, "show_id": show_id, "media_id": media_id, "owner_id": owner_id, "media_kind": media_kind,
+           "thumbnail_url": thumbnail_url, "url": url, "created_at": created_at}
+    session.execute(_feed_upsert(session.get_bind().dialect.name), bound(row))
+
+
+@functools.cache
+def _feed_upsert(dialect: str) -> Any:
+    # built once per dialect: building an upsert (its `excluded` alias) costs more than running it
+    table = FeedItem.__table__
+    stmt = insert_for(dialect, table).values(bound_values(table, (
+        "kind", "show_id", "media_id", "owner_id", "media_kind", "thumbnail_url", "url", "created_at")))
+    return stmt.on_conflict_do_update(index_elements=["kind", "show_id", "media_id"],
+                                      set_={c: stmt.excluded[c] for c in ("owner_id", "thumbnail_url", "url")})
 
 
 def delete_feed_items(session: Session, *, show_id: int | None = None, media_id: int | None = None,
