@@ -185,9 +185,10 @@ def on_checkin(session: Session, shows: ShowsClient | None, live: Live | None, *
 def on_show_logged(session: Session, shows: ShowsClient | None, live: Live | None, *, show_id: int, owner_id: int,
                    concert_id: int, name: str) -> None:
     """Friends who logged the same concert hear that this person logged it too (if they may see the show)."""
-    who = _name(session, owner_id)
+    who: str | None = None  # looked up only for someone to tell
     for uid in repo.friends_who_logged(session, owner_id, concert_id):
         if can_see(session, shows, show_id, uid):
+            who = who or _name(session, owner_id)
             notify(session, live, user_id=uid, type="friend_logged", key=f"friend_logged:{show_id}",
                    actor_id=owner_id, show_id=show_id, concert_id=concert_id,
                    text=f"{who} logged a concert you went to{f': {name}' if name else ''}")
