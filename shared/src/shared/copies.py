@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import bound, bound_values, dialect_insert, insert_for, iso, session_scope, utcnow
@@ -103,7 +103,7 @@ def _apply_statement(dialect: str, table: Table, columns: tuple[str, ...], key: 
 def _lock_statements(dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...]) -> tuple[Any, Any]:
     stmt = insert_for(dialect, table).values(bound_values(table, columns))
     upsert = stmt.on_conflict_do_update(index_elements=list(key), set_={key[0]: stmt.excluded[key[0]]})
-    query = table.select().where(*(table.c[k] == bindparam(f"v_{k}", type_=table.c[k].type) for k in key))
+    query = table.select().where(*(table.c[k] == value for k, value in bound_values(table, key).items()))
     return upsert, query.with_for_update() if dialect == "postgresql" else query
 
 

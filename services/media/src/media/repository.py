@@ -262,10 +262,12 @@ def lock_quota(session: Session, user_id: int) -> None:
 
 def usage(session: Session, user_id: int) -> tuple[int, int]:
     """(bytes of the user's stored originals, number of items)."""
-    row = session.execute(
-        select(func.coalesce(func.sum(MediaItem.file_size), 0), func.count()).where(MediaItem.user_id == user_id)
-    ).one()
+    row = session.execute(select(_stored_bytes(), func.count()).where(MediaItem.user_id == user_id)).one()
     return int(row[0]), int(row[1])
+
+
+def _stored_bytes() -> Any:
+    return func.coalesce(func.sum(MediaItem.file_size), 0)
 
 
 def committed_bytes(session: Session, user_id: int, now: datetime, exclude_id: int | None = None) -> tuple[int, int]:
@@ -276,7 +278,7 @@ def committed_bytes(session: Session, user_id: int, now: datetime, exclude_id: i
     )
     if exclude_id is not None:
         held = held.where(UploadReservation.id != exclude_id)
-    stored = select(func.coalesce(func.sum(MediaItem.file_size), 0)).where(MediaItem.user_id == user_id)
+    stored = select(_stored_bytes()).where(MediaItem.user_id == user_id)
     row = session.execute(select(stored.scalar_subquery(), held.scalar_subquery())).one()
     return int(row[0]), int(row[1])
 

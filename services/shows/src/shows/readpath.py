@@ -291,7 +291,8 @@ ACCESS = Query(
 
 async def show_access(reader: AsyncReader, *, show_id: int, user_id: int, ttl_hours: float,
                       are_friends: bool | None = None, now: dt.datetime | None = None) -> bytes:
-    """What a user may do with a show, as JSON (`service.show_access`'s answer; ShowNotFound if it is gone).
+    """What a user may do with a show (the internal access answer media and social act on) as JSON;
+    ShowNotFound if it is gone.
 
     `are_friends` is the friendship as social (its owner) knows it; without it this service's copy decides.
     """

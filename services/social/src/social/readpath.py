@@ -8,15 +8,14 @@ makes from ORM rows (held by a test on the same rows).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import and_, bindparam, case, func, select
 
 from shared.adb import AsyncReader, Query
-from shared.db import iso
 from social.models import Comment, Friendship, User
-from social.service import mention_candidates, resolve_mentions
+from social.service import comment_json, mention_names
 
 _show = bindparam("show_id")
 _on_show = and_(Comment.show_id == _show, Comment.photo_id.is_(None))
@@ -41,25 +40,23 @@ COUNTS = Query(select(
 ))
 
 
+class _Author(NamedTuple):
+    id: int
+    username: str
+
+
 async def show_comments(reader: AsyncReader, show_id: int, *, limit: int, offset: int) -> bytes:
     """A show's own comments (not its photos'), oldest first, with their total, as JSON."""
     async with reader.connection() as conn:
         rows = await conn.all(PAGE, show_id=show_id, limit=limit, offset=offset)
         total = rows[0].total if rows else (await conn.scalar(TOTAL, show_id=show_id) if offset else 0)
-        names = {n for r in rows for c in mention_candidates(r.text) for n in (c.lower(), c.rstrip(".-").lower())}
         known: dict[str, Any] = {}
-        for name in sorted(names):  # mentions are few: one indexed lookup each
+        for name in sorted({n.lower() for n in mention_names(r.text for r in rows)}):  # few: one lookup each
             hit = await conn.first(BY_NAME, name=name)
             if hit is not None:
                 known[name] = hit
-    comments = [
-        {"id": r.id, "show_id": r.show_id, "photo_id": r.photo_id,
-         "user": None if r.user_id is None else {"id": r.user_id,
-                                                     "username": "deleted user" if r.username is None else r.username},
-         "text": r.text, "created_at": iso(r.created_at), "updated_at": iso(r.updated_at),
-         "mentions": resolve_mentions(r.text, known)}
-        for r in rows
-    ]
+    # the author's live copy came with the row (the outer join leaves the username null for a deleted one)
+    comments = [comment_json(r, None if r.username is None else _Author(r.user_id, r.username), known) for r in rows]
     return orjson.dumps({"comments": comments, "total": int(total or 0)})
 
 

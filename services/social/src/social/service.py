@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,28 +80,31 @@ def resolve_mentions(text: str, known: dict[str, User]) -> list[dict[str, Any]]:
     return out
 
 
+def mention_names(texts: Iterable[str]) -> set[str]:
+    """The usernames `@mentions` in these texts may name (each with and without trailing punctuation)."""
+    return {n for text in texts for cand in mention_candidates(text) for n in (cand, cand.rstrip(".-"))}
+
+
+def comment_json(c: Any, author: Any, known: dict[str, Any]) -> dict[str, Any]:
+    """A comment as API JSON: `c` an ORM comment or a row of its columns, `author` its live user copy (id,
+    username) or None, `known` the mentionable users by lower-cased username."""
+    return {
+        "id": c.id,
+        "show_id": c.show_id,
+        "photo_id": c.photo_id,
+        "user": _user_json(author if c.user_id else None, c.user_id),
+        "text": c.text,
+        "created_at": iso(c.created_at),
+        "updated_at": iso(c.updated_at),
+        "mentions": resolve_mentions(c.text, known),
+    }
+
+
 def serialize_comments(*, session: Session, comments: Sequence[Comment]) -> list[dict[str, Any]]:
     """Comments as API JSON, authors and mentions resolved in two queries."""
     authors = repo.users_by_ids(session, (c.user_id for c in comments if c.user_id is not None))
-    names: set[str] = set()
-    for c in comments:
-        for cand in mention_candidates(c.text):
-            names.add(cand)
-            names.add(cand.rstrip(".-"))
-    known = repo.users_by_usernames(session, names)
-    return [
-        {
-            "id": c.id,
-            "show_id": c.show_id,
-            "photo_id": c.photo_id,
-            "user": _user_json(authors.get(c.user_id) if c.user_id else None, c.user_id),
-            "text": c.text,
-            "created_at": iso(c.created_at),
-            "updated_at": iso(c.updated_at),
-            "mentions": resolve_mentions(c.text, known),
-        }
-        for c in comments
-    ]
+    known = repo.users_by_usernames(session, mention_names(c.text for c in comments))
+    return [comment_json(c, authors.get(c.user_id), known) for c in comments]
 
 
 def viewable(shows: ShowsClient, show_id: int, user_id: int, session: Session | None = None) -> ShowAccess:
