@@ -122,3 +122,22 @@ def test_consumer_skips_unhandled_types_and_survives_handler_errors(tmp_path: Pa
         assert calls["n"] == 2
     finally:
         consumer.stop()
+
+
+def test_an_event_the_handler_declines_is_acknowledged_without_a_transaction(tmp_path: Path) -> None:
+    """`when` False (media and a comment on a show): nothing is applied and no inbox row is written; the
+    events it accepts are applied once, as any other."""
+    outbox, Seen, factory, bus = _world(tmp_path, "")
+    subs = Subscriptions("shows")
+
+    @subs.on(UserRegisteredV1, when=lambda event: event.user_id % 2 == 0)
+    def on_registered(session: Session, event: UserRegisteredV1, env: EventEnvelope) -> None:
+        session.add(Seen(event_type=env.type, user_id=event.user_id))
+
+    consumer = EventConsumer(bus, subs, factory, outbox, topology={"shows": ["user.registered"]})
+    envelopes = [make_envelope(UserRegisteredV1(user_id=i, username=f"u{i}"), "auth") for i in range(4)]
+    assert [consumer.handle(e) for e in envelopes] == [True, False, True, False]
+    assert [consumer.handle(e) for e in envelopes] == [False] * 4  # applied already, or still declined
+    with factory() as s:
+        assert sorted(s.scalars(select(Seen.user_id))) == [0, 2]
+        assert sorted(s.scalars(select(outbox.Processed.event_id))) == sorted(str(envelopes[i].id) for i in (0, 2))

@@ -133,6 +133,43 @@ def test_every_ready_message_is_taken_from_one_listing_in_order(tmp_path: Path) 
     assert _msg_files(tmp_path) == []
 
 
+
+def test_a_consumer_lists_the_folder_once_and_then_takes_what_inotify_announces(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folder holds every service's messages (a backlog of one of them ran to 1,400 files): a consumer lists
+    it when it starts and for its own queues only, then adds the new files inotify names to its listing; an
+    ack's wake-up with nothing new does not list it again."""
+    mine, other = _work_queue(), _work_queue()
+    listings: list[set[str]] = []
+    real_refresh = fsbus.Channel._refresh
+
+    def counting_refresh(self: fsbus.Channel, *args: Any) -> None:
+        real_refresh(self, *args)
+        listings.append(set(self._listing))
+
+    monkeypatch.setattr(fsbus.Channel, "_refresh", counting_refresh)
+    got: list[int] = []
+    with _conn(tmp_path) as conn, _conn(tmp_path) as producer_conn:
+        producer = Producer(producer_conn.default_channel)
+        for n in range(30):  # another service's backlog
+            producer.publish({"n": n}, exchange=other.exchange, routing_key=other.routing_key, declare=[other])
+        producer.publish({"n": 0}, exchange=mine.exchange, routing_key=mine.routing_key, declare=[mine])
+
+        def later() -> None:
+            for n in range(1, 6):
+                time.sleep(0.1)
+                producer.publish({"n": n}, exchange=mine.exchange, routing_key=mine.routing_key, declare=[mine])
+
+        with Consumer(conn, [mine], callbacks=[lambda body, m: (got.append(body["n"]), m.ack())], accept=["json"]):
+            threading.Thread(target=later).start()
+            for _ in range(6):
+                conn.drain_events(timeout=5)
+    assert got == list(range(6))
+    assert len(listings) == 1  # before: once for each message and for each ack
+    assert listings[0] <= {mine.name}  # the other queue's backlog is not read
+    assert len(_msg_files(tmp_path)) == 30
+
+
 FANOUT_CHILD = textwrap.dedent("""
     import sys, time
     import shared.settings

@@ -456,12 +456,13 @@ class _Inotify:
     """Linux inotify on a folder (created, written or renamed files), through libc; None elsewhere."""
 
     MASK = 0x2 | 0x100 | 0x80  # IN_MODIFY | IN_CREATE | IN_MOVED_TO
+    MOVED_IN = 0x80  # IN_MOVED_TO: files that appear whole by a rename (the bus's messages)
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
 
     @classmethod
-    def open(cls, folder: Path) -> _Inotify | None:
+    def open(cls, folder: Path, mask: int = MASK) -> _Inotify | None:
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
             fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -469,7 +470,7 @@ class _Inotify:
             return None  # not Linux: the reader polls
         if fd < 0:
             return None
-        if libc.inotify_add_watch(fd, os.fsencode(str(folder)), cls.MASK) < 0:
+        if libc.inotify_add_watch(fd, os.fsencode(str(folder)), mask) < 0:
             os.close(fd)
             return None
         return cls(fd)

@@ -80,10 +80,10 @@ def make_subscriptions(storage_for: Callable[[], Storage]) -> Subscriptions:
         for item in repo.items_of_user(session, event.user_id):
             service.purge(session, storage, item)
 
-    @subs.on(CommentCreatedV1, CommentDeletedV1)
+    # photos count their comments; a comment on a show is not media's business
+    @subs.on(CommentCreatedV1, CommentDeletedV1, when=lambda event: event.photo_id is not None)
     def on_comment(session: Session, event: CommentCreatedV1 | CommentDeletedV1, envelope: EventEnvelope) -> None:
-        if event.photo_id is None:
-            return
+        assert event.photo_id is not None
         repo.bump_comment_count(session, event.photo_id, 1 if envelope.type == "comment.created" else -1)
 
     return subs
