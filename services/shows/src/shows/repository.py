@@ -136,12 +136,13 @@ def user_show_ids(session: Session, user_id: int) -> list[int]:
     return list(session.scalars(select(Show.id).where(Show.user_id == user_id).order_by(Show.id)))
 
 
-def set_audience(session: Session, show_id: int, user_ids: Iterable[int] | None) -> None:
-    """Replace the indexed copy of a show's `visible_to`."""
-    session.execute(delete(ShowAudience).where(ShowAudience.show_id == show_id))
+def set_audience(session: Session, show_id: int, user_ids: Iterable[int] | None, *, new: bool = False) -> None:
+    """Replace the indexed copy of a show's `visible_to` (`new`: the show was inserted in this transaction)."""
+    if not new:
+        session.execute(delete(ShowAudience).where(ShowAudience.show_id == show_id))
     if user_ids:
         session.add_all(ShowAudience(show_id=show_id, user_id=uid) for uid in user_ids)
-    session.flush()
+        session.flush()
 
 
 def delete_show(session: Session, show: Show) -> int:

@@ -19,7 +19,7 @@ from shows import repository as repo
 from shows.catalog import heard
 from shows.catalog import lineup as catalog_lineup
 from shows.exceptions import DuplicateShow, NotShowOwner, ShowNotFound
-from shows.models import Show
+from shows.models import Artist, Concert, Show
 from shows.normalize import normalize, parse_location
 from shows.schemas import ShowCreate, ShowUpdate
 from shows.serialize import show_json, show_name
@@ -76,8 +76,13 @@ def _resolve_concert(
     state: str,
     country: str,
     date: dt.date,
-) -> int:
-    artist = repo.find_or_create_artist(session, artist_name, normalize(artist_name), artist_mbid or None)
+    artist: Artist | None = None,
+) -> Concert:
+    """The concert of the artist (`artist` when the caller found it already) at the venue on the date."""
+    if artist is None:
+        artist = repo.find_or_create_artist(session, artist_name, normalize(artist_name), artist_mbid or None)
+    elif artist_mbid and not artist.mbid:
+        artist.mbid = artist_mbid
     venue = repo.find_or_create_venue(
         session,
         name=venue_name,
@@ -87,7 +92,7 @@ def _resolve_concert(
         state=state,
         country=country,
     )
-    return repo.find_or_create_concert(session, artist.id, venue.id, date).id
+    return repo.find_or_create_concert(session, artist.id, venue.id, date)
 
 
 def _place(data: ShowCreate | ShowUpdate, fields: set[str]) -> tuple[str, str, str]:
@@ -140,16 +145,20 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate, users: Us
     require_user(session, viewer=viewer, users=users)
     fields = set(data.model_fields_set)
     city, state, country = _place(data, fields)
-    concert_id = _resolve_concert(
+    # the artist the typed name resolves to (an alias finds its artist, which keeps one concert per act)
+    found = catalog_lineup.find_artist(session, data.artist_name, data.artist_mbid)
+    concert = _resolve_concert(
         session,
-        artist_name=catalog_lineup.headliner_name(session, data.artist_name, data.artist_mbid),
+        artist_name=data.artist_name,
         artist_mbid=data.artist_mbid,
         venue_name=data.venue_name,
         city=city,
         state=state,
         country=country,
         date=data.date,
+        artist=found,
     )
+    concert_id = concert.id
     existing = repo.get_user_show_for_concert(session, viewer.id, concert_id)
     if existing is not None:
         raise DuplicateShow(details=[{"field": "show_id", "message": str(existing.id)}])
@@ -170,11 +179,17 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate, users: Us
             session.add(show)
     except IntegrityError as exc:  # the same person logged it concurrently
         raise DuplicateShow() from exc
-    repo.set_audience(session, show.id, data.visible_to)
-    catalog_lineup.apply_show_extras(session, show, data, fields)
+    repo.set_audience(session, show.id, data.visible_to, new=True)
+    catalog_lineup.apply_show_extras(session, show, data, fields, headliner_id=concert.artist_id, new=True)
     row = _row(session, show.id)
     emit(session, ShowCreatedV1(**_facts(row)))
-    body = show_json(row, viewer.id, catalog_lineup.lineups(session, [show.id]).get(show.id))
+    if "artists" in fields and data.artists is not None:
+        lineup = catalog_lineup.lineups(session, [show.id]).get(show.id)
+    else:  # the bill is its headliner alone
+        a = session.get(Artist, concert.artist_id)  # in the session already: no query
+        assert a is not None
+        lineup = [catalog_lineup.act_json(a.id, a.name, a.mbid, a.image_url, a.disambiguation, "headliner", 1)]
+    body = show_json(row, viewer.id, lineup)
     body["others_count"] = repo.count_concert_shows(session, concert_id, excluding_user=viewer.id)
     return body
 
@@ -200,7 +215,7 @@ def update_show(session: Session, *, viewer: Viewer, show_id: int, data: ShowUpd
             state=state,
             country=country,
             date=date,
-        )
+        ).id
         if concert_id != show.concert_id:
             clash = repo.get_user_show_for_concert(session, viewer.id, concert_id)
             if clash is not None:

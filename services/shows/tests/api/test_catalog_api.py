@@ -268,6 +268,14 @@ def test_ambiguous_name_asks_then_takes_the_chosen_mbid(cat: Any, auth: Any) -> 
     assert artist["image_url"] == "https://commons.wikimedia.org/wiki/Special:FilePath/Genesis_band_1974.jpg"
     hits = cat.client.get("/api/artists?q=gene", headers=h).json()["artists"]
     assert hits[0]["disambiguation"] == "UK rock band"
+    # a new show's bill, written without reading it back, is the one its detail reads
+    h2 = auth(2)
+    second = _show(cat, h2, artist_name="genesis", venue_name="Wembley Arena")
+    assert second["artist"]["id"] == aid
+    assert second["lineup"] == [{"artist": {"id": aid, "name": "Genesis", "mbid": chosen,
+                                            "image_url": artist["image_url"], "disambiguation": "UK rock band"},
+                                 "role": "headliner", "position": 1}]
+    assert cat.client.get(f"/api/shows/{second['id']}", headers=h2).json()["lineup"] == second["lineup"]
 
 
 def test_jobs_are_private_and_sources_say_what_is_configured(cat: Any, auth: Any, settings: Any,

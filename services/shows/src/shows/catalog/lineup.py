@@ -44,15 +44,12 @@ def resolve_artist(session: Session, name: str, mbid: str | None = None) -> Arti
     return repo.find_or_create_artist(session, name.strip()[:200], normalize(name), mbid or None)
 
 
-def headliner_name(session: Session, name: str, mbid: str | None) -> str:
-    """The name under which a typed headliner resolves (its alias's artist keeps one concert per act)."""
-    found = find_artist(session, name, mbid)
-    return found.name if found is not None else name
-
-
-def set_lineup(session: Session, show_id: int, headliner_id: int, acts: Sequence[tuple[int, str]]) -> None:
-    """Replace a show's bill: the headliner first, then the other acts in the order given (duplicates dropped)."""
-    session.execute(delete(ShowAct).where(ShowAct.show_id == show_id))
+def set_lineup(session: Session, show_id: int, headliner_id: int, acts: Sequence[tuple[int, str]], *,
+               new: bool = False) -> None:
+    """Replace a show's bill: the headliner first, then the other acts in the order given (duplicates dropped).
+    `new`: the show was inserted in this transaction, so it has no bill to delete."""
+    if not new:
+        session.execute(delete(ShowAct).where(ShowAct.show_id == show_id))
     seen = {headliner_id}
     rows = [ShowAct(show_id=show_id, artist_id=headliner_id, role="headliner", position=1)]
     for artist_id, role in acts:
@@ -94,18 +91,31 @@ def lineups(session: Session, show_ids: Iterable[int]) -> dict[int, list[dict[st
     )
     out: dict[int, list[dict[str, Any]]] = {}
     for sid, role, pos, aid, name, mbid, image, dis in session.execute(stmt):
-        out.setdefault(sid, []).append({
-            "artist": {"id": aid, "name": name, "mbid": mbid, "image_url": image, "disambiguation": dis or ""},
-            "role": role,
-            "position": pos,
-        })
+        out.setdefault(sid, []).append(act_json(aid, name, mbid, image, dis, role, pos))
     return out
 
 
-def apply_show_extras(session: Session, show: Show, data: Any, fields: set[str]) -> None:
-    """Festival, ticket facts and the bill from a create/update body (only the fields it sent)."""
+def act_json(artist_id: int, name: str, mbid: str | None, image_url: str | None, disambiguation: str | None,
+             role: str, position: int) -> dict[str, Any]:
+    """One act of a bill as the contract's JSON."""
+    return {
+        "artist": {"id": artist_id, "name": name, "mbid": mbid, "image_url": image_url,
+                   "disambiguation": disambiguation or ""},
+        "role": role,
+        "position": position,
+    }
+
+
+def apply_show_extras(session: Session, show: Show, data: Any, fields: set[str], *,
+                      headliner_id: int | None = None, new: bool = False) -> None:
+    """Festival, ticket facts and the bill from a create/update body (only the fields it sent).
+
+    `headliner_id`: the concert's artist when the caller has it; `new`: the show was inserted in this
+    transaction (it has no bill yet): a new show skips three statements.
+    """
     session.flush()
-    headliner_id = session.scalars(select(Concert.artist_id).where(Concert.id == show.concert_id)).one()
+    if headliner_id is None:
+        headliner_id = session.scalars(select(Concert.artist_id).where(Concert.id == show.concert_id)).one()
     if "festival" in fields:
         fest = data.festival
         show.festival_name = fest.name if fest else None
@@ -120,9 +130,9 @@ def apply_show_extras(session: Session, show: Show, data: Any, fields: set[str])
             artist = resolve_artist(session, act.name, act.mbid)
             if artist.id != headliner_id:
                 acts.append((artist.id, act.role if act.role != "headliner" else "support"))
-        set_lineup(session, show.id, headliner_id, acts)
-    elif not act_ids(session, show.id):
-        set_lineup(session, show.id, headliner_id, [])
+        set_lineup(session, show.id, headliner_id, acts, new=new)
+    elif new or not act_ids(session, show.id):
+        set_lineup(session, show.id, headliner_id, [], new=new)
     else:
         ensure_headliner(session, show.id, headliner_id)
 
