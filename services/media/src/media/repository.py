@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,7 +22,7 @@ from media.models import (
     UploadReservation,
 )
 from shared.copies import apply_if_newer, lock_copy
-from shared.db import dialect_insert, utcnow
+from shared.db import bound, bound_values, insert_for, utcnow
 
 
 def get(session: Session, media_id: int) -> MediaItem | None:
@@ -252,12 +253,32 @@ def forget_sweep_marks(session: Session, keys: list[str] | None = None, *, seen_
 # ---------------------------------------------------------------- storage quota
 
 
+@functools.cache
+def _quota_statements(dialect: str) -> tuple[Any, Any, Any, Any]:
+    """An admission's statements, built once per dialect: (lock the user's row, forget their expired
+    reservations, stored and held bytes, insert a reservation). py-spy had building them (and their cache keys)
+    at most of an admission's CPU."""
+    lock_t, r = QuotaLock.__table__, UploadReservation.__table__
+    lock = insert_for(dialect, lock_t).values(**bound_values(lock_t, ("user_id", "touched_at")))
+    lock = lock.on_conflict_do_update(index_elements=[lock_t.c.user_id],
+                                      set_={"touched_at": lock.excluded.touched_at})
+    expire = delete(r).where(r.c.user_id == bindparam("user_id"), r.c.expires_at <= bindparam("now"))
+    held = select(func.coalesce(func.sum(r.c.bytes), 0)).where(
+        r.c.user_id == bindparam("user_id"), r.c.expires_at > bindparam("now"), r.c.id != bindparam("exclude_id"))
+    stored = select(_stored_bytes()).where(MediaItem.user_id == bindparam("user_id"))
+    committed = select(stored.scalar_subquery(), held.scalar_subquery())
+    add = insert(r).values(**bound_values(r, ("user_id", "bytes", "created_at", "expires_at")))
+    return lock, expire, committed, add
+
+
+def _quota(session: Session) -> tuple[Any, Any, Any, Any]:
+    return _quota_statements(session.get_bind().dialect.name)
+
+
 def lock_quota(session: Session, user_id: int) -> None:
     """Lock the user's quota row until the transaction ends (created on first use; one statement, so
     PostgreSQL row-locks it and SQLite takes its write lock: a user's reservations are decided one by one)."""
-    now = utcnow()
-    stmt = dialect_insert(session, QuotaLock.__table__).values(user_id=user_id, touched_at=now)
-    session.execute(stmt.on_conflict_do_update(index_elements=[QuotaLock.user_id], set_={"touched_at": now}))
+    session.execute(_quota(session)[0], bound({"user_id": user_id, "touched_at": utcnow()}))
 
 
 def usage(session: Session, user_id: int) -> tuple[int, int]:
@@ -273,13 +294,8 @@ def _stored_bytes() -> Any:
 def committed_bytes(session: Session, user_id: int, now: datetime, exclude_id: int | None = None) -> tuple[int, int]:
     """(bytes of the user's stored originals, bytes held by their unexpired reservations other than
     `exclude_id`) in one statement."""
-    held = select(func.coalesce(func.sum(UploadReservation.bytes), 0)).where(
-        UploadReservation.user_id == user_id, UploadReservation.expires_at > now
-    )
-    if exclude_id is not None:
-        held = held.where(UploadReservation.id != exclude_id)
-    stored = select(_stored_bytes()).where(MediaItem.user_id == user_id)
-    row = session.execute(select(stored.scalar_subquery(), held.scalar_subquery())).one()
+    params = {"user_id": user_id, "now": now, "exclude_id": 0 if exclude_id is None else exclude_id}  # ids are > 0
+    row = session.execute(_quota(session)[2], params).one()
     return int(row[0]), int(row[1])
 
 
@@ -288,11 +304,11 @@ def get_reservation(session: Session, reservation_id: int) -> UploadReservation 
     return session.get(UploadReservation, reservation_id)
 
 
-def add_reservation(session: Session, reservation: UploadReservation) -> UploadReservation:
-    """Insert a reservation (flushed, so it has an id)."""
-    session.add(reservation)
-    session.flush()
-    return reservation
+def add_reservation(session: Session, *, user_id: int, size: int, created_at: datetime, expires_at: datetime) -> int:
+    """Insert a reservation; its id."""
+    result = session.execute(_quota(session)[3], bound({"user_id": user_id, "bytes": size, "created_at": created_at,
+                                                        "expires_at": expires_at}))
+    return int(result.inserted_primary_key[0])
 
 
 def delete_reservation(session: Session, reservation_id: int) -> None:
@@ -302,9 +318,7 @@ def delete_reservation(session: Session, reservation_id: int) -> None:
 
 def delete_expired_reservations(session: Session, user_id: int, now: datetime) -> None:
     """Forget a user's reservations whose uploads died without releasing them."""
-    session.execute(
-        delete(UploadReservation).where(UploadReservation.user_id == user_id, UploadReservation.expires_at <= now)
-    )
+    session.execute(_quota(session)[1], {"user_id": user_id, "now": now})
 
 
 # ---------------------------------------------------------------- resumable (tus) uploads

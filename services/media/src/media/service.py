@@ -29,7 +29,7 @@ from media.exceptions import (
     UploadRateLimited,
     UploadTooLarge,
 )
-from media.models import FAILED, FILING_PENDING, PROCESSING, READY, MediaItem, TusUpload, UploadReservation
+from media.models import FAILED, FILING_PENDING, PROCESSING, READY, MediaItem, TusUpload
 from media.processing import hls
 from media.processing.sniff import Sniffed
 from media.serialize import THUMB_SIZES, record
@@ -205,11 +205,9 @@ def reserve_upload(
         expires = now + timedelta(seconds=ttl_s)
         reservation = repo.get_reservation(session, reservation_id) if reservation_id is not None else None
         if reservation is None:  # inserted with its final values: one INSERT, no UPDATE after it
-            reservation = repo.add_reservation(session, UploadReservation(user_id=user_id, bytes=grant, created_at=now,
-                                                                          expires_at=expires))
-        else:
-            reservation.bytes, reservation.expires_at = grant, expires
-            session.flush()
+            return repo.add_reservation(session, user_id=user_id, size=grant, created_at=now, expires_at=expires), grant
+        reservation.bytes, reservation.expires_at = grant, expires
+        session.flush()
         return reservation.id, grant
 
 
