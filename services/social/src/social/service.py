@@ -131,7 +131,7 @@ def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, 
     else:
         assert show_id is not None
         viewable(shows, show_id, principal.user_id, session)
-    ensure_user(session=session, principal=principal, users=users)
+    author = ensure_user(session=session, principal=principal, users=users)
     # lock the show's copy: if show.deleted is being applied right now, one of us sees the other's result
     # (the deletion removes this comment, or this call finds the tombstone), never an orphaned comment
     if repo.lock_show_ref(session, show_id).deleted:
@@ -140,7 +140,8 @@ def create_comment(*, session: Session, shows: ShowsClient, media: MediaClient, 
                                text=data.text)
     emit(session, CommentCreatedV1(comment_id=comment.id, show_id=show_id, photo_id=comment.photo_id,
                                    user_id=principal.user_id))
-    return serialize_comments(session=session, comments=[comment])[0]
+    # its author is the caller's live copy just checked: only mentions are looked up (when it has any)
+    return comment_json(comment, author, repo.users_by_usernames(session, mention_names([comment.text])))
 
 
 def _comment_for_writer(session: Session, shows: ShowsClient, comment_id: int, user_id: int) -> Comment:
