@@ -1,6 +1,6 @@
 """Mixed load: 50 simulated users in a closed loop against the whole system, in the embedded or the full mode.
 
-Run: `.venv/bin/python bench/mix.py [--users 50] [--seconds 30] [--full]`.
+Run: `.venv/bin/python bench/mix.py [--users 50] [--seconds 30] [--full] [--only OPERATION]`.
 
 Embedded (default): the system exactly as `make run` starts it (shared.testing.embedded: SQLite, local
 objects, filesystem bus). `--full`: fresh PostgreSQL databases, a RabbitMQ vhost and a moto S3 server, as the
@@ -142,12 +142,12 @@ def _service_of(p: psutil.Process) -> str:
     return "other"
 
 
-async def op_profile(people: list[User], roots: list[int], seconds: float, settle_s: float = 3.0
-                     ) -> dict[str, dict[str, Any]]:
+async def op_profile(people: list[User], roots: list[int], seconds: float, settle_s: float = 3.0,
+                     ops: list[str] | None = None) -> dict[str, dict[str, Any]]:
     """Each operation alone, all users in a closed loop for `seconds`, then `settle_s` for the work it sets off
     (events, copies, feeds, photo processing): CPU ms per request of that operation, by service."""
     out: dict[str, dict[str, Any]] = {}
-    for op in WEIGHTS:
+    for op in ops or list(WEIGHTS):
         own, _ = system_processes(roots)
         cpu0 = _cpu_s(own)
         deadline = time.monotonic() + seconds
@@ -178,12 +178,17 @@ async def op_profile(people: list[User], roots: list[int], seconds: float, settl
 
 
 async def run_load(base: str, users: int, seconds: float, roots: list[int], full: bool,
-                   per_op_s: float = 0.0) -> dict[str, Any]:
+                   per_op_s: float = 0.0, only: str | None = None) -> dict[str, Any]:
     photo = jpeg_bytes(640, 480, seed=7)
     print(f"signing up {users} users ...", flush=True)
     people: list[User] = []
     for batch in range(0, users, 10):
         people += await asyncio.gather(*(sign_up(base, i, photo) for i in range(batch, min(users, batch + 10))))
+    if only is not None:  # one operation alone on a fresh system, for before/after comparisons of one path
+        profile = await op_profile(people, roots, seconds, settle_s=2.0, ops=[only])
+        for u in people:
+            await u.client.aclose()
+        return {"mode": "full" if full else "embedded", "users": users, "only": only, **profile[only]}
     ops, weights = list(WEIGHTS), list(WEIGHTS.values())
     lat: dict[str, list[float]] = collections.defaultdict(list)
     errors: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -268,6 +273,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 users, 10 s")
     parser.add_argument("--per-op", type=float, default=0.0, metavar="SECONDS",
                         help="after the mix, each operation alone for SECONDS: its CPU per request by service")
+    parser.add_argument("--only", choices=list(WEIGHTS),
+                        help="no mix: this operation alone for --seconds (2 s more for what it sets off)")
     args = parser.parse_args()
     if args.quick:
         args.users, args.seconds = 10, 10.0
@@ -275,14 +282,16 @@ def main() -> None:
     if args.full:
         with FullStack("mix", env_overrides=LIMITS) as fs:
             roots = [p.popen.pid for p in fs.stack.procs]
-            result = asyncio.run(run_load(fs.stack.gateway_url, args.users, args.seconds, roots, True, args.per_op))
+            result = asyncio.run(run_load(fs.stack.gateway_url, args.users, args.seconds, roots, True, args.per_op,
+                                          args.only))
     else:
         var_dir = scratch_dir("mix") / "var"
         with EmbeddedSystem(Path(var_dir), env=embedded_env(**LIMITS)) as system:
             assert system.proc is not None
             result = asyncio.run(run_load(system.url, args.users, args.seconds, [system.proc.pid], False,
-                                              args.per_op))
-    print(f"results: {write_results('mix-full' if args.full else 'mix', result)}")
+                                              args.per_op, args.only))
+    name = ("mix-full" if args.full else "mix") + (f"-{args.only}" if args.only else "")
+    print(f"results: {write_results(name, result)}")
 
 
 if __name__ == "__main__":
