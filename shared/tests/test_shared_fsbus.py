@@ -170,6 +170,35 @@ def test_a_consumer_lists_the_folder_once_and_then_takes_what_inotify_announces(
     assert len(_msg_files(tmp_path)) == 30
 
 
+
+@pytest.mark.parametrize("watch", ["overflowed", "missing"])
+def test_without_inotifys_names_a_consumer_lists_the_folder_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   watch: str) -> None:
+    """An overflowed inotify queue (any file may have changed) or no inotify at all (not Linux: the wait polls):
+    each look lists the folder again, and every message is still taken in order."""
+    from shared import broadcast
+
+    if watch == "overflowed":
+        monkeypatch.setattr(broadcast._Inotify, "names", lambda self: self.drain())  # read, and None
+    else:
+        monkeypatch.setattr(broadcast._Inotify, "open", classmethod(lambda cls, folder, mask=0: None))
+    queue = _work_queue()
+    got: list[int] = []
+    with _conn(tmp_path) as conn, _conn(tmp_path) as producer_conn:
+        producer = Producer(producer_conn.default_channel)
+
+        def later() -> None:
+            for n in range(4):
+                time.sleep(0.1)
+                producer.publish({"n": n}, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue])
+
+        with Consumer(conn, [queue], callbacks=[lambda body, m: (got.append(body["n"]), m.ack())], accept=["json"]):
+            threading.Thread(target=later).start()
+            for _ in range(4):
+                conn.drain_events(timeout=5)
+    assert got == list(range(4))
+
+
 FANOUT_CHILD = textwrap.dedent("""
     import sys, time
     import shared.settings
