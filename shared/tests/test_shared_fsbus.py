@@ -45,6 +45,23 @@ def _msg_files(folder: Path) -> list[str]:
     return [n for n in os.listdir(folder) if n.endswith(".msg")]
 
 
+def _take_while_trickling(conn: Connection, producer: Producer, queue: Queue, numbers: range, *, take: int,
+                          timeout: float | None = 5) -> list[int]:
+    """Consume `take` messages from `queue` while another thread publishes `numbers` to it, one every 0.1 s."""
+    got: list[int] = []
+
+    def later() -> None:
+        for n in numbers:
+            time.sleep(0.1)
+            producer.publish({"n": n}, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue])
+
+    with Consumer(conn, [queue], callbacks=[lambda body, m: (got.append(body["n"]), m.ack())], accept=["json"]):
+        threading.Thread(target=later).start()
+        for _ in range(take):
+            conn.drain_events(timeout=timeout)
+    return got
+
+
 def test_filesystem_url_uses_the_extended_transport(tmp_path: Path) -> None:
     with _conn(tmp_path) as conn:
         assert isinstance(conn.transport, fsbus.Transport)
@@ -148,29 +165,19 @@ def test_a_consumer_lists_the_folder_once_and_then_takes_what_inotify_announces(
         listings.append(set(self._listing))
 
     monkeypatch.setattr(fsbus.Channel, "_refresh", counting_refresh)
-    got: list[int] = []
     with _conn(tmp_path) as conn, _conn(tmp_path) as producer_conn:
         producer = Producer(producer_conn.default_channel)
         for n in range(30):  # another service's backlog
             producer.publish({"n": n}, exchange=other.exchange, routing_key=other.routing_key, declare=[other])
         producer.publish({"n": 0}, exchange=mine.exchange, routing_key=mine.routing_key, declare=[mine])
-
-        def later() -> None:
-            for n in range(1, 6):
-                time.sleep(0.1)
-                producer.publish({"n": n}, exchange=mine.exchange, routing_key=mine.routing_key, declare=[mine])
-
-        with Consumer(conn, [mine], callbacks=[lambda body, m: (got.append(body["n"]), m.ack())], accept=["json"]):
-            threading.Thread(target=later).start()
-            for _ in range(6):
-                conn.drain_events(timeout=5)
+        got = _take_while_trickling(conn, producer, mine, range(1, 6), take=6)
     assert got == list(range(6))
     assert len(listings) == 1  # before: once for each message and for each ack
     assert listings[0] <= {mine.name}  # the other queue's backlog is not read
     assert len(_msg_files(tmp_path)) == 30
 
 
-
+@pytest.mark.timeout(20)  # without a wake-up each message would wait for the 30 s poll
 @pytest.mark.parametrize("watch", ["overflowed", "missing"])
 def test_without_inotifys_names_a_consumer_lists_the_folder_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    watch: str) -> None:
@@ -183,19 +190,9 @@ def test_without_inotifys_names_a_consumer_lists_the_folder_again(tmp_path: Path
     else:
         monkeypatch.setattr(broadcast._Inotify, "open", classmethod(lambda cls, folder, mask=0: None))
     queue = _work_queue()
-    got: list[int] = []
     with _conn(tmp_path) as conn, _conn(tmp_path) as producer_conn:
-        producer = Producer(producer_conn.default_channel)
-
-        def later() -> None:
-            for n in range(4):
-                time.sleep(0.1)
-                producer.publish({"n": n}, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue])
-
-        with Consumer(conn, [queue], callbacks=[lambda body, m: (got.append(body["n"]), m.ack())], accept=["json"]):
-            threading.Thread(target=later).start()
-            for _ in range(4):
-                conn.drain_events(timeout=5)
+        got = _take_while_trickling(conn, Producer(producer_conn.default_channel), queue, range(4), take=4,
+                                    timeout=None)
     assert got == list(range(4))
 
 

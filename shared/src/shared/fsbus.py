@@ -31,6 +31,7 @@ import select
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -52,6 +53,14 @@ def _queue_of(name: str) -> str | None:
         return None
     rest = name.partition(".")[2]
     return rest[:-4] or None
+
+
+def _messages_of(names: Iterable[str], queues: set[str]) -> Iterator[tuple[str, str]]:
+    """(file name, queue) of the message files among `names` that belong to one of `queues`, in order."""
+    suffixes = tuple(f".{q}.msg" for q in queues)
+    for name in names:
+        if name.endswith(suffixes) and (queue := _queue_of(name)) in queues:
+            yield name, queue
 
 
 def sweep_dead_queues(control_folder: Path, data_folder: Path, keep: set[str] | frozenset[str] = frozenset()) -> int:
@@ -128,9 +137,9 @@ class Channel(filesystem.Channel):
         super().__init__(*args, **kwargs)
         self._listing: dict[str, deque[str]] = {}
         self._listed: set[str] = set()  # the queues the last listing covered
-        # Whether a message to one of them may have arrived since that listing. The transport's wait clears
-        # nothing: it sets this when inotify names such a file (or overflows, or its wait times out), and only
-        # its own looks (`_trusted`) skip the listing when nothing is new.
+        # True when the listing may miss a message: before the first listing, and when the transport's wait
+        # cannot tell what arrived (inotify overflowed or is missing, the wait timed out). Only the transport's
+        # own looks (`_trusted`) rely on the listing; any other `_get` lists the folder when it is empty.
         self._stale = True
         self._trusted = False
         self._claim_dir = Path(self.data_folder_in) / "processed"
@@ -140,18 +149,14 @@ class Channel(filesystem.Channel):
     # ---------------------------------------------------------------- messages
 
     def _refresh(self, queue: str) -> None:
-        # Only this channel's queues are listed: the folder holds every process's messages, and a backlog of
-        # another service's (1,400 files in a comment load, social's notifications lagging) was sorted and
-        # parsed by every consumer on each look: 1.4 ms of media's CPU for every comment it never reads.
+        # Only this channel's queues: the folder holds every process's messages, and another service's backlog
+        # (1,400 files in a comment load) is none of this consumer's business.
         self._stale = False  # before listing: a message renamed in meanwhile marks it stale again
         wanted = {queue, *self._active_queues}
         self._listed = wanted
-        suffixes = tuple(f".{q}.msg" for q in wanted)
         listing: dict[str, deque[str]] = {}
-        for name in sorted(n for n in os.listdir(self.data_folder_in) if n.endswith(suffixes)):
-            owner = _queue_of(name)
-            if owner in wanted:
-                listing.setdefault(owner, deque()).append(name)
+        for name, owner in _messages_of(sorted(os.listdir(self.data_folder_in)), wanted):
+            listing.setdefault(owner, deque()).append(name)
         self._listing = listing
 
     def _arrived(self, names: list[str]) -> bool:
@@ -160,17 +165,15 @@ class Channel(filesystem.Channel):
         active = getattr(self, "_active_queues", None)
         if not active:
             return False
-        suffixes = tuple(f".{q}.msg" for q in active)
         found = False
-        for name in names:
-            if name.endswith(suffixes) and (queue := _queue_of(name)) in active:
-                found = True
-                if queue in self._listed and not self._stale:
-                    # a name both listed and announced (renamed between the read and the listing) is taken
-                    # once: the second rename finds it gone
-                    self._listing.setdefault(queue, deque()).append(name)
-                else:
-                    self._stale = True
+        for name, queue in _messages_of(names, set(active)):
+            found = True
+            if queue in self._listed and not self._stale:
+                # a name both listed and announced (renamed between the read and the listing) is taken
+                # once: the second rename finds it gone
+                self._listing.setdefault(queue, deque()).append(name)
+            else:
+                self._stale = True
         return found
 
     def _get(self, queue: str) -> Any:

@@ -256,8 +256,8 @@ def forget_sweep_marks(session: Session, keys: list[str] | None = None, *, seen_
 @functools.cache
 def _quota_statements(dialect: str) -> tuple[Any, Any, Any, Any]:
     """An admission's statements, built once per dialect: (lock the user's row, forget their expired
-    reservations, stored and held bytes, insert a reservation). py-spy had building them (and their cache keys)
-    at most of an admission's CPU."""
+    reservations, stored and held bytes, insert a reservation). Built for every upload, they and their cache
+    keys cost more CPU than running them."""
     lock_t, r = QuotaLock.__table__, UploadReservation.__table__
     lock = insert_for(dialect, lock_t).values(**bound_values(lock_t, ("user_id", "touched_at")))
     lock = lock.on_conflict_do_update(index_elements=[lock_t.c.user_id],
