@@ -51,7 +51,7 @@ def test_both_engines_give_the_same_files(
     _scene((1600, 1200)).save(src, "JPEG", quality=90, exif=make_exif(orientation), xmp=XMP,
                               comment=b"SECRET-COMMENT", icc_profile=srgb_icc)
     sizes = (320, 1024, 2048)
-    fast = process_photo(src, tmp_path / "vips", sizes=sizes, display=display)
+    fast = process_photo(src, tmp_path / "vips", sizes=sizes, display=display, engine="vips")
     slow = process_photo(src, tmp_path / "pillow", sizes=sizes, display=display, engine="pillow")
     assert vips_calls == [True]  # libvips made the first set, Pillow the second
     assert _describe(fast) == _describe(slow)
@@ -76,7 +76,7 @@ def test_what_libvips_refuses_goes_to_pillow(bad_photos: dict[str, Path], tmp_pa
     from media.processing import MediaRejected
 
     with pytest.raises(MediaRejected, match=r"truncated|corrupt"):
-        process_photo(bad_photos["truncated.jpg"], tmp_path)
+        process_photo(bad_photos["truncated.jpg"], tmp_path, engine="vips")
     assert not any(tmp_path.glob("thumb_*"))
     assert vips_calls in ([], [False])  # libvips never made files from a truncated JPEG
 
@@ -85,8 +85,41 @@ def test_formats_other_than_rgb_jpeg_stay_with_pillow(photo_files: dict[str, Pat
                                                       vips_calls: list[bool]) -> None:
     for name, path in photo_files.items():
         if name != "jpeg":
-            process_photo(path, tmp_path / name)
+            process_photo(path, tmp_path / name, engine="vips")
     assert vips_calls == []
+
+
+def test_auto_leaves_photos_under_the_threshold_to_pillow(tmp_path: Path, vips_calls: list[bool],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from media.processing import images
+
+    from .conftest import _scene
+
+    src = tmp_path / "src.jpg"
+    _scene((800, 600)).save(src, "JPEG", quality=90)
+    process_photo(src, tmp_path / "small")
+    assert vips_calls == []  # 0.48 MP: Pillow, on less CPU
+    monkeypatch.setattr(images, "VIPS_MIN_PIXELS", 800 * 600)
+    process_photo(src, tmp_path / "at")
+    assert vips_calls == [True]  # at the threshold: libvips
+
+
+@pytest.mark.parametrize("engine", ["vips", "pillow"])
+def test_sizes_a_photo_is_not_shrunk_for_are_one_file_encoded_once(tmp_path: Path, engine: str) -> None:
+    from .conftest import _scene
+
+    src = tmp_path / "src.jpg"
+    _scene((800, 600)).save(src, "JPEG", quality=90)
+    result = process_photo(src, tmp_path / "out", sizes=(320, 1024, 2048), engine=engine)
+    by_name = {f.name: f for f in result.files}
+    assert [(f.name, f.width, f.height) for f in result.files if f.role == "thumbnail"] == [
+        ("thumb_320.webp", 320, 240), ("thumb_2048.webp", 800, 600), ("thumb_1024.webp", 800, 600)]
+    big, same = by_name["thumb_2048.webp"].path, by_name["thumb_1024.webp"].path
+    assert same.stat().st_nlink == 2 and same.stat().st_ino == big.stat().st_ino  # linked, not encoded again
+    assert by_name["thumb_1024.webp"].size_bytes == big.stat().st_size
+    with Image.open(same) as im:
+        assert im.size == (800, 600) and im.format == "WEBP"
+    assert by_name["thumb_320.webp"].path.stat().st_nlink == 1
 
 
 @pytest.mark.parametrize(("processes", "cores", "threads"), [(2, 2, 1), (1, 4, 4), (4, 2, 1), (2, 8, 4)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from operator import mul
 
 from PIL import Image
 
@@ -35,25 +36,20 @@ def blurhash_encode(image: Image.Image, x_components: int = 4, y_components: int
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     width, height = rgb.size
     raw = rgb.tobytes()
-    lin = [_SRGB_TO_LINEAR[b] for b in raw]
     cos_x = [[math.cos(math.pi * i * x / width) for x in range(width)] for i in range(x_components)]
     cos_y = [[math.cos(math.pi * j * y / height) for y in range(height)] for j in range(y_components)]
+    # The basis is separable (cos_x[i][x] * cos_y[j][y]): each row is projected on the x cosines once, then the
+    # rows' sums on the y cosines, with the products summed in C (map/mul): 5 ms -> a fraction of one per photo.
+    planes = [[_SRGB_TO_LINEAR[b] for b in raw[c::3]] for c in range(3)]
+    rows = [[[sum(map(mul, cx, plane[y * width:(y + 1) * width])) for y in range(height)] for plane in planes]
+            for cx in cos_x]  # rows[i][channel][y]
     factors: list[tuple[float, float, float]] = []
     for j in range(y_components):
+        cy = cos_y[j]
         for i in range(x_components):
             norm = (1.0 if i == 0 and j == 0 else 2.0) / (width * height)
-            r = g = b = 0.0
-            cx = cos_x[i]
-            for y in range(height):
-                cy = cos_y[j][y]
-                row = y * width * 3
-                for x in range(width):
-                    basis = cx[x] * cy
-                    p = row + x * 3
-                    r += basis * lin[p]
-                    g += basis * lin[p + 1]
-                    b += basis * lin[p + 2]
-            factors.append((r * norm, g * norm, b * norm))
+            r, g, b = (sum(map(mul, cy, per_y)) * norm for per_y in rows[i])
+            factors.append((r, g, b))
     dc, ac = factors[0], factors[1:]
     out = _b83((x_components - 1) + (y_components - 1) * 9, 1)
     if ac:

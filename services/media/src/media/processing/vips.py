@@ -10,6 +10,8 @@ profile (`keep="icc"`). Anything libvips refuses returns None and Pillow handles
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,15 @@ def _stored(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
+def link_or_copy(source: Path, path: Path) -> None:
+    """`path` with the bytes of `source` (a hard link; a copy where links fail)."""
+    path.unlink(missing_ok=True)  # a file left by an earlier run in the same folder is replaced, as a write would
+    try:
+        os.link(source, path)
+    except OSError:
+        shutil.copyfile(source, path)
+
+
 def derivatives(
     src: Path,
     out_dir: Path,
@@ -95,6 +106,11 @@ def derivatives(
                     current = _upright(current, orientation).copy_memory()
             elif (current.width, current.height) != (w, h):
                 current = current.thumbnail_image(w, height=h, size="force", no_rotate=True).copy_memory()
+            elif written and written[-1][3] == "thumbnail":  # the larger size was not shrunk either: same file
+                path = out_dir / f"thumb_{size}.webp"
+                link_or_copy(written[-1][1], path)
+                written.append((f"thumb_{size}", path, (w, h), "thumbnail"))
+                continue
             path = out_dir / f"thumb_{size}.webp"
             current.webpsave(str(path), Q=quality, effort=method, keep="icc")
             written.append((f"thumb_{size}", path, (w, h), "thumbnail"))
