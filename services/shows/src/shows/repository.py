@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Integer, Result, Select, bindparam, delete, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from shared import visibility
+from shared.db import bound, bound_values, insert_for
 from shows.models import (
     Artist,
     CheckIn,
@@ -45,17 +45,35 @@ def _is_pg(session: Session) -> bool:
 # ---------------------------------------------------------------- catalogue (find or create)
 
 
-def _insert_or_get(session: Session, obj: Any, refetch: Select[Any]) -> Any:
-    """Insert `obj` in a savepoint; on a unique-key race, return the row the other writer created."""
-    try:
-        with session.begin_nested():
-            session.add(obj)
-    except IntegrityError:
-        found = session.scalars(refetch).first()
-        if found is None:
-            raise
-        return found
-    return obj
+def insert_unless_present(session: Session, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    """Insert a row unless one with the same unique `keys` exists; the new ORM object, or None if one did.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING RETURNING) where a savepoint, the insert and its release
+    were three; a concurrent writer of the same key makes this one wait for it, then insert nothing."""
+    stmt = _insert_unless_statement(session.get_bind().dialect.name, model, tuple(values), tuple(keys))
+    return session.scalars(stmt, bound(values)).first()
+
+
+@functools.cache
+def _insert_unless_statement(dialect: str, model: Any, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    table = model.__table__
+    return (insert_for(dialect, model).values(bound_values(table, columns))
+            .on_conflict_do_nothing(index_elements=list(keys)).returning(model))
+
+
+def _insert_or_get(session: Session, model: Any, values: dict[str, Any], keys: list[str], refetch: Select[Any],
+                   params: dict[str, Any] | None = None) -> Any:
+    """Insert the row; on a unique-key race, the row the other writer created."""
+    created = insert_unless_present(session, model, values, keys)
+    return created if created is not None else session.scalars(refetch, params).one()
+
+
+# Statements of logging a show, built once (building and keying them cost more CPU than running them).
+_VENUE_BY_NAME_CITY = select(Venue).where(Venue.name_norm == bindparam("name_norm"),
+                                          Venue.city_norm == bindparam("city_norm"))
+_CONCERT_BY_KEY = select(Concert).where(Concert.artist_id == bindparam("artist_id"),
+                                        Concert.venue_id == bindparam("venue_id"),
+                                        Concert.date == bindparam("date", type_=Concert.date.type))
 
 
 def find_or_create_artist(session: Session, name: str, name_norm: str, mbid: str | None) -> Artist:
@@ -63,7 +81,8 @@ def find_or_create_artist(session: Session, name: str, name_norm: str, mbid: str
     stmt = select(Artist).where(Artist.name_norm == name_norm)
     artist = session.scalars(stmt).first()
     if artist is None:
-        artist = _insert_or_get(session, Artist(name=name, name_norm=name_norm, mbid=mbid), stmt)
+        artist = _insert_or_get(session, Artist, {"name": name, "name_norm": name_norm, "mbid": mbid},
+                                ["name_norm"], stmt)
     if mbid and not artist.mbid:
         artist.mbid = mbid
     return artist
@@ -73,8 +92,8 @@ def find_or_create_venue(
     session: Session, *, name: str, name_norm: str, city: str, city_norm: str, state: str, country: str
 ) -> Venue:
     """The venue with this normalised name and city (created if missing; region filled in if empty)."""
-    stmt = select(Venue).where(Venue.name_norm == name_norm, Venue.city_norm == city_norm)
-    venue = session.scalars(stmt).first()
+    key = {"name_norm": name_norm, "city_norm": city_norm}
+    venue = session.scalars(_VENUE_BY_NAME_CITY, key).first()
     if venue is None and not city_norm:
         # no city given: the venue of that name people already use (so both land on one concert)
         venue = session.scalars(select(Venue).where(Venue.name_norm == name_norm).order_by(Venue.id)).first()
@@ -87,9 +106,10 @@ def find_or_create_venue(
             venue.city, venue.city_norm = city, city_norm
     if venue is None:
         venue = _insert_or_get(
-            session,
-            Venue(name=name, name_norm=name_norm, city=city, city_norm=city_norm, state=state, country=country),
-            stmt,
+            session, Venue,
+            {"name": name, "name_norm": name_norm, "city": city, "city_norm": city_norm, "state": state,
+             "country": country},
+            ["name_norm", "city_norm"], _VENUE_BY_NAME_CITY, key,
         )
     if state and not venue.state:
         venue.state = state
@@ -100,10 +120,10 @@ def find_or_create_venue(
 
 def find_or_create_concert(session: Session, artist_id: int, venue_id: int, date: dt.date) -> Concert:
     """The concert of this artist at this venue on this date (created if missing)."""
-    stmt = select(Concert).where(Concert.artist_id == artist_id, Concert.venue_id == venue_id, Concert.date == date)
-    concert = session.scalars(stmt).first()
+    key = {"artist_id": artist_id, "venue_id": venue_id, "date": date}
+    concert = session.scalars(_CONCERT_BY_KEY, key).first()
     if concert is None:
-        concert = _insert_or_get(session, Concert(artist_id=artist_id, venue_id=venue_id, date=date), stmt)
+        concert = _insert_or_get(session, Concert, key, ["artist_id", "venue_id", "date"], _CONCERT_BY_KEY, key)
     return concert
 
 
@@ -123,12 +143,14 @@ def get_user_show_for_concert(session: Session, user_id: int, concert_id: int) -
     return session.scalars(select(Show).where(Show.user_id == user_id, Show.concert_id == concert_id)).first()
 
 
+_CONCERT_SHOWS = select(func.count(Show.id)).where(Show.concert_id == bindparam("concert_id"))
+_CONCERT_SHOWS_BUT = _CONCERT_SHOWS.where(Show.user_id != bindparam("user_id"))
+
+
 def count_concert_shows(session: Session, concert_id: int, *, excluding_user: int | None = None) -> int:
     """How many shows (people) logged a concert."""
-    stmt = select(func.count(Show.id)).where(Show.concert_id == concert_id)
-    if excluding_user is not None:
-        stmt = stmt.where(Show.user_id != excluding_user)
-    return int(session.scalar(stmt) or 0)
+    stmt = _CONCERT_SHOWS if excluding_user is None else _CONCERT_SHOWS_BUT
+    return int(session.scalar(stmt, {"concert_id": concert_id, "user_id": excluding_user}) or 0)
 
 
 def user_show_ids(session: Session, user_id: int) -> list[int]:
@@ -321,9 +343,14 @@ def _rows(result: Result[Any]) -> list[ShowRow]:
     return list(result.all())  # type: ignore[arg-type]
 
 
+@functools.cache
+def _show_by_id() -> Select[Any]:
+    return _show_select().where(Show.id == bindparam("show_id"))
+
+
 def show_row(session: Session, show_id: int) -> ShowRow | None:
     """One show with its catalogue data and counts."""
-    rows = _rows(session.execute(_show_select().where(Show.id == show_id)))
+    rows = _rows(session.execute(_show_by_id(), {"show_id": show_id}))
     return rows[0] if rows else None
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import visibility
@@ -159,26 +158,21 @@ def create_show(session: Session, *, viewer: Viewer, data: ShowCreate, users: Us
         artist=found,
     )
     concert_id = concert.id
-    existing = repo.get_user_show_for_concert(session, viewer.id, concert_id)
-    if existing is not None:
-        raise DuplicateShow(details=[{"field": "show_id", "message": str(existing.id)}])
     notes = data.notes or ""
-    show = Show(
-        user_id=viewer.id,
-        concert_id=concert_id,
-        show_date=data.date,
-        time=data.time,
-        notes=notes,
-        notes_norm=normalize(notes),
-        rating=data.rating,
-        visibility=data.visibility or "friends",
-        visible_to=data.visible_to,
-    )
-    try:
-        with session.begin_nested():
-            session.add(show)
-    except IntegrityError as exc:  # the same person logged it concurrently
-        raise DuplicateShow() from exc
+    show = repo.insert_unless_present(session, Show, {
+        "user_id": viewer.id,
+        "concert_id": concert_id,
+        "show_date": data.date,
+        "time": data.time,
+        "notes": notes,
+        "notes_norm": normalize(notes),
+        "rating": data.rating,
+        "visibility": data.visibility or "friends",
+        "visible_to": data.visible_to,
+    }, ["user_id", "concert_id"])
+    if show is None:  # one show per person per concert (logged before, or by a concurrent request)
+        existing = repo.get_user_show_for_concert(session, viewer.id, concert_id)
+        raise DuplicateShow(details=[{"field": "show_id", "message": str(existing.id)}] if existing else None)
     repo.set_audience(session, show.id, data.visible_to, new=True)
     catalog_lineup.apply_show_extras(session, show, data, fields, headliner_id=concert.artist_id, new=True)
     row = _row(session, show.id)

@@ -148,7 +148,9 @@ def make_subscriptions(on_show_changed: OnShowChanged | None = None,
         if applied:
             notes.on_show_logged(session, shows, live, show_id=ev.show_id, owner_id=ev.user_id,
                                  concert_id=ev.concert_id, name=_show_name(ev.model_dump()))
-        changed(ev.show_id)
+        # no `changed()`: a new show takes no grant away, so no socket has to re-check (that notice went to every
+        # instance for every show logged); the only cached answer about a show id not created yet is a
+        # "not found" asked for by guessing it, gone within the access cache's 2 s
 
     @subs.on(ShowUpdatedV1)
     def on_show_updated(session: Session, ev: ShowUpdatedV1, _: EventEnvelope) -> None:
