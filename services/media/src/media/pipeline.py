@@ -127,7 +127,7 @@ def claim(session_factory: sessionmaker[Session], media_id: int, settings: Media
     deadline = time.monotonic() + settings.worker_lease_s + 5
     while True:
         with session_scope(session_factory) as session:
-            item = repo.get(session, media_id)
+            item = repo.get_bare(session, media_id)  # the claim needs the row; the renditions come at the finish
             if item is None or item.status in TERMINAL:
                 return None
             fresh = item.heartbeat_at is not None and (utcnow() - item.heartbeat_at).total_seconds() < \
