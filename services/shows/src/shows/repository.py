@@ -563,9 +563,14 @@ def max_position(session: Session, show_id: int) -> int:
     return int(session.scalar(select(func.max(SetlistSong.position)).where(SetlistSong.show_id == show_id)) or 0)
 
 
-def count_songs(session: Session, show_id: int) -> int:
-    """Songs in a setlist."""
-    return int(session.scalar(select(func.count(SetlistSong.id)).where(SetlistSong.show_id == show_id)) or 0)
+def songs_and_last_position(session: Session, show_id: int) -> tuple[int, int]:
+    """How many songs a setlist has and its last position (0 when empty), in one statement built once."""
+    count, last = session.execute(_SONGS_AND_LAST, {"show_id": show_id}).one()
+    return int(count or 0), int(last or 0)
+
+
+_SONGS_AND_LAST = select(func.count(SetlistSong.id), func.max(SetlistSong.position)).where(
+    SetlistSong.show_id == bindparam("show_id"))
 
 
 # ---------------------------------------------------------------- check-ins

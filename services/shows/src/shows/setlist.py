@@ -35,12 +35,13 @@ def add_song(session: Session, *, viewer: Viewer, show_id: int, data: SongCreate
     """Append a song, or insert it at `order` shifting the rest down (owner only)."""
     # the row lock serialises concurrent setlist edits of this show on PostgreSQL
     show = get_owned_show(session, show_id, viewer.id, for_update=True)
-    if repo.count_songs(session, show_id) >= max_songs:
+    count, last = repo.songs_and_last_position(session, show_id)
+    if count >= max_songs:
         raise SetlistFull()
     title = data.song_title() or ""
     song = SetlistSong(
         show_id=show_id,
-        position=repo.max_position(session, show_id) + 1,
+        position=last + 1,
         title=title,
         notes=data.notes or "",
         is_cover=bool(data.is_cover),
@@ -61,7 +62,7 @@ def add_song(session: Session, *, viewer: Viewer, show_id: int, data: SongCreate
     session.flush()
     if data.order is not None:
         _reorder(session, show_id, song.id, data.order)
-    heard.refresh_shows(session, show.user_id, [show_id], set())
+    heard.refresh_added(session, show.user_id, [song.id])
     session.refresh(song)
     return song_json(song)
 

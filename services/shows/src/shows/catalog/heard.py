@@ -33,14 +33,16 @@ def _songs(user_id: int) -> Any:
 def keys_of_shows(session: Session, show_ids: Iterable[int]) -> set[Key]:
     """The (act, song) pairs of some shows' setlists (read before a change, refreshed after it)."""
     ids = list(show_ids)
-    if not ids:
-        return set()
+    return _keys(session, SetlistSong.show_id.in_(ids)) if ids else set()
+
+
+def _keys(session: Session, where: Any) -> set[Key]:
     stmt = (
         select(_act(), SetlistSong.song_key)
         .select_from(SetlistSong)
         .join(Show, Show.id == SetlistSong.show_id)
         .join(Concert, Concert.id == Show.concert_id)
-        .where(SetlistSong.show_id.in_(ids))
+        .where(where)
         .distinct()
     )
     return {(int(a), k) for a, k in session.execute(stmt)}
@@ -90,8 +92,11 @@ def refresh(session: Session, user_id: int, keys: set[Key]) -> None:
     if not keys:
         return
     session.flush()
-    if not _is_built(session, user_id, lock=True):
-        return
+    if _is_built(session, user_id, lock=True):
+        _recount(session, user_id, keys)
+
+
+def _recount(session: Session, user_id: int, keys: set[Key]) -> None:
     pairs = list(keys)
     for i in range(0, len(pairs), 500):
         chunk = pairs[i:i + 500]
@@ -103,9 +108,17 @@ def refresh(session: Session, user_id: int, keys: set[Key]) -> None:
 
 def refresh_shows(session: Session, user_id: int, show_ids: Iterable[int], before: set[Key]) -> None:
     """After a change of some shows: recount what they had before and what they have now."""
-    ids = list(show_ids)
     session.flush()
-    refresh(session, user_id, before | keys_of_shows(session, ids))
+    if _is_built(session, user_id, lock=True):  # before the first build there is nothing to keep current
+        _recount(session, user_id, before | keys_of_shows(session, show_ids))
+
+
+def refresh_added(session: Session, user_id: int, song_ids: Iterable[int]) -> None:
+    """After songs were added: recount their (act, song) pairs only (a whole setlist's were read for each)."""
+    ids = list(song_ids)
+    session.flush()
+    if ids and _is_built(session, user_id, lock=True):
+        _recount(session, user_id, _keys(session, SetlistSong.id.in_(ids)))
 
 
 def page(session: Session, user_id: int, artist_id: int | None, limit: int, offset: int) -> tuple[list[HeardSong],
