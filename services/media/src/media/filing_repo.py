@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from media.models import FAILED, FILING_PENDING, FILING_UNFILED, READY, MediaItem, ShowRef
@@ -69,12 +69,16 @@ def files_in_shows(session: Session, user_id: int, show_ids: Iterable[int]) -> s
 
 def mark_unfiled_pending(session: Session, user_id: int) -> int:
     """Put the user's unfiled items that have a capture time back to pending; how many."""
-    result = session.execute(
-        update(MediaItem)
-        .where(MediaItem.user_id == user_id, MediaItem.show_id.is_(None), MediaItem.filing == FILING_UNFILED,
-               MediaItem.status == READY,
-               or_(MediaItem.captured_local.is_not(None), MediaItem.captured_at.is_not(None)))
-        .values(filing=FILING_PENDING)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_MARK_UNFILED_PENDING, {"owner": user_id})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# run for every show logged or changed: built once (building and keying it cost more than running it)
+_MARK_UNFILED_PENDING = (
+    update(MediaItem)
+    .where(MediaItem.user_id == bindparam("owner"), MediaItem.show_id.is_(None),
+           MediaItem.filing == FILING_UNFILED, MediaItem.status == READY,
+           or_(MediaItem.captured_local.is_not(None), MediaItem.captured_at.is_not(None)))
+    .values(filing=FILING_PENDING)
+    .execution_options(synchronize_session=False)
+)
