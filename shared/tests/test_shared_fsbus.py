@@ -272,3 +272,21 @@ def test_cancelling_the_last_consumer_deletes_an_auto_delete_queue(tmp_path: Pat
         assert _bound(tmp_path, "fan.own") == []
         assert _msg_files(tmp_path) == []
         assert not (tmp_path / "chat.mine.owner").exists()
+
+
+def test_file_names_stay_unique_in_a_forked_child() -> None:
+    # message, claim and temporary names are a per-process token and a counter (no uuid4 per message): a
+    # forked child (Celery's pool) must draw its own token, or its counter would repeat its parent's names
+    before = fsbus._unique()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, fsbus._unique().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    after = fsbus._unique()
+    assert len({before, child, after}) == 3
+    assert child[:12] != before[:12] and after[:12] == before[:12]  # the child's token is its own

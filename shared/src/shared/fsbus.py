@@ -47,8 +47,19 @@ SWEEP_EVERY_S = 10.0
 OWNER_GRACE_S = 5.0
 
 
+# Names that only have to be unique on this machine: a per-process token and a counter. uuid4() reads the
+# kernel's random source, 4 system calls a message (each releasing the GIL, a convoy under load).
+_TOKEN = [uuid.uuid4().hex[:12]]
+os.register_at_fork(after_in_child=lambda: _TOKEN.__setitem__(0, uuid.uuid4().hex[:12]))
+
+
+def _unique() -> str:
+    """A name unique among this machine's processes (a forked child draws its own token)."""
+    return f"{_TOKEN[0]}{next(_SEQUENCE):x}"
+
+
 def _queue_of(name: str) -> str | None:
-    """The queue of a message file `<stamp>_<uuid>.<queue>.msg` (None for anything else)."""
+    """The queue of a message file `<stamp>_<sequence><token>.<queue>.msg` (None for anything else)."""
     if name.startswith(".") or not name.endswith(".msg"):
         return None
     rest = name.partition(".")[2]
@@ -186,7 +197,7 @@ class Channel(filesystem.Channel):
         folder = self.data_folder_in
         while names:
             name = names.popleft()
-            claimed = self._claim_dir / f"{uuid.uuid4().hex}-{name}"
+            claimed = self._claim_dir / f"{_unique()}-{name}"
             try:
                 os.rename(os.path.join(folder, name), claimed)
             except FileNotFoundError:
@@ -201,9 +212,9 @@ class Channel(filesystem.Channel):
 
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         # the stamp sorts in publish order, across processes too (one clock; fixed width)
-        name = f"{time.monotonic_ns():020d}_{next(_SEQUENCE):08d}{uuid.uuid4().hex[:8]}.{queue}.msg"
+        name = f"{time.monotonic_ns():020d}_{next(_SEQUENCE):08d}{_TOKEN[0]}.{queue}.msg"
         folder = self.data_folder_out
-        tmp = os.path.join(folder, f".tmp-{uuid.uuid4().hex}")
+        tmp = os.path.join(folder, f".tmp-{_unique()}")
         try:
             with open(tmp, "wb") as f:
                 f.write(str_to_bytes(dumps(payload)))
@@ -212,6 +223,9 @@ class Channel(filesystem.Channel):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise filesystem.ChannelError(f"Cannot add {name!r} to {folder}") from exc
+
+    def _next_delivery_tag(self) -> str:
+        return _unique()  # kombu's is a uuid4 per message; it only has to be unique on this channel
 
     def _put_fanout(self, exchange: str, payload: Any, routing_key: str, **kwargs: Any) -> None:
         self.connection.sweep(self)
