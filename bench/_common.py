@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -147,9 +148,28 @@ def table(rows: Iterable[LoadResult]) -> str:
     return "\n".join(lines)
 
 
+_SCRATCH: set[Path] = set()
+
+
 def scratch_dir(prefix: str) -> Path:
-    """A temporary folder for a benchmark's state."""
-    return Path(tempfile.mkdtemp(prefix=f"sms-bench-{prefix}-"))
+    """A temporary folder for a benchmark's state, removed when the script exits unless `keep_scratch` kept it
+    (a failed run's logs) or BENCH_KEEP=1 keeps every one (each mix run left ~30 MB in /tmp before)."""
+    path = Path(tempfile.mkdtemp(prefix=f"sms-bench-{prefix}-"))
+    if not os.environ.get("BENCH_KEEP"):
+        _SCRATCH.add(path)
+    return path
+
+
+def keep_scratch(path: Path) -> None:
+    """Keep a scratch folder (and what is under it) after the script exits."""
+    for kept in [p for p in _SCRATCH if p == path or p in path.parents]:
+        _SCRATCH.discard(kept)
+
+
+@atexit.register
+def _remove_scratch() -> None:
+    for path in _SCRATCH:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- full-mode stacks (pipeline, scale, ...)
@@ -263,6 +283,7 @@ class FullStack:
         if exc_type is None:
             shutil.rmtree(self.var_dir, ignore_errors=True)
         else:
+            keep_scratch(self.var_dir)
             print(f"logs kept in {self.var_dir / 'log'}", flush=True)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 import psutil
-from _common import FullStack, percentile, prefer_installed_packages, scratch_dir, write_results
+from _common import FullStack, keep_scratch, percentile, prefer_installed_packages, scratch_dir, write_results
 
 prefer_installed_packages()
 
@@ -286,10 +286,15 @@ def main() -> None:
                                           args.only))
     else:
         var_dir = scratch_dir("mix") / "var"
-        with EmbeddedSystem(Path(var_dir), env=embedded_env(**LIMITS)) as system:
-            assert system.proc is not None
-            result = asyncio.run(run_load(system.url, args.users, args.seconds, [system.proc.pid], False,
+        try:
+            with EmbeddedSystem(Path(var_dir), env=embedded_env(**LIMITS)) as system:
+                assert system.proc is not None
+                result = asyncio.run(run_load(system.url, args.users, args.seconds, [system.proc.pid], False,
                                               args.per_op, args.only))
+        except BaseException:
+            keep_scratch(var_dir)
+            print(f"logs kept in {var_dir / 'log'}", flush=True)
+            raise
     name = ("mix-full" if args.full else "mix") + (f"-{args.only}" if args.only else "")
     print(f"results: {write_results(name, result)}")
 
