@@ -280,7 +280,7 @@ class FullStack:
             self.stack.stop()
         if self.infra is not None:
             self.infra.destroy()
-        if exc_type is None:
+        if exc_type is None and not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(self.var_dir, ignore_errors=True)
         else:
             keep_scratch(self.var_dir)
