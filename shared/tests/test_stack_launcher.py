@@ -52,3 +52,38 @@ def test_stop_without_a_running_system_says_so(tmp_path: Path) -> None:
     result = _launch(tmp_path / "var", {}, "stop")
     assert result.returncode == 0
     assert "not running" in result.stdout
+
+
+def test_stop_takes_the_gateway_down_before_the_services_behind_it(tmp_path: Path) -> None:
+    # the gateway finishes its requests in flight while the services still answer them: only once it has exited
+    # are the others asked to stop (each process writes when it got SIGTERM and when it exits)
+    import time
+
+    from shared.stack import SERVICES, Proc, Stack
+
+    script = (
+        "import signal, sys, time\n"
+        "out = open(sys.argv[1], 'a')\n"
+        "def bye(*_):\n"
+        "    out.write(f'term {time.monotonic()}\\n'); out.flush(); time.sleep(float(sys.argv[2]))\n"
+        "    out.write(f'exit {time.monotonic()}\\n'); out.flush(); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('up', flush=True)\n"
+        "while True: time.sleep(0.05)\n"
+    )
+    stack = Stack(tmp_path / "var", services=[])
+    specs = {s.name: s for s in SERVICES}
+    times: dict[str, Path] = {}
+    for name, linger in (("auth", "0"), ("gateway", "0.6"), ("shows", "0")):
+        times[name] = tmp_path / f"{name}.times"
+        popen = subprocess.Popen([sys.executable, "-c", script, str(times[name]), linger], stdout=subprocess.PIPE,
+                                 start_new_session=True)
+        assert popen.stdout is not None and popen.stdout.readline() == b"up\n"
+        stack.procs.append(Proc(specs[name], popen, tmp_path / f"{name}.log"))
+    started = time.monotonic()
+    stack.stop()
+    assert time.monotonic() - started < 8
+    seen = {name: dict(line.split() for line in path.read_text().splitlines()) for name, path in times.items()}
+    gateway_exit = float(seen["gateway"]["exit"])
+    assert all(float(seen[name]["term"]) >= gateway_exit for name in ("auth", "shows")), seen
+    assert all(proc.popen.poll() is not None for proc in stack.procs)

@@ -32,6 +32,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 PR_SET_PDEATHSIG = 1
 ORPHAN_GRACE_S = 3.0
+# the gateway finishes the requests in flight before the services behind it are asked to stop
+GATEWAY_GRACE_S = 5.0
 
 
 def die_with_parent() -> None:
@@ -429,13 +431,21 @@ class Stack:
         Only the leader gets the SIGTERM, as under Kubernetes or Compose: it stops its own children (uvicorn
         workers, Celery's pool). A SIGTERM to the whole group kills Celery's pool processes under the parent's
         feet, and billiard then waits forever for a queue lock a dead child held (the parent never exits).
+        The gateway goes first: it stops taking requests and finishes those in flight while the services
+        behind it still answer them; then the rest.
         """
-        for proc in self.procs:
+        front = [p for p in self.procs if p.spec.name == "gateway"]
+        self._stop_all(front, grace_s=GATEWAY_GRACE_S)
+        self._stop_all([p for p in self.procs if p not in front], grace_s=10.0)
+
+    @staticmethod
+    def _stop_all(procs: list[Proc], grace_s: float) -> None:
+        for proc in procs:
             if proc.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.popen.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in self.procs:
+        deadline = time.monotonic() + grace_s
+        for proc in procs:
             remaining = max(0.1, deadline - time.monotonic())
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(remaining)
