@@ -31,7 +31,11 @@ web: ## Build the web app (needs Node.js 20+; the API runs without it)
 	  echo "Node.js/npm not found: the API works, but the web app is not built."; \
 	  echo "Install Node.js 20 (e.g. 'apt-get install nodejs npm' or https://nodejs.org) and run 'make web'."; \
 	elif [ -f web/package.json ]; then \
-	  cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build; \
+	  cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund; } && \
+	  if [ -f dist/index.html ] && [ -z "$$(find src public index.html package.json package-lock.json tsconfig.json \
+	       vite.config.ts -newer dist/index.html 2>/dev/null | head -n 1)" ]; then \
+	    echo "web app up to date (web/dist is newer than its sources)"; \
+	  else npm run build; fi; \
 	fi
 
 run: install ## Run the whole system (gateway on http://localhost:5000); Ctrl-C or `make stop` stops it
