@@ -93,6 +93,35 @@ def test_friend_sees_friends_only_show_after_friendship(make_user: Any) -> None:
     assert stranger.client.delete(f"/api/shows/{show['id']}").status_code == 404
 
 
+def test_concurrent_logging_gives_one_show_per_person_and_one_concert(make_user: Any) -> None:
+    # artist, venue, concert and show are each inserted by INSERT ... ON CONFLICT DO NOTHING RETURNING: under a
+    # race the loser finds the winner's row (one concert for everybody) or, for the same person, answers 409
+    body = _unique_show(venue_name=f"Hall {uuid.uuid4().hex[:6]}")
+    a, b, c = make_user(), make_user(), make_user()
+    posters = [a, a, a, b, c]
+    barrier = threading.Barrier(len(posters))
+    answers: list[tuple[int, httpx.Response]] = []
+
+    def post(user: Any) -> None:
+        barrier.wait()
+        answers.append((user.id, user.client.post("/api/shows", json=body)))
+
+    threads = [threading.Thread(target=post, args=(u,)) for u in posters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    created = {uid: r.json() for uid, r in answers if r.status_code == 201}
+    refused = [r for uid, r in answers if r.status_code != 201]
+    assert sorted(created) == sorted({a.id, b.id, c.id}), [(uid, r.status_code, r.text) for uid, r in answers]
+    assert len(refused) == 2 and all(r.status_code == 409 and r.json()["code"] == "duplicate_show" for r in refused)
+    assert all(r.json()["details"] == [{"field": "show_id", "message": str(created[a.id]["id"])}] for r in refused)
+    assert len({s["concert_id"] for s in created.values()}) == 1
+    assert len({s["artist"]["id"] for s in created.values()}) == 1 and len({s["venue"]["id"]
+                                                                            for s in created.values()}) == 1
+    assert [s["id"] for s in a.client.get("/api/shows").json()] == [created[a.id]["id"]]
+
+
 def test_twenty_concurrent_setlist_moves_on_postgres(make_user: Any) -> None:
     user = make_user()
     sid = user.client.post("/api/shows", json=_unique_show()).json()["id"]

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 from PIL.JpegImagePlugin import JpegImageFile
 
 from media.processing import MediaRejected, PhotoResult, blurhash_encode, process_photo
@@ -103,6 +103,23 @@ def test_blurhash_matches_reference_implementation() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert blurhash_encode(img, 4, 3) == blurhash.encode(img.copy(), 4, 3)
+
+
+def test_blurhash_matches_the_reference_on_random_images_of_every_shape() -> None:
+    # the encoder sums the separable basis row by row; the reference sums every pixel per component
+    import random
+
+    import blurhash
+
+    rng = random.Random(20261207)
+    for shape in [(32, 24), (24, 32), (32, 32), (7, 3), (1, 1), (32, 18), (5, 31)]:
+        for components in [(1, 1), (4, 3), (3, 4), (9, 9), (2, 7)]:
+            data = bytes(rng.randrange(256) for _ in range(shape[0] * shape[1] * 3))
+            img = Image.frombytes("RGB", shape, data).filter(ImageFilter.SMOOTH)  # photo-like, not pure noise
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert blurhash_encode(img, *components) == blurhash.encode(img.copy(), *components), (shape,
+                                                                                                      components)
 
 
 def test_jpeg_draft_mode_used_when_display_is_not_needed(

@@ -141,3 +141,16 @@ def test_libvips_chatter_stays_out_of_the_logs(photo_files: dict[str, Path], tmp
         result = process_photo(src, tmp_path, engine="vips")
     assert result.files  # the libvips path ran
     assert not [r for r in caplog.records if r.name == "pyvips" and r.levelno < logging.WARNING]
+
+
+@pytest.mark.parametrize("engine", ["vips", "pillow"])
+def test_a_photo_smaller_than_every_size_is_encoded_once(tmp_path: Path, engine: str) -> None:
+    from .conftest import _scene
+
+    src = tmp_path / "src.jpg"
+    _scene((300, 200)).save(src, "JPEG", quality=90)
+    result = process_photo(src, tmp_path / "out", sizes=(320, 1024, 2048), engine=engine)
+    thumbs = [f for f in result.files if f.role == "thumbnail"]
+    assert sorted((f.name, f.width, f.height) for f in thumbs) == [
+        ("thumb_1024.webp", 300, 200), ("thumb_2048.webp", 300, 200), ("thumb_320.webp", 300, 200)]
+    assert len({f.path.stat().st_ino for f in thumbs}) == 1 and thumbs[0].path.stat().st_nlink == 3

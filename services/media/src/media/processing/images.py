@@ -325,16 +325,18 @@ def process_photo(
         current = img
         smallest = img
         same: list[tuple[Path, Path, tuple[int, int]]] = []  # (thumbnail, the larger size's file, their size)
+        larger: Path | None = None
         for size in sizes:
             target = _fit(width, height, size)
             path = out_dir / f"thumb_{size}.webp"
             if current.size != target:
                 current = _downscale(current, target)
-            elif size != sizes[0]:  # a small photo: the larger size was not shrunk either, its file is this one
-                same.append((path, out_dir / f"thumb_{sizes[sizes.index(size) - 1]}.webp", target))
+            elif larger is not None:  # a small photo: the larger size was not shrunk either, its file is this one
+                same.append((path, larger, target))
+                larger = path
                 continue
             write(partial(_write_thumb, current, path, icc, webp_quality, webp_method))
-            smallest = current
+            smallest, larger = current, path
         files.extend(f.result() for f in pending)
     files.extend(_same_file(path, of, size, "thumbnail") for path, of, size in same)
     return _result(width, height, fmt, capture, camera, has_alpha, files, smallest)
