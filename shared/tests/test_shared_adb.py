@@ -1,5 +1,5 @@
 """shared.adb: a statement compiled once reads the same rows, with the same Python types, as SQLAlchemy's
-synchronous session does — on SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+synchronous session does — on SQLite (sqlite3 on the loop) and PostgreSQL (asyncpg)."""
 
 from __future__ import annotations
 
@@ -79,3 +79,52 @@ def test_reads_what_the_session_reads(url: str) -> None:
     assert got == want
     assert [type(v) for v in got[0]] == [int, str, dt.date, dt.datetime, list, bool, float]
     assert got[0][3].tzinfo is not None and got[1][4] is None and got[1][6] is None
+
+
+def test_a_sqlite_read_the_database_holds_off_waits_in_a_thread_not_on_the_loop(tmp_path: Path) -> None:
+    """SQLite reads run on the loop; when the database answers "busy" (here a writer holding it exclusively)
+    the read is not waited for on the loop: it waits in a worker thread and returns the rows once free."""
+    import sqlite3
+    import threading
+    import time
+
+    db = tmp_path / "busy.db"
+    engine = make_engine(f"sqlite:///{db}")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(item), ROWS)
+    engine.dispose()
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE adb_item SET name = 'held' WHERE id = 3")
+    query = Query(select(item.c.id).order_by(item.c.id))
+
+    async def read() -> tuple[list[int], int]:
+        reader = AsyncReader(f"sqlite:///{db}", pool_size=1)
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        def release() -> None:  # an exclusive-mode connection keeps its lock until it closes
+            holder.execute("COMMIT")
+            holder.close()
+
+        threading.Timer(0.5, release).start()
+        try:
+            rows = await reader.all(query)
+            return [r.id for r in rows], ticks
+        finally:
+            ticker.cancel()
+            await reader.close()
+
+    started = time.monotonic()
+    ids, ticks = asyncio.run(read())
+    assert ids == [1, 2, 3]
+    assert time.monotonic() - started >= 0.45  # it did wait for the writer
+    assert ticks >= 20  # and the loop ran on meanwhile (a read waiting on the loop would have frozen it)
