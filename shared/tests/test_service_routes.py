@@ -54,3 +54,19 @@ def test_no_route_is_shadowed_by_an_earlier_router(service: str, tmp_path: Path,
                         clashes.append(f"{sorted(methods & other_methods)} {path} (router {i}) is matched by {other} "
                                        f"(router {j})")
     assert clashes == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_route_runs_its_sync_endpoint_in_one_hop(service: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Service routers come from shared.db.service_router: a sync endpoint runs with its commit in one
+    worker-thread hop (OneHopRoute), not FastAPI's three (endpoint, answer validation, commit)."""
+    from shared.db import OneHopRoute
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("ENV", "testing")
+    app = importlib.import_module(f"{service}.main").create_app()
+    plain = [f"{sorted(route.methods or ())} {route.path}" for router in app.state.routers for route in router.routes
+             if isinstance(route, APIRoute) and not isinstance(route, OneHopRoute)]
+    assert plain == [], "routers not made by shared.db.service_router"

@@ -11,11 +11,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 
-from shared.db import SessionDep, make_engine, make_session_factory
+from shared.db import SessionDep, make_engine, make_session_factory, service_router
 
 pytestmark = pytest.mark.anyio
 
@@ -29,24 +29,32 @@ class Answer(BaseModel):
     value: int
 
 
-def _app(engine: Engine, pool_size: int) -> FastAPI:
+@pytest.fixture(params=["one_hop", "fastapi"])
+def routes(request: pytest.FixtureRequest) -> str:
+    """The services' routers (sync endpoints in one hop, shared.db.OneHopRoute) and FastAPI's own."""
+    return str(request.param)
+
+
+def _app(engine: Engine, pool_size: int, routes: str = "one_hop") -> FastAPI:
     app = FastAPI()
     app.state.session_factory = make_session_factory(engine)
     app.state.settings = SimpleNamespace(db_pool_size=pool_size)
+    router = service_router() if routes == "one_hop" else APIRouter()
 
-    @app.get("/hold", response_model=Answer)
+    @router.get("/hold", response_model=Answer)
     def hold(session: SessionDep) -> dict[str, Any]:
         value = session.execute(text("SELECT 1")).scalar_one()
         time.sleep(0.02)  # keep the connection busy like a real query would
         return {"value": value}
 
-    @app.post("/write/{n}")
+    @router.post("/write/{n}", response_model=Answer)
     def write(n: int, session: SessionDep) -> dict[str, int]:
         session.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n})
         if n < 0:
             raise ValueError("rolled back")
-        return {"n": n}
+        return {"value": n}
 
+    app.include_router(router)
     return app
 
 
@@ -60,8 +68,8 @@ def engine(tmp_path: Path) -> Engine:
     eng.dispose()
 
 
-async def test_a_burst_far_beyond_the_pool_completes_and_returns_every_connection(engine: Engine) -> None:
-    app = _app(engine, pool_size=2)
+async def test_a_burst_far_beyond_the_pool_completes_and_returns_every_connection(engine: Engine, routes: str) -> None:
+    app = _app(engine, pool_size=2, routes=routes)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as client:
         answers = await asyncio.gather(*(client.get("/hold") for _ in range(80)))
@@ -72,8 +80,8 @@ async def test_a_burst_far_beyond_the_pool_completes_and_returns_every_connectio
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-async def test_commit_on_success_and_rollback_on_error(engine: Engine) -> None:
-    app = _app(engine, pool_size=2)
+async def test_commit_on_success_and_rollback_on_error(engine: Engine, routes: str) -> None:
+    app = _app(engine, pool_size=2, routes=routes)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.post("/write/1")).status_code == 200
@@ -83,8 +91,8 @@ async def test_commit_on_success_and_rollback_on_error(engine: Engine) -> None:
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-async def test_a_cancelled_request_gives_its_connection_back(engine: Engine) -> None:
-    app = _app(engine, pool_size=2)
+async def test_a_cancelled_request_gives_its_connection_back(engine: Engine, routes: str) -> None:
+    app = _app(engine, pool_size=2, routes=routes)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
 
@@ -97,3 +105,26 @@ async def test_a_cancelled_request_gives_its_connection_back(engine: Engine) -> 
                 tg.start_soon(give_up_early)
         assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         assert (await client.get("/hold")).status_code == 200
+
+
+async def test_a_sync_endpoint_and_its_commit_take_one_thread_hop(engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                                  routes: str) -> None:
+    """FastAPI runs a sync endpoint, validates its answer and commits its session in three worker-thread hops;
+    the services' routes (OneHopRoute) take one, with the commit in it: committed before the answer."""
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    app = _app(engine, pool_size=2, routes=routes)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/write/7")
+    assert r.status_code == 200 and r.json() == {"value": 7}
+    assert len(hops) == (1 if routes == "one_hop" else 3), hops
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t")).scalars().all() == [7]
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]

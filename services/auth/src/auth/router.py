@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from auth import mfa as mfa_service
@@ -44,11 +44,12 @@ from auth.schemas import (
 )
 from shared.auth import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
+from shared.db import service_router
 from shared.errors import BadRequest, Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from shared.internal import require_internal
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
-internal_router = APIRouter(
+router = service_router(prefix="/api/auth", tags=["auth"])
+internal_router = service_router(
     prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)], include_in_schema=False
 )
 

@@ -7,9 +7,8 @@ from datetime import datetime
 from email.utils import formatdate
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -53,16 +52,16 @@ from media.tus import (
 )
 from media.upload import UploadPolicy, check_request, declared_length, receive_upload
 from shared.auth import CurrentUser, Principal
-from shared.db import SessionDep
+from shared.db import OneHopRoute, SessionDep, service_router
 from shared.errors import ErrorBody, ServiceError
 from shared.internal import require_internal
 from shared.params import MAX_ID, MAX_OFFSET
 from shared.ratelimit import RateLimiter
 
-router = APIRouter()
-dashboard_router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
-me_router = APIRouter(prefix="/api/me", tags=["me"])
-internal_router = APIRouter(prefix="/internal", dependencies=[Depends(require_internal)], include_in_schema=False)
+router = service_router()
+dashboard_router = service_router(prefix="/api/dashboard", tags=["dashboard"])
+me_router = service_router(prefix="/api/me", tags=["me"])
+internal_router = service_router(prefix="/internal", dependencies=[Depends(require_internal)], include_in_schema=False)
 
 MediaId = Annotated[int, Path(ge=1, le=service.MAX_ID)]
 Limit = Annotated[int | None, Query(ge=1, le=1000)]
@@ -477,7 +476,7 @@ async def internal_user_counts(user_id: MediaId, request: Request) -> Response:
 # ---------------------------------------------------------------- resumable uploads (tus 1.0)
 
 
-class TusRoute(APIRoute):
+class TusRoute(OneHopRoute):
     """Every tus answer, errors included, carries Tus-Resumable (clients check it)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -495,7 +494,7 @@ class TusRoute(APIRoute):
         return tus_handler
 
 
-uploads_router = APIRouter(prefix="/api/uploads", tags=["uploads"], route_class=TusRoute)
+uploads_router = service_router(prefix="/api/uploads", tags=["uploads"], route_class=TusRoute)
 UploadId = Annotated[str, Path(min_length=32, max_length=32, pattern="^[0-9a-f]{32}$")]
 TusVersion = Annotated[str | None, Header(alias="Tus-Resumable", description="Must be 1.0.0.")]
 TUS_HEADER = {"Tus-Resumable": {"description": "1.0.0", "schema": {"type": "string"}}}

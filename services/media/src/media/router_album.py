@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from fastapi.responses import PlainTextResponse
 
 from media import album
@@ -12,10 +12,10 @@ from media.dependencies import ConcertsDep, SettingsDep, ShowsDep
 from media.exceptions import ConcertNotFound, MediaNotFound, ShowNotFound, SongNotFound
 from media.schemas import AlbumList, SetlistClips
 from shared.auth import CurrentUser
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.params import MAX_ID, MAX_OFFSET
 
-album_router = APIRouter()
+album_router = service_router()
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int | None, Query(ge=1, le=1000)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from media import filing
 from media.dependencies import SettingsDep, ShowsDep
@@ -12,11 +12,11 @@ from media.exceptions import AlreadyFiled, DuplicateInShow, MediaNotFound, NotAl
 from media.schemas import FileRequest, MediaRead, UnfiledList
 from media.serialize import record
 from shared.auth import CurrentUser
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.errors import ErrorBody
 from shared.params import MAX_ID, MAX_OFFSET
 
-library_router = APIRouter(prefix="/api/media", tags=["library"])
+library_router = service_router(prefix="/api/media", tags=["library"])
 
 
 @library_router.get("/unfiled", response_model=UnfiledList, name="unfiled_media")

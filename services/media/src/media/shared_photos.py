@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,13 +19,13 @@ from media.dependencies import SettingsDep, StorageDep
 from media.exceptions import MediaNotFound
 from media.models import READY, MediaItem
 from media.responses import serve_object
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.internal import require_internal
 from shared.params import MAX_ID
 
 MAX_PHOTOS = 12  # social's limit per link; a longer list is not a link's
 
-share_router = APIRouter(prefix="/internal/media/shows/{show_id}/owner-photos",
+share_router = service_router(prefix="/internal/media/shows/{show_id}/owner-photos",
                          dependencies=[Depends(require_internal)], include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 

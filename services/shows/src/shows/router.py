@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shows import dashboard, live, readpath, service
 from shows import repository as repo
 from shows import setlist as setlist_service
@@ -29,7 +29,7 @@ from shows.schemas import (
     SongUpdate,
 )
 
-router = APIRouter(prefix="/api/shows", tags=["shows"])
+router = service_router(prefix="/api/shows", tags=["shows"])
 NOT_FOUND = {404: ShowNotFound.schema()}
 # owner-only operations: 404 when the show is not visible, 403 when visible but someone else's
 OWNED = {**NOT_FOUND, 403: NotShowOwner.schema()}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.internal import require_internal
 from shows import dashboard, filing, readpath, service
 from shows import repository as repo
@@ -24,9 +24,9 @@ from shows.schemas import (
     VenueSuggestions,
 )
 
-dashboard_router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
-catalogue_router = APIRouter(prefix="/api", tags=["catalogue"])
-internal_router = APIRouter(prefix="/internal", dependencies=[Depends(require_internal)], include_in_schema=False)
+dashboard_router = service_router(prefix="/api/dashboard", tags=["dashboard"])
+catalogue_router = service_router(prefix="/api", tags=["catalogue"])
+internal_router = service_router(prefix="/internal", dependencies=[Depends(require_internal)], include_in_schema=False)
 Limit = Annotated[int | None, Query()]
 
 

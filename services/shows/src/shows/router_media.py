@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.internal import require_internal
 from shows import concert_media
 from shows.dependencies import MAX_ID, ShowId
 
-media_internal_router = APIRouter(prefix="/internal", dependencies=[Depends(require_internal)],
+media_internal_router = service_router(prefix="/internal", dependencies=[Depends(require_internal)],
                                   include_in_schema=False)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket
+from fastapi import Depends, Query, Request, Response, WebSocket
 
 from shared.auth import CurrentUser
 from shared.copies import SNAPSHOT_PAGE_MAX, parse_since
-from shared.db import SessionDep, after_commit
+from shared.db import SessionDep, after_commit, service_router
 from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
@@ -55,8 +55,8 @@ E = {"model": ErrorBody}
 COMMON: dict[int | str, dict[str, Any]] = {401: E, 422: E}
 VIEW: dict[int | str, dict[str, Any]] = {**COMMON, 404: E, 503: E}
 
-router = APIRouter()
-internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)],
+router = service_router()
+internal_router = service_router(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)],
                             include_in_schema=False)
 
 # ---------------------------------------------------------------- comments

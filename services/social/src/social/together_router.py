@@ -6,11 +6,11 @@ import html
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, WebSocket
+from fastapi import Depends, Path, Query, Request, Response, WebSocket
 from fastapi.responses import HTMLResponse
 
 from shared.auth import CurrentUser
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.errors import ErrorBody
 from shared.internal import require_internal
 from shared.params import MAX_ID, Offset
@@ -65,7 +65,7 @@ from social.schemas import (
 E = {"model": ErrorBody}
 COMMON: dict[int | str, dict[str, Any]] = {401: E, 422: E}
 
-router = APIRouter()
+router = service_router()
 
 # ---------------------------------------------------------------- notifications
 
@@ -232,7 +232,7 @@ def unblock_user(user_id: UserId, user: CurrentUser, session: SessionDep) -> dic
 
 # ---------------------------------------------------------------- internal (never routed by the gateway)
 
-internal_router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)],
+internal_router = service_router(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)],
                             include_in_schema=False)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
+from fastapi import File, Form, Path, Query, Request, UploadFile, status
 
-from shared.db import SessionDep
+from shared.db import SessionDep, service_router
 from shared.errors import PayloadTooLarge, ValidationFailed
 from shows.catalog import jobs, stats
 from shows.catalog import service as catalog
@@ -35,8 +35,8 @@ JobId = Annotated[int, Path(ge=1, le=2_147_483_647, description="Job id")]
 Year = Annotated[int, Path(ge=1900, le=2200)]
 ACCEPTED = {422: ValidationFailed.schema(), 409: catalog.SourceNotConfigured.schema()}
 
-imports_router = APIRouter(tags=["imports"])
-stats_router = APIRouter(prefix="/api/stats", tags=["statistics"])
+imports_router = service_router(tags=["imports"])
+stats_router = service_router(prefix="/api/stats", tags=["statistics"])
 
 
 async def enqueue_of(request: Request) -> jobs.Enqueue:
