@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 from prometheus_client import Gauge, Histogram
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared import metrics
@@ -273,17 +273,34 @@ class EventBus:
         )
 
 
-def drain_until_stopped(conn: Connection, stop: threading.Event, poll_s: float = 0.5) -> None:
-    """Deliver messages to the connection's consumers until `stop` is set (idle timeouts are not errors)."""
+def drain_once(conn: Connection, timeout: float) -> bool:
+    """Deliver what arrives within `timeout` to the connection's consumers; False if nothing did."""
+    try:
+        conn.drain_events(timeout=timeout)
+    except TimeoutError:
+        return False
+    except OSError as exc:
+        if "timed out" in str(exc):  # some transports raise a plain OSError on an idle timeout
+            return False
+        raise
+    return True
+
+
+def drain_until_stopped(conn: Connection, stop: threading.Event, poll_s: float = 0.5,
+                        after: Callable[[], None] | None = None, more: Callable[[], bool] | None = None) -> None:
+    """Deliver messages to the connection's consumers until `stop` is set (idle timeouts are not errors).
+
+    With `after`: once a message has arrived, what is already waiting is delivered too, without waiting, while
+    `more()` says there is room for it; then `after()` runs (a consumer applies what it collected at once).
+    """
     while not stop.is_set():
-        try:
-            conn.drain_events(timeout=poll_s)
-        except TimeoutError:
+        if not drain_once(conn, poll_s):
             continue
-        except OSError as exc:
-            if "timed out" in str(exc):  # some transports raise a plain OSError on an idle timeout
-                continue
-            raise
+        if after is None:
+            continue
+        while (more is None or more()) and drain_once(conn, 0):
+            pass
+        after()
 
 
 class _StoppableThread(threading.Thread):
@@ -328,6 +345,8 @@ class OutboxRelay(_StoppableThread):
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self._due: Any = None
+        self._mark_relayed: Any = None
+        self._mark_failed: Any = None
         self.retention_s = bus.settings.bus_retention_s if retention_s is None else retention_s
         self.max_backoff_s = bus.settings.bus_relay_max_backoff_s if max_backoff_s is None else max_backoff_s
         self.prune_interval_s = prune_interval_s
@@ -373,15 +392,23 @@ class OutboxRelay(_StoppableThread):
                 or_(earlier.created_at < model.created_at,
                     and_(earlier.created_at == model.created_at, earlier.id < model.id)),
             )
+            # plain rows, not ORM objects: the outcome is written by the UPDATEs below, not by a flush
             self._due = (
-                select(model)
+                select(model.id, model.type, model.payload, model.attempts)
                 .where(model.published_at.is_(None),
                        or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
                        ~held_back)
                 .order_by(model.created_at, model.id)
                 .limit(self.batch_size)
             )
-        return list(session.scalars(self._due, {"now": utcnow()}))
+            table = model.__table__
+            by_id = table.c.id == bindparam("v_id")
+            self._mark_relayed = update(table).where(by_id).values(
+                published_at=bindparam("v_at"), next_attempt_at=None, last_error=bindparam("v_error"))
+            self._mark_failed = update(table).where(by_id).values(
+                attempts=bindparam("v_attempts"), last_error=bindparam("v_error"),
+                next_attempt_at=bindparam("v_next"))
+        return list(session.execute(self._due, {"now": utcnow()}))
 
     def relay_once(self) -> int:
         """Publish one batch of due rows; returns how many were relayed (confirmed or found unroutable)."""
@@ -394,30 +421,29 @@ class OutboxRelay(_StoppableThread):
             if not rows:
                 return 0
             publisher = self._connection()  # broker unreachable: raise, nothing changes
-            relayed = 0
+            relayed: list[dict[str, Any]] = []
             for row in rows:
                 try:
                     routed = self._send(publisher, row)
                 except Exception as exc:
                     # Keep what was confirmed; this row alone backs off (and its aggregate waits behind it).
                     # The connection may be what failed: stop here, the next round starts on a fresh one.
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    row.next_attempt_at = utcnow() + self._backoff(row.attempts)
+                    attempts = row.attempts + 1
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    backoff = self._backoff(attempts)
+                    session.execute(self._mark_failed, {"v_id": row.id, "v_attempts": attempts, "v_error": error,
+                                                        "v_next": utcnow() + backoff})
                     metrics.OUTBOX_PUBLISH_FAILURES.labels(producer, row.type).inc()
                     log.warning("outbox relay (%s): publishing %s %s failed (attempt %d, next in %.0fs): %s",
-                                producer, row.type, row.id, row.attempts, self._backoff(row.attempts).total_seconds(),
-                                row.last_error)
+                                producer, row.type, row.id, attempts, backoff.total_seconds(), error)
                     self._drop_connection()
                     break
-                row.published_at = utcnow()
-                row.next_attempt_at = None
-                relayed += 1
                 if routed:
                     metrics.OUTBOX_PUBLISHED.labels(producer).inc()
-                else:
-                    self._unroutable(row)
-            return relayed
+                relayed.append({"v_id": row.id, "v_at": utcnow(), "v_error": None if routed else self._unroutable(row)})
+            if relayed:
+                session.execute(self._mark_relayed, relayed)
+            return len(relayed)
 
     def _send(self, publisher: Publisher, row: Any) -> bool:
         if not row.type.startswith(TASK_PREFIX):
@@ -428,16 +454,17 @@ class OutboxRelay(_StoppableThread):
         self.task_sender(payload["task"], list(payload["args"]), payload["queue"])
         return True
 
-    def _unroutable(self, row: Any) -> None:
+    def _unroutable(self, row: Any) -> str:
+        """The reason recorded on a row no queue took (counted and logged)."""
         # Publishers declare every subscription (TOPOLOGY) before publishing, so a message no queue takes has
         # no subscriber by design (chat.message, session.revoked today): retrying cannot change that.
         # The row is marked relayed with the reason and deleted with the others after the retention window.
-        row.last_error = f"unroutable: no queue is bound to {row.type}"
         metrics.OUTBOX_UNROUTABLE.labels(self.outbox.producer, row.type).inc()
         level = logging.DEBUG if row.type in self._warned_unroutable else logging.WARNING
         self._warned_unroutable.add(row.type)
         log.log(level, "outbox relay (%s): no queue took %s %s (no subscriber); counted in outbox_unroutable_total",
                 self.outbox.producer, row.type, row.id)
+        return f"unroutable: no queue is bound to {row.type}"
 
     def update_gauge(self) -> None:
         """Set outbox_oldest_pending_age_seconds from the oldest unpublished row."""
@@ -507,6 +534,7 @@ class EventConsumer(_StoppableThread):
         *,
         max_local_retries: int = 5,
         topology: dict[str, list[str]] | None = None,
+        batch_max: int = 16,
     ) -> None:
         subscriptions.validate(topology)
         service = subscriptions.service
@@ -517,6 +545,10 @@ class EventConsumer(_StoppableThread):
         self.session_factory = session_factory
         self.outbox = outbox
         self.max_local_retries = max_local_retries
+        # events already delivered when one arrives are applied in one transaction, up to this many (1: each
+        # alone); the broker's prefetch window is as large, since a collected event is not acknowledged yet
+        self.batch_max = max(1, batch_max)
+        self._received: list[tuple[Any, Message]] = []
         self._failures: dict[str, int] = {}
         self._marks: dict[str, Any] = {}
         self._pending: dict[str, float] = {}  # event id -> occurred_at (epoch s) of events not applied yet
@@ -530,14 +562,30 @@ class EventConsumer(_StoppableThread):
         found = self.subscriptions.handler_for(envelope)
         if found is None:
             return False
-        handler, event = found
         with session_scope(self.session_factory) as session:
-            # one statement marks it ours or finds it applied: a concurrent instance's insert of the same
-            # event blocks this one until it commits (then nothing is inserted) or rolls back (then it is)
-            mark = self._mark_statement(session.get_bind().dialect.name)
-            if session.execute(mark, {"v_event_id": str(envelope.id), "v_processed_at": utcnow()}).rowcount == 0:
-                return False
-            handler(session, event, envelope)
+            return self._apply(session, envelope, *found)
+
+    def handle_batch(self, envelopes: list[EventEnvelope]) -> list[bool]:
+        """Apply events in order in one transaction (each unless already applied); True for each that ran now.
+
+        All or nothing: if one handler raises, none of them is applied and the exception propagates (the
+        caller applies them one by one to find the failing one). Events a handler declines take no part.
+        """
+        with session_scope(self.session_factory) as session:
+            applied = []
+            for envelope in envelopes:
+                found = self.subscriptions.handler_for(envelope)
+                applied.append(found is not None and self._apply(session, envelope, *found))
+            return applied
+
+    def _apply(self, session: Session, envelope: EventEnvelope, handler: Handler, event: Event) -> bool:
+        # one statement marks it ours or finds it applied: a concurrent instance's insert of the same event
+        # blocks this one until it commits (then nothing is inserted) or rolls back (then it is); a second copy
+        # of an event in the same batch finds the first's row
+        mark = self._mark_statement(session.get_bind().dialect.name)
+        if session.execute(mark, {"v_event_id": str(envelope.id), "v_processed_at": utcnow()}).rowcount == 0:
+            return False
+        handler(session, event, envelope)
         return True
 
     def _mark_statement(self, dialect: str) -> Any:
@@ -554,17 +602,54 @@ class EventConsumer(_StoppableThread):
         """Age of the oldest received-but-unapplied event (0 when none is pending)."""
         return max(0.0, time.time() - min(self._pending.values())) if self._pending else 0.0
 
-    def _on_message(self, body: Any, message: Message) -> None:
+    def _collect(self, body: Any, message: Message) -> None:
+        """The kombu callback: keep the message; `_apply_received` applies what arrived together."""
+        self._received.append((body, message))
+
+    def _has_room(self) -> bool:
+        return len(self._received) < self.batch_max
+
+    def _apply_received(self) -> None:
+        """Apply the collected messages: together in one transaction, or one by one if that fails."""
+        received, self._received = self._received, []
+        batch: list[tuple[EventEnvelope, Message]] = []
+        for body, message in received:
+            envelope = self._parse(body, message)
+            if envelope is not None:
+                self._pending.setdefault(str(envelope.id), envelope.occurred_at.timestamp())
+                batch.append((envelope, message))
+        self._lag.set(self.lag_s())
+        # an event that failed before is applied alone: it would likely fail the batch again
+        together = [(e, m) for e, m in batch if not self._failed_before(e, m)]
+        applied: set[int] = set()
+        if len(together) > 1:
+            try:
+                self.handle_batch([envelope for envelope, _ in together])
+            except Exception as exc:  # one of them fails (or a version is unknown): find it alone
+                log.debug("%s: a batch of %d events failed (%s); applying them one by one",
+                          self.service, len(together), exc)
+            else:
+                for envelope, message in together:
+                    self._done(envelope, message)
+                applied = {id(message) for _, message in together}
+        for envelope, message in batch:
+            if id(message) not in applied:
+                self._on_envelope(envelope, message)
+
+    def _failed_before(self, envelope: EventEnvelope, message: Message) -> bool:
+        return str(envelope.id) in self._failures or bool((message.headers or {}).get("x-delivery-count"))
+
+    def _parse(self, body: Any, message: Message) -> EventEnvelope | None:
         try:
             raw = json.loads(body) if isinstance(body, str | bytes) else body
-            envelope = EventEnvelope.model_validate(raw)
+            return EventEnvelope.model_validate(raw)
         except Exception as exc:
             log.error("dead-lettering malformed event on %s: %r", self.service, str(body)[:200])
             self._dead_letter(message, "malformed", exc)
-            return
+            return None
+
+    def _on_envelope(self, envelope: EventEnvelope, message: Message) -> None:
         key = str(envelope.id)
-        self._pending.setdefault(key, envelope.occurred_at.timestamp())
-        self._lag.set(self.lag_s())
         try:
             self.handle(envelope)
         except UnknownEventVersion as exc:
@@ -578,6 +663,10 @@ class EventConsumer(_StoppableThread):
             return
         finally:
             self._lag.set(self.lag_s())
+        self._done(envelope, message)
+
+    def _done(self, envelope: EventEnvelope, message: Message) -> None:
+        key = str(envelope.id)
         self._failures.pop(key, None)
         occurred = self._pending.pop(key, None)
         if occurred is not None:
@@ -643,13 +732,14 @@ class EventConsumer(_StoppableThread):
                     conn.ensure_connection(max_retries=1)
                     self.bus.declare_topology(conn, {self.service: types})
                     consume_from = [q for q in queues if not q.name.endswith(".dlq")]
-                    with conn.Consumer(consume_from, callbacks=[self._on_message], prefetch_count=16,
+                    self._received = []  # unacknowledged on a lost connection: the broker delivers them again
+                    with conn.Consumer(consume_from, callbacks=[self._collect], prefetch_count=max(16, self.batch_max),
                                        accept=["json", "application/json"]):
                         self.ready.set()
                         backoff = 0.5
                         for hook in self.connected_hooks:
                             hook()
-                        drain_until_stopped(conn, self._stop_event)
+                        drain_until_stopped(conn, self._stop_event, after=self._apply_received, more=self._has_room)
             except Exception as exc:
                 log.warning("event consumer %s lost the bus, retrying in %.1fs: %s", self.service, backoff, exc)
                 self._stop_event.wait(backoff)
