@@ -39,6 +39,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "media_upload": ["--size-mb", "100"],
     "video": ["--seconds", "10"],
     "revocation": ["--tries", "3"],
+    "consumer": ["--events", "300", "--rounds", "1"],
 }
 META_KEYS = {"benchmark", "at", "when", "cpus", "machine", "versions", "conditions", "params", "settings", "input",
              "load", "setup", "figures", "peak_rss_mb", "queue_depth", "buckets", "error_list", "served_by_replica"}
