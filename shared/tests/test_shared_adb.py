@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import JSON, Boolean, Date, Float, Integer, MetaData, String, Table, bindparam, insert, or_, select
@@ -81,9 +82,11 @@ def test_reads_what_the_session_reads(url: str) -> None:
     assert got[0][3].tzinfo is not None and got[1][4] is None and got[1][6] is None
 
 
-def test_a_sqlite_read_the_database_holds_off_waits_in_a_thread_not_on_the_loop(tmp_path: Path) -> None:
-    """SQLite reads run on the loop; when the database answers "busy" (here a writer holding it exclusively)
-    the read is not waited for on the loop: it waits in a worker thread and returns the rows once free."""
+def test_a_sqlite_read_the_database_holds_off_waits_in_a_thread_not_on_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLite reads run on the loop (no thread); when the database answers "busy" (here a writer holding it
+    exclusively) the read is not waited for on the loop: it waits in a worker thread and returns the rows."""
     import sqlite3
     import threading
     import time
@@ -94,11 +97,29 @@ def test_a_sqlite_read_the_database_holds_off_waits_in_a_thread_not_on_the_loop(
     with engine.begin() as conn:
         conn.execute(insert(item), ROWS)
     engine.dispose()
+    query = Query(select(item.c.id).order_by(item.c.id))
+    threads: list[str] = []
+    real_to_thread = asyncio.to_thread
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(func.__name__)
+        return await real_to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+
+    async def free_read() -> list[int]:
+        reader = AsyncReader(f"sqlite:///{db}", pool_size=1)
+        try:
+            return [r.id for r in await reader.all(query)]
+        finally:
+            await reader.close()
+
+    assert asyncio.run(free_read()) == [1, 2, 3]
+    assert threads == []  # an ordinary read: on the loop, no hand-off to a thread
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     holder.execute("UPDATE adb_item SET name = 'held' WHERE id = 3")
-    query = Query(select(item.c.id).order_by(item.c.id))
 
     async def read() -> tuple[list[int], int]:
         reader = AsyncReader(f"sqlite:///{db}", pool_size=1)
@@ -126,5 +147,6 @@ def test_a_sqlite_read_the_database_holds_off_waits_in_a_thread_not_on_the_loop(
     started = time.monotonic()
     ids, ticks = asyncio.run(read())
     assert ids == [1, 2, 3]
+    assert threads == ["_fetch_waiting"]  # the busy read went to a thread, once
     assert time.monotonic() - started >= 0.45  # it did wait for the writer
     assert ticks >= 20  # and the loop ran on meanwhile (a read waiting on the loop would have frozen it)

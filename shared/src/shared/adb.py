@@ -234,7 +234,7 @@ class _SqliteConn:
         try:
             return self.conn.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
         return await asyncio.to_thread(self._fetch_waiting, sql, args)
 
